@@ -1,0 +1,94 @@
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+
+#include <fmt/format.h>
+
+#include "projections/view_store.h"
+
+namespace keytrail::projections {
+namespace {
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::Ok();
+  return Status::IoError(fmt::format("view store: {}: {}", what, s.ToString()));
+}
+
+class RocksViewBatch final : public ViewBatch {
+ public:
+  explicit RocksViewBatch(rocksdb::DB* db) : db_(db), batch_(rocksdb::BytewiseComparator(), 0, true) {}
+
+  void Put(std::string_view key, std::string_view value) override {
+    batch_.Put(key, value);
+    ++count_;
+  }
+  void Delete(std::string_view key) override {
+    batch_.Delete(key);
+    ++count_;
+  }
+  Result<std::optional<std::string>> Get(std::string_view key) override {
+    std::string value;
+    rocksdb::Status s = batch_.GetFromBatchAndDB(db_, rocksdb::ReadOptions(), key, &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) return FromRocks(s, "get");
+    return std::optional<std::string>(std::move(value));
+  }
+  size_t Count() const override { return count_; }
+
+  rocksdb::WriteBatch* raw() { return batch_.GetWriteBatch(); }
+
+ private:
+  rocksdb::DB* db_;
+  rocksdb::WriteBatchWithIndex batch_;
+  size_t count_ = 0;
+};
+
+class RocksViewStore final : public ViewStore {
+ public:
+  explicit RocksViewStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+
+  std::unique_ptr<ViewBatch> NewBatch() override {
+    return std::make_unique<RocksViewBatch>(db_.get());
+  }
+
+  Status Commit(ViewBatch& batch) override {
+    auto& rocks_batch = static_cast<RocksViewBatch&>(batch);
+    return FromRocks(db_->Write(rocksdb::WriteOptions(), rocks_batch.raw()), "commit");
+  }
+
+  Result<std::optional<std::string>> Get(std::string_view key) override {
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) return FromRocks(s, "get");
+    return std::optional<std::string>(std::move(value));
+  }
+
+  Status Scan(std::string_view begin, std::string_view end, const RowVisitor& visit) override {
+    rocksdb::ReadOptions options;
+    rocksdb::Slice upper(end);
+    if (!end.empty()) options.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+    for (it->Seek(begin); it->Valid(); it->Next()) {
+      if (!visit(it->key().ToStringView(), it->value().ToStringView())) break;
+    }
+    return FromRocks(it->status(), "scan");
+  }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ViewStore>> OpenRocksViewStore(const std::string& path) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.IncreaseParallelism(2);
+  options.write_buffer_size = 64 << 20;
+  rocksdb::DB* db = nullptr;
+  KT_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(options, path, &db), fmt::format("open {}", path)));
+  return std::unique_ptr<ViewStore>(new RocksViewStore(std::unique_ptr<rocksdb::DB>(db)));
+}
+
+}  // namespace keytrail::projections

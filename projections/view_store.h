@@ -1,0 +1,52 @@
+// ViewStore: the ordered key-value store that holds every projection's rows and the
+// projectors' checkpoints. One Commit is atomic: all of a batch's writes become visible
+// and durable together, or none do. Keys compare bytewise.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace keytrail::projections {
+
+// Writes pending for one Commit. Reads see the batch's own writes first, then the store.
+// Not thread-safe.
+class ViewBatch {
+ public:
+  virtual ~ViewBatch() = default;
+  virtual void Put(std::string_view key, std::string_view value) = 0;
+  virtual void Delete(std::string_view key) = 0;
+  virtual Result<std::optional<std::string>> Get(std::string_view key) = 0;
+  // Number of Put and Delete calls so far.
+  virtual size_t Count() const = 0;
+};
+
+// Called for each row of a Scan, in key order; return false to stop.
+using RowVisitor = std::function<bool(std::string_view key, std::string_view value)>;
+
+// Thread-safe.
+class ViewStore {
+ public:
+  virtual ~ViewStore() = default;
+  ViewStore() = default;
+  ViewStore(const ViewStore&) = delete;
+  ViewStore& operator=(const ViewStore&) = delete;
+
+  virtual std::unique_ptr<ViewBatch> NewBatch() = 0;
+  // Applies `batch` atomically. REQUIRES: batch came from this store's NewBatch().
+  virtual Status Commit(ViewBatch& batch) = 0;
+  virtual Result<std::optional<std::string>> Get(std::string_view key) = 0;
+  // Visits rows with begin <= key < end (end empty = no upper bound).
+  virtual Status Scan(std::string_view begin, std::string_view end, const RowVisitor& visit) = 0;
+};
+
+// A ViewStore in its own RocksDB instance at `path` (created if missing). Writes go
+// through RocksDB's WAL without fsync: the log is the source of truth, and a batch lost
+// to a power cut is re-applied from the checkpoint stored with it.
+Result<std::unique_ptr<ViewStore>> OpenRocksViewStore(const std::string& path);
+
+}  // namespace keytrail::projections
