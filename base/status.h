@@ -12,14 +12,14 @@ namespace keytrail {
 
 enum class StatusCode : uint8_t {
   kOk = 0,
-  kInvalidArgument,    // the caller's input is wrong; retrying will not help
-  kNotFound,           // the thing asked for does not exist
-  kCorruption,         // stored or received bytes fail verification
-  kIoError,            // the disk or the OS failed
-  kUnavailable,        // a dependency (e.g. Kafka) cannot be reached now; retry later
-  kTimeout,            // a bounded wait ran out
-  kFailedPrecondition, // the system is in a state that forbids the call (e.g. halted)
-  kInternal,           // a bug or an unexpected library failure
+  kInvalidArgument,     // the caller's input is wrong; retrying will not help
+  kNotFound,            // the thing asked for does not exist
+  kCorruption,          // stored or received bytes fail verification
+  kIoError,             // the disk or the OS failed
+  kUnavailable,         // a dependency (e.g. Kafka) cannot be reached now; retry later
+  kTimeout,             // a bounded wait ran out
+  kFailedPrecondition,  // the system is in a state that forbids the call (e.g. halted)
+  kInternal,            // a bug or an unexpected library failure
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -32,7 +32,9 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
   static Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
@@ -58,7 +60,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(v_); }
@@ -77,8 +79,8 @@ class [[nodiscard]] Result {
 
 }  // namespace keytrail
 
-#define KT_RETURN_IF_ERROR(expr)              \
-  do {                                        \
-    ::keytrail::Status kt_status_ = (expr);   \
-    if (!kt_status_.ok()) return kt_status_;  \
+#define KT_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::keytrail::Status kt_status_ = (expr);  \
+    if (!kt_status_.ok()) return kt_status_; \
   } while (0)

@@ -44,8 +44,8 @@ Result<const fb::Envelope*> Decode(std::string_view bytes) {
         fmt::format("unsupported schema version {}", envelope->schema_version()));
   }
   if (!IsKnownPayload(envelope->payload_type())) {
-    return Status::Corruption(fmt::format("unknown payload type {}",
-                                          static_cast<int>(envelope->payload_type())));
+    return Status::Corruption(
+        fmt::format("unknown payload type {}", static_cast<int>(envelope->payload_type())));
   }
   if (envelope->id() == nullptr || envelope->org() == nullptr ||
       envelope->aggregate_id() == nullptr || envelope->payload() == nullptr) {
@@ -64,17 +64,28 @@ Result<fb::EnvelopeT> DecodeToObject(std::string_view bytes) {
 
 std::string_view CloudEventType(fb::Payload type) {
   switch (type) {
-    case fb::Payload::OrgCreated: return "io.keytrail.org.created.v1";
-    case fb::Payload::GroupCreated: return "io.keytrail.group.created.v1";
-    case fb::Payload::GroupRulesChanged: return "io.keytrail.group.rules_changed.v1";
-    case fb::Payload::GroupDeleted: return "io.keytrail.group.deleted.v1";
-    case fb::Payload::MemberGroupsChanged: return "io.keytrail.member.groups_changed.v1";
-    case fb::Payload::KeyCreated: return "io.keytrail.key.created.v1";
-    case fb::Payload::KeyGroupChanged: return "io.keytrail.key.group_changed.v1";
-    case fb::Payload::KeyRotated: return "io.keytrail.key.rotated.v1";
-    case fb::Payload::KeyRevoked: return "io.keytrail.key.revoked.v1";
-    case fb::Payload::KeyExpired: return "io.keytrail.key.expired.v1";
-    case fb::Payload::NONE: break;
+    case fb::Payload::OrgCreated:
+      return "io.keytrail.org.created.v1";
+    case fb::Payload::GroupCreated:
+      return "io.keytrail.group.created.v1";
+    case fb::Payload::GroupRulesChanged:
+      return "io.keytrail.group.rules_changed.v1";
+    case fb::Payload::GroupDeleted:
+      return "io.keytrail.group.deleted.v1";
+    case fb::Payload::MemberGroupsChanged:
+      return "io.keytrail.member.groups_changed.v1";
+    case fb::Payload::KeyCreated:
+      return "io.keytrail.key.created.v1";
+    case fb::Payload::KeyGroupChanged:
+      return "io.keytrail.key.group_changed.v1";
+    case fb::Payload::KeyRotated:
+      return "io.keytrail.key.rotated.v1";
+    case fb::Payload::KeyRevoked:
+      return "io.keytrail.key.revoked.v1";
+    case fb::Payload::KeyExpired:
+      return "io.keytrail.key.expired.v1";
+    case fb::Payload::NONE:
+      break;
   }
   return "io.keytrail.unknown.v1";
 }

@@ -55,7 +55,6 @@ struct LocalEventLog::Impl {
     std::vector<int64_t> offsets;
     Status status;
     bool done = false;
-    std::condition_variable cv;
   };
 
   Options options;
@@ -64,10 +63,14 @@ struct LocalEventLog::Impl {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
 
   std::mutex mu;
-  std::deque<Writer*> writers;          // guarded by mu; front() is the leader
-  std::vector<int64_t> next_offset;     // guarded by mu; only the leader changes it
+  std::deque<Writer*> writers;         // guarded by mu; front() is the leader
+  std::condition_variable writers_cv;  // a group finished, or a writer became the leader
+  std::condition_variable leader_cv;   // enough writers joined a lingering leader
+  bool leader_lingering = false;       // guarded by mu
+  size_t last_group_size = 1;          // guarded by mu
+  std::vector<int64_t> next_offset;    // guarded by mu; only the leader changes it
   std::unique_ptr<std::atomic<int64_t>[]> durable_end;  // per partition; readers see below
-  std::condition_variable appended;     // signalled after each durable group write
+  std::condition_variable appended;                     // signalled after each durable group write
   std::atomic<uint64_t> appends{0};
   std::atomic<uint64_t> synced_writes{0};
 
@@ -83,15 +86,14 @@ Status LocalEventLog::Impl::Recover() {
   std::string stored;
   rocksdb::Status s = db->Get(rocksdb::ReadOptions(), handles[0], kMetaPartitions, &stored);
   if (s.IsNotFound()) {
-    KT_RETURN_IF_ERROR(FromRocks(
-        db->Put(rocksdb::WriteOptions(), handles[0], kMetaPartitions,
-                std::to_string(options.partitions)),
-        "write partition count"));
+    KT_RETURN_IF_ERROR(FromRocks(db->Put(rocksdb::WriteOptions(), handles[0], kMetaPartitions,
+                                         std::to_string(options.partitions)),
+                                 "write partition count"));
   } else if (!s.ok()) {
     return FromRocks(s, "read partition count");
   } else if (stored != std::to_string(options.partitions)) {
-    return Status::InvalidArgument(fmt::format(
-        "local log at {} has {} partitions, not {}", options.path, stored, options.partitions));
+    return Status::InvalidArgument(fmt::format("local log at {} has {} partitions, not {}",
+                                               options.path, stored, options.partitions));
   }
 
   next_offset.assign(options.partitions, 0);
@@ -111,9 +113,17 @@ Status LocalEventLog::Impl::Recover() {
   return Status::Ok();
 }
 
-// Called by the leader with `lock` held; returns with it held. Writes the leader's
+// Called by the leader with `lock` held; returns with it released. Writes the leader's
 // append together with every append queued behind it, in one synced WriteBatch.
 void LocalEventLog::Impl::WriteGroup(std::unique_lock<std::mutex>& lock) {
+  // Appenders of the previous group are likely on their way back; give them a moment so
+  // that they share this sync instead of forming a small group of their own.
+  if (writers.size() < last_group_size && options.group_linger.count() > 0) {
+    leader_lingering = true;
+    leader_cv.wait_for(lock, options.group_linger,
+                       [&] { return writers.size() >= last_group_size; });
+    leader_lingering = false;
+  }
   rocksdb::WriteBatch batch;
   std::vector<Writer*> group;
   std::vector<int64_t> next = next_offset;  // tentative until the write succeeds
@@ -129,6 +139,7 @@ void LocalEventLog::Impl::WriteGroup(std::unique_lock<std::mutex>& lock) {
     }
     group.push_back(w);
   }
+  last_group_size = group.size();
 
   lock.unlock();
   rocksdb::WriteOptions write_options;
@@ -146,9 +157,11 @@ void LocalEventLog::Impl::WriteGroup(std::unique_lock<std::mutex>& lock) {
     writers.pop_front();
     w->status = status;
     w->done = true;
-    w->cv.notify_one();
   }
-  if (!writers.empty()) writers.front()->cv.notify_one();
+  // One wake-up call for the whole group and the next leader, made without the lock so
+  // that the woken threads do not queue on it.
+  lock.unlock();
+  writers_cv.notify_all();
 }
 
 LocalEventLog::LocalEventLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -173,9 +186,9 @@ Result<std::unique_ptr<LocalEventLog>> LocalEventLog::Open(const Options& option
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, cf_options}, {"records", cf_options}};
   rocksdb::DB* db = nullptr;
-  KT_RETURN_IF_ERROR(FromRocks(
-      rocksdb::DB::Open(db_options, options.path, families, &impl->handles, &db),
-      fmt::format("open {}", options.path)));
+  KT_RETURN_IF_ERROR(
+      FromRocks(rocksdb::DB::Open(db_options, options.path, families, &impl->handles, &db),
+                fmt::format("open {}", options.path)));
   impl->db.reset(db);
   impl->records = impl->handles[1];
   KT_RETURN_IF_ERROR(impl->Recover());
@@ -194,7 +207,10 @@ Result<std::vector<int64_t>> LocalEventLog::Append(std::string_view org,
 
   std::unique_lock lock(impl_->mu);
   impl_->writers.push_back(&w);
-  while (!w.done && &w != impl_->writers.front()) w.cv.wait(lock);
+  if (impl_->leader_lingering && impl_->writers.size() >= impl_->last_group_size) {
+    impl_->leader_cv.notify_one();
+  }
+  impl_->writers_cv.wait(lock, [&] { return w.done || &w == impl_->writers.front(); });
   if (!w.done) impl_->WriteGroup(lock);
   impl_->appends.fetch_add(1, std::memory_order_relaxed);
   if (!w.status.ok()) return w.status;
@@ -219,8 +235,7 @@ class LocalLogReader final : public LogReader {
   LocalLogReader(LocalEventLog::Impl* log, int32_t partition, int64_t offset)
       : log_(log), partition_(partition), position_(offset) {}
 
-  Result<std::vector<LogRecord>> Next(size_t max_records,
-                                      std::chrono::milliseconds wait) override {
+  Result<std::vector<LogRecord>> Next(size_t max_records, std::chrono::milliseconds wait) override {
     std::vector<LogRecord> out;
     int64_t end = log_->durable_end[partition_].load();
     if (end <= position_) {
@@ -243,13 +258,13 @@ class LocalLogReader final : public LogReader {
       const std::string_view value = it->value().ToStringView();
       const int64_t offset = static_cast<int64_t>(GetBigEndian64(key.substr(4)));
       if (offset != position_) {
-        return Status::Corruption(fmt::format("local log: partition {} has a gap at offset {}",
-                                              partition_, position_));
+        return Status::Corruption(
+            fmt::format("local log: partition {} has a gap at offset {}", partition_, position_));
       }
       const uint32_t key_size = value.size() >= 4 ? GetBigEndian32(value) : UINT32_MAX;
       if (key_size > value.size() - 4) {
-        return Status::Corruption(fmt::format(
-            "local log: record {}/{} has a malformed frame", partition_, offset));
+        return Status::Corruption(
+            fmt::format("local log: record {}/{} has a malformed frame", partition_, offset));
       }
       out.push_back(LogRecord{partition_, offset, std::string(value.substr(4, key_size)),
                               std::string(value.substr(4 + key_size))});
@@ -257,8 +272,8 @@ class LocalLogReader final : public LogReader {
     }
     KT_RETURN_IF_ERROR(FromRocks(it->status(), "read"));
     if (position_ != end) {
-      return Status::Corruption(fmt::format("local log: partition {} is missing offset {}",
-                                            partition_, position_));
+      return Status::Corruption(
+          fmt::format("local log: partition {} is missing offset {}", partition_, position_));
     }
     return out;
   }

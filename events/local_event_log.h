@@ -7,6 +7,7 @@
 // record is present and no partial batch is visible.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,9 @@ class LocalEventLog final : public EventLog {
     std::string path;        // directory of the RocksDB instance; created if missing
     int32_t partitions = 8;  // fixed at creation; reopening with another count fails
     bool sync = true;        // false only for benchmarks that measure the unsynced cost
+    // Group commit: when fewer appenders are queued than joined the previous group, the
+    // leader waits up to this long for the rest before writing. 0 disables the wait.
+    std::chrono::microseconds group_linger{200};
   };
 
   // Opens or creates the log. Errors: kInvalidArgument (bad options or a partition count

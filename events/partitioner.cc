@@ -27,9 +27,15 @@ uint32_t Murmur2(std::string_view data) {
   }
   const size_t tail = length & ~size_t{3};
   switch (length % 4) {
-    case 3: h ^= uint32_t{bytes[tail + 2]} << 16; [[fallthrough]];
-    case 2: h ^= uint32_t{bytes[tail + 1]} << 8; [[fallthrough]];
-    case 1: h ^= uint32_t{bytes[tail]}; h *= m;
+    case 3:
+      h ^= uint32_t{bytes[tail + 2]} << 16;
+      [[fallthrough]];
+    case 2:
+      h ^= uint32_t{bytes[tail + 1]} << 8;
+      [[fallthrough]];
+    case 1:
+      h ^= uint32_t{bytes[tail]};
+      h *= m;
   }
   h ^= h >> 13;
   h *= m;

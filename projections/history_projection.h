@@ -17,8 +17,7 @@ namespace keytrail::projections {
 class HistoryProjection final : public Projection {
  public:
   std::string_view prefix() const override { return "hist/"; }
-  Status Apply(const LogPosition& position, const fb::Envelope& event,
-               ViewBatch& batch) override;
+  Status Apply(const LogPosition& position, const fb::Envelope& event, ViewBatch& batch) override;
 
   struct Entry {
     int64_t offset = 0;

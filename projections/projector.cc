@@ -30,8 +30,8 @@ struct Projector::PartitionState {
   Status halted;  // non-OK once a record could not be applied
 };
 
-Projector::Projector(events::EventLog& log, ViewStore& store,
-                     std::vector<Projection*> projections, Options options)
+Projector::Projector(events::EventLog& log, ViewStore& store, std::vector<Projection*> projections,
+                     Options options)
     : log_(log), store_(store), projections_(std::move(projections)), options_(options) {
   partitions_.resize(log_.PartitionCount());
 }
@@ -74,8 +74,8 @@ Status Projector::ApplyRecords(PartitionState& state,
       Status s = projection->Apply(position, **event, *batch);
       if (!s.ok()) {
         return Status(s.code(), fmt::format("projection {} failed at partition {} offset {}: {}",
-                                            projection->prefix(), state.partition,
-                                            record.offset, s.message()));
+                                            projection->prefix(), state.partition, record.offset,
+                                            s.message()));
       }
     }
     ++state.next_offset;

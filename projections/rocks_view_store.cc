@@ -16,7 +16,8 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 
 class RocksViewBatch final : public ViewBatch {
  public:
-  explicit RocksViewBatch(rocksdb::DB* db) : db_(db), batch_(rocksdb::BytewiseComparator(), 0, true) {}
+  explicit RocksViewBatch(rocksdb::DB* db)
+      : db_(db), batch_(rocksdb::BytewiseComparator(), 0, true) {}
 
   void Put(std::string_view key, std::string_view value) override {
     batch_.Put(key, value);
@@ -87,7 +88,8 @@ Result<std::unique_ptr<ViewStore>> OpenRocksViewStore(const std::string& path) {
   options.IncreaseParallelism(2);
   options.write_buffer_size = 64 << 20;
   rocksdb::DB* db = nullptr;
-  KT_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(options, path, &db), fmt::format("open {}", path)));
+  KT_RETURN_IF_ERROR(
+      FromRocks(rocksdb::DB::Open(options, path, &db), fmt::format("open {}", path)));
   return std::unique_ptr<ViewStore>(new RocksViewStore(std::unique_ptr<rocksdb::DB>(db)));
 }
 

@@ -53,6 +53,7 @@ class ChildProcess {
     return n >= 0;
   }
   void Kill() { kill(pid_, SIGKILL); }
+  void Signal(int sig) { kill(pid_, sig); }
   // Waits for exit; returns the exit status as from waitpid.
   int Wait() {
     int status = 0;

@@ -4,8 +4,7 @@
 
 namespace keytrail::testing {
 
-fb::EnvelopeT MakeEnvelope(const std::string& org, const std::string& aggregate_id,
-                           uint64_t seq) {
+fb::EnvelopeT MakeEnvelope(const std::string& org, const std::string& aggregate_id, uint64_t seq) {
   fb::EnvelopeT e;
   e.id = std::make_unique<fb::EventId>((uint64_t{1700000000000} + seq) << 16 | 0x7000,
                                        0x8000000000000000ULL | seq);

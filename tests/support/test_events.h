@@ -9,8 +9,7 @@
 namespace keytrail::testing {
 
 // An envelope with every header field set deterministically from `seq`.
-fb::EnvelopeT MakeEnvelope(const std::string& org, const std::string& aggregate_id,
-                           uint64_t seq);
+fb::EnvelopeT MakeEnvelope(const std::string& org, const std::string& aggregate_id, uint64_t seq);
 
 // A KeyCreated event for `key_id` in `org`, encoded.
 std::string EncodedKeyCreated(const std::string& org, const std::string& key_id, uint64_t seq);

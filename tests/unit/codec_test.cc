@@ -152,7 +152,7 @@ TEST(EventId, IsTimeOrderedAndFormatsAsUuidV7) {
   EXPECT_LT(b.hi(), c.hi());
   const std::string s = FormatEventId(a);
   ASSERT_EQ(s.size(), 36u);
-  EXPECT_EQ(s[14], '7');  // version nibble
+  EXPECT_EQ(s[14], '7');                                                      // version nibble
   EXPECT_TRUE(s[19] == '8' || s[19] == '9' || s[19] == 'a' || s[19] == 'b');  // variant
   EXPECT_EQ(s.substr(0, 8), fmt::format("{:08x}", (1700000000123ULL << 16) >> 32));
 }

@@ -1,0 +1,18 @@
+// The benchmark sections of keytrail_bench; each prints JSON result lines.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace keytrail::bench {
+
+struct Args {
+  double seconds = 3;          // measuring time per configuration
+  int64_t events = 1'000'000;  // log size for the projector section
+};
+
+int RunLocalAppend(const Args& args);
+int RunKafkaAppend(const Args& args);
+int RunProjector(const Args& args);
+
+}  // namespace keytrail::bench

@@ -1,0 +1,20 @@
+// The keytrail CLI's subcommands. Each Add* registers one subcommand on `app`; when it
+// runs, it stores its exit code in *rc.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace keytrail::cli {
+
+// Exit codes shared by every subcommand.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRejected = 1;     // rejected or invalid
+inline constexpr int kExitUsage = 2;        // bad command line
+inline constexpr int kExitUnavailable = 3;  // server or broker unreachable, or failed to start
+
+// keytrail dev-kafka: a librdkafka mock cluster on loopback until interrupted.
+void AddDevKafka(CLI::App& app, int* rc);
+
+}  // namespace keytrail::cli

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): installs what is missing, builds, runs every test.
+#   tools/test.sh            unit tests under ASan+UBSan, then the whole suite
+#   KEYTRAIL_SKIP_SANITIZE=1 tools/test.sh   the whole suite only
+# The last line printed is ctest's summary of the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools/install-deps.sh
+
+jobs=${KEYTRAIL_JOBS:-2}
+
+if [ "${KEYTRAIL_SKIP_SANITIZE:-0}" != 1 ]; then
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKEYTRAIL_SANITIZE=ON >/dev/null
+  cmake --build build-asan -j "$jobs" --target unit_tests
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest -L unit --output-on-failure -j "$jobs")
+fi
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$jobs"
+cd build && ctest --output-on-failure -j "$jobs" --timeout 300
