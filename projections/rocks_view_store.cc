@@ -1,6 +1,8 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
-#include <rocksdb/utilities/write_batch_with_index.h>
+#include <rocksdb/write_batch.h>
+
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -14,34 +16,37 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   return Status::IoError(fmt::format("view store: {}: {}", what, s.ToString()));
 }
 
+// A plain WriteBatch plus a hash map of what it wrote, for reads through the batch.
+// (RocksDB's WriteBatchWithIndex keeps a sorted index instead; hashing is cheaper, and
+// batches are only ever read by point lookups.)
 class RocksViewBatch final : public ViewBatch {
  public:
-  explicit RocksViewBatch(rocksdb::DB* db)
-      : db_(db), batch_(rocksdb::BytewiseComparator(), 0, true) {}
+  explicit RocksViewBatch(rocksdb::DB* db) : db_(db) {}
 
   void Put(std::string_view key, std::string_view value) override {
     batch_.Put(key, value);
-    ++count_;
+    written_.insert_or_assign(std::string(key), std::optional<std::string>(value));
   }
   void Delete(std::string_view key) override {
     batch_.Delete(key);
-    ++count_;
+    written_.insert_or_assign(std::string(key), std::nullopt);
   }
   Result<std::optional<std::string>> Get(std::string_view key) override {
+    if (auto it = written_.find(std::string(key)); it != written_.end()) return it->second;
     std::string value;
-    rocksdb::Status s = batch_.GetFromBatchAndDB(db_, rocksdb::ReadOptions(), key, &value);
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &value);
     if (s.IsNotFound()) return std::optional<std::string>();
     if (!s.ok()) return FromRocks(s, "get");
     return std::optional<std::string>(std::move(value));
   }
-  size_t Count() const override { return count_; }
+  size_t Count() const override { return static_cast<size_t>(batch_.Count()); }
 
-  rocksdb::WriteBatch* raw() { return batch_.GetWriteBatch(); }
+  rocksdb::WriteBatch* raw() { return &batch_; }
 
  private:
   rocksdb::DB* db_;
-  rocksdb::WriteBatchWithIndex batch_;
-  size_t count_ = 0;
+  rocksdb::WriteBatch batch_;
+  std::unordered_map<std::string, std::optional<std::string>> written_;
 };
 
 class RocksViewStore final : public ViewStore {

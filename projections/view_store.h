@@ -44,9 +44,10 @@ class ViewStore {
   virtual Status Scan(std::string_view begin, std::string_view end, const RowVisitor& visit) = 0;
 };
 
-// A ViewStore in its own RocksDB instance at `path` (created if missing). Writes go
-// through RocksDB's WAL without fsync: the log is the source of truth, and a batch lost
-// to a power cut is re-applied from the checkpoint stored with it.
+// A ViewStore in its own RocksDB instance at `path` (created if missing). Commits go
+// through RocksDB's WAL without fsync: a process crash loses nothing committed, and a
+// power cut loses at most a tail of whole batches (rows with their checkpoint), which the
+// projector re-applies from the log.
 Result<std::unique_ptr<ViewStore>> OpenRocksViewStore(const std::string& path);
 
 }  // namespace keytrail::projections
