@@ -408,7 +408,7 @@ Result<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(const Options& option
   KT_RETURN_IF_ERROR(config.Set("client.id", "keytrail"));
   KT_RETURN_IF_ERROR(config.Set("enable.idempotence", "true"));
   KT_RETURN_IF_ERROR(config.Set("acks", "all"));
-  KT_RETURN_IF_ERROR(config.Set("linger.ms", "2"));
+  KT_RETURN_IF_ERROR(config.Set("linger.ms", "0"));
   KT_RETURN_IF_ERROR(config.Set("message.timeout.ms", std::to_string(timeout_ms)));
   KT_RETURN_IF_ERROR(config.Set("allow.auto.create.topics", "false"));
   // Reconnect to a broker that came back within a second, not librdkafka's default 10 s.

@@ -7,8 +7,9 @@
 // adding partitions to the topic later would move orgs, so it must never be done.
 //
 // Durability: an idempotent producer with acks=all. Append returns only after every
-// record's delivery report has arrived; concurrent appends are batched by librdkafka
-// (linger.ms=2), which is Kafka's form of group commit. The records of one Append are
+// record's delivery report has arrived; records queued while a produce request is in
+// flight go out together in the next one (linger.ms=0: no added wait), which is Kafka's
+// form of group commit. The records of one Append are
 // enqueued together, so they are contiguous in the partition.
 //
 // Interoperability: every record carries CloudEvents binary-mode headers (ce_specversion,
