@@ -28,6 +28,14 @@ class Projection {
   // Adds the rows implied by `event` to `batch`. A non-OK status halts the projector.
   virtual Status Apply(const LogPosition& position, const fb::Envelope& event,
                        ViewBatch& batch) = 0;
+
+  // The batch holding every Apply since the last Committed/Aborted call is now durable
+  // in the store. For in-memory state derived from committed rows only (e.g. the verify
+  // index): act on what Apply buffered, never on what it merely wrote.
+  virtual void Committed() {}
+  // That batch was dropped (a projection refused an event, or the commit failed):
+  // discard whatever Apply buffered.
+  virtual void Aborted() {}
 };
 
 }  // namespace keytrail::projections

@@ -96,6 +96,13 @@ Result<size_t> Projector::Step(int32_t partition, std::chrono::milliseconds wait
   if (records->empty()) return size_t{0};
   const int64_t first = s.next_offset;
   Status applied = ApplyRecords(s, *records);
+  for (Projection* projection : projections_) {
+    if (applied.ok()) {
+      projection->Committed();
+    } else {
+      projection->Aborted();
+    }
+  }
   if (!applied.ok()) {
     // Nothing of this run was committed: rewind, and refuse to go on until an operator
     // acts. A failed commit (I/O) is not the record's fault, but the reader has moved

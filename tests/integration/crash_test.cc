@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "engine/engine.h"
 #include "events/codec.h"
 #include "events/local_event_log.h"
 #include "projections/history_projection.h"
@@ -132,6 +133,43 @@ TEST(Crash, KilledProjectorResumesToViewsIdenticalToACleanRebuild) {
   const std::string expected = DumpViews(**fresh);
   EXPECT_GT(expected.size(), 60000u * 20);
   EXPECT_TRUE(DumpViews(**resumed) == expected) << "resumed views differ from a clean rebuild";
+}
+
+TEST(Crash, KilledEngineLosesNoAcknowledgedKey) {
+  TempDir dir;
+  const std::string log_dir = dir.path() + "/log";
+  const std::string views_dir = dir.path() + "/views";
+  std::mt19937 rng(3);
+  std::map<std::string, std::string> acked;  // key id -> token
+  for (int round = 0; round < 3; ++round) {
+    ChildProcess child({KEYTRAIL_TEST_CHILD, "create-keys", log_dir, views_dir, "16"});
+    ASSERT_TRUE(child.started());
+    std::string line;
+    ASSERT_TRUE(child.ReadLine(&line));
+    ASSERT_EQ(line, "ready");
+    const int acks_before_kill = 100 + static_cast<int>(rng() % 300);
+    for (int i = 0; i < acks_before_kill && child.ReadLine(&line); ++i) {
+      std::istringstream in(line);
+      std::string word, key_id, token;
+      in >> word >> key_id >> token;
+      ASSERT_EQ(word, "ack") << line;
+      acked[key_id] = token;
+    }
+    child.Kill();
+    child.Wait();
+  }
+  ASSERT_GE(acked.size(), 300u);
+
+  auto log = events::LocalEventLog::Open({.path = log_dir, .partitions = kPartitions});
+  auto views = projections::OpenRocksViewStore(views_dir);
+  ASSERT_TRUE(log.ok() && views.ok());
+  auto engine = Engine::Start(**log, **views, SystemClock::Instance(), {});
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  for (const auto& [key_id, token] : acked) {
+    const VerifyResult r = (*engine)->Verify(token);
+    ASSERT_TRUE(r.valid) << key_id << ": " << ReasonCode(r.reason);
+    EXPECT_EQ(FormatKeyId(r.key_id), key_id);
+  }
 }
 
 }  // namespace

@@ -43,4 +43,81 @@ std::string EncodedKeyRevoked(const std::string& org, const std::string& key_id,
   return events::Encode(e);
 }
 
+std::string EncodeKeyCreated(const std::string& org, uint64_t seq, const KeyCreatedFields& f) {
+  fb::EnvelopeT e = MakeEnvelope(org, f.key_id, seq);
+  fb::KeyCreatedT p;
+  p.key_id = f.key_id;
+  p.name = f.name;
+  p.group_id = f.group_id;
+  p.secret_hash = std::make_unique<fb::Sha256>(f.secret_hash);
+  p.hint = f.hint;
+  p.expires_at_us = f.expires_at_us;
+  p.permissions = f.permissions;
+  p.created_by = f.created_by;
+  e.payload.Set(std::move(p));
+  return events::Encode(e);
+}
+
+std::string EncodeKeyRotated(const std::string& org, uint64_t seq, const std::string& key_id,
+                             const std::array<uint8_t, 32>& secret_hash, const std::string& hint,
+                             int64_t previous_valid_until_us) {
+  fb::EnvelopeT e = MakeEnvelope(org, key_id, seq);
+  fb::KeyRotatedT p;
+  p.key_id = key_id;
+  p.secret_hash = std::make_unique<fb::Sha256>(secret_hash);
+  p.hint = hint;
+  p.previous_valid_until_us = previous_valid_until_us;
+  e.payload.Set(std::move(p));
+  return events::Encode(e);
+}
+
+std::string EncodeKeyRevoked(const std::string& org, uint64_t seq, const std::string& key_id,
+                             const std::string& reason) {
+  fb::EnvelopeT e = MakeEnvelope(org, key_id, seq);
+  fb::KeyRevokedT p;
+  p.key_id = key_id;
+  p.reason = reason;
+  e.payload.Set(std::move(p));
+  return events::Encode(e);
+}
+
+std::string EncodeKeyExpired(const std::string& org, uint64_t seq, const std::string& key_id,
+                             int64_t expires_at_us) {
+  fb::EnvelopeT e = MakeEnvelope(org, key_id, seq);
+  fb::KeyExpiredT p;
+  p.key_id = key_id;
+  p.expires_at_us = expires_at_us;
+  e.payload.Set(std::move(p));
+  return events::Encode(e);
+}
+
+std::string EncodeKeyGroupChanged(const std::string& org, uint64_t seq, const std::string& key_id,
+                                  const std::string& group_id,
+                                  const std::string& previous_group_id) {
+  fb::EnvelopeT e = MakeEnvelope(org, key_id, seq);
+  fb::KeyGroupChangedT p;
+  p.key_id = key_id;
+  p.group_id = group_id;
+  p.previous_group_id = previous_group_id;
+  e.payload.Set(std::move(p));
+  return events::Encode(e);
+}
+
+std::string EncodeGroupCreated(const std::string& org, uint64_t seq, const std::string& group_id) {
+  fb::EnvelopeT e = MakeEnvelope(org, group_id, seq);
+  fb::GroupCreatedT p;
+  p.group_id = group_id;
+  p.name = group_id;
+  e.payload.Set(std::move(p));
+  return events::Encode(e);
+}
+
+std::string EncodeGroupDeleted(const std::string& org, uint64_t seq, const std::string& group_id) {
+  fb::EnvelopeT e = MakeEnvelope(org, group_id, seq);
+  fb::GroupDeletedT p;
+  p.group_id = group_id;
+  e.payload.Set(std::move(p));
+  return events::Encode(e);
+}
+
 }  // namespace keytrail::testing

@@ -1,5 +1,6 @@
 // keytrail_bench: the event backbone's benchmarks. Usage:
-//   keytrail_bench [--seconds S] [--events N] [local-append|kafka-append|projector|all]...
+//   keytrail_bench [--seconds S] [--events N] [--keys N]
+//                  [local-append|kafka-append|projector|verify|create|memory|all]...
 #include <CLI/CLI.hpp>
 
 #include "tools/bench/sections.h"
@@ -7,13 +8,17 @@
 int main(int argc, char** argv) {
   keytrail::bench::Args args;
   std::vector<std::string> sections = {"all"};
-  CLI::App app{"keytrail event backbone benchmarks (JSON lines on stdout)"};
+  CLI::App app{"keytrail benchmarks (JSON lines on stdout)"};
   app.add_option("--seconds", args.seconds, "measuring time per configuration")
       ->check(CLI::PositiveNumber);
   app.add_option("--events", args.events, "events in the log for the projector section")
       ->check(CLI::PositiveNumber);
-  app.add_option("sections", sections, "local-append, kafka-append, projector or all")
-      ->check(CLI::IsMember({"local-append", "kafka-append", "projector", "all"}));
+  app.add_option("--keys", args.keys, "keys for the verify and memory sections")
+      ->check(CLI::PositiveNumber);
+  app.add_option("sections", sections,
+                 "local-append, kafka-append, projector, verify, create, memory or all")
+      ->check(CLI::IsMember(
+          {"local-append", "kafka-append", "projector", "verify", "create", "memory", "all"}));
   CLI11_PARSE(app, argc, argv);
 
   int rc = 0;
@@ -22,6 +27,9 @@ int main(int argc, char** argv) {
     if (all || s == "local-append") rc |= keytrail::bench::RunLocalAppend(args);
     if (all || s == "kafka-append") rc |= keytrail::bench::RunKafkaAppend(args);
     if (all || s == "projector") rc |= keytrail::bench::RunProjector(args);
+    for (const char* keys_section : {"verify", "create", "memory"}) {
+      if (all || s == keys_section) rc |= keytrail::bench::RunKeys(args, keys_section);
+    }
   }
   return rc;
 }

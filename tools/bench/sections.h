@@ -9,10 +9,13 @@ namespace keytrail::bench {
 struct Args {
   double seconds = 3;          // measuring time per configuration
   int64_t events = 1'000'000;  // log size for the projector section
+  int64_t keys = 1'000'000;    // keys for the verify and memory sections
 };
 
 int RunLocalAppend(const Args& args);
 int RunKafkaAppend(const Args& args);
 int RunProjector(const Args& args);
+// section: "verify", "create" or "memory".
+int RunKeys(const Args& args, const std::string& section);
 
 }  // namespace keytrail::bench

@@ -1,0 +1,124 @@
+#include "engine/engine.h"
+
+#include "projections/history_projection.h"
+#include "projections/key_view.h"
+#include "projections/projector.h"
+
+namespace keytrail {
+
+// Everything one partition's writer owns.
+struct Engine::Partition {
+  projections::KeyViewProjection key_view;
+  projections::HistoryProjection history;
+  std::unique_ptr<projections::Projector> projector;
+  std::unique_ptr<PartitionWriter> writer;
+
+  explicit Partition(projections::KeyViewListener listener) : key_view(std::move(listener)) {}
+};
+
+namespace {
+
+uint64_t SeedFrom(Random& random) {
+  uint64_t seed = 0;
+  random.Fill({reinterpret_cast<uint8_t*>(&seed), sizeof(seed)});
+  return seed;
+}
+
+}  // namespace
+
+Engine::Engine(events::EventLog& log, projections::ViewStore& views, const Clock& clock,
+               Options options)
+    : log_(log),
+      views_(views),
+      clock_(clock),
+      options_(std::move(options)),
+      random_(options_.random ? *options_.random : SystemRandom()),
+      tokens_(options_.token_prefix),
+      ids_(clock, SeedFrom(random_)) {}
+
+Engine::~Engine() {
+  for (auto& partition : partitions_) partition->writer->Stop();
+}
+
+Result<std::unique_ptr<Engine>> Engine::Start(events::EventLog& log, projections::ViewStore& views,
+                                              const Clock& clock, Options options) {
+  std::unique_ptr<Engine> engine(new Engine(log, views, clock, std::move(options)));
+  KT_RETURN_IF_ERROR(engine->index_.RebuildFrom(views));
+  for (int32_t p = 0; p < log.PartitionCount(); ++p) {
+    auto partition = std::make_unique<Partition>(engine->index_.Listener());
+    partition->projector = std::make_unique<projections::Projector>(
+        log, views,
+        std::vector<projections::Projection*>{&partition->key_view, &partition->history});
+    PartitionWriter::Options writer_options;
+    writer_options.domain = engine->options_.domain;
+    partition->writer = std::make_unique<PartitionWriter>(p, log, *partition->projector, clock,
+                                                          engine->ids_, writer_options);
+    KT_RETURN_IF_ERROR(partition->writer->Start());
+    engine->partitions_.push_back(std::move(partition));
+  }
+  return engine;
+}
+
+Result<CommandOutcome> Engine::Execute(const domain::CommandContext& context,
+                                       domain::Command command) {
+  if (context.org.empty()) return Status::InvalidArgument("a command needs an org");
+  PartitionWriter& writer = *partitions_[log_.PartitionFor(context.org)]->writer;
+  return writer.Submit(context, std::move(command)).get();
+}
+
+Result<IssuedKey> Engine::Issue(const domain::CommandContext& context, IssuedToken token,
+                                domain::Command command) {
+  auto outcome = Execute(context, std::move(command));
+  if (!outcome.ok()) return outcome.status();
+  IssuedKey issued;
+  issued.outcome = std::move(outcome).value();
+  switch (issued.outcome.kind) {
+    case CommandOutcome::Kind::kApplied:
+      issued.key_id = FormatKeyId(token.key_id);
+      issued.hint = std::move(token.hint);
+      issued.token = std::move(token.token);
+      break;
+    case CommandOutcome::Kind::kReplayed:
+      issued.key_id = issued.outcome.aggregate_id;
+      break;
+    case CommandOutcome::Kind::kRejected:
+      break;
+  }
+  return issued;
+}
+
+Result<IssuedKey> Engine::CreateKey(const domain::CommandContext& context,
+                                    CreateKeyRequest request) {
+  IssuedToken token = tokens_.Issue(random_);
+  domain::CreateKey command;
+  command.key_id = token.key_id;
+  command.name = std::move(request.name);
+  command.group = std::move(request.group);
+  command.expires = request.expires;
+  command.permissions = std::move(request.permissions);
+  command.secret_hash = token.hash;
+  command.hint = token.hint;
+  command.created_by = context.actor_id;
+  return Issue(context, std::move(token), std::move(command));
+}
+
+Result<IssuedKey> Engine::RotateKey(const domain::CommandContext& context, const KeyId& key_id,
+                                    Micros grace) {
+  IssuedToken token = tokens_.Issue(random_, key_id);
+  domain::RotateKey command;
+  command.key_id = key_id;
+  command.new_secret_hash = token.hash;
+  command.hint = token.hint;
+  command.grace = grace;
+  return Issue(context, std::move(token), std::move(command));
+}
+
+VerifyResult Engine::Verify(std::string_view token) const {
+  return VerifyAt(token, clock_.NowMicros());
+}
+
+VerifyResult Engine::VerifyAt(std::string_view token, Micros now) const {
+  return index_.Verify(tokens_, token, now);
+}
+
+}  // namespace keytrail

@@ -1,0 +1,95 @@
+// Engine: keytrail's core service in one object. It owns one PartitionWriter per log
+// partition (each with its own projector over the shared views), the in-memory
+// verification index, and the token codec; callers bring the log, the view store and
+// the clock.
+//
+// Thread-safe: any thread may call anything. Commands are answered only once durable
+// and applied (see writer.h); Verify never touches disk and takes no lock that writers
+// hold.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "engine/domain/decide.h"
+#include "engine/key_material.h"
+#include "engine/verify_index.h"
+#include "engine/writer.h"
+#include "events/event_log.h"
+#include "projections/view_store.h"
+
+namespace keytrail {
+
+struct CreateKeyRequest {
+  std::string name;
+  std::string group;
+  domain::Expiration expires = domain::Expiration::Never();
+  std::vector<std::string> permissions;
+};
+
+// The answer to a create or rotate. `token` is set only when the command was applied
+// now: it is shown once and never stored. A replayed command (same command id) has no
+// token: the secret was already shown.
+struct IssuedKey {
+  CommandOutcome outcome;
+  std::optional<Secret> token;
+  std::string key_id;  // empty if rejected
+  std::string hint;
+};
+
+class Engine {
+ public:
+  struct Options {
+    std::string token_prefix = std::string(kDefaultTokenPrefix);
+    domain::DomainOptions domain;
+    Random* random = nullptr;  // nullptr = SystemRandom()
+  };
+
+  // Rebuilds the verification index from the views, then starts a writer per
+  // partition (each folds its partition of the log and catches the views up).
+  // Borrows log, views and clock; they must outlive the engine.
+  static Result<std::unique_ptr<Engine>> Start(events::EventLog& log, projections::ViewStore& views,
+                                               const Clock& clock, Options options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Runs any command through the writer of context.org's partition.
+  Result<CommandOutcome> Execute(const domain::CommandContext& context, domain::Command command);
+
+  // Mints a token and creates a key with it; created_by = the acting principal.
+  Result<IssuedKey> CreateKey(const domain::CommandContext& context, CreateKeyRequest request);
+  // Mints a new secret for the key; the previous one stays valid for `grace`.
+  Result<IssuedKey> RotateKey(const domain::CommandContext& context, const KeyId& key_id,
+                              Micros grace);
+
+  // Verifies a presented token at the clock's now / at `now`.
+  VerifyResult Verify(std::string_view token) const;
+  VerifyResult VerifyAt(std::string_view token, Micros now) const;
+
+  projections::ViewStore& views() { return views_; }
+  const TokenCodec& tokens() const { return tokens_; }
+  const VerifyIndex& index() const { return index_; }
+
+ private:
+  struct Partition;
+  Engine(events::EventLog& log, projections::ViewStore& views, const Clock& clock, Options options);
+  Result<IssuedKey> Issue(const domain::CommandContext& context, IssuedToken token,
+                          domain::Command command);
+
+  events::EventLog& log_;
+  projections::ViewStore& views_;
+  const Clock& clock_;
+  const Options options_;
+  Random& random_;
+  TokenCodec tokens_;
+  VerifyIndex index_;
+  events::EventIdGenerator ids_;
+  std::vector<std::unique_ptr<Partition>> partitions_;
+};
+
+}  // namespace keytrail

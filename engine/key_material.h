@@ -1,0 +1,97 @@
+// Key material: key ids, tokens, secret hashes.
+//
+// A token is  prefix ‖ base62(key id [16 bytes] ‖ secret [24 bytes] ‖ CRC32 [4 bytes]).
+// The 44 bytes are base62-encoded in fixed-width chunks (each 8-byte chunk as 11
+// characters, the final 4-byte chunk as 6), so every token of a prefix has the same
+// length and decoding needs no big-number arithmetic. The CRC32 (zlib polynomial, over
+// the 40 bytes before it) lets the verifier and secret scanners reject mistyped or
+// foreign strings without a lookup; the embedded key id makes the lookup O(1).
+//
+// Only SHA-256(key id ‖ secret) is ever stored. Comparison is constant-time.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "engine/secret.h"
+
+namespace keytrail {
+
+inline constexpr std::string_view kDefaultTokenPrefix = "kt_";
+inline constexpr size_t kSecretBytes = 24;  // 192 bits of CSPRNG output
+
+// A key's id: 16 random bytes. Text form: 22 base62 characters.
+struct KeyId {
+  std::array<uint8_t, 16> bytes{};
+  friend bool operator==(const KeyId&, const KeyId&) = default;
+  friend auto operator<=>(const KeyId&, const KeyId&) = default;
+};
+std::string FormatKeyId(const KeyId& id);
+// Strict: exactly 22 base62 characters that decode to 16 bytes.
+std::optional<KeyId> ParseKeyId(std::string_view text);
+
+using SecretHash = std::array<uint8_t, 32>;
+
+// Source of cryptographically secure random bytes. Thread-safe.
+class Random {
+ public:
+  virtual ~Random() = default;
+  virtual void Fill(std::span<uint8_t> out) = 0;
+};
+// getrandom(2); aborts the process if the kernel cannot supply randomness.
+Random& SystemRandom();
+
+// A freshly minted token. `token` is shown to the user once and never stored.
+struct IssuedToken {
+  KeyId key_id;
+  Secret token;      // the full token text
+  SecretHash hash;   // SHA-256(key id ‖ secret)
+  std::string hint;  // prefix + "…" + the token's last 4 characters (checksum only)
+};
+
+// The parts of a well-formed token.
+struct ParsedToken {
+  KeyId key_id;
+  SecretHash hash;  // SHA-256(key id ‖ secret)
+};
+
+// Mints tokens and parses them. Thread-safe; the SHA-256 implementation is fetched
+// once, at construction (aborts if OpenSSL cannot supply it). Parse takes no locks and
+// makes no allocation of its own (OpenSSL 3.0 makes one per digest; see the .cc).
+class TokenCodec {
+ public:
+  // REQUIRES: prefix is 1..16 characters of [a-z0-9_] (aborts otherwise).
+  explicit TokenCodec(std::string prefix = std::string(kDefaultTokenPrefix));
+  ~TokenCodec();
+  TokenCodec(const TokenCodec&) = delete;
+  TokenCodec& operator=(const TokenCodec&) = delete;
+
+  // A new token for a new key (key_id = nullopt: a random id drawn from `random`) or a
+  // rotation (the key's id, kept).
+  IssuedToken Issue(Random& random, std::optional<KeyId> key_id = std::nullopt) const;
+
+  // Strict parse: wrong prefix, length, alphabet or checksum -> nullopt (malformed).
+  // Hashes the secret on success.
+  std::optional<ParsedToken> Parse(std::string_view token) const;
+
+  const std::string& prefix() const { return prefix_; }
+  size_t token_length() const;
+
+ private:
+  SecretHash Hash(const KeyId& id, std::span<const uint8_t> secret) const;
+  std::string prefix_;
+  struct Digest;
+  std::unique_ptr<Digest> digest_;
+};
+
+// Constant-time equality of two hashes.
+bool HashesEqual(const SecretHash& a, const SecretHash& b);
+
+}  // namespace keytrail

@@ -1,0 +1,221 @@
+#include "engine/writer.h"
+
+#include <map>
+
+#include <fmt/format.h>
+
+#include "events/codec.h"
+
+namespace keytrail {
+
+struct PartitionWriter::Pending {
+  domain::CommandContext context;
+  domain::Command command;
+  std::promise<Result<CommandOutcome>> promise;
+  CommandOutcome outcome;
+  size_t first_event = 0;  // index of its first event in its org's append
+  size_t event_count = 0;
+};
+
+PartitionWriter::PartitionWriter(int32_t partition, events::EventLog& log,
+                                 projections::Projector& projector, const Clock& clock,
+                                 events::EventIdGenerator& ids, Options options)
+    : partition_(partition),
+      log_(log),
+      projector_(projector),
+      clock_(clock),
+      ids_(ids),
+      options_(options) {}
+
+PartitionWriter::~PartitionWriter() { Stop(); }
+
+domain::OrgState& PartitionWriter::StateOf(const std::string& org) {
+  auto [it, inserted] = states_.try_emplace(org);
+  if (inserted) it->second.id = org;
+  return it->second;
+}
+
+Status PartitionWriter::RecoverState() {
+  states_.clear();
+  auto end = log_.EndOffset(partition_);
+  if (!end.ok()) return end.status();
+  auto reader = log_.OpenReader(partition_, 0);
+  if (!reader.ok()) return reader.status();
+  int64_t next = 0;
+  int idle = 0;
+  while (next < *end) {
+    auto records = (*reader)->Next(4096, std::chrono::milliseconds(1000));
+    if (!records.ok()) return records.status();
+    if (records->empty() && ++idle == 30) {
+      return Status::Timeout(
+          fmt::format("partition {}: offset {} of {} never arrived", partition_, next, *end));
+    }
+    for (const events::LogRecord& record : *records) {
+      auto event = events::Decode(record.value);
+      if (!event.ok()) {
+        return Status::Corruption(fmt::format("partition {} offset {}: {}", partition_,
+                                              record.offset, event.status().message()));
+      }
+      Status s = domain::Evolve(StateOf((*event)->org()->str()), **event);
+      if (!s.ok()) {
+        return Status::Corruption(
+            fmt::format("partition {} offset {}: {}", partition_, record.offset, s.message()));
+      }
+      next = record.offset + 1;
+    }
+  }
+  return Status::Ok();
+}
+
+Status PartitionWriter::Start() {
+  KT_RETURN_IF_ERROR(RecoverState());
+  KT_RETURN_IF_ERROR(projector_.CatchUp(partition_));
+  std::lock_guard lock(mu_);
+  running_ = true;
+  thread_ = std::thread([this] { Run(); });
+  return Status::Ok();
+}
+
+void PartitionWriter::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (!running_) return;
+    running_ = false;
+  }
+  cv_.notify_all();
+  thread_.join();
+  for (auto& pending : queue_) {
+    pending->promise.set_value(Status::Unavailable("the writer is stopping"));
+  }
+  queue_.clear();
+}
+
+std::future<Result<CommandOutcome>> PartitionWriter::Submit(domain::CommandContext context,
+                                                            domain::Command command) {
+  auto pending = std::make_unique<Pending>();
+  pending->context = std::move(context);
+  pending->command = std::move(command);
+  auto future = pending->promise.get_future();
+  {
+    std::lock_guard lock(mu_);
+    if (!running_) {
+      pending->promise.set_value(Status::Unavailable("the writer is not running"));
+      return future;
+    }
+    queue_.push_back(std::move(pending));
+  }
+  cv_.notify_one();
+  return future;
+}
+
+void PartitionWriter::Run() {
+  std::vector<std::unique_ptr<Pending>> batch;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return !running_ || !queue_.empty(); });
+      if (!running_) return;
+      while (!queue_.empty() && batch.size() < options_.max_batch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    ProcessBatch(batch);
+    batch.clear();
+  }
+}
+
+void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch) {
+  if (needs_recovery_) {
+    Status recovered = RecoverState();
+    if (!recovered.ok()) {
+      for (auto& pending : batch) {
+        pending->promise.set_value(
+            Status::Unavailable(fmt::format("partition {} cannot reload its state from the log: {}",
+                                            partition_, recovered.message())));
+      }
+      return;
+    }
+    needs_recovery_ = false;
+  }
+  const Micros now = clock_.NowMicros();
+  // Decide each command against the state as the commands before it left it.
+  std::map<std::string, std::vector<std::string>> appends;  // org -> encoded events
+  std::vector<Pending*> writing;
+  Status broken;
+  for (auto& pending : batch) {
+    domain::OrgState& state = StateOf(pending->context.org);
+    const std::string& command_id = pending->context.command_id;
+    if (!command_id.empty()) {
+      if (auto seen = state.commands.find(command_id); seen != state.commands.end()) {
+        pending->outcome.kind = CommandOutcome::Kind::kReplayed;
+        pending->outcome.aggregate_id = seen->second.aggregate_id;
+        pending->outcome.first_event = seen->second.first_event;
+        continue;
+      }
+    }
+    domain::Decision decision = domain::Decide(state, pending->command, now, options_.domain);
+    if (auto* rejection = std::get_if<domain::Rejection>(&decision)) {
+      pending->outcome.kind = CommandOutcome::Kind::kRejected;
+      pending->outcome.rejection = std::move(*rejection);
+      continue;
+    }
+    auto& events = std::get<std::vector<domain::NewEvent>>(decision);
+    auto& org_events = appends[pending->context.org];
+    pending->first_event = org_events.size();
+    pending->event_count = events.size();
+    for (domain::NewEvent& event : events) {
+      if (pending->outcome.aggregate_id.empty()) {
+        pending->outcome.aggregate_id = event.aggregate_id;
+        pending->outcome.first_event = event.payload.type;
+      }
+      std::string bytes =
+          events::Encode(domain::Stamp(pending->context, std::move(event), ids_.Next(), now));
+      // Apply now, so later commands of this batch see this one. If the append fails,
+      // the state is rebuilt from the log below.
+      auto decoded = events::Decode(bytes);
+      Status applied = decoded.ok() ? domain::Evolve(state, **decoded) : decoded.status();
+      if (!applied.ok() && broken.ok()) broken = applied;
+      org_events.push_back(std::move(bytes));
+    }
+    writing.push_back(pending.get());
+  }
+
+  // One append per org; the local log's group commit shares the sync among them.
+  std::map<std::string, Result<std::vector<int64_t>>> written;
+  for (auto& [org, events] : appends) {
+    written.emplace(org,
+                    broken.ok() ? log_.Append(org, events) : Result<std::vector<int64_t>>(broken));
+    if (!written.at(org).ok() && broken.ok()) broken = written.at(org).status();
+  }
+  // Read-your-writes: the views must hold the events before anyone is answered.
+  Status projected = appends.empty() ? Status::Ok() : projector_.CatchUp(partition_);
+
+  for (auto& pending : batch) {
+    if (pending->event_count == 0) {  // rejected, replayed, or nothing to do
+      pending->promise.set_value(std::move(pending->outcome));
+      continue;
+    }
+    const auto& offsets = written.at(pending->context.org);
+    if (!offsets.ok()) {
+      pending->promise.set_value(Status::Unavailable(
+          fmt::format("the event log did not take the command: {}", offsets.status().message())));
+      continue;
+    }
+    if (!projected.ok()) {
+      pending->promise.set_value(
+          Status(projected.code(),
+                 fmt::format("the command is durable but the views could not be updated: {}",
+                             projected.message())));
+      continue;
+    }
+    pending->outcome.offsets.assign(offsets->begin() + pending->first_event,
+                                    offsets->begin() + pending->first_event + pending->event_count);
+    pending->promise.set_value(std::move(pending->outcome));
+  }
+  // Some events may or may not be in the log: the log is the truth, so the state is
+  // re-read from it before the next command is decided.
+  if (!broken.ok()) needs_recovery_ = true;
+}
+
+}  // namespace keytrail

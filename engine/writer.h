@@ -1,0 +1,105 @@
+// PartitionWriter: the single writer of one log partition.
+//
+// Every command for an org of this partition goes through it: load state, decide,
+// append, apply. Being the only writer is what makes the domain's checks true (Kafka
+// has no conditional append). Commands queue up; the writer takes all queued commands
+// as one batch, decides them in order against the state (each sees the ones before
+// it), appends the batch's events with one log append per org (group commit), then
+// brings the partition's views up to date, and only then answers. So an answered
+// command is durable in the log AND visible in the views (read-your-writes).
+//
+// Idempotency: events carry their command id, and the state remembers every command
+// id it has seen; a command retried with a known id is answered from that record
+// (kReplayed) and writes nothing.
+//
+// On Start the writer folds its partition's log from offset 0 into its state and
+// catches the views up before it accepts commands, so it resumes correctly after any
+// crash, kill -9 included.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "engine/domain/decide.h"
+#include "events/event_id.h"
+#include "events/event_log.h"
+#include "projections/projector.h"
+
+namespace keytrail {
+
+// What became of a command.
+struct CommandOutcome {
+  enum class Kind : uint8_t {
+    kApplied,   // its events are durable and applied
+    kRejected,  // the domain refused it; nothing was written
+    kReplayed,  // its command id was seen before; nothing was written this time
+  };
+  Kind kind = Kind::kApplied;
+  std::optional<domain::Rejection> rejection;   // set iff kRejected
+  std::string aggregate_id;                     // the key / group / org it acted on
+  fb::Payload first_event = fb::Payload::NONE;  // type of its (first) event, if any
+  std::vector<int64_t> offsets;                 // log offsets written (kApplied)
+};
+
+class PartitionWriter {
+ public:
+  struct Options {
+    domain::DomainOptions domain;
+    size_t max_batch = 512;  // commands decided and appended together
+  };
+
+  // Borrows everything; all must outlive the writer. `projector` must be used by this
+  // writer only.
+  PartitionWriter(int32_t partition, events::EventLog& log, projections::Projector& projector,
+                  const Clock& clock, events::EventIdGenerator& ids, Options options);
+  ~PartitionWriter();  // Stop()s
+  PartitionWriter(const PartitionWriter&) = delete;
+  PartitionWriter& operator=(const PartitionWriter&) = delete;
+
+  // Rebuilds the state from the log, catches the views up, starts the writer thread.
+  Status Start();
+  // Answers what is queued with kUnavailable and stops the thread. Idempotent.
+  void Stop();
+
+  // Queues a command. REQUIRES: context.org maps to this partition.
+  // Errors: kUnavailable (not started, stopping, or the log failed), kCorruption /
+  // kIoError (views could not be updated; the events may be durable, so retry with the
+  // same command id to learn the outcome).
+  std::future<Result<CommandOutcome>> Submit(domain::CommandContext context,
+                                             domain::Command command);
+
+  int32_t partition() const { return partition_; }
+
+ private:
+  struct Pending;
+  void Run();
+  void ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch);
+  Status RecoverState();
+  domain::OrgState& StateOf(const std::string& org);
+
+  const int32_t partition_;
+  events::EventLog& log_;
+  projections::Projector& projector_;
+  const Clock& clock_;
+  events::EventIdGenerator& ids_;
+  const Options options_;
+
+  std::unordered_map<std::string, domain::OrgState> states_;  // writer thread only
+  bool needs_recovery_ = false;                               // writer thread only
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Pending>> queue_;  // guarded by mu_
+  bool running_ = false;                        // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace keytrail

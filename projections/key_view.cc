@@ -1,0 +1,519 @@
+#include "projections/key_view.h"
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "base/big_endian.h"
+#include "events/codec.h"
+#include "schemas/views_generated.h"
+
+namespace keytrail::projections {
+namespace {
+
+constexpr std::string_view kKeyRows = "key/";
+constexpr std::string_view kGroupIndex = "kgrp/";
+constexpr std::string_view kCreatorIndex = "kcre/";
+constexpr std::string_view kExpiryIndex = "kexp/";
+constexpr std::string_view kGroupRows = "grp/";
+constexpr size_t kMaxComponent = 0xffff;
+constexpr size_t kIdBytes = sizeof(KeyId::bytes);
+
+// --- row keys -------------------------------------------------------------------------
+
+void PutComponent(std::string* out, std::string_view part) {
+  out->push_back(static_cast<char>(part.size() >> 8));
+  out->push_back(static_cast<char>(part.size() & 0xff));
+  out->append(part);
+}
+
+void PutId(std::string* out, const KeyId& id) {
+  out->append(reinterpret_cast<const char*>(id.bytes.data()), kIdBytes);
+}
+
+// Takes c(x) off the front of *in.
+bool GetComponent(std::string_view* in, std::string_view* part) {
+  if (in->size() < 2) return false;
+  const size_t n = static_cast<uint8_t>((*in)[0]) << 8 | static_cast<uint8_t>((*in)[1]);
+  if (in->size() < 2 + n) return false;
+  *part = in->substr(2, n);
+  in->remove_prefix(2 + n);
+  return true;
+}
+
+// Takes the id off *in, which must hold exactly the id.
+bool GetLastId(std::string_view in, KeyId* id) {
+  if (in.size() != kIdBytes) return false;
+  std::memcpy(id->bytes.data(), in.data(), kIdBytes);
+  return true;
+}
+
+std::string Prefixed(std::string_view prefix, std::string_view a) {
+  std::string key(prefix);
+  PutComponent(&key, a);
+  return key;
+}
+
+std::string Prefixed(std::string_view prefix, std::string_view a, std::string_view b) {
+  std::string key = Prefixed(prefix, a);
+  PutComponent(&key, b);
+  return key;
+}
+
+std::string WithId(std::string key, const KeyId& id) {
+  PutId(&key, id);
+  return key;
+}
+
+std::string KeyRowKey(std::string_view org, const KeyId& id) {
+  return WithId(Prefixed(kKeyRows, org), id);
+}
+
+std::string ExpiryKey(Micros expires_at, std::string_view org, const KeyId& id) {
+  std::string key(kExpiryIndex);
+  PutBigEndian64(&key, static_cast<uint64_t>(expires_at));
+  PutComponent(&key, org);
+  PutId(&key, id);
+  return key;
+}
+
+// The smallest key greater than every key that starts with `prefix` ("" = none).
+std::string PrefixEnd(std::string prefix) {
+  while (!prefix.empty() && prefix.back() == '\xff') prefix.pop_back();
+  if (!prefix.empty()) prefix.back() = static_cast<char>(prefix.back() + 1);
+  return prefix;
+}
+
+// --- rows -----------------------------------------------------------------------------
+
+fb::Sha256 ToFb(const SecretHash& hash) {
+  return fb::Sha256(flatbuffers::span<const uint8_t, 32>(hash));
+}
+
+void FromFb(const fb::Sha256* in, SecretHash* out) {
+  if (in != nullptr) std::memcpy(out->data(), in->bytes()->Data(), out->size());
+}
+
+std::string Str(const flatbuffers::String* s) { return s == nullptr ? std::string() : s->str(); }
+
+std::string EncodeRow(const KeyRecord& r) {
+  flatbuffers::FlatBufferBuilder b(512);
+  const auto org = b.CreateString(r.org);
+  const auto name = b.CreateString(r.name);
+  const auto group = b.CreateString(r.group_id);
+  const auto hint = b.CreateString(r.hint);
+  const auto created_by = b.CreateString(r.created_by);
+  const auto permissions = b.CreateVectorOfStrings(r.permissions);
+  const auto reason = b.CreateString(r.revoked_reason);
+  const fb::KeyIdBytes id(flatbuffers::span<const uint8_t, kIdBytes>(r.key_id.bytes));
+  const fb::Sha256 hash = ToFb(r.secret_hash);
+  const fb::Sha256 previous = ToFb(r.previous_hash);
+  fb::KeyRowBuilder row(b);
+  row.add_org(org);
+  row.add_key_id(&id);
+  row.add_name(name);
+  row.add_group_id(group);
+  row.add_secret_hash(&hash);
+  row.add_previous_hash(&previous);
+  row.add_previous_valid_until_us(r.previous_valid_until_us);
+  row.add_hint(hint);
+  row.add_created_at_us(r.created_at_us);
+  row.add_created_by(created_by);
+  row.add_expires_at_us(r.expires_at_us);
+  row.add_permissions(permissions);
+  row.add_status(static_cast<fb::KeyStatus>(r.status));
+  row.add_revoked_reason(reason);
+  row.add_last_rotated_at_us(r.last_rotated_at_us);
+  row.add_version(r.version);
+  b.FinishSizePrefixed(row.Finish(), fb::KeyRowIdentifier());
+  return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+}
+
+// REQUIRES: bytes.data() is 8-byte aligned (copy scan values into a std::string first).
+Result<KeyRecord> DecodeRow(std::string_view bytes) {
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  if (bytes.size() < 3 * sizeof(flatbuffers::uoffset_t) ||
+      flatbuffers::GetPrefixedSize(data) != bytes.size() - sizeof(flatbuffers::uoffset_t) ||
+      !fb::SizePrefixedKeyRowBufferHasIdentifier(data)) {
+    return Status::Corruption("key row is not a KeyRow");
+  }
+  flatbuffers::Verifier verifier(data, bytes.size());
+  if (!fb::VerifySizePrefixedKeyRowBuffer(verifier)) {
+    return Status::Corruption("key row fails verification");
+  }
+  const fb::KeyRow* row = fb::GetSizePrefixedKeyRow(data);
+  if (row->org() == nullptr || row->key_id() == nullptr ||
+      static_cast<uint8_t>(row->status()) > static_cast<uint8_t>(fb::KeyStatus::MAX)) {
+    return Status::Corruption("key row lacks its org or id, or has an unknown status");
+  }
+  KeyRecord r;
+  r.org = row->org()->str();
+  std::memcpy(r.key_id.bytes.data(), row->key_id()->bytes()->Data(), kIdBytes);
+  r.name = Str(row->name());
+  r.group_id = Str(row->group_id());
+  FromFb(row->secret_hash(), &r.secret_hash);
+  FromFb(row->previous_hash(), &r.previous_hash);
+  r.previous_valid_until_us = row->previous_valid_until_us();
+  r.hint = Str(row->hint());
+  r.created_at_us = row->created_at_us();
+  r.created_by = Str(row->created_by());
+  r.expires_at_us = row->expires_at_us();
+  if (row->permissions() != nullptr) {
+    for (const flatbuffers::String* p : *row->permissions()) r.permissions.push_back(Str(p));
+  }
+  r.status = static_cast<KeyStatus>(row->status());
+  r.revoked_reason = Str(row->revoked_reason());
+  r.last_rotated_at_us = row->last_rotated_at_us();
+  r.version = row->version();
+  return r;
+}
+
+// --- events ---------------------------------------------------------------------------
+
+Result<KeyId> EventKeyId(const flatbuffers::String* text) {
+  std::optional<KeyId> id;
+  if (text != nullptr) id = ParseKeyId(text->string_view());
+  if (!id.has_value()) return Status::Corruption("event's key_id is not a key id");
+  return *id;
+}
+
+Status CheckComponent(std::string_view what, std::string_view value) {
+  if (value.size() <= kMaxComponent) return Status::Ok();
+  return Status::Corruption(fmt::format("{} longer than {} bytes", what, kMaxComponent));
+}
+
+const flatbuffers::String* ChangedKeyId(const fb::Envelope& event) {
+  switch (event.payload_type()) {
+    case fb::Payload::KeyRotated:
+      return event.payload_as_KeyRotated()->key_id();
+    case fb::Payload::KeyRevoked:
+      return event.payload_as_KeyRevoked()->key_id();
+    case fb::Payload::KeyExpired:
+      return event.payload_as_KeyExpired()->key_id();
+    case fb::Payload::KeyGroupChanged:
+      return event.payload_as_KeyGroupChanged()->key_id();
+    default:
+      return nullptr;
+  }
+}
+
+bool Matches(const KeyRecord& r, const ListFilter& f) {
+  if (f.group.has_value() && r.group_id != *f.group) return false;
+  if (f.created_by.has_value() && r.created_by != *f.created_by) return false;
+  if (f.status.has_value() && r.status != *f.status) return false;
+  if (f.expires_before_us.has_value() &&
+      (r.expires_at_us == 0 || r.expires_at_us >= *f.expires_before_us)) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// --- Apply ----------------------------------------------------------------------------
+
+Status KeyViewProjection::Apply(const LogPosition&, const fb::Envelope& event, ViewBatch& batch) {
+  switch (event.payload_type()) {
+    case fb::Payload::KeyCreated:
+      return ApplyKeyCreated(event, batch);
+    case fb::Payload::KeyRotated:
+    case fb::Payload::KeyRevoked:
+    case fb::Payload::KeyExpired:
+    case fb::Payload::KeyGroupChanged:
+      return ApplyKeyChange(event, batch);
+    case fb::Payload::GroupCreated:
+      return ApplyGroup(event, event.payload_as_GroupCreated()->group_id(), true, batch);
+    case fb::Payload::GroupDeleted:
+      return ApplyGroup(event, event.payload_as_GroupDeleted()->group_id(), false, batch);
+    default:
+      return Status::Ok();
+  }
+}
+
+Status KeyViewProjection::ApplyKeyCreated(const fb::Envelope& event, ViewBatch& batch) {
+  const fb::KeyCreated& p = *event.payload_as_KeyCreated();
+  auto id = EventKeyId(p.key_id());
+  if (!id.ok()) return id.status();
+  KeyRecord r;
+  r.org = event.org()->str();
+  r.key_id = *id;
+  r.name = Str(p.name());
+  r.group_id = Str(p.group_id());
+  FromFb(p.secret_hash(), &r.secret_hash);
+  r.hint = Str(p.hint());
+  r.created_at_us = event.occurred_at_us();
+  r.created_by = Str(p.created_by());
+  r.expires_at_us = p.expires_at_us();
+  if (p.permissions() != nullptr) {
+    for (const flatbuffers::String* s : *p.permissions()) r.permissions.push_back(Str(s));
+  }
+  r.version = event.aggregate_version();
+  KT_RETURN_IF_ERROR(CheckComponent("org", r.org));
+  KT_RETURN_IF_ERROR(CheckComponent("group id", r.group_id));
+  KT_RETURN_IF_ERROR(CheckComponent("creator", r.created_by));
+  if (r.expires_at_us < 0) return Status::Corruption("KeyCreated with a negative expiry");
+
+  const std::string row_key = KeyRowKey(r.org, r.key_id);
+  auto existing = batch.Get(row_key);
+  if (!existing.ok()) return existing.status();
+  if (existing->has_value()) {
+    return Status::Corruption(fmt::format("key {} created twice", FormatKeyId(r.key_id)));
+  }
+  batch.Put(row_key, EncodeRow(r));
+  batch.Put(WithId(Prefixed(kGroupIndex, r.org, r.group_id), r.key_id), "");
+  batch.Put(WithId(Prefixed(kCreatorIndex, r.org, r.created_by), r.key_id), "");
+  if (r.expires_at_us != 0) batch.Put(ExpiryKey(r.expires_at_us, r.org, r.key_id), "");
+  Buffer(r);
+  return Status::Ok();
+}
+
+Status KeyViewProjection::ApplyKeyChange(const fb::Envelope& event, ViewBatch& batch) {
+  auto id = EventKeyId(ChangedKeyId(event));
+  if (!id.ok()) return id.status();
+  const std::string_view org = event.org()->string_view();
+  KT_RETURN_IF_ERROR(CheckComponent("org", org));
+  const std::string row_key = KeyRowKey(org, *id);
+  auto row = batch.Get(row_key);
+  if (!row.ok()) return row.status();
+  if (!row->has_value()) {
+    return Status::Corruption(fmt::format("{} for key {} of org {}, which the view lacks",
+                                          events::PayloadName(event.payload_type()),
+                                          FormatKeyId(*id), org));
+  }
+  auto decoded = DecodeRow(**row);
+  if (!decoded.ok()) return decoded.status();
+  KeyRecord& r = *decoded;
+  const bool was_active = r.status == KeyStatus::kActive;
+
+  switch (event.payload_type()) {
+    case fb::Payload::KeyRotated: {
+      const fb::KeyRotated& p = *event.payload_as_KeyRotated();
+      if (p.secret_hash() == nullptr) return Status::Corruption("KeyRotated without a hash");
+      r.previous_hash = r.secret_hash;
+      FromFb(p.secret_hash(), &r.secret_hash);
+      r.previous_valid_until_us = p.previous_valid_until_us();
+      r.hint = Str(p.hint());
+      r.last_rotated_at_us = event.occurred_at_us();
+      break;
+    }
+    case fb::Payload::KeyRevoked:
+      r.status = KeyStatus::kRevoked;
+      r.revoked_reason = Str(event.payload_as_KeyRevoked()->reason());
+      break;
+    case fb::Payload::KeyExpired:
+      if (was_active) r.status = KeyStatus::kExpired;
+      break;
+    case fb::Payload::KeyGroupChanged: {
+      const std::string group = Str(event.payload_as_KeyGroupChanged()->group_id());
+      KT_RETURN_IF_ERROR(CheckComponent("group id", group));
+      batch.Delete(WithId(Prefixed(kGroupIndex, org, r.group_id), r.key_id));
+      batch.Put(WithId(Prefixed(kGroupIndex, org, group), r.key_id), "");
+      r.group_id = group;
+      break;
+    }
+    default:
+      return Status::Internal("ApplyKeyChange: not a key change");
+  }
+  if (was_active && r.status != KeyStatus::kActive && r.expires_at_us != 0) {
+    batch.Delete(ExpiryKey(r.expires_at_us, org, r.key_id));
+  }
+  r.version = event.aggregate_version();
+  batch.Put(row_key, EncodeRow(r));
+  Buffer(r);
+  return Status::Ok();
+}
+
+Status KeyViewProjection::ApplyGroup(const fb::Envelope& event, const flatbuffers::String* group_id,
+                                     bool exists, ViewBatch& batch) {
+  if (group_id == nullptr) return Status::Corruption("group event without a group id");
+  const std::string_view org = event.org()->string_view();
+  const std::string_view group = group_id->string_view();
+  KT_RETURN_IF_ERROR(CheckComponent("org", org));
+  KT_RETURN_IF_ERROR(CheckComponent("group id", group));
+  batch.Put(Prefixed(kGroupRows, org, group), exists ? "1" : "0");
+  if (listener_.on_groups)
+    pending_groups_.push_back({std::string(org), std::string(group), !exists});
+  return Status::Ok();
+}
+
+void KeyViewProjection::Buffer(const KeyRecord& record) {
+  if (listener_.on_keys) pending_keys_.push_back(record);
+}
+
+void KeyViewProjection::Committed() {
+  if (!pending_groups_.empty()) listener_.on_groups(pending_groups_);
+  if (!pending_keys_.empty()) listener_.on_keys(pending_keys_);
+  Aborted();
+}
+
+void KeyViewProjection::Aborted() {
+  pending_groups_.clear();
+  pending_keys_.clear();
+}
+
+// --- reads ----------------------------------------------------------------------------
+
+Result<std::optional<KeyRecord>> KeyViewProjection::GetKey(ViewStore& store, std::string_view org,
+                                                           const KeyId& key_id) {
+  if (org.size() > kMaxComponent) return std::optional<KeyRecord>();
+  auto row = store.Get(KeyRowKey(org, key_id));
+  if (!row.ok()) return row.status();
+  if (!row->has_value()) return std::optional<KeyRecord>();
+  auto record = DecodeRow(**row);
+  if (!record.ok()) return record.status();
+  return std::optional<KeyRecord>(std::move(record).value());
+}
+
+Result<KeyPage> KeyViewProjection::ListKeys(ViewStore& store, std::string_view org,
+                                            const ListFilter& filter, size_t page_size,
+                                            std::string_view page_token) {
+  if (page_size == 0 || page_size > kMaxPageSize) {
+    return Status::InvalidArgument(fmt::format("page size must be 1..{}", kMaxPageSize));
+  }
+  std::optional<KeyId> after;
+  if (!page_token.empty()) {
+    after = ParseKeyId(page_token);
+    if (!after.has_value()) return Status::InvalidArgument("malformed page token");
+  }
+  KeyPage page;
+  if (org.size() > kMaxComponent || (filter.group && filter.group->size() > kMaxComponent) ||
+      (filter.created_by && filter.created_by->size() > kMaxComponent)) {
+    return page;  // no such rows
+  }
+
+  // The rows of the narrowest index; each ends with the key id.
+  std::string prefix;
+  const bool main_rows = !filter.group.has_value() && !filter.created_by.has_value();
+  if (filter.group.has_value()) {
+    prefix = Prefixed(kGroupIndex, org, *filter.group);
+  } else if (filter.created_by.has_value()) {
+    prefix = Prefixed(kCreatorIndex, org, *filter.created_by);
+  } else {
+    prefix = Prefixed(kKeyRows, org);
+  }
+  std::string begin = prefix;
+  if (after.has_value()) {
+    PutId(&begin, *after);
+    begin.push_back('\0');  // the least key after the token's own row
+  }
+
+  bool more = false;
+  Status failed;
+  std::string aligned;  // scan values carry no alignment guarantee; rows need 8 bytes
+  Status s =
+      store.Scan(begin, PrefixEnd(prefix), [&](std::string_view key, std::string_view value) {
+        KeyId id;
+        if (!GetLastId(key.substr(prefix.size()), &id)) {
+          failed = Status::Corruption("key view: malformed index row");
+          return false;
+        }
+        std::optional<KeyRecord> record;
+        if (main_rows) {
+          aligned.assign(value);
+          auto decoded = DecodeRow(aligned);
+          if (!decoded.ok()) {
+            failed = decoded.status();
+            return false;
+          }
+          record = std::move(decoded).value();
+        } else {
+          auto got = GetKey(store, org, id);
+          if (!got.ok()) {
+            failed = got.status();
+            return false;
+          }
+          // A row moved or created since the scan began may be missing or no longer match;
+          // the filters below are checked against the row itself.
+          if (!got->has_value()) return true;
+          record = std::move(*got);
+        }
+        if (!Matches(*record, filter)) return true;
+        if (page.keys.size() == page_size) {
+          more = true;
+          return false;
+        }
+        page.keys.push_back(std::move(*record));
+        return true;
+      });
+  KT_RETURN_IF_ERROR(s);
+  KT_RETURN_IF_ERROR(failed);
+  if (more) page.next_page_token = FormatKeyId(page.keys.back().key_id);
+  return page;
+}
+
+Result<std::vector<ExpiringKey>> KeyViewProjection::KeysExpiringBefore(ViewStore& store,
+                                                                       Micros t_us, size_t limit) {
+  std::vector<ExpiringKey> out;
+  if (t_us <= 0 || limit == 0) return out;
+  std::string end(kExpiryIndex);
+  PutBigEndian64(&end, static_cast<uint64_t>(t_us));
+  Status failed;
+  Status s = store.Scan(kExpiryIndex, end, [&](std::string_view key, std::string_view) {
+    std::string_view rest = key.substr(kExpiryIndex.size());
+    ExpiringKey e;
+    std::string_view org;
+    if (rest.size() < 8) {
+      failed = Status::Corruption("key view: malformed expiry row");
+      return false;
+    }
+    e.expires_at_us = static_cast<Micros>(GetBigEndian64(rest));
+    rest.remove_prefix(8);
+    if (!GetComponent(&rest, &org) || !GetLastId(rest, &e.key_id)) {
+      failed = Status::Corruption("key view: malformed expiry row");
+      return false;
+    }
+    e.org = std::string(org);
+    out.push_back(std::move(e));
+    return out.size() < limit;
+  });
+  KT_RETURN_IF_ERROR(s);
+  KT_RETURN_IF_ERROR(failed);
+  return out;
+}
+
+Status KeyViewProjection::ForEachKey(ViewStore& store,
+                                     const std::function<bool(const KeyRecord&)>& visit) {
+  Status failed;
+  std::string aligned;
+  Status s = store.Scan(kKeyRows, PrefixEnd(std::string(kKeyRows)),
+                        [&](std::string_view, std::string_view value) {
+                          aligned.assign(value);
+                          auto record = DecodeRow(aligned);
+                          if (!record.ok()) {
+                            failed = record.status();
+                            return false;
+                          }
+                          return visit(*record);
+                        });
+  KT_RETURN_IF_ERROR(s);
+  return failed;
+}
+
+Status KeyViewProjection::ForEachGroup(
+    ViewStore& store,
+    const std::function<bool(std::string_view org, std::string_view group, bool exists)>& visit) {
+  Status failed;
+  Status s = store.Scan(kGroupRows, PrefixEnd(std::string(kGroupRows)),
+                        [&](std::string_view key, std::string_view value) {
+                          std::string_view rest = key.substr(kGroupRows.size());
+                          std::string_view org, group;
+                          if (!GetComponent(&rest, &org) || !GetComponent(&rest, &group) ||
+                              !rest.empty() || (value != "1" && value != "0")) {
+                            failed = Status::Corruption("key view: malformed group row");
+                            return false;
+                          }
+                          return visit(org, group, value == "1");
+                        });
+  KT_RETURN_IF_ERROR(s);
+  return failed;
+}
+
+Result<bool> KeyViewProjection::GroupExists(ViewStore& store, std::string_view org,
+                                            std::string_view group) {
+  if (org.size() > kMaxComponent || group.size() > kMaxComponent) return false;
+  auto row = store.Get(Prefixed(kGroupRows, org, group));
+  if (!row.ok()) return row.status();
+  return row->has_value() && **row == "1";
+}
+
+}  // namespace keytrail::projections

@@ -1,0 +1,173 @@
+// KeyViewProjection: every key's current state, indexed by org, group, creator and
+// expiry, plus which groups exist. The engine reads it to list and show keys, the
+// scheduler to find due expiries, and the verify index (engine/verify_index.h) is
+// rebuilt from it and kept in step with it through the listener.
+//
+// Rows. c(x) = len16(x) ‖ x (2-byte big-endian length), so distinct (org, group, ...)
+// tuples never share a key; `id` is the key id's 16 raw bytes, so rows sort by key id.
+//   "key/"  ‖ c(org) ‖ id                          -> KeyRow (schemas/views.fbs)
+//   "kgrp/" ‖ c(org) ‖ c(group) ‖ id               -> ""
+//   "kcre/" ‖ c(org) ‖ c(created_by) ‖ id          -> ""
+//   "kexp/" ‖ expires_at (8 bytes, BE) ‖ c(org) ‖ id -> ""   active keys with an expiry only
+//   "grp/"  ‖ c(org) ‖ c(group)                    -> "1" exists, "0" deleted
+// This projection owns all five prefixes.
+//
+// Events (conventions of the domain code that writes them): the payload's key_id is
+// FormatKeyId(id); created_at = occurred_at of KeyCreated; last_rotated_at = occurred_at
+// of the latest KeyRotated; version = aggregate_version of the key's latest event.
+//   KeyCreated       key/, kgrp/, kcre/ and, with an expiry, kexp/
+//   KeyRotated       previous hash := current hash, current := new; hint; grace deadline
+//   KeyRevoked       status Revoked (+ reason); kexp/ row removed
+//   KeyExpired       status Expired; kexp/ row removed. Revoked stays Revoked.
+//   KeyGroupChanged  group; kgrp/ row moved (from the row's group, not the event's)
+//   GroupCreated     grp/ "1";  GroupDeleted  grp/ "0"
+//   anything else    ignored
+// Refused with kCorruption, which halts the projector: a key event whose key has no row,
+// a second KeyCreated for one id, a key_id that is not a key id's text form, a negative
+// expiry, an org/group/creator longer than 65535 bytes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/clock.h"
+#include "engine/key_material.h"
+#include "projections/projection.h"
+
+namespace keytrail::projections {
+
+enum class KeyStatus : uint8_t { kActive = 0, kRevoked = 1, kExpired = 2 };
+
+// A key's state as the view holds it (one "key/" row). Holds hashes, never a secret.
+struct KeyRecord {
+  std::string org;
+  KeyId key_id;
+  std::string name;
+  std::string group_id;
+  SecretHash secret_hash{};
+  SecretHash previous_hash{};          // the secret before the last rotation
+  Micros previous_valid_until_us = 0;  // previous secret valid while now < this
+  std::string hint;
+  Micros created_at_us = 0;
+  std::string created_by;
+  Micros expires_at_us = 0;  // 0 = never
+  std::vector<std::string> permissions;
+  KeyStatus status = KeyStatus::kActive;
+  std::string revoked_reason;
+  Micros last_rotated_at_us = 0;  // 0 = never rotated
+  uint64_t version = 0;           // aggregate version of the key's latest event
+
+  friend bool operator==(const KeyRecord&, const KeyRecord&) = default;
+};
+
+// Keys with an expiry, for the scheduler.
+struct ExpiringKey {
+  Micros expires_at_us = 0;
+  std::string org;
+  KeyId key_id;
+  friend bool operator==(const ExpiringKey&, const ExpiringKey&) = default;
+};
+
+// ListKeys filters; an unset field does not filter. All set fields must match.
+struct ListFilter {
+  std::optional<std::string> group;
+  std::optional<std::string> created_by;
+  std::optional<KeyStatus> status;
+  std::optional<Micros> expires_before_us;  // keys with 0 < expires_at < this
+};
+
+struct KeyPage {
+  std::vector<KeyRecord> keys;  // ordered by key id
+  std::string next_page_token;  // empty: this is the last page
+};
+
+// A group's existence changed by a committed event.
+struct GroupChange {
+  std::string org;
+  std::string group;
+  bool deleted = false;
+};
+
+// Receives the view's committed changes; see KeyViewProjection::Committed. Either
+// callback may be empty.
+struct KeyViewListener {
+  // The state after each committed key event, in log order (a key changed twice in one
+  // run appears twice, latest last).
+  std::function<void(std::span<const KeyRecord> keys)> on_keys;
+  // Group existence changes of the same run, in log order; delivered before on_keys.
+  std::function<void(std::span<const GroupChange> groups)> on_groups;
+};
+
+// Not thread-safe (one projector thread drives it). The static readers are thread-safe
+// as far as the ViewStore is, and see only committed rows.
+class KeyViewProjection final : public Projection {
+ public:
+  KeyViewProjection() = default;
+  // `listener` is called from Committed() with what the committed run changed.
+  explicit KeyViewProjection(KeyViewListener listener) : listener_(std::move(listener)) {}
+  KeyViewProjection(const KeyViewProjection&) = delete;
+  KeyViewProjection& operator=(const KeyViewProjection&) = delete;
+
+  std::string_view prefix() const override { return "key/"; }
+  Status Apply(const LogPosition& position, const fb::Envelope& event, ViewBatch& batch) override;
+  // Hands what Apply buffered since the last call to the listener, then forgets it.
+  void Committed() override;
+  // Forgets what Apply buffered; the listener hears nothing of it.
+  void Aborted() override;
+
+  static constexpr size_t kMaxPageSize = 1000;
+
+  // The key, or nullopt if the view has none. Errors: the store's, or kCorruption for a
+  // row that does not verify.
+  static Result<std::optional<KeyRecord>> GetKey(ViewStore& store, std::string_view org,
+                                                 const KeyId& key_id);
+
+  // One page of `org`'s keys matching `filter`, ordered by key id, starting after the
+  // key named by `page_token` (empty: from the first). The token is the text form of the
+  // last key returned, so a page is stable under concurrent inserts: a key created
+  // meanwhile shows up on a later page iff its id sorts after the token. Uses the group
+  // index if filter.group is set, else the creator index if filter.created_by is set,
+  // else scans the org's keys; the status and expiry filters are checked per row, so a
+  // page with a rarely matching filter may read many rows.
+  // Errors: kInvalidArgument if page_size is not 1..kMaxPageSize or the token is not one
+  // this function returned; the store's; kCorruption.
+  static Result<KeyPage> ListKeys(ViewStore& store, std::string_view org, const ListFilter& filter,
+                                  size_t page_size, std::string_view page_token);
+
+  // Up to `limit` active keys with 0 < expires_at < t_us, soonest first (ties by org,
+  // then key id).
+  static Result<std::vector<ExpiringKey>> KeysExpiringBefore(ViewStore& store, Micros t_us,
+                                                             size_t limit);
+
+  // Calls `visit` for every key of every org, in (org, key id) order, until it returns
+  // false.
+  static Status ForEachKey(ViewStore& store, const std::function<bool(const KeyRecord&)>& visit);
+
+  // Calls `visit` for every group that was ever created, with whether it still exists,
+  // until it returns false.
+  static Status ForEachGroup(
+      ViewStore& store,
+      const std::function<bool(std::string_view org, std::string_view group, bool exists)>& visit);
+
+  // True iff a GroupCreated for (org, group) was seen and no GroupDeleted after it.
+  static Result<bool> GroupExists(ViewStore& store, std::string_view org, std::string_view group);
+
+ private:
+  Status ApplyKeyCreated(const fb::Envelope& event, ViewBatch& batch);
+  Status ApplyKeyChange(const fb::Envelope& event, ViewBatch& batch);
+  Status ApplyGroup(const fb::Envelope& event, const flatbuffers::String* group_id, bool exists,
+                    ViewBatch& batch);
+  void Buffer(const KeyRecord& record);
+
+  KeyViewListener listener_;
+  std::vector<KeyRecord> pending_keys_;
+  std::vector<GroupChange> pending_groups_;
+};
+
+}  // namespace keytrail::projections

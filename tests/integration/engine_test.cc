@@ -1,0 +1,251 @@
+// The key lifecycle end to end inside one process: real local log, real RocksDB views,
+// the writers, the key view and the verification index.
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "events/local_event_log.h"
+#include "projections/history_projection.h"
+#include "projections/key_view.h"
+#include "projections/projector.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/view_dump.h"
+
+namespace keytrail {
+namespace {
+
+using domain::CommandContext;
+using Kind = CommandOutcome::Kind;
+
+constexpr Micros kNow = 1'767'225'600'000'000;
+constexpr Micros kSecond = 1'000'000;
+
+CommandContext As(std::string command_id = "") {
+  return CommandContext{.org = "acme",
+                        .actor_kind = fb::ActorKind::Member,
+                        .actor_id = "alice",
+                        .command_id = std::move(command_id)};
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+
+  void Open() {
+    auto log = events::LocalEventLog::Open({.path = dir_.path() + "/log", .partitions = 4});
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    log_ = std::move(log).value();
+    auto views = projections::OpenRocksViewStore(dir_.path() + "/views");
+    ASSERT_TRUE(views.ok()) << views.status().ToString();
+    views_ = std::move(views).value();
+    auto engine = Engine::Start(*log_, *views_, clock_, {});
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    engine_ = std::move(engine).value();
+  }
+
+  void Restart() {
+    engine_.reset();
+    views_.reset();
+    log_.reset();
+    Open();
+  }
+
+  void GivenOrgAndGroups() {
+    ASSERT_EQ(engine_->Execute(As(), domain::CreateOrg{"Acme"})->kind, Kind::kApplied);
+    ASSERT_EQ(engine_->Execute(As(), domain::CreateGroup{"ci", "", ""})->kind, Kind::kApplied);
+    ASSERT_EQ(engine_->Execute(As(), domain::CreateGroup{"ops", "", ""})->kind, Kind::kApplied);
+  }
+
+  IssuedKey Create(std::string name, domain::Expiration expires = domain::Expiration::Never(),
+                   std::string command_id = "") {
+    auto issued = engine_->CreateKey(As(std::move(command_id)),
+                                     {.name = std::move(name), .group = "ci", .expires = expires});
+    EXPECT_TRUE(issued.ok()) << issued.status().ToString();
+    return issued.ok() ? std::move(issued).value() : IssuedKey{};
+  }
+
+  testing::TempDir dir_;
+  FakeClock clock_{kNow};
+  std::unique_ptr<events::LocalEventLog> log_;
+  std::unique_ptr<projections::ViewStore> views_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineTest, CreatedKeyVerifiesAtOnceWithItsGroupAndExpiry) {
+  GivenOrgAndGroups();
+  IssuedKey key = Create("deploy", domain::Expiration::At(kNow + 60 * kSecond));
+  ASSERT_EQ(key.outcome.kind, Kind::kApplied);
+  ASSERT_TRUE(key.token.has_value());
+  EXPECT_TRUE(key.token->reveal().starts_with("kt_"));
+  EXPECT_EQ(key.hint.substr(0, 3), "kt_");
+  const VerifyResult r = engine_->Verify(key.token->reveal());
+  ASSERT_TRUE(r.valid) << ReasonCode(r.reason);
+  EXPECT_EQ(FormatKeyId(r.key_id), key.key_id);
+  EXPECT_EQ(r.org, "acme");
+  EXPECT_EQ(r.group, "ci");
+  EXPECT_EQ(r.expires_at_us, kNow + 60 * kSecond);
+  auto record = projections::KeyViewProjection::GetKey(*views_, "acme", *ParseKeyId(key.key_id));
+  ASSERT_TRUE(record.ok() && record->has_value());
+  EXPECT_EQ((*record)->name, "deploy");
+  EXPECT_EQ((*record)->created_by, "alice");
+}
+
+TEST_F(EngineTest, VerifyReasons) {
+  GivenOrgAndGroups();
+  IssuedKey key = Create("deploy", domain::Expiration::At(kNow + 60 * kSecond));
+  const std::string token(key.token->reveal());
+  EXPECT_EQ(engine_->Verify("kt_nope").reason, VerifyReason::kMalformed);
+  EXPECT_EQ(engine_->Verify("").reason, VerifyReason::kMalformed);
+  std::string tampered = token;
+  tampered[10] = tampered[10] == 'a' ? 'b' : 'a';
+  EXPECT_EQ(engine_->Verify(tampered).reason, VerifyReason::kMalformed);  // checksum
+  // A well-formed token of a key that does not exist.
+  IssuedToken stranger = engine_->tokens().Issue(SystemRandom());
+  EXPECT_EQ(engine_->Verify(stranger.token.reveal()).reason, VerifyReason::kUnknown);
+  // Exact to the microsecond, with no scheduler running.
+  EXPECT_TRUE(engine_->VerifyAt(token, kNow + 60 * kSecond - 1).valid);
+  EXPECT_EQ(engine_->VerifyAt(token, kNow + 60 * kSecond).reason, VerifyReason::kExpired);
+  ASSERT_EQ(engine_->Execute(As(), domain::RevokeKey{*ParseKeyId(key.key_id), "leaked"})->kind,
+            Kind::kApplied);
+  EXPECT_EQ(engine_->Verify(token).reason, VerifyReason::kRevoked);
+}
+
+TEST_F(EngineTest, RotationKeepsThePreviousSecretOnlyForTheGrace) {
+  GivenOrgAndGroups();
+  IssuedKey key = Create("deploy");
+  const std::string old_token(key.token->reveal());
+  auto rotated = engine_->RotateKey(As(), *ParseKeyId(key.key_id), 10 * kSecond);
+  ASSERT_TRUE(rotated.ok());
+  ASSERT_EQ(rotated->outcome.kind, Kind::kApplied);
+  const std::string new_token(rotated->token->reveal());
+  EXPECT_NE(new_token, old_token);
+  EXPECT_EQ(rotated->key_id, key.key_id);
+  EXPECT_TRUE(engine_->VerifyAt(new_token, kNow).valid);
+  EXPECT_TRUE(engine_->VerifyAt(old_token, kNow + 10 * kSecond - 1).valid);
+  EXPECT_EQ(engine_->VerifyAt(old_token, kNow + 10 * kSecond).reason, VerifyReason::kUnknown);
+  auto again = engine_->RotateKey(As(), *ParseKeyId(key.key_id), 0);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(engine_->VerifyAt(new_token, kNow).reason, VerifyReason::kUnknown);
+  EXPECT_TRUE(engine_->VerifyAt(again->token->reveal(), kNow).valid);
+}
+
+TEST_F(EngineTest, GroupChangeShowsInVerify) {
+  GivenOrgAndGroups();
+  IssuedKey key = Create("deploy");
+  ASSERT_EQ(engine_->Execute(As(), domain::ChangeKeyGroup{*ParseKeyId(key.key_id), "ops"})->kind,
+            Kind::kApplied);
+  EXPECT_EQ(engine_->Verify(key.token->reveal()).group, "ops");
+}
+
+TEST_F(EngineTest, RetriedCreateReturnsTheKeyButNoSecret) {
+  GivenOrgAndGroups();
+  IssuedKey first = Create("deploy", domain::Expiration::Never(), "req-1");
+  IssuedKey retry = Create("deploy", domain::Expiration::Never(), "req-1");
+  EXPECT_EQ(retry.outcome.kind, Kind::kReplayed);
+  EXPECT_EQ(retry.key_id, first.key_id);
+  EXPECT_FALSE(retry.token.has_value());
+  EXPECT_TRUE(engine_->Verify(first.token->reveal()).valid);
+}
+
+TEST_F(EngineTest, RestartRebuildsTheIndexFromTheViews) {
+  GivenOrgAndGroups();
+  IssuedKey live = Create("live");
+  IssuedKey revoked = Create("revoked");
+  ASSERT_EQ(engine_->Execute(As(), domain::RevokeKey{*ParseKeyId(revoked.key_id), ""})->kind,
+            Kind::kApplied);
+  const std::string live_token(live.token->reveal()), revoked_token(revoked.token->reveal());
+  Restart();
+  EXPECT_TRUE(engine_->Verify(live_token).valid);
+  EXPECT_EQ(engine_->Verify(revoked_token).reason, VerifyReason::kRevoked);
+  EXPECT_EQ(engine_->index().size(), 2u);
+  // The writer's state came back too.
+  auto dup = engine_->CreateKey(As(), {.name = "live", .group = "ci"});
+  ASSERT_TRUE(dup.ok());
+  EXPECT_EQ(dup->outcome.rejection->code, domain::RejectionCode::kNameTaken);
+}
+
+TEST_F(EngineTest, RebuiltViewsEqualTheLiveViews) {
+  GivenOrgAndGroups();
+  for (int i = 0; i < 30; ++i) Create("key-" + std::to_string(i));
+  testing::TempDir other;
+  auto fresh = projections::OpenRocksViewStore(other.path());
+  ASSERT_TRUE(fresh.ok());
+  projections::KeyViewProjection key_view;
+  projections::HistoryProjection history;
+  projections::Projector rebuild(*log_, **fresh, {&key_view, &history});
+  ASSERT_TRUE(rebuild.CatchUpAll().ok());
+  EXPECT_EQ(testing::DumpViews(**fresh), testing::DumpViews(*views_));
+}
+
+std::string Hex(std::string_view s) { return testing::Hex(s); }
+
+std::string Base64(std::string_view s) {
+  std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
+  const int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
+  out.resize(n);
+  return out;
+}
+
+TEST_F(EngineTest, NoIssuedSecretReachesTheLogOrTheViews) {
+  GivenOrgAndGroups();
+  std::vector<std::string> needles;
+  for (int i = 0; i < 20; ++i) {
+    IssuedKey key = Create("key-" + std::to_string(i));
+    auto rotated = engine_->RotateKey(As(), *ParseKeyId(key.key_id), kSecond);
+    for (std::string_view token : {key.token->reveal(), rotated->token->reveal()}) {
+      const std::string body(token.substr(3));  // without the prefix
+      needles.push_back(std::string(token));
+      needles.push_back(body.substr(22, 33));  // the base62 of the secret's chunks
+      needles.push_back(Hex(token));
+      needles.push_back(Base64(token));
+    }
+  }
+  // Decoded contents first (files may be compressed): every log record and view row.
+  std::string decoded;
+  for (int32_t p = 0; p < log_->PartitionCount(); ++p) {
+    auto reader = log_->OpenReader(p, 0);
+    ASSERT_TRUE(reader.ok());
+    auto records = (*reader)->Next(100000, std::chrono::milliseconds(0));
+    ASSERT_TRUE(records.ok());
+    for (const auto& r : *records) decoded += r.key + r.value;
+  }
+  ASSERT_TRUE(views_
+                  ->Scan("", "",
+                         [&](std::string_view k, std::string_view v) {
+                           decoded.append(k).append(v);
+                           return true;
+                         })
+                  .ok());
+  for (const std::string& needle : needles) {
+    ASSERT_EQ(decoded.find(needle), std::string::npos) << "a secret is in a record or row";
+  }
+  EXPECT_GT(decoded.size(), 10000u);
+
+  engine_.reset();
+  views_.reset();
+  log_.reset();  // flush and close, so everything is on disk
+  size_t scanned = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir_.path())) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    const std::string content = bytes.str();
+    scanned += content.size();
+    for (const std::string& needle : needles) {
+      ASSERT_EQ(content.find(needle), std::string::npos)
+          << "a secret is in " << entry.path() << " (" << needle.size() << "-byte form)";
+    }
+  }
+  EXPECT_GT(scanned, 10000u);
+}
+
+}  // namespace
+}  // namespace keytrail

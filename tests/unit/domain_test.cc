@@ -1,0 +1,383 @@
+// Domain tests in Given(events) / When(command) / Then(events or rejection) form.
+#include <gtest/gtest.h>
+
+#include "engine/domain/decide.h"
+#include "events/codec.h"
+
+namespace keytrail::domain {
+namespace {
+
+constexpr Micros kNow = 1'767'225'600'000'000;  // 2026-01-01T00:00:00Z
+constexpr Micros kHour = 3600 * kMicrosPerSecond;
+
+KeyId Id(uint8_t n) {
+  KeyId id;
+  id.bytes.fill(n);
+  return id;
+}
+
+SecretHash Hash(uint8_t n) {
+  SecretHash h;
+  h.fill(n);
+  return h;
+}
+
+CreateKey NewKey(uint8_t n, std::string name, std::string group = "ci") {
+  CreateKey c;
+  c.key_id = Id(n);
+  c.name = std::move(name);
+  c.group = std::move(group);
+  c.secret_hash = Hash(n);
+  c.hint = "kt_…abcd";
+  c.created_by = "alice";
+  return c;
+}
+
+class DomainTest : public ::testing::Test {
+ protected:
+  DomainTest() { state_.id = "acme"; }
+
+  // Given: the command was accepted earlier; its events are folded into the state the
+  // way the writer does it (encoded, decoded, evolved).
+  void Given(const Command& command, Micros at = kNow) {
+    auto decision = Decide(state_, command, at, options_);
+    ASSERT_TRUE(std::holds_alternative<std::vector<NewEvent>>(decision))
+        << std::get<Rejection>(decision).message;
+    Fold(std::move(std::get<std::vector<NewEvent>>(decision)), at);
+  }
+
+  void Fold(std::vector<NewEvent> events, Micros at) {
+    for (auto& e : events) {
+      CommandContext context{.org = "acme", .actor_id = "alice", .command_id = "c"};
+      const std::string bytes = events::Encode(Stamp(context, std::move(e), fb::EventId(1, 2), at));
+      auto decoded = events::Decode(bytes);
+      ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+      ASSERT_TRUE(Evolve(state_, **decoded).ok());
+    }
+  }
+
+  void GivenOrgAndGroup() {
+    Given(CreateOrg{"Acme"});
+    Given(CreateGroup{"ci", "CI", ""});
+  }
+
+  // When: the decision for `command` at `at`.
+  Decision When(const Command& command, Micros at = kNow) {
+    return Decide(state_, command, at, options_);
+  }
+
+  // Then: exactly one event of payload type T; returns it (valid until the next Then).
+  template <typename T>
+  const T& ThenOne(Decision decision) {
+    static const T empty{};
+    last_ = std::move(decision);
+    if (!std::holds_alternative<std::vector<NewEvent>>(last_)) {
+      ADD_FAILURE() << "rejected: " << std::get<Rejection>(last_).message;
+      return empty;
+    }
+    const auto& events = std::get<std::vector<NewEvent>>(last_);
+    if (events.size() != 1 || events[0].payload.type != fb::PayloadUnionTraits<T>::enum_value) {
+      ADD_FAILURE() << "expected one "
+                    << fb::EnumNamePayload(fb::PayloadUnionTraits<T>::enum_value);
+      return empty;
+    }
+    return *static_cast<const T*>(events[0].payload.value);
+  }
+
+  static void ThenRejected(const Decision& decision, RejectionCode code) {
+    ASSERT_TRUE(std::holds_alternative<Rejection>(decision)) << "accepted";
+    EXPECT_EQ(RejectionCodeName(std::get<Rejection>(decision).code), RejectionCodeName(code))
+        << std::get<Rejection>(decision).message;
+  }
+
+  static void ThenNoEvents(const Decision& decision) {
+    ASSERT_TRUE(std::holds_alternative<std::vector<NewEvent>>(decision));
+    EXPECT_TRUE(std::get<std::vector<NewEvent>>(decision).empty());
+  }
+
+  OrgState state_;
+  DomainOptions options_;
+  Decision last_;
+};
+
+// --- orgs and groups ---
+
+TEST_F(DomainTest, CreateOrgOnceOnly) {
+  const auto& created = ThenOne<fb::OrgCreatedT>(When(CreateOrg{"Acme"}));
+  EXPECT_EQ(created.name, "Acme");
+  Given(CreateOrg{"Acme"});
+  ThenRejected(When(CreateOrg{"Again"}), RejectionCode::kOrgExists);
+}
+
+TEST_F(DomainTest, CreateOrgNeedsAName) {
+  ThenRejected(When(CreateOrg{""}), RejectionCode::kInvalidName);
+}
+
+TEST_F(DomainTest, CreateGroupRules) {
+  ThenRejected(When(CreateGroup{"ci", "", ""}), RejectionCode::kOrgNotFound);
+  Given(CreateOrg{"Acme"});
+  ThenRejected(When(CreateGroup{"Not Valid", "", ""}), RejectionCode::kInvalidGroupId);
+  const auto& created = ThenOne<fb::GroupCreatedT>(When(CreateGroup{"ci", "", "d"}));
+  EXPECT_EQ(created.name, "ci");
+  Given(CreateGroup{"ci", "CI", ""});
+  ThenRejected(When(CreateGroup{"ci", "", ""}), RejectionCode::kGroupExists);
+}
+
+// --- CreateKey ---
+
+TEST_F(DomainTest, CreateKeyRecordsEverythingButTheSecret) {
+  GivenOrgAndGroup();
+  CreateKey c = NewKey(1, "deploy bot");
+  c.permissions = {"scim", "scim"};
+  c.expires = Expiration{Expiration::Kind::k30Days, 0};
+  const auto& e = ThenOne<fb::KeyCreatedT>(When(c));
+  EXPECT_EQ(e.key_id, FormatKeyId(Id(1)));
+  EXPECT_EQ(e.name, "deploy bot");
+  EXPECT_EQ(e.group_id, "ci");
+  ASSERT_TRUE(e.secret_hash);
+  EXPECT_EQ(e.secret_hash->bytes()->Get(0), 1);
+  EXPECT_EQ(e.hint, "kt_…abcd");
+  EXPECT_EQ(e.expires_at_us, kNow + 30 * kMicrosPerDay);
+  EXPECT_EQ(e.permissions, (std::vector<std::string>{"scim"}));
+  EXPECT_EQ(e.created_by, "alice");
+}
+
+TEST_F(DomainTest, CreateKeyExpirationPresets) {
+  GivenOrgAndGroup();
+  CreateKey c = NewKey(1, "abc");
+  c.expires = Expiration::Never();
+  EXPECT_EQ(ThenOne<fb::KeyCreatedT>(When(c)).expires_at_us, 0);
+  c.expires = {Expiration::Kind::k6Months, 0};
+  EXPECT_EQ(ThenOne<fb::KeyCreatedT>(When(c)).expires_at_us,
+            ParseExpiration("2026-07-01T00:00:00Z")->at);
+  c.expires = {Expiration::Kind::k1Year, 0};
+  EXPECT_EQ(ThenOne<fb::KeyCreatedT>(When(c)).expires_at_us,
+            ParseExpiration("2027-01-01T00:00:00Z")->at);
+  c.expires = Expiration::At(kNow + 1);
+  EXPECT_EQ(ThenOne<fb::KeyCreatedT>(When(c)).expires_at_us, kNow + 1);
+}
+
+TEST_F(DomainTest, CreateKeyRejectsPastOrPresentExpiration) {
+  GivenOrgAndGroup();
+  CreateKey c = NewKey(1, "abc");
+  c.expires = Expiration::At(kNow);
+  ThenRejected(When(c), RejectionCode::kInvalidExpiration);
+  c.expires = Expiration::At(kNow - kHour);
+  ThenRejected(When(c), RejectionCode::kInvalidExpiration);
+}
+
+TEST_F(DomainTest, CreateKeyNameRules) {
+  GivenOrgAndGroup();
+  ThenRejected(When(NewKey(1, "ab")), RejectionCode::kInvalidName);
+  ThenRejected(When(NewKey(1, std::string(51, 'a'))), RejectionCode::kInvalidName);
+  ThenRejected(When(NewKey(1, "bad/name")), RejectionCode::kInvalidName);
+  ThenRejected(When(NewKey(1, "tab\tname")), RejectionCode::kInvalidName);
+  ThenOne<fb::KeyCreatedT>(When(NewKey(1, "abc")));
+  ThenOne<fb::KeyCreatedT>(When(NewKey(1, std::string(50, 'a'))));
+  ThenOne<fb::KeyCreatedT>(When(NewKey(1, "A-b_c.d 9")));
+}
+
+TEST_F(DomainTest, CreateKeyNameIsUniqueAmongLiveKeysOnly) {
+  GivenOrgAndGroup();
+  Given(NewKey(1, "deploy"));
+  ThenRejected(When(NewKey(2, "deploy")), RejectionCode::kNameTaken);
+  Given(RevokeKey{Id(1), "rotated out"});
+  ThenOne<fb::KeyCreatedT>(When(NewKey(2, "deploy")));
+
+  CreateKey expiring = NewKey(3, "nightly");
+  expiring.expires = Expiration::At(kNow + kHour);
+  Given(expiring);
+  ThenRejected(When(NewKey(4, "nightly"), kNow + kHour - 1), RejectionCode::kNameTaken);
+  ThenOne<fb::KeyCreatedT>(When(NewKey(4, "nightly"), kNow + kHour));  // expired, not yet by event
+}
+
+TEST_F(DomainTest, CreateKeyNeedsOrgGroupAndKnownPermissions) {
+  ThenRejected(When(NewKey(1, "abc")), RejectionCode::kOrgNotFound);
+  GivenOrgAndGroup();
+  ThenRejected(When(NewKey(1, "abc", "nope")), RejectionCode::kGroupNotFound);
+  CreateKey c = NewKey(1, "abc");
+  c.permissions = {"admin"};
+  ThenRejected(When(c), RejectionCode::kInvalidPermission);
+}
+
+TEST_F(DomainTest, CreateKeyEnforcesTheQuotaOfActiveKeys) {
+  options_.max_active_keys = 2;
+  GivenOrgAndGroup();
+  Given(NewKey(1, "one"));
+  CreateKey expiring = NewKey(2, "two");
+  expiring.expires = Expiration::At(kNow + kHour);
+  Given(expiring);
+  ThenRejected(When(NewKey(3, "three")), RejectionCode::kQuotaExceeded);
+  ThenOne<fb::KeyCreatedT>(When(NewKey(3, "three"), kNow + kHour));  // "two" has expired
+  Given(RevokeKey{Id(1), ""});
+  ThenOne<fb::KeyCreatedT>(When(NewKey(3, "three")));
+}
+
+TEST_F(DomainTest, CreateKeyRejectsAnIdCollision) {
+  GivenOrgAndGroup();
+  Given(NewKey(1, "one"));
+  ThenRejected(When(NewKey(1, "other")), RejectionCode::kKeyExists);
+}
+
+// --- RotateKey ---
+
+TEST_F(DomainTest, RotateKeyKeepsThePreviousSecretForTheGrace) {
+  GivenOrgAndGroup();
+  Given(NewKey(1, "abc"));
+  const auto& e = ThenOne<fb::KeyRotatedT>(When(RotateKey{Id(1), Hash(9), "kt_…wxyz", kHour}));
+  EXPECT_EQ(e.key_id, FormatKeyId(Id(1)));
+  EXPECT_EQ(e.secret_hash->bytes()->Get(31), 9);
+  EXPECT_EQ(e.hint, "kt_…wxyz");
+  EXPECT_EQ(e.previous_valid_until_us, kNow + kHour);
+  EXPECT_EQ(
+      ThenOne<fb::KeyRotatedT>(When(RotateKey{Id(1), Hash(9), "", 0})).previous_valid_until_us, 0);
+}
+
+TEST_F(DomainTest, RotateKeyGraceNeverOutlivesTheKey) {
+  GivenOrgAndGroup();
+  CreateKey c = NewKey(1, "abc");
+  c.expires = Expiration::At(kNow + kHour);
+  Given(c);
+  EXPECT_EQ(ThenOne<fb::KeyRotatedT>(When(RotateKey{Id(1), Hash(9), "", 24 * kHour}))
+                .previous_valid_until_us,
+            kNow + kHour);
+}
+
+TEST_F(DomainTest, RotateKeyRejections) {
+  GivenOrgAndGroup();
+  ThenRejected(When(RotateKey{Id(1), Hash(9), "", 0}), RejectionCode::kKeyNotFound);
+  CreateKey c = NewKey(1, "abc");
+  c.expires = Expiration::At(kNow + kHour);
+  Given(c);
+  ThenRejected(When(RotateKey{Id(1), Hash(9), "", 24 * kHour + 1}), RejectionCode::kInvalidGrace);
+  ThenRejected(When(RotateKey{Id(1), Hash(9), "", -1}), RejectionCode::kInvalidGrace);
+  ThenRejected(When(RotateKey{Id(1), Hash(9), "", 0}, kNow + kHour), RejectionCode::kKeyExpired);
+  Given(RevokeKey{Id(1), ""});
+  ThenRejected(When(RotateKey{Id(1), Hash(9), "", 0}), RejectionCode::kKeyRevoked);
+}
+
+// --- RevokeKey ---
+
+TEST_F(DomainTest, RevokeKeyOnceWithAReason) {
+  GivenOrgAndGroup();
+  Given(NewKey(1, "abc"));
+  const auto& e = ThenOne<fb::KeyRevokedT>(When(RevokeKey{Id(1), "leaked"}));
+  EXPECT_EQ(e.reason, "leaked");
+  Given(RevokeKey{Id(1), "leaked"});
+  ThenRejected(When(RevokeKey{Id(1), "again"}), RejectionCode::kAlreadyRevoked);
+}
+
+TEST_F(DomainTest, RevokeKeyRejections) {
+  GivenOrgAndGroup();
+  ThenRejected(When(RevokeKey{Id(1), ""}), RejectionCode::kKeyNotFound);
+  CreateKey c = NewKey(1, "abc");
+  c.expires = Expiration::At(kNow + kHour);
+  Given(c);
+  ThenRejected(When(RevokeKey{Id(1), std::string(501, 'x')}), RejectionCode::kInvalidReason);
+  ThenRejected(When(RevokeKey{Id(1), ""}, kNow + kHour), RejectionCode::kKeyExpired);
+}
+
+// --- ExpireKey ---
+
+TEST_F(DomainTest, ExpireKeyOnlyWhenDueAndActive) {
+  GivenOrgAndGroup();
+  Given(NewKey(1, "forever"));
+  ThenRejected(When(ExpireKey{Id(1)}), RejectionCode::kNotDue);
+  ThenRejected(When(ExpireKey{Id(2)}), RejectionCode::kKeyNotFound);
+  CreateKey c = NewKey(2, "abc");
+  c.expires = Expiration::At(kNow + kHour);
+  Given(c);
+  ThenRejected(When(ExpireKey{Id(2)}, kNow + kHour - 1), RejectionCode::kNotDue);
+  const auto& e = ThenOne<fb::KeyExpiredT>(When(ExpireKey{Id(2)}, kNow + kHour));
+  EXPECT_EQ(e.expires_at_us, kNow + kHour);
+  Given(ExpireKey{Id(2)}, kNow + kHour);
+  ThenRejected(When(ExpireKey{Id(2)}, kNow + 2 * kHour), RejectionCode::kKeyExpired);
+}
+
+TEST_F(DomainTest, ExpireKeyNeverForARevokedKey) {
+  GivenOrgAndGroup();
+  CreateKey c = NewKey(1, "abc");
+  c.expires = Expiration::At(kNow + kHour);
+  Given(c);
+  Given(RevokeKey{Id(1), ""});
+  ThenRejected(When(ExpireKey{Id(1)}, kNow + kHour), RejectionCode::kKeyRevoked);
+}
+
+// --- ChangeKeyGroup ---
+
+TEST_F(DomainTest, ChangeKeyGroup) {
+  GivenOrgAndGroup();
+  Given(CreateGroup{"ops", "", ""});
+  Given(NewKey(1, "abc"));
+  const auto& e = ThenOne<fb::KeyGroupChangedT>(When(ChangeKeyGroup{Id(1), "ops"}));
+  EXPECT_EQ(e.group_id, "ops");
+  EXPECT_EQ(e.previous_group_id, "ci");
+  ThenNoEvents(When(ChangeKeyGroup{Id(1), "ci"}));
+  ThenRejected(When(ChangeKeyGroup{Id(1), "nope"}), RejectionCode::kGroupNotFound);
+  ThenRejected(When(ChangeKeyGroup{Id(2), "ops"}), RejectionCode::kKeyNotFound);
+  Given(RevokeKey{Id(1), ""});
+  ThenRejected(When(ChangeKeyGroup{Id(1), "ops"}), RejectionCode::kKeyRevoked);
+}
+
+TEST_F(DomainTest, VersionsCountEachKeysEvents) {
+  GivenOrgAndGroup();
+  Given(CreateGroup{"ops", "", ""});
+  Given(NewKey(1, "abc"));
+  Given(RotateKey{Id(1), Hash(2), "", 0});
+  Given(ChangeKeyGroup{Id(1), "ops"});
+  auto decision = When(RevokeKey{Id(1), ""});
+  ASSERT_TRUE(std::holds_alternative<std::vector<NewEvent>>(decision));
+  EXPECT_EQ(std::get<std::vector<NewEvent>>(decision)[0].aggregate_version, 4u);
+  EXPECT_EQ(std::get<std::vector<NewEvent>>(decision)[0].aggregate_id, FormatKeyId(Id(1)));
+}
+
+// --- Evolve ---
+
+TEST_F(DomainTest, EvolveRefusesAnEventForAnUnknownKey) {
+  GivenOrgAndGroup();
+  fb::EnvelopeT e;
+  e.id = std::make_unique<fb::EventId>(1, 2);
+  e.org = "acme";
+  e.aggregate_id = FormatKeyId(Id(7));
+  fb::KeyRevokedT p;
+  p.key_id = FormatKeyId(Id(7));
+  e.payload.Set(std::move(p));
+  const std::string bytes = events::Encode(e);
+  auto decoded = events::Decode(bytes);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(Evolve(state_, **decoded).code(), StatusCode::kCorruption);
+}
+
+// --- Expiration parsing ---
+
+TEST(Expiration, ParsesPresetsAndRfc3339) {
+  EXPECT_EQ(ParseExpiration("never")->kind, Expiration::Kind::kNever);
+  EXPECT_EQ(ParseExpiration("30d")->kind, Expiration::Kind::k30Days);
+  EXPECT_EQ(ParseExpiration("6m")->kind, Expiration::Kind::k6Months);
+  EXPECT_EQ(ParseExpiration("1y")->kind, Expiration::Kind::k1Year);
+  EXPECT_EQ(ParseExpiration("2026-01-01T00:00:00Z")->at, kNow);
+  EXPECT_EQ(ParseExpiration("2026-01-01T00:00:00.5Z")->at, kNow + 500000);
+  EXPECT_EQ(ParseExpiration("2026-01-01T00:00:00.000001Z")->at, kNow + 1);
+  EXPECT_EQ(ParseExpiration("2026-01-01T01:00:00+01:00")->at, kNow);
+  EXPECT_EQ(ParseExpiration("2025-12-31T23:30:00-00:30")->at, kNow);
+}
+
+TEST(Expiration, RejectsMalformedTimes) {
+  for (const char* bad : {"", "7d", "2026-01-01", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
+                          "2026-01-01T24:00:00Z", "2026-01-01T00:00:00", "2026-01-01T00:00:00.Z",
+                          "2026-01-01T00:00:00+1:00", "2026-01-01T00:00:00Zjunk", "never "}) {
+    EXPECT_FALSE(ParseExpiration(bad).has_value()) << bad;
+  }
+}
+
+TEST(Expiration, MonthsAreCalendarMonthsClampedToTheMonthEnd) {
+  const Micros aug31 = ParseExpiration("2025-08-31T10:00:00Z")->at;
+  EXPECT_EQ(ResolveExpiration({Expiration::Kind::k6Months, 0}, aug31),
+            ParseExpiration("2026-02-28T10:00:00Z")->at);
+  const Micros leap = ParseExpiration("2024-02-29T00:00:01Z")->at;
+  EXPECT_EQ(ResolveExpiration({Expiration::Kind::k1Year, 0}, leap),
+            ParseExpiration("2025-02-28T00:00:01Z")->at);
+}
+
+}  // namespace
+}  // namespace keytrail::domain

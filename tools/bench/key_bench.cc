@@ -1,0 +1,195 @@
+// The key lifecycle's benchmarks:
+//   verify  in-process verify (TokenCodec::Parse incl. SHA-256 + VerifyIndex lookup) over
+//           N keys: valid, unknown (well-formed, no such key) and malformed tokens, on 1
+//           and 2 threads. Budget (DESIGN.md): <= 1 us per verify.
+//   create  durable creates through the Engine on the local log: 1 vs 16 clients.
+//   memory  resident memory per key after creating N keys through the Engine (writer
+//           state + views' caches + verification index). Budget: <= 300 B per key.
+#include <unistd.h>
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include "engine/engine.h"
+#include "engine/verify_index.h"
+#include "events/local_event_log.h"
+#include "projections/view_store.h"
+#include "tests/support/temp_dir.h"
+#include "tools/bench/bench_util.h"
+#include "tools/bench/sections.h"
+
+namespace keytrail::bench {
+namespace {
+
+constexpr Micros kNow = 1'767'225'600'000'000;
+
+size_t ResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  size_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+// Runs `verify(i)` for `per_thread` iterations on each of `threads` threads; ns/verify.
+template <typename Fn>
+double NanosPerCall(int threads, size_t per_thread, Fn verify) {
+  std::atomic<size_t> sink{0};
+  std::vector<std::thread> workers;
+  const auto start = std::chrono::steady_clock::now();
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      size_t valid = 0;
+      for (size_t i = 0; i < per_thread; ++i) valid += verify(i * 7919 + t) ? 1 : 0;
+      sink += valid;
+    });
+  }
+  for (auto& w : workers) w.join();
+  // Wall time per call per thread: what one caller waits.
+  return SecondsSince(start) * 1e9 / static_cast<double>(per_thread);
+}
+
+int RunVerify(const Args& args) {
+  const size_t n = static_cast<size_t>(args.keys);
+  TokenCodec codec;
+  VerifyIndex index;
+  std::vector<std::string> valid_tokens;
+  valid_tokens.reserve(n);
+  std::vector<projections::KeyRecord> batch;
+  for (size_t i = 0; i < n; ++i) {
+    IssuedToken token = codec.Issue(SystemRandom());
+    projections::KeyRecord record;
+    record.org = "org-" + std::to_string(i % 100);
+    record.key_id = token.key_id;
+    record.group_id = "ci";
+    record.secret_hash = token.hash;
+    record.expires_at_us = i % 2 ? 0 : kNow + 3600'000'000;
+    batch.push_back(std::move(record));
+    valid_tokens.emplace_back(token.token.reveal());
+    if (batch.size() == 10000) {
+      index.Upsert(batch);
+      batch.clear();
+    }
+  }
+  index.Upsert(batch);
+  std::vector<std::string> unknown_tokens, malformed_tokens;
+  for (size_t i = 0; i < 4096; ++i) {
+    unknown_tokens.emplace_back(codec.Issue(SystemRandom()).token.reveal());
+    std::string bad = valid_tokens[i];
+    bad[20] = bad[20] == 'A' ? 'B' : 'A';
+    malformed_tokens.push_back(std::move(bad));
+  }
+  const size_t calls = 2'000'000;
+  for (int threads : {1, 2}) {
+    const std::string suffix = "_" + std::to_string(threads) + "_thread";
+    Report("verify", "valid_ns_per_verify" + suffix,
+           NanosPerCall(
+               threads, calls,
+               [&](size_t i) { return index.Verify(codec, valid_tokens[i % n], kNow).valid; }),
+           "ns");
+    Report("verify", "unknown_ns_per_verify" + suffix,
+           NanosPerCall(
+               threads, calls,
+               [&](size_t i) { return index.Verify(codec, unknown_tokens[i % 4096], kNow).valid; }),
+           "ns");
+    Report("verify", "malformed_ns_per_verify" + suffix,
+           NanosPerCall(threads, calls,
+                        [&](size_t i) {
+                          return index.Verify(codec, malformed_tokens[i % 4096], kNow).valid;
+                        }),
+           "ns");
+  }
+  Report("verify", "keys", static_cast<double>(index.size()), "keys");
+  return 0;
+}
+
+struct EngineFixture {
+  testing::TempDir dir;
+  std::unique_ptr<events::LocalEventLog> log;
+  std::unique_ptr<projections::ViewStore> views;
+  std::unique_ptr<Engine> engine;
+
+  bool Open(bool sync) {
+    auto l =
+        events::LocalEventLog::Open({.path = dir.path() + "/log", .partitions = 8, .sync = sync});
+    auto v = projections::OpenRocksViewStore(dir.path() + "/views");
+    if (!l.ok() || !v.ok()) return false;
+    log = std::move(l).value();
+    views = std::move(v).value();
+    Engine::Options options;
+    options.domain.max_active_keys = 100'000'000;
+    auto e = Engine::Start(*log, *views, SystemClock::Instance(), options);
+    if (!e.ok()) {
+      fmt::print(stderr, "{}\n", e.status().ToString());
+      return false;
+    }
+    engine = std::move(e).value();
+    return engine->Execute({.org = "acme"}, domain::CreateOrg{"Acme"}).ok() &&
+           engine->Execute({.org = "acme"}, domain::CreateGroup{"ci", "", ""}).ok();
+  }
+};
+
+// Creates keys from `clients` threads for `seconds` (or until `limit` keys); creates/s.
+double CreateRate(Engine& engine, int clients, double seconds, size_t limit, int round) {
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> done{0};
+  std::vector<std::thread> workers;
+  const auto start = std::chrono::steady_clock::now();
+  for (int t = 0; t < clients; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+        if (done.load(std::memory_order_relaxed) >= limit) break;
+        auto issued =
+            engine.CreateKey({.org = "acme", .actor_id = "bench"},
+                             {.name = fmt::format("k{}-{}-{}", round, t, i), .group = "ci"});
+        if (!issued.ok() || issued->outcome.kind != CommandOutcome::Kind::kApplied) {
+          fmt::print(stderr, "create failed\n");
+          std::exit(1);
+        }
+        done.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  const auto deadline = start + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline && done.load() < limit) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  stop = true;
+  for (auto& w : workers) w.join();
+  return static_cast<double>(done.load()) / SecondsSince(start);
+}
+
+int RunCreate(const Args& args) {
+  EngineFixture fixture;
+  if (!fixture.Open(/*sync=*/true)) return 1;
+  const double one = CreateRate(*fixture.engine, 1, args.seconds, SIZE_MAX, 1);
+  const double sixteen = CreateRate(*fixture.engine, 16, args.seconds, SIZE_MAX, 16);
+  Report("create", "durable_creates_per_s_1_client", one, "creates/s");
+  Report("create", "durable_creates_per_s_16_clients", sixteen, "creates/s");
+  Report("create", "ratio_16_vs_1", sixteen / one, "x");
+  return 0;
+}
+
+int RunMemory(const Args& args) {
+  EngineFixture fixture;
+  // Unsynced: this measures memory, not the disk.
+  if (!fixture.Open(/*sync=*/false)) return 1;
+  const size_t before = ResidentBytes();
+  CreateRate(*fixture.engine, 16, 1e9, static_cast<size_t>(args.keys), 0);
+  const size_t after = ResidentBytes();
+  const double keys = static_cast<double>(fixture.engine->index().size());
+  Report("memory", "keys", keys, "keys");
+  Report("memory", "resident_bytes_per_key", static_cast<double>(after - before) / keys, "B");
+  Report("memory", "verify_index_bytes_per_key",
+         static_cast<double>(fixture.engine->index().MemoryBytes()) / keys, "B");
+  return 0;
+}
+
+}  // namespace
+
+int RunKeys(const Args& args, const std::string& section) {
+  if (section == "verify") return RunVerify(args);
+  if (section == "create") return RunCreate(args);
+  return RunMemory(args);
+}
+
+}  // namespace keytrail::bench
