@@ -113,6 +113,16 @@ Result<IssuedKey> Engine::RotateKey(const domain::CommandContext& context, const
   return Issue(context, std::move(token), std::move(command));
 }
 
+void Engine::WakeSchedulers() {
+  for (auto& partition : partitions_) partition->writer->Wake();
+}
+
+SchedulerStats Engine::scheduler_stats() const {
+  SchedulerStats total;
+  for (const auto& partition : partitions_) total.Add(partition->writer->scheduler_stats());
+  return total;
+}
+
 VerifyResult Engine::Verify(std::string_view token) const {
   return VerifyAt(token, clock_.NowMicros());
 }

@@ -71,6 +71,11 @@ class Engine {
   VerifyResult Verify(std::string_view token) const;
   VerifyResult VerifyAt(std::string_view token, Micros now) const;
 
+  // Makes every partition's scheduler re-read the clock now (see PartitionWriter::Wake).
+  void WakeSchedulers();
+  // The expiry scheduler's metrics, summed over partitions.
+  SchedulerStats scheduler_stats() const;
+
   projections::ViewStore& views() { return views_; }
   const TokenCodec& tokens() const { return tokens_; }
   const VerifyIndex& index() const { return index_; }

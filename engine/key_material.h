@@ -13,6 +13,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -33,6 +34,15 @@ struct KeyId {
   friend bool operator==(const KeyId&, const KeyId&) = default;
   friend auto operator<=>(const KeyId&, const KeyId&) = default;
 };
+// Hash for unordered containers: key ids are random, so their first 8 bytes will do.
+struct KeyIdHash {
+  size_t operator()(const KeyId& id) const noexcept {
+    uint64_t v;
+    std::memcpy(&v, id.bytes.data(), sizeof(v));
+    return static_cast<size_t>(v);
+  }
+};
+
 std::string FormatKeyId(const KeyId& id);
 // Strict: exactly 22 base62 characters that decode to 16 bytes.
 std::optional<KeyId> ParseKeyId(std::string_view text);

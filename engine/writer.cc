@@ -15,7 +15,16 @@ struct PartitionWriter::Pending {
   CommandOutcome outcome;
   size_t first_event = 0;  // index of its first event in its org's append
   size_t event_count = 0;
+  std::optional<TimerQueue::Timer> timer;  // set for the scheduler's ExpireKey
 };
+
+namespace {
+
+constexpr size_t kMaxExpiriesPerBatch = 4096;
+// Longest sleep: bounds how late a timer fires if the wall clock jumps forward.
+constexpr auto kMaxSleep = std::chrono::seconds(1);
+
+}  // namespace
 
 PartitionWriter::PartitionWriter(int32_t partition, events::EventLog& log,
                                  projections::Projector& projector, const Clock& clock,
@@ -37,6 +46,7 @@ domain::OrgState& PartitionWriter::StateOf(const std::string& org) {
 
 Status PartitionWriter::RecoverState() {
   states_.clear();
+  timers_.Clear();
   auto end = log_.EndOffset(partition_);
   if (!end.ok()) return end.status();
   auto reader = log_.OpenReader(partition_, 0);
@@ -61,6 +71,7 @@ Status PartitionWriter::RecoverState() {
         return Status::Corruption(
             fmt::format("partition {} offset {}: {}", partition_, record.offset, s.message()));
       }
+      timers_.Apply(**event);
       next = record.offset + 1;
     }
   }
@@ -70,6 +81,7 @@ Status PartitionWriter::RecoverState() {
 Status PartitionWriter::Start() {
   KT_RETURN_IF_ERROR(RecoverState());
   KT_RETURN_IF_ERROR(projector_.CatchUp(partition_));
+  PublishTimerStats();
   std::lock_guard lock(mu_);
   running_ = true;
   thread_ = std::thread([this] { Run(); });
@@ -108,21 +120,103 @@ std::future<Result<CommandOutcome>> PartitionWriter::Submit(domain::CommandConte
   return future;
 }
 
+void PartitionWriter::Wake() {
+  {
+    std::lock_guard lock(mu_);
+    wake_ = true;
+  }
+  cv_.notify_one();
+}
+
+void PartitionWriter::PublishTimerStats() {
+  pending_timers_.store(timers_.size(), std::memory_order_relaxed);
+  std::lock_guard lock(mu_);
+  next_due_ = timers_.NextDue().value_or(-1);
+}
+
+SchedulerStats PartitionWriter::scheduler_stats() const {
+  SchedulerStats stats;
+  stats.pending_timers = pending_timers_.load(std::memory_order_relaxed);
+  {
+    std::lock_guard lock(mu_);
+    if (next_due_ >= 0) stats.next_due = next_due_;
+  }
+  stats.expired = expired_.load(std::memory_order_relaxed);
+  for (size_t b = 0; b < SchedulerStats::kBuckets; ++b) {
+    stats.lateness[b] = lateness_[b].load(std::memory_order_relaxed);
+  }
+  return stats;
+}
+
 void PartitionWriter::Run() {
   std::vector<std::unique_ptr<Pending>> batch;
   while (true) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return !running_ || !queue_.empty(); });
+      // Sleep until a command arrives, the earliest timer is due, or Wake().
+      while (running_ && queue_.empty() && !wake_) {
+        if (next_due_ < 0) {
+          cv_.wait(lock);
+          continue;
+        }
+        const Micros wake_at = std::max(next_due_, retry_timers_at_);
+        const Micros delay = wake_at - clock_.NowMicros();
+        if (delay <= 0) break;
+        cv_.wait_for(
+            lock, std::min<std::chrono::microseconds>(std::chrono::microseconds(delay), kMaxSleep));
+        if (next_due_ >= 0 && clock_.NowMicros() >= wake_at) break;
+      }
       if (!running_) return;
+      wake_ = false;
       while (!queue_.empty() && batch.size() < options_.max_batch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
-    ProcessBatch(batch);
+    if (!batch.empty()) ProcessBatch(batch);
     batch.clear();
+    for (Fired fired = FireDueTimers(); fired == Fired::kProgress; fired = FireDueTimers()) {
+      std::lock_guard lock(mu_);
+      if (!queue_.empty() || !running_) break;  // commands first; timers resume after
+    }
+    PublishTimerStats();
   }
+}
+
+PartitionWriter::Fired PartitionWriter::FireDueTimers() {
+  const Micros now = clock_.NowMicros();
+  if (now < retry_timers_at_) return Fired::kNone;
+  std::vector<TimerQueue::Timer> due = timers_.Due(now, kMaxExpiriesPerBatch);
+  if (due.empty()) return Fired::kNone;
+  std::vector<std::unique_ptr<Pending>> batch;
+  for (TimerQueue::Timer& timer : due) {
+    auto pending = std::make_unique<Pending>();
+    pending->context.org = timer.org;
+    pending->context.actor_kind = fb::ActorKind::Scheduler;
+    pending->context.actor_id = "scheduler";
+    pending->context.command_id = "expire:" + FormatKeyId(timer.key_id);
+    pending->command = domain::ExpireKey{timer.key_id};
+    pending->timer = std::move(timer);
+    batch.push_back(std::move(pending));
+  }
+  ProcessBatch(batch);
+  bool progressed = false;
+  for (auto& pending : batch) {
+    auto result = pending->promise.get_future().get();
+    if (!result.ok()) continue;  // the log failed: the timer stays and fires again
+    progressed = true;
+    if (result->kind == CommandOutcome::Kind::kApplied) {
+      expired_.fetch_add(1, std::memory_order_relaxed);
+      const size_t bucket = SchedulerStats::BucketOf(now - pending->timer->due);
+      lateness_[bucket].fetch_add(1, std::memory_order_relaxed);
+    } else {
+      timers_.Remove(*pending->timer);  // refused or already done: never retry it
+    }
+  }
+  if (progressed) return Fired::kProgress;
+  // The log is failing: try again in a second rather than spin on it.
+  retry_timers_at_ = now + std::chrono::duration_cast<std::chrono::microseconds>(kMaxSleep).count();
+  return Fired::kFailed;
 }
 
 void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch) {
@@ -175,6 +269,7 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
       // the state is rebuilt from the log below.
       auto decoded = events::Decode(bytes);
       Status applied = decoded.ok() ? domain::Evolve(state, **decoded) : decoded.status();
+      if (applied.ok()) timers_.Apply(**decoded);
       if (!applied.ok() && broken.ok()) broken = applied;
       org_events.push_back(std::move(bytes));
     }

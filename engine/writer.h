@@ -15,8 +15,16 @@
 // On Start the writer folds its partition's log from offset 0 into its state and
 // catches the views up before it accepts commands, so it resumes correctly after any
 // crash, kill -9 included.
+//
+// Expiry: the writer owns its partition's timers (TimerQueue). It sleeps until the
+// earliest is due (or a command arrives) and then submits ExpireKey for every due key
+// through the same path as any command (actor kind `scheduler`, command id
+// "expire:<key id>"), so a key revoked meanwhile is not expired and exactly one
+// KeyExpired is written per key. Overdue timers fire at once after a restart.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -30,6 +38,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "engine/domain/decide.h"
+#include "engine/timer_queue.h"
 #include "events/event_id.h"
 #include "events/event_log.h"
 #include "projections/projector.h"
@@ -79,10 +88,20 @@ class PartitionWriter {
 
   int32_t partition() const { return partition_; }
 
+  // Re-reads the clock and fires whatever timers are due: for clocks that jump (tests'
+  // FakeClock, or a wall clock set forward). Without it the writer notices within 1 s.
+  void Wake();
+
+  SchedulerStats scheduler_stats() const;
+
  private:
   struct Pending;
   void Run();
   void ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch);
+  // Submits ExpireKey for up to one batch of due timers.
+  enum class Fired { kNone, kProgress, kFailed };
+  Fired FireDueTimers();
+  void PublishTimerStats();
   Status RecoverState();
   domain::OrgState& StateOf(const std::string& org);
 
@@ -95,10 +114,19 @@ class PartitionWriter {
 
   std::unordered_map<std::string, domain::OrgState> states_;  // writer thread only
   bool needs_recovery_ = false;                               // writer thread only
-  std::mutex mu_;
+  TimerQueue timers_;                                         // writer thread only
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::unique_ptr<Pending>> queue_;  // guarded by mu_
   bool running_ = false;                        // guarded by mu_
+  bool wake_ = false;                           // guarded by mu_
+  Micros next_due_ = -1;                        // guarded by mu_; -1 = no timer
+  Micros retry_timers_at_ = 0;                  // writer thread only: backoff after failure
+
+  // Scheduler metrics, read by any thread.
+  std::atomic<size_t> pending_timers_{0};
+  std::atomic<uint64_t> expired_{0};
+  std::array<std::atomic<uint64_t>, SchedulerStats::kBuckets> lateness_{};
   std::thread thread_;
 };
 

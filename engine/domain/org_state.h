@@ -19,14 +19,6 @@ namespace keytrail::domain {
 
 enum class KeyStatus : uint8_t { kActive, kRevoked, kExpired };
 
-struct KeyIdHasher {
-  size_t operator()(const KeyId& id) const {
-    uint64_t v;
-    std::memcpy(&v, id.bytes.data(), sizeof(v));
-    return static_cast<size_t>(v);
-  }
-};
-
 struct KeyState {
   KeyId id;
   std::string name;
@@ -60,7 +52,7 @@ struct OrgState {
   bool exists = false;
   uint64_t version = 0;  // aggregate version of the org itself
   std::map<std::string, GroupState> groups;
-  std::unordered_map<KeyId, KeyState, KeyIdHasher> keys;
+  std::unordered_map<KeyId, KeyState, KeyIdHash> keys;
   // Names of keys that are neither revoked nor expired by event. A key past its
   // expiry that the scheduler has not expired yet is still listed; decide checks.
   std::unordered_map<std::string, KeyId> names;

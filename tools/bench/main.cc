@@ -15,10 +15,13 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--keys", args.keys, "keys for the verify and memory sections")
       ->check(CLI::PositiveNumber);
+  app.add_option("--expiry-keys", args.expiry_keys, "keys expiring together in expiry-burst")
+      ->check(CLI::PositiveNumber);
   app.add_option("sections", sections,
-                 "local-append, kafka-append, projector, verify, create, memory or all")
-      ->check(CLI::IsMember(
-          {"local-append", "kafka-append", "projector", "verify", "create", "memory", "all"}));
+                 "local-append, kafka-append, projector, verify, create, memory, expiry-burst, "
+                 "expiry-steady or all")
+      ->check(CLI::IsMember({"local-append", "kafka-append", "projector", "verify", "create",
+                             "memory", "expiry-burst", "expiry-steady", "all"}));
   CLI11_PARSE(app, argc, argv);
 
   int rc = 0;
@@ -29,6 +32,9 @@ int main(int argc, char** argv) {
     if (all || s == "projector") rc |= keytrail::bench::RunProjector(args);
     for (const char* keys_section : {"verify", "create", "memory"}) {
       if (all || s == keys_section) rc |= keytrail::bench::RunKeys(args, keys_section);
+    }
+    for (const char* expiry_section : {"expiry-burst", "expiry-steady"}) {
+      if (all || s == expiry_section) rc |= keytrail::bench::RunExpiry(args, expiry_section);
     }
   }
   return rc;

@@ -10,6 +10,7 @@ struct Args {
   double seconds = 3;          // measuring time per configuration
   int64_t events = 1'000'000;  // log size for the projector section
   int64_t keys = 1'000'000;    // keys for the verify and memory sections
+  int64_t expiry_keys = 100'000;  // keys expiring together in the expiry-burst section
 };
 
 int RunLocalAppend(const Args& args);
@@ -17,5 +18,7 @@ int RunKafkaAppend(const Args& args);
 int RunProjector(const Args& args);
 // section: "verify", "create" or "memory".
 int RunKeys(const Args& args, const std::string& section);
+// section: "expiry-burst" or "expiry-steady".
+int RunExpiry(const Args& args, const std::string& section);
 
 }  // namespace keytrail::bench

@@ -1,0 +1,90 @@
+#include "engine/timer_queue.h"
+
+#include <algorithm>
+
+namespace keytrail {
+
+void TimerQueue::Apply(const fb::Envelope& event) {
+  const flatbuffers::String* key_text = nullptr;
+  Micros due = 0;
+  bool add = false;
+  switch (event.payload_type()) {
+    case fb::Payload::KeyCreated:
+      key_text = event.payload_as_KeyCreated()->key_id();
+      due = event.payload_as_KeyCreated()->expires_at_us();
+      add = true;
+      break;
+    case fb::Payload::KeyRevoked:
+      key_text = event.payload_as_KeyRevoked()->key_id();
+      break;
+    case fb::Payload::KeyExpired:
+      key_text = event.payload_as_KeyExpired()->key_id();
+      break;
+    default:
+      return;
+  }
+  if (key_text == nullptr) return;
+  auto key_id = ParseKeyId(key_text->string_view());
+  if (!key_id) return;  // Evolve has already refused such an event
+  if (add) {
+    if (due == 0) return;
+    timers_.insert({due, event.org()->str(), *key_id});
+    due_of_[*key_id] = due;
+    return;
+  }
+  auto it = due_of_.find(*key_id);
+  if (it == due_of_.end()) return;
+  Remove({it->second, event.org()->str(), *key_id});
+}
+
+void TimerQueue::Remove(const Timer& timer) {
+  timers_.erase(timer);
+  due_of_.erase(timer.key_id);
+}
+
+void TimerQueue::Clear() {
+  timers_.clear();
+  due_of_.clear();
+}
+
+std::optional<Micros> TimerQueue::NextDue() const {
+  if (timers_.empty()) return std::nullopt;
+  return timers_.begin()->due;
+}
+
+std::vector<TimerQueue::Timer> TimerQueue::Due(Micros now, size_t limit) const {
+  std::vector<Timer> due;
+  for (auto it = timers_.begin(); it != timers_.end() && it->due <= now && due.size() < limit;
+       ++it) {
+    due.push_back(*it);
+  }
+  return due;
+}
+
+size_t SchedulerStats::BucketOf(Micros lateness) {
+  size_t bucket = 0;
+  for (uint64_t v = lateness > 0 ? static_cast<uint64_t>(lateness) : 0; v != 0; v >>= 1) ++bucket;
+  return std::min(bucket, kBuckets - 1);
+}
+
+void SchedulerStats::Add(const SchedulerStats& other) {
+  pending_timers += other.pending_timers;
+  if (other.next_due && (!next_due || *other.next_due < *next_due)) next_due = other.next_due;
+  expired += other.expired;
+  for (size_t b = 0; b < kBuckets; ++b) lateness[b] += other.lateness[b];
+}
+
+Micros SchedulerStats::LatenessQuantile(double q) const {
+  uint64_t total = 0;
+  for (uint64_t c : lateness) total += c;
+  if (total == 0) return 0;
+  const auto rank = static_cast<uint64_t>(q * static_cast<double>(total) + 0.999999);
+  uint64_t seen = 0;
+  for (size_t b = 0; b < kBuckets; ++b) {
+    seen += lateness[b];
+    if (seen >= rank) return b == 0 ? 0 : (Micros{1} << b) - 1;
+  }
+  return (Micros{1} << (kBuckets - 1)) - 1;
+}
+
+}  // namespace keytrail

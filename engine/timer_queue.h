@@ -1,0 +1,66 @@
+// TimerQueue: the expiry timers of one partition — every live key that has an expiry,
+// earliest first. The partition's writer keeps it in step with the events it applies
+// and sleeps until its earliest timer is due.
+//
+// Not thread-safe: the writer thread owns it.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstddef>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/clock.h"
+#include "engine/key_material.h"
+#include "schemas/events_generated.h"
+
+namespace keytrail {
+
+class TimerQueue {
+ public:
+  struct Timer {
+    Micros due = 0;  // the key's expires_at
+    std::string org;
+    KeyId key_id;
+    friend auto operator<=>(const Timer&, const Timer&) = default;
+  };
+
+  // Follows one applied event: a KeyCreated with an expiry adds a timer; KeyRevoked and
+  // KeyExpired remove the key's timer. Other events change nothing.
+  void Apply(const fb::Envelope& event);
+  void Remove(const Timer& timer);
+  void Clear();
+
+  // The earliest due time, if any timer is queued.
+  std::optional<Micros> NextDue() const;
+  // Up to `limit` timers with due <= now, earliest first. They stay queued until the
+  // key's KeyExpired (or KeyRevoked) is applied.
+  std::vector<Timer> Due(Micros now, size_t limit) const;
+  size_t size() const { return timers_.size(); }
+
+ private:
+  std::set<Timer> timers_;
+  std::unordered_map<KeyId, Micros, KeyIdHash> due_of_;  // key -> its timer's due time
+};
+
+// The expiry scheduler's metrics (of one partition, or summed over all).
+struct SchedulerStats {
+  static constexpr size_t kBuckets = 40;
+  size_t pending_timers = 0;
+  std::optional<Micros> next_due;  // earliest due time, if any timer is queued
+  uint64_t expired = 0;            // KeyExpired events the scheduler wrote
+  // lateness[b] counts expiries whose lateness (KeyExpired time minus expires_at) was
+  // 0 us (b = 0) or in [2^(b-1), 2^b) us.
+  std::array<uint64_t, kBuckets> lateness{};
+
+  void Add(const SchedulerStats& other);
+  // An upper bound of the q-quantile of lateness (0 < q <= 1), in us; 0 if none.
+  Micros LatenessQuantile(double q) const;
+  static size_t BucketOf(Micros lateness);
+};
+
+}  // namespace keytrail
