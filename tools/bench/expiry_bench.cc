@@ -10,44 +10,13 @@
 #include "events/local_event_log.h"
 #include "tests/support/temp_dir.h"
 #include "tools/bench/bench_util.h"
+#include "tools/bench/engine_fixture.h"
 #include "tools/bench/sections.h"
 
 namespace keytrail::bench {
 namespace {
 
-struct Fixture {
-  testing::TempDir dir;
-  std::unique_ptr<events::LocalEventLog> log;
-  std::unique_ptr<projections::ViewStore> views;
-  std::unique_ptr<Engine> engine;
-
-  bool Open(const Clock& clock) {
-    auto l = events::LocalEventLog::Open({.path = dir.path() + "/log", .partitions = 8});
-    auto v = projections::OpenRocksViewStore(dir.path() + "/views");
-    if (!l.ok() || !v.ok()) return false;
-    log = std::move(l).value();
-    views = std::move(v).value();
-    Engine::Options options;
-    options.domain.max_active_keys = 100'000'000;
-    auto e = Engine::Start(*log, *views, clock, options);
-    if (!e.ok()) {
-      fmt::print(stderr, "{}\n", e.status().ToString());
-      return false;
-    }
-    engine = std::move(e).value();
-    for (int org = 0; org < 8; ++org) {
-      const std::string id = "org-" + std::to_string(org);
-      auto org_created = engine->Execute({.org = id}, domain::CreateOrg{id});
-      auto group_created = engine->Execute({.org = id}, domain::CreateGroup{"ci", "", ""});
-      if (!org_created.ok() || !group_created.ok() ||
-          group_created->kind != CommandOutcome::Kind::kApplied) {
-        fmt::print(stderr, "cannot create {}\n", id);
-        return false;
-      }
-    }
-    return true;
-  }
-
+struct Fixture : EngineFixture {
   // Creates `n` keys over 8 orgs from 16 threads; key i expires at due(i).
   template <typename DueFn>
   bool CreateKeys(size_t n, DueFn due) {
@@ -80,7 +49,8 @@ int RunBurst(const Args& args) {
   FakeClock clock(1'767'225'600'000'000);
   const Micros due = clock.NowMicros() + 3600'000'000;
   Fixture fixture;
-  if (!fixture.Open(clock) || !fixture.CreateKeys(n, [&](size_t) { return due; })) {
+  if (!fixture.Open(clock, /*sync=*/true, 8) ||
+      !fixture.CreateKeys(n, [&](size_t) { return due; })) {
     fmt::print(stderr, "expiry burst: set-up failed\n");
     return 1;
   }
@@ -100,7 +70,7 @@ int RunBurst(const Args& args) {
 int RunSteady(const Args& args) {
   const Clock& clock = SystemClock::Instance();
   Fixture fixture;
-  if (!fixture.Open(clock)) return 1;
+  if (!fixture.Open(clock, /*sync=*/true, 8)) return 1;
   const size_t n = static_cast<size_t>(args.seconds * 1000);
   const Micros first_due = clock.NowMicros() + 3'000'000 + static_cast<Micros>(n) * 200;
   if (!fixture.CreateKeys(n, [&](size_t i) { return first_due + static_cast<Micros>(i) * 1000; })) {

@@ -16,6 +16,7 @@
 #include "projections/view_store.h"
 #include "tests/support/temp_dir.h"
 #include "tools/bench/bench_util.h"
+#include "tools/bench/engine_fixture.h"
 #include "tools/bench/sections.h"
 
 namespace keytrail::bench {
@@ -104,32 +105,6 @@ int RunVerify(const Args& args) {
   return 0;
 }
 
-struct EngineFixture {
-  testing::TempDir dir;
-  std::unique_ptr<events::LocalEventLog> log;
-  std::unique_ptr<projections::ViewStore> views;
-  std::unique_ptr<Engine> engine;
-
-  bool Open(bool sync) {
-    auto l =
-        events::LocalEventLog::Open({.path = dir.path() + "/log", .partitions = 8, .sync = sync});
-    auto v = projections::OpenRocksViewStore(dir.path() + "/views");
-    if (!l.ok() || !v.ok()) return false;
-    log = std::move(l).value();
-    views = std::move(v).value();
-    Engine::Options options;
-    options.domain.max_active_keys = 100'000'000;
-    auto e = Engine::Start(*log, *views, SystemClock::Instance(), options);
-    if (!e.ok()) {
-      fmt::print(stderr, "{}\n", e.status().ToString());
-      return false;
-    }
-    engine = std::move(e).value();
-    return engine->Execute({.org = "acme"}, domain::CreateOrg{"Acme"}).ok() &&
-           engine->Execute({.org = "acme"}, domain::CreateGroup{"ci", "", ""}).ok();
-  }
-};
-
 // Creates keys from `clients` threads for `seconds` (or until `limit` keys); creates/s.
 double CreateRate(Engine& engine, int clients, double seconds, size_t limit, int round) {
   std::atomic<bool> stop{false};
@@ -141,7 +116,7 @@ double CreateRate(Engine& engine, int clients, double seconds, size_t limit, int
       for (int i = 0; !stop.load(std::memory_order_relaxed); ++i) {
         if (done.load(std::memory_order_relaxed) >= limit) break;
         auto issued =
-            engine.CreateKey({.org = "acme", .actor_id = "bench"},
+            engine.CreateKey({.org = "org-0", .actor_id = "bench"},
                              {.name = fmt::format("k{}-{}-{}", round, t, i), .group = "ci"});
         if (!issued.ok() || issued->outcome.kind != CommandOutcome::Kind::kApplied) {
           fmt::print(stderr, "create failed\n");
@@ -162,7 +137,7 @@ double CreateRate(Engine& engine, int clients, double seconds, size_t limit, int
 
 int RunCreate(const Args& args) {
   EngineFixture fixture;
-  if (!fixture.Open(/*sync=*/true)) return 1;
+  if (!fixture.Open(SystemClock::Instance(), /*sync=*/true, 1)) return 1;
   const double one = CreateRate(*fixture.engine, 1, args.seconds, SIZE_MAX, 1);
   const double sixteen = CreateRate(*fixture.engine, 16, args.seconds, SIZE_MAX, 16);
   Report("create", "durable_creates_per_s_1_client", one, "creates/s");
@@ -174,7 +149,7 @@ int RunCreate(const Args& args) {
 int RunMemory(const Args& args) {
   EngineFixture fixture;
   // Unsynced: this measures memory, not the disk.
-  if (!fixture.Open(/*sync=*/false)) return 1;
+  if (!fixture.Open(SystemClock::Instance(), /*sync=*/false, 1)) return 1;
   const size_t before = ResidentBytes();
   CreateRate(*fixture.engine, 16, 1e9, static_cast<size_t>(args.keys), 0);
   const size_t after = ResidentBytes();

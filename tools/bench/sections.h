@@ -7,9 +7,9 @@
 namespace keytrail::bench {
 
 struct Args {
-  double seconds = 3;          // measuring time per configuration
-  int64_t events = 1'000'000;  // log size for the projector section
-  int64_t keys = 1'000'000;    // keys for the verify and memory sections
+  double seconds = 3;             // measuring time per configuration
+  int64_t events = 1'000'000;     // log size for the projector section
+  int64_t keys = 1'000'000;       // keys for the verify and memory sections
   int64_t expiry_keys = 100'000;  // keys expiring together in the expiry-burst section
 };
 
