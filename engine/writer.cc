@@ -1,6 +1,7 @@
 #include "engine/writer.h"
 
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -16,6 +17,7 @@ struct PartitionWriter::Pending {
   size_t first_event = 0;  // index of its first event in its org's append
   size_t event_count = 0;
   std::optional<TimerQueue::Timer> timer;  // set for the scheduler's ExpireKey
+  bool replays_this_batch = false;         // repeats a command decided in the same batch
 };
 
 namespace {
@@ -235,6 +237,7 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
   const Micros now = clock_.NowMicros();
   // Decide each command against the state as the commands before it left it.
   std::map<std::string, std::vector<std::string>> appends;  // org -> encoded events
+  std::set<std::pair<std::string, std::string>> fresh;      // (org, command id) of this batch
   std::vector<Pending*> writing;
   Status broken;
   for (auto& pending : batch) {
@@ -245,6 +248,8 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
         pending->outcome.kind = CommandOutcome::Kind::kReplayed;
         pending->outcome.aggregate_id = seen->second.aggregate_id;
         pending->outcome.first_event = seen->second.first_event;
+        // A repeat of a command earlier in this very batch stands or falls with it.
+        pending->replays_this_batch = fresh.contains({pending->context.org, command_id});
         continue;
       }
     }
@@ -255,6 +260,7 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
       continue;
     }
     auto& events = std::get<std::vector<domain::NewEvent>>(decision);
+    if (!command_id.empty() && !events.empty()) fresh.emplace(pending->context.org, command_id);
     auto& org_events = appends[pending->context.org];
     pending->first_event = org_events.size();
     pending->event_count = events.size();
@@ -287,8 +293,8 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
   Status projected = appends.empty() ? Status::Ok() : projector_.CatchUp(partition_);
 
   for (auto& pending : batch) {
-    if (pending->event_count == 0) {  // rejected, replayed, or nothing to do
-      pending->promise.set_value(std::move(pending->outcome));
+    if (pending->event_count == 0 && !pending->replays_this_batch) {
+      pending->promise.set_value(std::move(pending->outcome));  // rejected, replayed, no-op
       continue;
     }
     const auto& offsets = written.at(pending->context.org);
@@ -302,6 +308,10 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
           Status(projected.code(),
                  fmt::format("the command is durable but the views could not be updated: {}",
                              projected.message())));
+      continue;
+    }
+    if (pending->replays_this_batch) {
+      pending->promise.set_value(std::move(pending->outcome));
       continue;
     }
     pending->outcome.offsets.assign(offsets->begin() + pending->first_event,
