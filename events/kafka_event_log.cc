@@ -1,8 +1,6 @@
 #include "events/kafka_event_log.h"
 
 #include <librdkafka/rdkafka.h>
-#include <syslog.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -14,9 +12,17 @@
 
 #include "events/codec.h"
 #include "events/event_id.h"
+#include "events/kafka_client.h"
 
 namespace keytrail::events {
 namespace {
+
+using kafka::ClientContext;
+using kafka::Config;
+using kafka::IsPermanent;
+using kafka::OnError;
+using kafka::OnLog;
+using kafka::TimeoutMs;
 
 using SteadyClock = std::chrono::steady_clock;
 
@@ -26,93 +32,6 @@ constexpr std::chrono::seconds kReportSlack{5};
 // Valid RFC 3339 years are 0000..9999.
 constexpr int64_t kMinRfc3339Seconds = -62167219200;  // 0000-01-01T00:00:00Z
 constexpr int64_t kMaxRfc3339Seconds = 253402300799;  // 9999-12-31T23:59:59Z
-
-// What a librdkafka handle reports through its callbacks. Reached via rd_kafka_opaque(),
-// so it must outlive the handle.
-struct ClientContext {
-  std::function<void(int, std::string_view)> log;
-  std::mutex mu;
-  std::string last_error;  // guarded by mu
-};
-
-void OnLog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
-  auto* context = static_cast<ClientContext*>(rd_kafka_opaque(rk));
-  if (context == nullptr || level > LOG_WARNING || !context->log) return;
-  context->log(level, fmt::format("kafka {}: {}", facility, message));
-}
-
-void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
-  auto* context = static_cast<ClientContext*>(opaque);
-  {
-    std::lock_guard lock(context->mu);
-    context->last_error = reason;
-  }
-  // Transport failures are already logged by librdkafka itself.
-  if (context->log && err != RD_KAFKA_RESP_ERR__TRANSPORT) {
-    context->log(LOG_ERR,
-                 fmt::format("kafka error {}: {}",
-                             rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)), reason));
-  }
-}
-
-// An rd_kafka_conf_t until rd_kafka_new takes it.
-class Config {
- public:
-  Config() : conf_(rd_kafka_conf_new()) {}
-  ~Config() {
-    if (conf_ != nullptr) rd_kafka_conf_destroy(conf_);
-  }
-  Config(const Config&) = delete;
-  Config& operator=(const Config&) = delete;
-
-  Status Set(const char* name, const std::string& value) {
-    char errstr[512];
-    if (rd_kafka_conf_set(conf_, name, value.c_str(), errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-      return Status::InvalidArgument(fmt::format("kafka: config {}: {}", name, errstr));
-    }
-    return Status::Ok();
-  }
-
-  rd_kafka_conf_t* get() { return conf_; }
-
-  // Creates the handle. On success the handle owns the configuration.
-  Result<rd_kafka_t*> NewHandle(rd_kafka_type_t type) {
-    char errstr[512];
-    rd_kafka_t* rk = rd_kafka_new(type, conf_, errstr, sizeof(errstr));
-    if (rk == nullptr) return Status::Internal(fmt::format("kafka: cannot start: {}", errstr));
-    conf_ = nullptr;
-    return rk;
-  }
-
- private:
-  rd_kafka_conf_t* conf_;
-};
-
-int TimeoutMs(std::chrono::milliseconds timeout) { return static_cast<int>(timeout.count()); }
-
-// Errors that retrying cannot cure; everything else (timeouts, lost leaders, transport
-// failures) is a dependency being unavailable.
-bool IsPermanent(rd_kafka_resp_err_t err) {
-  switch (err) {
-    case RD_KAFKA_RESP_ERR__FATAL:
-    case RD_KAFKA_RESP_ERR__INVALID_ARG:
-    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_INVALID_MSG:
-    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
-    case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
-    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
-    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
-    case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
-    case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
-      return true;
-    default:
-      return false;
-  }
-}
 
 Status ProducerError(rd_kafka_t* producer, rd_kafka_resp_err_t err, std::string_view what) {
   std::string reason = rd_kafka_err2str(err);
@@ -231,101 +150,6 @@ void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque)
   slot->offset = message->offset;
   keep = ReleaseOne(state);
 }
-
-std::string ReaderGroupId() {
-  static std::atomic<uint64_t> counter{0};
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  return fmt::format("keytrail-reader-{}-{}-{}", getpid(),
-                     std::chrono::duration_cast<std::chrono::microseconds>(now).count(),
-                     counter.fetch_add(1));
-}
-
-class KafkaLogReader final : public LogReader {
- public:
-  KafkaLogReader(std::unique_ptr<ClientContext> context, rd_kafka_t* consumer, std::string topic,
-                 int32_t partition, int64_t offset)
-      : context_(std::move(context)),
-        consumer_(consumer),
-        topic_(std::move(topic)),
-        partition_(partition),
-        position_(offset) {}
-
-  ~KafkaLogReader() override {
-    // Nothing to commit and no group membership to leave: skip the consumer close.
-    rd_kafka_destroy_flags(consumer_, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-  }
-
-  Result<std::vector<LogRecord>> Next(size_t max_records, std::chrono::milliseconds wait) override {
-    if (!pending_.ok()) return std::exchange(pending_, Status::Ok());
-    std::vector<LogRecord> out;
-    const SteadyClock::time_point deadline = SteadyClock::now() + wait;
-    while (out.size() < max_records) {
-      int timeout_ms = 0;
-      if (out.empty()) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
-        timeout_ms = static_cast<int>(std::max<int64_t>(0, left.count()));
-      }
-      rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer_, timeout_ms);
-      if (message == nullptr) {
-        if (!out.empty() || SteadyClock::now() >= deadline) break;
-        continue;
-      }
-      std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> owned(
-          message, rd_kafka_message_destroy);
-      if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
-      if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        Status error = ConsumerError(*message);
-        if (out.empty()) return error;
-        pending_ = std::move(error);  // hand out what was read first
-        break;
-      }
-      if (message->partition != partition_ || message->offset < position_) {
-        return Status::Corruption(
-            fmt::format("kafka: reader of {}/{} at offset {} got record {}/{}", topic_, partition_,
-                        position_, message->partition, message->offset));
-      }
-      LogRecord record;
-      record.partition = partition_;
-      record.offset = message->offset;
-      if (message->key != nullptr) {
-        record.key.assign(static_cast<const char*>(message->key), message->key_len);
-      }
-      if (message->payload != nullptr) {
-        record.value.assign(static_cast<const char*>(message->payload), message->len);
-      }
-      position_ = message->offset + 1;
-      out.push_back(std::move(record));
-    }
-    return out;
-  }
-
- private:
-  Status ConsumerError(const rd_kafka_message_t& message) const {
-    const std::string message_text =
-        fmt::format("kafka: reading {}/{} at offset {}: {} ({})", topic_, partition_, position_,
-                    rd_kafka_message_errstr(&message), rd_kafka_err2name(message.err));
-    switch (message.err) {
-      case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET:
-      case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
-        return Status::InvalidArgument(message_text);
-      case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
-      case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
-      case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
-        return Status::NotFound(message_text);
-      default:
-        return IsPermanent(message.err) ? Status::Internal(message_text)
-                                        : Status::Unavailable(message_text);
-    }
-  }
-
-  const std::unique_ptr<ClientContext> context_;  // outlives consumer_
-  rd_kafka_t* const consumer_;
-  const std::string topic_;
-  const int32_t partition_;
-  int64_t position_;
-  Status pending_;
-};
 
 }  // namespace
 
@@ -561,40 +385,8 @@ Result<std::unique_ptr<LogReader>> KafkaEventLog::OpenReader(int32_t partition, 
     return Status::InvalidArgument(fmt::format("kafka: no partition {}", partition));
   }
   if (offset < 0) return Status::InvalidArgument("kafka: negative offset");
-  const Options& options = impl_->options;
-  auto context = std::make_unique<ClientContext>();
-  context->log = options.log;
-
-  Config config;
-  KT_RETURN_IF_ERROR(config.Set("bootstrap.servers", options.brokers));
-  KT_RETURN_IF_ERROR(config.Set("client.id", "keytrail-reader"));
-  KT_RETURN_IF_ERROR(config.Set("group.id", ReaderGroupId()));
-  KT_RETURN_IF_ERROR(config.Set("enable.auto.commit", "false"));
-  KT_RETURN_IF_ERROR(config.Set("enable.auto.offset.store", "false"));
-  KT_RETURN_IF_ERROR(config.Set("enable.partition.eof", "false"));
-  // Never jump silently: a position outside the retained offsets is an error.
-  KT_RETURN_IF_ERROR(config.Set("auto.offset.reset", "error"));
-  // A reader at the end sees a new record within this many ms.
-  KT_RETURN_IF_ERROR(config.Set("fetch.wait.max.ms", "100"));
-  KT_RETURN_IF_ERROR(config.Set("reconnect.backoff.max.ms", "1000"));
-  // Errors come back from consumer_poll (see Next), so no error_cb here.
-  rd_kafka_conf_set_opaque(config.get(), context.get());
-  rd_kafka_conf_set_log_cb(config.get(), OnLog);
-  auto consumer = config.NewHandle(RD_KAFKA_CONSUMER);
-  if (!consumer.ok()) return consumer.status();
-  // From here the reader owns the handle and destroys it on every path.
-  auto reader = std::make_unique<KafkaLogReader>(std::move(context), *consumer, options.topic,
-                                                 partition, offset);
-  rd_kafka_poll_set_consumer(*consumer);
-  rd_kafka_topic_partition_list_t* assignment = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(assignment, options.topic.c_str(), partition)->offset = offset;
-  const rd_kafka_resp_err_t err = rd_kafka_assign(*consumer, assignment);
-  rd_kafka_topic_partition_list_destroy(assignment);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Status::Internal(fmt::format("kafka: assign {}/{} at offset {}: {}", options.topic,
-                                        partition, offset, rd_kafka_err2str(err)));
-  }
-  return std::unique_ptr<LogReader>(std::move(reader));
+  return kafka::OpenReader(impl_->options.brokers, impl_->options.topic, impl_->options.log,
+                           partition, offset);
 }
 
 }  // namespace keytrail::events
