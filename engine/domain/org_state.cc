@@ -12,16 +12,14 @@ Result<KeyId> KeyIdOf(const flatbuffers::String* text) {
   return *id;
 }
 
-SecretHash HashOf(const fb::Sha256* hash) {
-  SecretHash out{};
-  if (hash != nullptr) std::memcpy(out.data(), hash->bytes()->data(), out.size());
-  return out;
-}
-
 void Retire(OrgState& state, KeyState& key, KeyStatus status) {
   if (key.status != KeyStatus::kActive) return;
   key.status = status;
-  state.live_by_expiry.erase({key.expires_at, key.id});
+  if (key.expires_at == 0) {
+    --state.live_never_expiring;
+  } else {
+    state.live_by_expiry.erase({key.expires_at, key.id});
+  }
   auto it = state.names.find(key.name);
   if (it != state.names.end() && it->second == key.id) state.names.erase(it);
 }
@@ -39,13 +37,11 @@ Result<KeyState*> ExistingKey(OrgState& state, const flatbuffers::String* key_id
 }  // namespace
 
 size_t OrgState::ActiveKeyCount(Micros now) const {
-  // Never-expiring keys (expiry 0) sort first; count the overdue ones after them.
   size_t overdue = 0;
-  for (auto it = live_by_expiry.lower_bound({1, KeyId{}});
-       it != live_by_expiry.end() && it->first <= now; ++it) {
+  for (auto it = live_by_expiry.begin(); it != live_by_expiry.end() && it->first <= now; ++it) {
     ++overdue;
   }
-  return live_by_expiry.size() - overdue;
+  return live_never_expiring + live_by_expiry.size() - overdue;
 }
 
 Status Evolve(OrgState& state, const fb::Envelope& event) {
@@ -96,12 +92,14 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       key.id = *id;
       key.name = p->name() ? p->name()->str() : std::string();
       key.group = p->group_id() ? p->group_id()->str() : std::string();
-      key.hash = HashOf(p->secret_hash());
-      key.created_at = event.occurred_at_us();
       key.expires_at = p->expires_at_us();
       key.version = event.aggregate_version();
       state.names[key.name] = key.id;
-      state.live_by_expiry.insert({key.expires_at, key.id});
+      if (key.expires_at == 0) {
+        ++state.live_never_expiring;
+      } else {
+        state.live_by_expiry.insert({key.expires_at, key.id});
+      }
       state.keys.emplace(key.id, std::move(key));
       return Status::Ok();
     }
@@ -117,7 +115,6 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       const auto* p = event.payload_as_KeyRotated();
       auto key = ExistingKey(state, p->key_id());
       if (!key.ok()) return key.status();
-      (*key)->hash = HashOf(p->secret_hash());
       (*key)->version = event.aggregate_version();
       return Status::Ok();
     }

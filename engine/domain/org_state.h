@@ -1,5 +1,6 @@
 // OrgState: everything the writer needs to decide a command for one org, folded from
-// the org's events by Evolve. Pure data; no I/O.
+// the org's events by Evolve, and nothing more (it is held in memory for every key).
+// Pure data; no I/O.
 #pragma once
 
 #include <cstdint>
@@ -23,8 +24,6 @@ struct KeyState {
   KeyId id;
   std::string name;
   std::string group;
-  SecretHash hash{};
-  Micros created_at = 0;
   Micros expires_at = 0;  // 0 = never
   KeyStatus status = KeyStatus::kActive;
   uint64_t version = 0;  // aggregate version of the key's last event
@@ -56,7 +55,9 @@ struct OrgState {
   // Names of keys that are neither revoked nor expired by event. A key past its
   // expiry that the scheduler has not expired yet is still listed; decide checks.
   std::unordered_map<std::string, KeyId> names;
-  // Keys that are neither revoked nor expired by event, by expiry (0 = never).
+  // Keys that are neither revoked nor expired by event: those that never expire are
+  // only counted; the others are ordered by expiry.
+  size_t live_never_expiring = 0;
   std::set<std::pair<Micros, KeyId>> live_by_expiry;
   std::unordered_map<std::string, CommandRecord> commands;
 
