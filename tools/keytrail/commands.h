@@ -17,4 +17,7 @@ inline constexpr int kExitUnavailable = 3;  // server or broker unreachable, or 
 // keytrail dev-kafka: a librdkafka mock cluster on loopback until interrupted.
 void AddDevKafka(CLI::App& app, int* rc);
 
+// keytrail serve: the engine behind the HTTP API until SIGINT or SIGTERM.
+void AddServe(CLI::App& app, int* rc);
+
 }  // namespace keytrail::cli

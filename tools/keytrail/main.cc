@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "keytrail 0.1.0");
   int rc = 0;
   keytrail::cli::AddDevKafka(app, &rc);
+  keytrail::cli::AddServe(app, &rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,175 @@
+#include "server/api.h"
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "projections/key_view.h"
+#include "server/handlers/handlers.h"
+#include "server/log.h"
+#include "server/problem.h"
+
+namespace keytrail::server {
+namespace {
+
+bool VisibleAscii(std::string_view text, size_t max) {
+  if (text.empty() || text.size() > max) return false;
+  for (char c : text) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+// The client's X-Request-Id if it is a sane one, else a new "req-<n>" unique in this
+// process's life (prefixed with a random word so restarts do not repeat ids).
+std::string RequestId(const HttpRequest& request) {
+  if (auto given = request.Header("x-request-id"); given && VisibleAscii(*given, 128)) {
+    return std::string(*given);
+  }
+  static const std::string prefix = [] {
+    uint8_t bytes[6];
+    SystemRandom().Fill(bytes);
+    std::string out;
+    for (uint8_t b : bytes) out += fmt::format("{:02x}", b);
+    return out;
+  }();
+  static std::atomic<uint64_t> next{1};
+  return fmt::format("{}-{}", prefix, next.fetch_add(1, std::memory_order_relaxed));
+}
+
+// Routes whose requests are logged at debug level only (probes and scrapes).
+bool IsQuiet(std::string_view route) {
+  return route == "/healthz" || route == "/readyz" || route == "/metrics";
+}
+
+}  // namespace
+
+std::variant<Caller, HttpResponse> ApiContext::CallerInOrg(const RoutedRequest& request) {
+  auto authenticated = Authenticate(engine, request.http);
+  if (auto* failure = std::get_if<AuthFailure>(&authenticated)) {
+    metrics.CountAuthFailure(failure->reason ? ReasonCode(*failure->reason) : "missing");
+    return std::move(failure->response);
+  }
+  Caller& caller = std::get<Caller>(authenticated);
+  request.principal = caller.key_id;
+  if (caller.org != request.Param("org")) {
+    return Problem(404, "org_not_found", fmt::format("no org '{}'", request.Param("org")));
+  }
+  return std::move(caller);
+}
+
+std::variant<std::string, HttpResponse> ApiContext::CommandId(const Caller& caller,
+                                                              const RoutedRequest& request) {
+  auto key = request.http.Header("idempotency-key");
+  if (!key) return std::string();
+  if (!VisibleAscii(*key, 128)) {
+    return Problem(400, "invalid_request",
+                   "Idempotency-Key must be 1-128 visible ASCII characters");
+  }
+  return caller.key_id + ":" + std::string(*key);
+}
+
+std::variant<projections::KeyRecord, HttpResponse> ApiContext::LoadKey(const Caller& caller,
+                                                                       std::string_view id) {
+  auto not_found = [&] {
+    return Problem(404, "key_not_found", fmt::format("no key '{}' in org '{}'", id, caller.org));
+  };
+  auto key_id = ParseKeyId(id);
+  if (!key_id) return not_found();
+  auto record = projections::KeyViewProjection::GetKey(engine.views(), caller.org, *key_id);
+  if (!record.ok()) return StatusProblem(record.status());
+  if (!record->has_value()) return not_found();
+  return std::move(**record);
+}
+
+domain::CommandContext ApiContext::CommandFor(const Caller& caller, std::string command_id,
+                                              const RoutedRequest& request) const {
+  return domain::CommandContext{.org = caller.org,
+                                .actor_kind = fb::ActorKind::Key,
+                                .actor_id = caller.key_id,
+                                .command_id = std::move(command_id),
+                                .correlation_id = request.request_id};
+}
+
+Api::Api(Engine& engine, const Clock& clock, ApiOptions options)
+    : context_(std::make_unique<ApiContext>(engine, clock, std::move(options))) {
+  ApiContext& ctx = *context_;
+  auto add = [&](std::string method, std::string pattern,
+                 HttpResponse (*handler)(ApiContext&, const RoutedRequest&)) {
+    router_.Add(std::move(method), std::move(pattern),
+                [&ctx, handler](const RoutedRequest& request) { return handler(ctx, request); });
+  };
+  add("GET", "/healthz", HealthzHandler);
+  add("GET", "/readyz", ReadyzHandler);
+  add("GET", "/metrics", MetricsHandler);
+  add("POST", "/v1/verify", VerifyHandler);
+  add("POST", "/v1/keys/verify", VerifyHandler);  // the name DESIGN.md uses
+  add("POST", "/v1/orgs", CreateOrgHandler);
+  add("POST", "/v1/orgs/{org}/keys", CreateKeyHandler);
+  add("GET", "/v1/orgs/{org}/keys", ListKeysHandler);
+  add("GET", "/v1/orgs/{org}/keys/{id}", GetKeyHandler);
+  add("POST", "/v1/orgs/{org}/keys/{id}/rotate", RotateKeyHandler);
+  add("POST", "/v1/orgs/{org}/keys/{id}/revoke", RevokeKeyHandler);
+  add("PUT", "/v1/orgs/{org}/keys/{id}/group", MoveKeyHandler);
+}
+
+Api::~Api() = default;
+
+void Api::SetReady(bool ready) { context_->ready.store(ready, std::memory_order_release); }
+
+Metrics& Api::metrics() { return context_->metrics; }
+
+HttpResponse Api::TransportError(int status, std::string_view code, std::string_view detail) {
+  return Problem(status, code, detail);
+}
+
+HttpResponse Api::Handle(const HttpRequest& request) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::string request_id = RequestId(request);
+  std::string_view route = "unmatched";
+  std::string principal = "-";
+  HttpResponse response;
+  auto split = SplitTarget(request.target);
+  if (!split) {
+    response = Problem(400, "invalid_request", "malformed percent-encoding in the query");
+  } else {
+    Router::Match match = router_.Find(request.method, split->path);
+    switch (match.kind) {
+      case Router::Match::Kind::kNoRoute:
+        response = Problem(404, "not_found", "no such resource");
+        break;
+      case Router::Match::Kind::kWrongMethod: {
+        std::string allow;
+        for (const std::string& m : match.allowed) allow += (allow.empty() ? "" : ", ") + m;
+        response =
+            Problem(405, "method_not_allowed",
+                    fmt::format("{} is not allowed here; allowed: {}", request.method, allow));
+        response.SetHeader("Allow", allow);
+        break;
+      }
+      case Router::Match::Kind::kFound: {
+        route = match.route->pattern;
+        RoutedRequest routed{request, std::move(match.params), std::move(split->query), request_id};
+        response = match.route->handler(routed);
+        if (!routed.principal.empty()) principal = std::move(routed.principal);
+        break;
+      }
+    }
+  }
+  response.SetHeader("X-Request-Id", request_id);
+  response.SetHeader("Cache-Control", "no-store");
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  context_->metrics.CountRequest(request.method, route, response.status, seconds);
+  Log(IsQuiet(route) && response.status < 400 ? LogLevel::kDebug : LogLevel::kInfo, "request",
+      {{"method", request.method},
+       {"route", route},
+       {"status", response.status},
+       {"ms", seconds * 1000},
+       {"key_id", principal},
+       {"request_id", request_id},
+       {"remote", request.remote}});
+  return response;
+}
+
+}  // namespace keytrail::server

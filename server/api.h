@@ -1,0 +1,65 @@
+// Api: keytrail's HTTP API over an Engine — the routes, authentication, problem
+// responses, metrics and the access log. Api::Handle is the RequestHandler the
+// transport (http_server.h) calls; it is a plain function of the request, so the whole
+// API is tested without sockets.
+//
+// Routes (docs/openapi.yaml describes them; a test keeps the two in step):
+//   GET  /healthz  /readyz  /metrics
+//   POST /v1/verify                       (alias: POST /v1/keys/verify)
+//   POST /v1/orgs
+//   GET  /v1/orgs/{org}/keys              POST /v1/orgs/{org}/keys
+//   GET  /v1/orgs/{org}/keys/{id}
+//   POST /v1/orgs/{org}/keys/{id}/rotate  POST /v1/orgs/{org}/keys/{id}/revoke
+//   PUT  /v1/orgs/{org}/keys/{id}/group
+//
+// Thread-safe: Handle may run on any number of threads at once.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/clock.h"
+#include "engine/engine.h"
+#include "server/http.h"
+#include "server/metrics.h"
+#include "server/router.h"
+
+namespace keytrail::server {
+
+// What the API needs to know beyond the engine.
+struct ApiOptions {
+  // The org whose admin keys may create further orgs (POST /v1/orgs).
+  std::string bootstrap_org = "default";
+};
+
+struct ApiContext;
+
+// The API as one request handler; see the file comment.
+class Api {
+ public:
+  // Borrows engine and clock; both must outlive the Api. Not ready until SetReady(true).
+  Api(Engine& engine, const Clock& clock, ApiOptions options);
+  ~Api();
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
+
+  HttpResponse Handle(const HttpRequest& request);
+
+  // /readyz answers 200 only while ready.
+  void SetReady(bool ready);
+
+  const Router& router() const { return router_; }
+  Metrics& metrics();
+
+  // The problem+json answer for a request the transport refuses itself; plug into
+  // HttpServer::Options::error_response.
+  static HttpResponse TransportError(int status, std::string_view code, std::string_view detail);
+
+ private:
+  std::unique_ptr<ApiContext> context_;
+  Router router_;
+};
+
+}  // namespace keytrail::server

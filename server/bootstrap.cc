@@ -1,0 +1,112 @@
+#include "server/bootstrap.h"
+
+#include <fmt/format.h>
+
+#include "projections/history_projection.h"
+
+namespace keytrail::server {
+namespace {
+
+using Kind = CommandOutcome::Kind;
+
+// True if the views hold an OrgCreated for `org`.
+Result<bool> OrgExists(projections::ViewStore& views, const std::string& org) {
+  auto history = projections::HistoryProjection::Read(views, org, org);
+  if (!history.ok()) return history.status();
+  for (const auto& entry : *history) {
+    if (entry.type == fb::Payload::OrgCreated) return true;
+  }
+  return false;
+}
+
+Result<bool> LogIsEmpty(events::EventLog& log) {
+  for (int32_t p = 0; p < log.PartitionCount(); ++p) {
+    auto end = log.EndOffset(p);
+    if (!end.ok()) return end.status();
+    if (*end > 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<OrgSetup> SetUpOrg(Engine& engine, domain::CommandContext context,
+                          std::string org_command_id, std::string name) {
+  OrgSetup setup;
+  context.command_id = std::move(org_command_id);
+  auto org = engine.Execute(context, domain::CreateOrg{std::move(name)});
+  if (!org.ok()) return org.status();
+  if (org->kind == Kind::kRejected) {
+    setup.rejection = org->rejection;
+    return setup;
+  }
+  if (org->kind == Kind::kReplayed && org->first_event != fb::Payload::OrgCreated) {
+    setup.rejection = domain::Rejection{domain::RejectionCode::kOrgExists,
+                                        "the command id was used for another command"};
+    return setup;
+  }
+  for (std::string_view group : kBuiltInGroups) {
+    context.command_id = fmt::format("bootstrap:group:{}", group);
+    auto created =
+        engine.Execute(context, domain::CreateGroup{std::string(group), std::string(group), ""});
+    if (!created.ok()) return created.status();
+    // group_exists: made by another command (only possible if a setup was interrupted
+    // and someone created it meanwhile); either way it exists now.
+    if (created->kind == Kind::kRejected &&
+        created->rejection->code != domain::RejectionCode::kGroupExists) {
+      return Status::Internal(fmt::format("setting up org {}: group {} refused: {}", context.org,
+                                          group, created->rejection->message));
+    }
+  }
+  context.command_id = "bootstrap:key";
+  CreateKeyRequest key;
+  key.name = std::string(kBootstrapKeyName);
+  key.group = "admin";
+  auto issued = engine.CreateKey(context, std::move(key));
+  if (!issued.ok()) return issued.status();
+  if (issued->outcome.kind == Kind::kRejected) {
+    return Status::Internal(fmt::format("setting up org {}: the admin key was refused: {}",
+                                        context.org, issued->outcome.rejection->message));
+  }
+  setup.admin_key = std::move(issued).value();
+  return setup;
+}
+
+Result<BootstrapResult> Bootstrap(Engine& engine, events::EventLog& log,
+                                  projections::ViewStore& views, const std::string& org) {
+  BootstrapResult result;
+  auto empty = LogIsEmpty(log);
+  if (!empty.ok()) return empty.status();
+  if (!*empty) {
+    auto exists = OrgExists(views, org);
+    if (!exists.ok()) return exists.status();
+    if (!*exists) {
+      result.reason = fmt::format(
+          "the log holds events but no org '{}'; not bootstrapping it (was --bootstrap-org "
+          "different on the first start?)",
+          org);
+      return result;
+    }
+  }
+  domain::CommandContext context{.org = org,
+                                 .actor_kind = fb::ActorKind::System,
+                                 .actor_id = "bootstrap",
+                                 .correlation_id = "bootstrap"};
+  auto setup = SetUpOrg(engine, context, "bootstrap:org", org);
+  if (!setup.ok()) return setup.status();
+  if (setup->rejection) {
+    result.reason = fmt::format("org '{}' was not created by a bootstrap ({}); not bootstrapping",
+                                org, domain::RejectionCodeName(setup->rejection->code));
+    return result;
+  }
+  result.key_id = setup->admin_key.key_id;
+  if (setup->admin_key.outcome.kind == Kind::kApplied) {
+    result.kind = BootstrapResult::Kind::kCreated;
+    result.token = std::move(setup->admin_key.token);
+  } else {
+    result.kind = BootstrapResult::Kind::kAlreadyDone;
+  }
+  return result;
+}
+
+}  // namespace keytrail::server

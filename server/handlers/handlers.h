@@ -1,0 +1,69 @@
+// The API's handlers, one file per resource, and what they share (ApiContext).
+// Server-internal: api.cc wires them to routes.
+#pragma once
+
+#include <atomic>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "base/clock.h"
+#include "engine/engine.h"
+#include "server/api.h"
+#include "server/auth.h"
+#include "server/metrics.h"
+#include "server/router.h"
+
+namespace keytrail::server {
+
+// What every handler gets. Thread-safe (the engine and metrics are; the rest is
+// read-only or atomic).
+struct ApiContext {
+  Engine& engine;
+  const Clock& clock;
+  Metrics metrics;
+  ApiOptions options;
+  std::atomic<bool> ready{false};
+
+  ApiContext(Engine& e, const Clock& c, ApiOptions o)
+      : engine(e), clock(c), options(std::move(o)) {}
+
+  // Authenticates the bearer key (counting failures) and requires the caller's org to be
+  // the path's {org}: any other org is 404 org_not_found, exactly as for an org that
+  // does not exist, so a caller learns nothing about other orgs.
+  std::variant<Caller, HttpResponse> CallerInOrg(const RoutedRequest& request);
+
+  // The command id for a command of `caller`: "<caller key id>:<Idempotency-Key>", so
+  // two callers' keys never collide; empty without the header. An Idempotency-Key that
+  // is not 1..128 visible ASCII characters -> 400 invalid_request.
+  std::variant<std::string, HttpResponse> CommandId(const Caller& caller,
+                                                    const RoutedRequest& request);
+
+  // The key {id} of the caller's org; 404 key_not_found if the id is malformed or the
+  // org has no such key.
+  std::variant<projections::KeyRecord, HttpResponse> LoadKey(const Caller& caller,
+                                                             std::string_view id);
+
+  // The context of a command of `caller` in its org.
+  domain::CommandContext CommandFor(const Caller& caller, std::string command_id,
+                                    const RoutedRequest& request) const;
+};
+
+// keys.cc
+HttpResponse CreateKeyHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse GetKeyHandler(ApiContext& ctx, const RoutedRequest& request);
+// key_actions.cc
+HttpResponse RotateKeyHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse RevokeKeyHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse MoveKeyHandler(ApiContext& ctx, const RoutedRequest& request);
+// orgs.cc
+HttpResponse CreateOrgHandler(ApiContext& ctx, const RoutedRequest& request);
+// verify.cc
+HttpResponse VerifyHandler(ApiContext& ctx, const RoutedRequest& request);
+// ops.cc
+HttpResponse HealthzHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse ReadyzHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse MetricsHandler(ApiContext& ctx, const RoutedRequest& request);
+
+}  // namespace keytrail::server

@@ -1,0 +1,129 @@
+// POST /v1/orgs/{org}/keys/{id}/rotate, POST .../revoke, PUT .../group.
+#include <fmt/format.h>
+
+#include "server/handlers/handlers.h"
+#include "server/json_io.h"
+#include "server/problem.h"
+#include "server/wire_format.h"
+
+namespace keytrail::server {
+namespace {
+
+using nlohmann::json;
+using Kind = CommandOutcome::Kind;
+
+// What the three actions share: the caller in the path's org, its command id, and the
+// key as it is now (for the authorization check).
+struct KeyActionStart {
+  Caller caller;
+  std::string command_id;
+  projections::KeyRecord key;
+};
+
+std::variant<KeyActionStart, HttpResponse> Begin(ApiContext& ctx, const RoutedRequest& request) {
+  auto who = ctx.CallerInOrg(request);
+  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  KeyActionStart start;
+  start.caller = std::move(std::get<Caller>(who));
+  auto command_id = ctx.CommandId(start.caller, request);
+  if (auto* refused = std::get_if<HttpResponse>(&command_id)) return std::move(*refused);
+  start.command_id = std::move(std::get<std::string>(command_id));
+  auto loaded = ctx.LoadKey(start.caller, request.Param("id"));
+  if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
+  start.key = std::move(std::get<projections::KeyRecord>(loaded));
+  return start;
+}
+
+KeyTarget TargetOf(const projections::KeyRecord& key) {
+  return {key.group_id, key.permissions, key.created_by};
+}
+
+// The answer to an applied or replayed command: the key as it is now. A replay whose
+// command id belonged to another kind of command is refused.
+HttpResponse AnswerWithKey(ApiContext& ctx, const Caller& caller, const KeyId& id,
+                           const Result<CommandOutcome>& outcome, fb::Payload expected) {
+  if (!outcome.ok()) return StatusProblem(outcome.status());
+  if (outcome->kind == Kind::kRejected) return RejectionProblem(*outcome->rejection);
+  if (outcome->kind == Kind::kReplayed &&
+      (outcome->first_event != expected || outcome->aggregate_id != FormatKeyId(id))) {
+    return Problem(409, "idempotency_key_reused",
+                   "this Idempotency-Key was used for a different request");
+  }
+  auto loaded = ctx.LoadKey(caller, FormatKeyId(id));
+  if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
+  return JsonResponse(200,
+                      KeyToJson(std::get<projections::KeyRecord>(loaded), ctx.clock.NowMicros()));
+}
+
+}  // namespace
+
+HttpResponse RotateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto started = Begin(ctx, request);
+  if (auto* refused = std::get_if<HttpResponse>(&started)) return std::move(*refused);
+  KeyActionStart& start = std::get<KeyActionStart>(started);
+  BodyReader body(request.http.body, {"grace"}, /*empty_ok=*/true);
+  auto grace_text = body.String("grace", false);
+  if (!body.ok()) return body.problem();
+  auto grace = ParseDuration(grace_text.value_or("0s"));
+  if (!grace || *grace > domain::kMaxRotationGrace) {
+    return Problem(422, "invalid_grace", "grace must be a duration from \"0s\" to \"24h\"");
+  }
+  if (auto denied = Authorize(start.caller, KeyAction::kRotate, TargetOf(start.key))) {
+    return std::move(*denied);
+  }
+  auto issued = ctx.engine.RotateKey(ctx.CommandFor(start.caller, start.command_id, request),
+                                     start.key.key_id, *grace);
+  if (!issued.ok()) return StatusProblem(issued.status());
+  const CommandOutcome& outcome = issued->outcome;
+  if (outcome.kind == Kind::kRejected) return RejectionProblem(*outcome.rejection);
+  if (outcome.kind == Kind::kReplayed && (outcome.first_event != fb::Payload::KeyRotated ||
+                                          outcome.aggregate_id != FormatKeyId(start.key.key_id))) {
+    return Problem(409, "idempotency_key_reused",
+                   "this Idempotency-Key was used for a different request");
+  }
+  auto loaded = ctx.LoadKey(start.caller, FormatKeyId(start.key.key_id));
+  if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
+  const projections::KeyRecord& key = std::get<projections::KeyRecord>(loaded);
+  json out = {{"id", FormatKeyId(key.key_id)},
+              {"hint", key.hint},
+              {"previous_valid_until", TimeOrNull(key.previous_valid_until_us)}};
+  if (outcome.kind == Kind::kApplied) {
+    out["token"] = std::string(issued->token->reveal());  // shown this once
+  } else {
+    out["token"] = nullptr;
+    out["secret_already_shown"] = true;
+  }
+  return JsonResponse(200, out);
+}
+
+HttpResponse RevokeKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto started = Begin(ctx, request);
+  if (auto* refused = std::get_if<HttpResponse>(&started)) return std::move(*refused);
+  KeyActionStart& start = std::get<KeyActionStart>(started);
+  BodyReader body(request.http.body, {"reason"}, /*empty_ok=*/true);
+  auto reason = body.String("reason", false);
+  if (!body.ok()) return body.problem();
+  if (auto denied = Authorize(start.caller, KeyAction::kRevoke, TargetOf(start.key))) {
+    return std::move(*denied);
+  }
+  auto outcome = ctx.engine.Execute(ctx.CommandFor(start.caller, start.command_id, request),
+                                    domain::RevokeKey{start.key.key_id, reason.value_or("")});
+  return AnswerWithKey(ctx, start.caller, start.key.key_id, outcome, fb::Payload::KeyRevoked);
+}
+
+HttpResponse MoveKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto started = Begin(ctx, request);
+  if (auto* refused = std::get_if<HttpResponse>(&started)) return std::move(*refused);
+  KeyActionStart& start = std::get<KeyActionStart>(started);
+  BodyReader body(request.http.body, {"group"});
+  auto group = body.String("group", true);
+  if (!body.ok()) return body.problem();
+  if (auto denied = Authorize(start.caller, KeyAction::kMove, TargetOf(start.key), *group)) {
+    return std::move(*denied);
+  }
+  auto outcome = ctx.engine.Execute(ctx.CommandFor(start.caller, start.command_id, request),
+                                    domain::ChangeKeyGroup{start.key.key_id, *group});
+  return AnswerWithKey(ctx, start.caller, start.key.key_id, outcome, fb::Payload::KeyGroupChanged);
+}
+
+}  // namespace keytrail::server

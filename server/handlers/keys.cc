@@ -1,0 +1,198 @@
+// POST /v1/orgs/{org}/keys, GET /v1/orgs/{org}/keys, GET /v1/orgs/{org}/keys/{id}.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "projections/key_view.h"
+#include "server/handlers/handlers.h"
+#include "server/json_io.h"
+#include "server/problem.h"
+#include "server/wire_format.h"
+
+namespace keytrail::server {
+namespace {
+
+using nlohmann::json;
+using Kind = CommandOutcome::Kind;
+
+constexpr size_t kDefaultPageSize = 100;
+// A status filter is checked per row; a page stops after this many rows even if short,
+// and its next_page_token continues the scan.
+constexpr size_t kMaxRowsScannedPerPage = 10'000;
+
+std::optional<size_t> ParsePageSize(std::string_view text) {
+  if (text.empty() || text.size() > 4) return std::nullopt;
+  size_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<size_t>(c - '0');
+  }
+  if (value == 0 || value > projections::KeyViewProjection::kMaxPageSize) return std::nullopt;
+  return value;
+}
+
+// One page of keys whose *displayed* status (server/wire_format.h) is `status`: keys
+// past their expiry that the scheduler has not expired yet count as expired, which the
+// view's stored status cannot filter, so rows are checked here.
+Result<projections::KeyPage> ListByDisplayedStatus(projections::ViewStore& views,
+                                                   const std::string& org,
+                                                   projections::ListFilter filter,
+                                                   std::string_view status, size_t page_size,
+                                                   std::string page_token, Micros now) {
+  if (status == "revoked") filter.status = projections::KeyStatus::kRevoked;
+  if (status == "active") filter.status = projections::KeyStatus::kActive;
+  projections::KeyPage out;
+  size_t scanned = 0;
+  while (true) {
+    auto batch =
+        projections::KeyViewProjection::ListKeys(views, org, filter, page_size, page_token);
+    if (!batch.ok()) return batch.status();
+    for (projections::KeyRecord& key : batch->keys) {
+      ++scanned;
+      if (DisplayStatus(key, now) != status) continue;
+      if (out.keys.size() == page_size) {
+        out.next_page_token = FormatKeyId(out.keys.back().key_id);
+        return out;
+      }
+      out.keys.push_back(std::move(key));
+    }
+    if (batch->next_page_token.empty()) return out;  // the scan reached the end
+    page_token = batch->next_page_token;
+    if (scanned >= kMaxRowsScannedPerPage) {
+      // A short page; the token resumes after the last row read.
+      out.next_page_token = page_token;
+      return out;
+    }
+  }
+}
+
+}  // namespace
+
+HttpResponse CreateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto who = ctx.CallerInOrg(request);
+  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  const Caller& caller = std::get<Caller>(who);
+
+  BodyReader body(request.http.body, {"name", "group", "expires", "permissions"});
+  auto name = body.String("name", true);
+  auto group = body.String("group", true);
+  auto expires_text = body.String("expires", false);
+  auto permissions = body.StringArray("permissions", false);
+  if (!body.ok()) return body.problem();
+  auto expires = domain::ParseExpiration(expires_text.value_or("never"));
+  if (!expires) {
+    return Problem(422, "invalid_expiration",
+                   "expires must be \"never\", \"30d\", \"6m\", \"1y\" or an RFC 3339 time");
+  }
+  std::vector<std::string> granted = permissions.value_or(std::vector<std::string>{});
+  if (auto denied = Authorize(caller, KeyAction::kCreate, {*group, granted, caller.key_id})) {
+    return std::move(*denied);
+  }
+  auto command_id = ctx.CommandId(caller, request);
+  if (auto* refused = std::get_if<HttpResponse>(&command_id)) return std::move(*refused);
+
+  CreateKeyRequest create;
+  create.name = std::move(*name);
+  create.group = std::move(*group);
+  create.expires = *expires;
+  create.permissions = std::move(granted);
+  auto issued = ctx.engine.CreateKey(
+      ctx.CommandFor(caller, std::move(std::get<std::string>(command_id)), request),
+      std::move(create));
+  if (!issued.ok()) return StatusProblem(issued.status());
+  const CommandOutcome& outcome = issued->outcome;
+  if (outcome.kind == Kind::kRejected) return RejectionProblem(*outcome.rejection);
+  if (outcome.kind == Kind::kReplayed && outcome.first_event != fb::Payload::KeyCreated) {
+    return Problem(409, "idempotency_key_reused",
+                   "this Idempotency-Key was used for a different request");
+  }
+  auto loaded = ctx.LoadKey(caller, issued->key_id);
+  if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
+  json out = KeyToJson(std::get<projections::KeyRecord>(loaded), ctx.clock.NowMicros());
+  HttpResponse response;
+  if (outcome.kind == Kind::kApplied) {
+    out["token"] = std::string(issued->token->reveal());  // shown this once
+    response = JsonResponse(201, out);
+  } else {
+    out["token"] = nullptr;
+    out["secret_already_shown"] = true;
+    response = JsonResponse(200, out);
+  }
+  response.SetHeader("Location", fmt::format("/v1/orgs/{}/keys/{}", caller.org, issued->key_id));
+  return response;
+}
+
+HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto who = ctx.CallerInOrg(request);
+  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  const Caller& caller = std::get<Caller>(who);
+
+  projections::ListFilter filter;
+  std::optional<std::string> status;
+  size_t page_size = kDefaultPageSize;
+  std::string page_token;
+  std::vector<std::string_view> seen;
+  for (const auto& [name, value] : request.query) {
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+      return Problem(400, "invalid_request", fmt::format("query parameter '{}' repeated", name));
+    }
+    seen.push_back(name);
+    if (name == "group") {
+      filter.group = value;
+    } else if (name == "created_by") {
+      filter.created_by = value;
+    } else if (name == "status") {
+      if (value != "active" && value != "revoked" && value != "expired") {
+        return Problem(400, "invalid_request", "status must be active, revoked or expired");
+      }
+      status = value;
+    } else if (name == "expires_before") {
+      auto t = ParseRfc3339Time(value);
+      if (!t) return Problem(400, "invalid_request", "expires_before must be an RFC 3339 time");
+      filter.expires_before_us = *t;
+    } else if (name == "page_size") {
+      auto size = ParsePageSize(value);
+      if (!size) {
+        return Problem(
+            400, "invalid_request",
+            fmt::format("page_size must be 1..{}", projections::KeyViewProjection::kMaxPageSize));
+      }
+      page_size = *size;
+    } else if (name == "page_token") {
+      if (!ParseKeyId(value)) return Problem(400, "invalid_request", "malformed page_token");
+      page_token = value;
+    } else {
+      return Problem(400, "invalid_request", fmt::format("unknown query parameter '{}'", name));
+    }
+  }
+
+  const Micros now = ctx.clock.NowMicros();
+  auto page = status ? ListByDisplayedStatus(ctx.engine.views(), caller.org, filter, *status,
+                                             page_size, page_token, now)
+                     : projections::KeyViewProjection::ListKeys(ctx.engine.views(), caller.org,
+                                                                filter, page_size, page_token);
+  if (!page.ok()) {
+    if (page.status().code() == StatusCode::kInvalidArgument) {
+      return Problem(400, "invalid_request", page.status().message());
+    }
+    return StatusProblem(page.status());
+  }
+  json keys = json::array();
+  for (const projections::KeyRecord& key : page->keys) keys.push_back(KeyToJson(key, now));
+  return JsonResponse(
+      200, json{{"keys", std::move(keys)},
+                {"next_page_token",
+                 page->next_page_token.empty() ? json(nullptr) : json(page->next_page_token)}});
+}
+
+HttpResponse GetKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto who = ctx.CallerInOrg(request);
+  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  const Caller& caller = std::get<Caller>(who);
+  auto loaded = ctx.LoadKey(caller, request.Param("id"));
+  if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
+  return JsonResponse(200,
+                      KeyToJson(std::get<projections::KeyRecord>(loaded), ctx.clock.NowMicros()));
+}
+
+}  // namespace keytrail::server

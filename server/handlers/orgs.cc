@@ -1,0 +1,94 @@
+// POST /v1/orgs: a new org with its built-in groups and a first admin key.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "server/bootstrap.h"
+#include "server/handlers/handlers.h"
+#include "server/json_io.h"
+#include "server/problem.h"
+
+namespace keytrail::server {
+namespace {
+
+using nlohmann::json;
+using Kind = CommandOutcome::Kind;
+
+// Org ids: 1-64 characters of [a-z0-9-_], like group ids (they appear in paths).
+bool ValidOrgId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+}
+
+// A command id for a CreateOrg sent without Idempotency-Key: unique, so a second POST
+// for the same id is refused with org_exists.
+std::string FreshCommandId() {
+  uint8_t bytes[16];
+  SystemRandom().Fill(bytes);
+  std::string out = "org:";
+  for (uint8_t b : bytes) out += fmt::format("{:02x}", b);
+  return out;
+}
+
+}  // namespace
+
+HttpResponse CreateOrgHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto authenticated = Authenticate(ctx.engine, request.http);
+  if (auto* failure = std::get_if<AuthFailure>(&authenticated)) {
+    ctx.metrics.CountAuthFailure(failure->reason ? ReasonCode(*failure->reason) : "missing");
+    return std::move(failure->response);
+  }
+  const Caller& caller = std::get<Caller>(authenticated);
+  request.principal = caller.key_id;
+  if (caller.org != ctx.options.bootstrap_org || caller.role != Role::kAdmin) {
+    return Problem(
+        403, "forbidden",
+        fmt::format("only an admin key of org '{}' may create orgs", ctx.options.bootstrap_org));
+  }
+  BodyReader body(request.http.body, {"id", "name"});
+  auto id = body.String("id", true);
+  auto name = body.String("name", true);
+  if (!body.ok()) return body.problem();
+  if (!ValidOrgId(*id)) {
+    return Problem(422, "invalid_org_id", "org id must be 1-64 characters of a-z, 0-9, '-', '_'");
+  }
+  auto command_id = ctx.CommandId(caller, request);
+  if (auto* refused = std::get_if<HttpResponse>(&command_id)) return std::move(*refused);
+  std::string org_command_id = std::move(std::get<std::string>(command_id));
+  if (org_command_id.empty()) org_command_id = FreshCommandId();
+
+  domain::CommandContext context{.org = *id,
+                                 .actor_kind = fb::ActorKind::Key,
+                                 .actor_id = caller.key_id,
+                                 .correlation_id = request.request_id};
+  auto setup = SetUpOrg(ctx.engine, context, std::move(org_command_id), std::move(*name));
+  if (!setup.ok()) return StatusProblem(setup.status());
+  if (setup->rejection) return RejectionProblem(*setup->rejection);
+
+  const IssuedKey& admin = setup->admin_key;
+  auto key_id = ParseKeyId(admin.key_id);
+  auto record = key_id ? projections::KeyViewProjection::GetKey(ctx.engine.views(), *id, *key_id)
+                       : Result<std::optional<projections::KeyRecord>>(std::nullopt);
+  if (!record.ok()) return StatusProblem(record.status());
+  if (!record->has_value()) {
+    return StatusProblem(Status::Internal("the new org's admin key is not in the key view"));
+  }
+  json key = KeyToJson(**record, ctx.clock.NowMicros());
+  const bool created_now = admin.outcome.kind == Kind::kApplied;
+  if (created_now) {
+    key["token"] = std::string(admin.token->reveal());  // shown this once
+  } else {
+    key["token"] = nullptr;
+    key["secret_already_shown"] = true;
+  }
+  json groups = json::array();
+  for (std::string_view group : kBuiltInGroups) groups.push_back(std::string(group));
+  HttpResponse response = JsonResponse(created_now ? 201 : 200,
+                                       json{{"id", *id}, {"groups", groups}, {"admin_key", key}});
+  response.SetHeader("Location", fmt::format("/v1/orgs/{}/keys", *id));
+  return response;
+}
+
+}  // namespace keytrail::server

@@ -1,0 +1,61 @@
+// HttpRequest / HttpResponse: the plain data a handler sees and returns. The transport
+// (server/session.cc, Boost.Beast) converts to and from them, so handlers and the router
+// are tested without sockets.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace keytrail::server {
+
+// One header field.
+struct HttpHeader {
+  std::string name;  // lower case in requests; as written in responses
+  std::string value;
+};
+
+// One request as received. `target` is the raw request target ("/v1/x?a=b"); the API
+// layer splits it with SplitTarget.
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ... as sent
+  std::string target;
+  std::vector<HttpHeader> headers;  // names lower-cased; order kept
+  std::string body;
+  std::string remote;  // peer address, for logs
+
+  // The first header with this name (case-insensitive), or nullopt.
+  std::optional<std::string_view> Header(std::string_view name) const;
+};
+
+// One response. The transport adds the Server, Content-Length and Connection headers.
+struct HttpResponse {
+  int status = 200;
+  std::string content_type;  // empty: no body type (e.g. 204)
+  std::vector<HttpHeader> headers;
+  std::string body;
+  bool close = false;  // close the connection after writing this response
+
+  void SetHeader(std::string name, std::string value);
+};
+
+// A request target split into its path (still percent-encoded) and its decoded query
+// parameters, in order.
+struct SplitTargetResult {
+  std::string path;
+  std::vector<std::pair<std::string, std::string>> query;
+};
+
+// Splits "/a/b?x=1&y=%20" into its path and decoded query ('+' is a space). nullopt if
+// the query holds a malformed percent escape.
+std::optional<SplitTargetResult> SplitTarget(std::string_view target);
+
+// Decodes %XX escapes (not '+'). nullopt for a malformed escape.
+std::optional<std::string> PercentDecode(std::string_view text);
+
+// The standard reason phrase of a status code ("Not Found"); "Unknown" if none.
+std::string_view ReasonPhrase(int status);
+
+}  // namespace keytrail::server

@@ -1,0 +1,118 @@
+#include "server/http_server.h"
+
+#include <charconv>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+
+#include "server/connections.h"
+#include "server/listener.h"
+#include "server/log.h"
+
+namespace keytrail::server {
+
+namespace net = boost::asio;
+
+// The io context, its threads and what the listener and sessions share.
+struct HttpServer::Impl {
+  explicit Impl(int threads) : ioc(threads) {}
+
+  net::io_context ioc;
+  std::shared_ptr<ServerShared> shared;
+  std::shared_ptr<Listener> listener;
+  std::vector<std::thread> threads;
+  std::string address;
+  bool shut_down = false;
+};
+
+bool ParseListenAddress(std::string_view text, std::string* host, uint16_t* port) {
+  std::string_view host_part, port_part;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return false;
+    }
+    host_part = text.substr(1, close - 1);
+    port_part = text.substr(close + 2);
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    host_part = text.substr(0, colon);
+    port_part = text.substr(colon + 1);
+    if (host_part.find(':') != std::string_view::npos) return false;  // v6 needs brackets
+  }
+  if (host_part.empty() || port_part.empty()) return false;
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port_part.data(), port_part.data() + port_part.size(), value);
+  if (ec != std::errc() || end != port_part.data() + port_part.size() || value > 65535) {
+    return false;
+  }
+  *host = host_part == "localhost" ? "127.0.0.1" : std::string(host_part);
+  *port = static_cast<uint16_t>(value);
+  return true;
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() { Shutdown(std::chrono::milliseconds(0)); }
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(Options options, RequestHandler handler) {
+  if (options.threads < 1 || options.threads > 256) {
+    return Status::InvalidArgument("threads must be 1..256");
+  }
+  if (options.max_body_bytes == 0 || options.max_header_bytes < 1024) {
+    return Status::InvalidArgument("body and header limits are too small");
+  }
+  std::string host;
+  uint16_t port = 0;
+  if (!ParseListenAddress(options.listen, &host, &port)) {
+    return Status::InvalidArgument(
+        fmt::format("listen address '{}' is not host:port (e.g. 127.0.0.1:8080)", options.listen));
+  }
+  boost::system::error_code ec;
+  const net::ip::address address = net::ip::make_address(host, ec);
+  if (ec) {
+    return Status::InvalidArgument(fmt::format("'{}' is not an IP address", host));
+  }
+
+  auto impl = std::make_unique<Impl>(options.threads);
+  impl->shared = std::make_shared<ServerShared>();
+  const int threads = options.threads;
+  impl->shared->options = std::move(options);
+  impl->shared->handler = std::move(handler);
+  auto listener = Listener::Open(impl->ioc, net::ip::tcp::endpoint(address, port), impl->shared);
+  if (!listener.ok()) return listener.status();
+  impl->listener = std::move(listener).value();
+  const auto& bound = impl->listener->endpoint();
+  impl->address = bound.address().is_v6()
+                      ? fmt::format("[{}]:{}", bound.address().to_string(), bound.port())
+                      : fmt::format("{}:{}", bound.address().to_string(), bound.port());
+  impl->listener->Run();
+  for (int i = 0; i < threads; ++i) {
+    // Handlers that throw are answered with 500 by the session, and Asio and Beast are
+    // used through their error_code overloads, so nothing is expected to escape run().
+    impl->threads.emplace_back([ioc = &impl->ioc] { ioc->run(); });
+  }
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+const std::string& HttpServer::address() const { return impl_->address; }
+
+void HttpServer::Shutdown(std::chrono::milliseconds grace) {
+  if (impl_->shut_down) return;
+  impl_->shut_down = true;
+  impl_->listener->Stop();
+  impl_->shared->connections.StopAll();
+  if (!impl_->shared->connections.WaitEmpty(grace)) {
+    Log(LogLevel::kWarn, "connections still open after the shutdown grace; closing them",
+        {{"grace_ms", static_cast<int64_t>(grace.count())}});
+  }
+  impl_->ioc.stop();
+  for (std::thread& t : impl_->threads) t.join();
+  impl_->threads.clear();
+}
+
+}  // namespace keytrail::server

@@ -1,0 +1,45 @@
+// Listener: accepts connections on one endpoint and hands each to a new session
+// (session.h). Transport-internal: includes Asio, so only server/*.cc include it.
+#pragma once
+
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "base/status.h"
+#include "server/connections.h"
+
+namespace keytrail::server {
+
+// The accept loop of one HttpServer. Lives as long as an accept is pending.
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  // Opens, binds and listens. Errors: kUnavailable (e.g. the address is in use).
+  static Result<std::shared_ptr<Listener>> Open(boost::asio::io_context& ioc,
+                                                const boost::asio::ip::tcp::endpoint& endpoint,
+                                                std::shared_ptr<ServerShared> shared);
+  Listener(boost::asio::io_context& ioc, std::shared_ptr<ServerShared> shared);
+
+  // Starts accepting. Call once.
+  void Run();
+  // Closes the acceptor; connections already accepted are not touched. Thread-safe.
+  void Stop();
+
+  const boost::asio::ip::tcp::endpoint& endpoint() const { return endpoint_; }
+
+ private:
+  void Accept();
+  void OnAccept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
+
+  boost::asio::io_context& ioc_;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer backoff_;  // after an accept error such as EMFILE
+  boost::asio::ip::tcp::endpoint endpoint_;
+  std::shared_ptr<ServerShared> shared_;
+};
+
+}  // namespace keytrail::server

@@ -1,0 +1,54 @@
+// Metrics: the HTTP API's counters, rendered in the Prometheus text format (0.0.4).
+//
+//   keytrail_http_requests_total{method,route,status}        counter
+//   keytrail_http_request_duration_seconds{route}            histogram
+//   keytrail_verify_total{reason}                            counter (POST verify)
+//   keytrail_auth_failures_total{reason}                     counter (bearer auth)
+// plus, from the engine at render time (RenderEngine), the verify index size and the
+// expiry scheduler's stats.
+//
+// `route` is the router pattern ("/v1/orgs/{org}/keys"), or "unmatched", so label
+// cardinality stays bounded. Thread-safe.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <tuple>
+
+#include "engine/engine.h"
+
+namespace keytrail::server {
+
+// The counters of one Api; see the file comment.
+class Metrics {
+ public:
+  static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                      0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
+
+  void CountRequest(std::string_view method, std::string_view route, int status, double seconds);
+  void CountVerify(VerifyReason reason);
+  void CountAuthFailure(std::string_view reason);
+
+  // The counters above.
+  std::string Render() const;
+  // Gauges read from the engine now.
+  static std::string RenderEngine(const Engine& engine);
+
+ private:
+  struct Histogram {
+    std::array<uint64_t, kBuckets.size()> buckets{};  // non-cumulative
+    uint64_t count = 0;
+    double sum = 0;
+  };
+  mutable std::mutex mu_;
+  std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;  // guarded by mu_
+  std::map<std::string, Histogram> durations_;                              // guarded by mu_
+  std::map<std::string, uint64_t> auth_failures_;                           // guarded by mu_
+  std::array<std::atomic<uint64_t>, 8> verify_{};                           // by VerifyReason value
+};
+
+}  // namespace keytrail::server

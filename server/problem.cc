@@ -1,0 +1,67 @@
+#include "server/problem.h"
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "server/log.h"
+
+namespace keytrail::server {
+
+HttpResponse Problem(int status, std::string_view code, std::string_view detail) {
+  nlohmann::json body = {{"type", "urn:keytrail:problem:" + std::string(code)},
+                         {"title", std::string(ReasonPhrase(status))},
+                         {"status", status},
+                         {"code", std::string(code)},
+                         {"detail", std::string(detail)}};
+  HttpResponse response;
+  response.status = status;
+  response.content_type = "application/problem+json";
+  response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (status == 401) response.SetHeader("WWW-Authenticate", "Bearer");
+  return response;
+}
+
+int StatusForRejection(domain::RejectionCode code) {
+  using C = domain::RejectionCode;
+  switch (code) {
+    case C::kOrgNotFound:
+    case C::kGroupNotFound:
+    case C::kKeyNotFound:
+      return 404;
+    case C::kOrgExists:
+    case C::kNameTaken:
+    case C::kGroupExists:
+    case C::kKeyExists:
+    case C::kKeyRevoked:
+    case C::kKeyExpired:
+    case C::kAlreadyRevoked:
+    case C::kQuotaExceeded:
+    case C::kNotDue:
+      return 409;
+    case C::kInvalidName:
+    case C::kInvalidGroupId:
+    case C::kInvalidExpiration:
+    case C::kInvalidPermission:
+    case C::kInvalidGrace:
+    case C::kInvalidReason:
+      return 422;
+  }
+  return 422;
+}
+
+HttpResponse RejectionProblem(const domain::Rejection& rejection) {
+  return Problem(StatusForRejection(rejection.code), domain::RejectionCodeName(rejection.code),
+                 rejection.message);
+}
+
+HttpResponse StatusProblem(const Status& status) {
+  if (status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kTimeout) {
+    Log(LogLevel::kWarn, "dependency unavailable", {{"error", status.ToString()}});
+    return Problem(503, "unavailable", status.ToString());
+  }
+  Log(LogLevel::kError, "internal error", {{"error", status.ToString()}});
+  return Problem(500, "internal", "internal error; see the server log");
+}
+
+}  // namespace keytrail::server

@@ -1,0 +1,227 @@
+#include "server/session.h"
+
+#include <array>
+#include <optional>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "server/log.h"
+
+namespace keytrail::server {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+// After refusing a request whose body was not read (413, 431, 400), the session stops
+// sending and reads and discards what the client still sends, for at most this long
+// and this much, so that closing does not reset the connection before the client has
+// read the refusal.
+constexpr auto kDrainTime = std::chrono::seconds(2);
+constexpr size_t kMaxDrainBytes = 1 << 20;
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, std::shared_ptr<ServerShared> shared)
+      : stream_(std::move(socket)),
+        shared_(std::move(shared)),
+        buffer_(shared_->options.max_header_bytes + shared_->options.max_body_bytes + 65536) {}
+
+  ~Session() {
+    if (id_ != 0) shared_->connections.Remove(id_);
+  }
+
+  void Start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Begin(); });
+  }
+
+ private:
+  enum class State { kReading, kHandling, kWriting, kDraining };
+
+  void Begin() {
+    std::weak_ptr<Session> weak = weak_from_this();
+    auto executor = stream_.get_executor();
+    id_ = shared_->connections.Add([weak, executor] {
+      net::post(executor, [weak] {
+        if (auto self = weak.lock()) self->OnStop();
+      });
+    });
+    if (id_ == 0) return Close();  // the server is stopping
+    boost::system::error_code ec;
+    const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = peer.address().to_string() + ":" + std::to_string(peer.port());
+    ReadHeader();
+  }
+
+  // The server is stopping: a connection waiting for a new request closes now; one
+  // with a request in flight finishes it and closes after the response.
+  void OnStop() {
+    if (state_ == State::kReading && parser_.has_value() && !parser_->got_some() &&
+        buffer_.size() == 0) {
+      beast::get_lowest_layer(stream_).cancel();
+    }
+  }
+
+  void ReadHeader() {
+    if (shared_->connections.stopping()) return Close();
+    parser_.emplace();
+    parser_->body_limit(shared_->options.max_body_bytes);
+    parser_->header_limit(static_cast<uint32_t>(shared_->options.max_header_bytes));
+    state_ = State::kReading;
+    stream_.expires_after(shared_->options.idle_timeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnReadError(ec);
+    const auto& request = parser_->get();
+    if (beast::iequals(request[http::field::expect], "100-continue")) {
+      // The body fits (a Content-Length over the limit fails the header read), so ask
+      // the client to send it.
+      auto interim = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                        request.version());
+      http::async_write(stream_, *interim,
+                        [self = shared_from_this(), interim](beast::error_code write_ec, size_t) {
+                          if (write_ec) return self->Close();
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec) return self->OnReadError(ec);
+                       self->OnRequest();
+                     });
+  }
+
+  void OnReadError(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      return Refuse(
+          413, "body_too_large",
+          "the request body exceeds " + std::to_string(shared_->options.max_body_bytes) + " bytes");
+    }
+    if (ec == http::error::header_limit) {
+      return Refuse(431, "headers_too_large", "the request headers are too large");
+    }
+    if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      return Refuse(400, "bad_request", "malformed HTTP request: " + ec.message());
+    }
+    // End of stream, timeout, reset, cancelled by Shutdown: nothing to answer.
+    Close();
+  }
+
+  void OnRequest() {
+    state_ = State::kHandling;
+    http::request<http::string_body> message = parser_->release();
+    HttpRequest request;
+    request.method = std::string(message.method_string());
+    request.target = std::string(message.target());
+    for (const auto& field : message) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      request.headers.push_back({std::move(name), std::string(field.value())});
+    }
+    request.body = std::move(message.body());
+    request.remote = remote_;
+    HttpResponse response;
+    try {
+      response = shared_->handler(request);
+    } catch (const std::exception& e) {
+      Log(LogLevel::kError, "handler threw", {{"error", e.what()}});
+      response = shared_->ErrorResponse(500, "internal", "internal error");
+    } catch (...) {
+      Log(LogLevel::kError, "handler threw", {{"error", "unknown exception"}});
+      response = shared_->ErrorResponse(500, "internal", "internal error");
+    }
+    const bool keep_alive =
+        message.keep_alive() && !response.close && !shared_->connections.stopping();
+    Write(std::move(response), message.version(), keep_alive, /*drain=*/false);
+  }
+
+  // Answers a request that could not be read whole, then closes.
+  void Refuse(int status, std::string_view code, const std::string& detail) {
+    state_ = State::kHandling;
+    Write(shared_->ErrorResponse(status, code, detail), 11, /*keep_alive=*/false,
+          /*drain=*/true);
+  }
+
+  void Write(HttpResponse response, unsigned version, bool keep_alive, bool drain) {
+    auto message = std::make_shared<http::response<http::string_body>>();
+    message->version(version);
+    message->result(static_cast<unsigned>(response.status));
+    if (std::string_view reason = ReasonPhrase(response.status); reason != "Unknown") {
+      message->reason(beast::string_view(reason.data(), reason.size()));
+    }
+    message->set(http::field::server, "keytrail");
+    if (!response.content_type.empty()) {
+      message->set(http::field::content_type, response.content_type);
+    }
+    for (HttpHeader& header : response.headers) message->set(header.name, header.value);
+    message->body() = std::move(response.body);
+    message->keep_alive(keep_alive);
+    message->prepare_payload();
+    state_ = State::kWriting;
+    stream_.expires_after(shared_->options.idle_timeout);
+    http::async_write(
+        stream_, *message,
+        [self = shared_from_this(), message, keep_alive, drain](beast::error_code ec, size_t) {
+          if (ec) return self->Close();
+          if (drain) return self->Drain();
+          if (!keep_alive) return self->Close();
+          self->ReadHeader();
+        });
+  }
+
+  void Drain() {
+    state_ = State::kDraining;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(kDrainTime);
+    DrainSome();
+  }
+
+  void DrainSome() {
+    stream_.async_read_some(net::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > kMaxDrainBytes) return self->Close();
+                              self->DrainSome();
+                            });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  beast::tcp_stream stream_;
+  std::shared_ptr<ServerShared> shared_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  State state_ = State::kReading;
+  uint64_t id_ = 0;
+  std::string remote_;
+  std::array<char, 4096> scratch_{};
+  size_t drained_ = 0;
+};
+
+}  // namespace
+
+void StartSession(tcp::socket socket, std::shared_ptr<ServerShared> shared) {
+  std::make_shared<Session>(std::move(socket), std::move(shared))->Start();
+}
+
+}  // namespace keytrail::server

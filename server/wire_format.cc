@@ -1,0 +1,83 @@
+#include "server/wire_format.h"
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "engine/domain/commands.h"
+
+namespace keytrail::server {
+
+std::string FormatRfc3339(Micros t) {
+  using namespace std::chrono;
+  const Micros day_count =
+      t >= 0 ? t / domain::kMicrosPerDay : (t - domain::kMicrosPerDay + 1) / domain::kMicrosPerDay;
+  Micros rest = t - day_count * domain::kMicrosPerDay;
+  const year_month_day date{sys_days(days(day_count))};
+  const int64_t micros = rest % domain::kMicrosPerSecond;
+  int64_t seconds = rest / domain::kMicrosPerSecond;
+  const int h = static_cast<int>(seconds / 3600), m = static_cast<int>(seconds / 60 % 60),
+            s = static_cast<int>(seconds % 60);
+  std::string out =
+      fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(date.year()),
+                  static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()), h, m, s);
+  if (micros != 0) out += fmt::format(".{:06}", micros);
+  out += "Z";
+  return out;
+}
+
+std::optional<Micros> ParseRfc3339Time(std::string_view text) {
+  auto expiration = domain::ParseExpiration(text);
+  if (!expiration || expiration->kind != domain::Expiration::Kind::kAt) return std::nullopt;
+  return expiration->at;
+}
+
+std::optional<Micros> ParseDuration(std::string_view text) {
+  constexpr Micros kMaxHours = 100000;
+  if (text.empty()) return std::nullopt;
+  Micros total = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    Micros value = 0;
+    const size_t start = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+      value = value * 10 + (text[i] - '0');
+      if (value > kMaxHours * 3600) return std::nullopt;
+      ++i;
+    }
+    if (i == start || i == text.size()) return std::nullopt;
+    Micros unit = 0;
+    switch (text[i]) {
+      case 'h':
+        unit = 3600 * domain::kMicrosPerSecond;
+        break;
+      case 'm':
+        unit = 60 * domain::kMicrosPerSecond;
+        break;
+      case 's':
+        unit = domain::kMicrosPerSecond;
+        break;
+      default:
+        return std::nullopt;
+    }
+    ++i;
+    total += value * unit;
+    if (total > kMaxHours * 3600 * domain::kMicrosPerSecond) return std::nullopt;
+  }
+  return total;
+}
+
+std::string_view DisplayStatus(const projections::KeyRecord& key, Micros now) {
+  switch (key.status) {
+    case projections::KeyStatus::kRevoked:
+      return "revoked";
+    case projections::KeyStatus::kExpired:
+      return "expired";
+    case projections::KeyStatus::kActive:
+      break;
+  }
+  if (key.expires_at_us != 0 && now >= key.expires_at_us) return "expired";
+  return "active";
+}
+
+}  // namespace keytrail::server

@@ -1,0 +1,545 @@
+// The HTTP API without sockets: Api::Handle over a real engine (local log, RocksDB
+// views, a fake clock), exactly as the transport calls it.
+#include "server/api.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "events/local_event_log.h"
+#include "server/bootstrap.h"
+#include "tests/support/temp_dir.h"
+
+namespace keytrail::server {
+namespace {
+
+using nlohmann::json;
+
+constexpr Micros kNow = 1'767'225'600'000'000;  // 2026-01-01T00:00:00Z
+constexpr Micros kSecond = 1'000'000;
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto log = events::LocalEventLog::Open({.path = dir_.path() + "/log", .partitions = 4});
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    log_ = std::move(log).value();
+    auto views = projections::OpenRocksViewStore(dir_.path() + "/views");
+    ASSERT_TRUE(views.ok());
+    views_ = std::move(views).value();
+    Engine::Options options;
+    options.domain.max_active_keys = 20;
+    auto engine = Engine::Start(*log_, *views_, clock_, options);
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    engine_ = std::move(engine).value();
+    auto boot = Bootstrap(*engine_, *log_, *views_, "default");
+    ASSERT_TRUE(boot.ok()) << boot.status().ToString();
+    ASSERT_EQ(boot->kind, BootstrapResult::Kind::kCreated);
+    admin_ = std::string(boot->token->reveal());
+    admin_id_ = boot->key_id;
+    api_ = std::make_unique<Api>(*engine_, clock_, ApiOptions{});
+    api_->SetReady(true);
+  }
+
+  HttpResponse Call(const std::string& method, const std::string& target,
+                    const std::string& body = "", const std::string& token = "",
+                    std::vector<HttpHeader> headers = {}) {
+    HttpRequest request;
+    request.method = method;
+    request.target = target;
+    request.body = body;
+    request.headers = std::move(headers);
+    if (!token.empty()) request.headers.push_back({"authorization", "Bearer " + token});
+    return api_->Handle(request);
+  }
+
+  static json Json(const HttpResponse& response) {
+    return json::parse(response.body, nullptr, false);
+  }
+  static std::string Code(const HttpResponse& response) {
+    json body = Json(response);
+    return body.is_object() && body.contains("code") ? body["code"].get<std::string>() : "";
+  }
+
+  // Creates a key through the API as `token`; returns the 201 body.
+  json CreateKey(const std::string& name, const std::string& group, const std::string& token,
+                 const std::string& org = "default", const std::string& extra = "") {
+    HttpResponse r =
+        Call("POST", "/v1/orgs/" + org + "/keys",
+             R"({"name": ")" + name + R"(", "group": ")" + group + "\"" + extra + "}", token);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return Json(r);
+  }
+
+  testing::TempDir dir_;
+  FakeClock clock_{kNow};
+  std::unique_ptr<events::LocalEventLog> log_;
+  std::unique_ptr<projections::ViewStore> views_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Api> api_;
+  std::string admin_, admin_id_;
+};
+
+TEST_F(ApiTest, HealthReadinessAndMetrics) {
+  EXPECT_EQ(Call("GET", "/healthz").status, 200);
+  EXPECT_EQ(Call("GET", "/readyz").status, 200);
+  api_->SetReady(false);
+  HttpResponse not_ready = Call("GET", "/readyz");
+  EXPECT_EQ(not_ready.status, 503);
+  EXPECT_EQ(Code(not_ready), "not_ready");
+  api_->SetReady(true);
+  Call("POST", "/v1/verify", R"({"key": "nope"})");
+  HttpResponse metrics = Call("GET", "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.content_type.find("text/plain"), std::string::npos);
+  for (const char* line :
+       {"keytrail_http_requests_total{method=\"GET\",route=\"/readyz\",status=\"503\"} 1",
+        "keytrail_verify_total{reason=\"malformed\"} 1", "keytrail_scheduler_pending_timers 0",
+        "keytrail_verify_index_keys 1", "keytrail_http_request_duration_seconds_bucket"}) {
+    EXPECT_NE(metrics.body.find(line), std::string::npos) << line;
+  }
+}
+
+TEST_F(ApiTest, UnknownRoutesAndMethods) {
+  HttpResponse r = Call("GET", "/v2/nothing");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(Code(r), "not_found");
+  r = Call("DELETE", "/v1/orgs/default/keys");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(Code(r), "method_not_allowed");
+  bool has_allow = false;
+  for (const auto& h : r.headers) has_allow |= h.name == "Allow" && h.value == "POST, GET";
+  EXPECT_TRUE(has_allow);
+  EXPECT_EQ(Call("GET", "/v1/orgs/default/keys?x=%zz", "", admin_).status, 400);
+}
+
+TEST_F(ApiTest, CreateShowsTheTokenOnceAndTheKeyVerifies) {
+  clock_.Set(kNow + 5 * kSecond);
+  HttpResponse r = Call("POST", "/v1/orgs/default/keys",
+                        R"({"name": "deploy bot", "group": "developer", "expires": "30d",
+                            "permissions": ["scim"]})",
+                        admin_);
+  ASSERT_EQ(r.status, 201) << r.body;
+  json key = Json(r);
+  EXPECT_EQ(key["name"], "deploy bot");
+  EXPECT_EQ(key["group"], "developer");
+  EXPECT_EQ(key["created_by"], admin_id_);
+  EXPECT_EQ(key["created_at"], "2026-01-01T00:00:05Z");
+  EXPECT_EQ(key["expires_at"], "2026-01-31T00:00:05Z");
+  EXPECT_EQ(key["permissions"], json::array({"scim"}));
+  EXPECT_EQ(key["status"], "active");
+  EXPECT_TRUE(key["last_rotated_at"].is_null());
+  const std::string token = key["token"];
+  EXPECT_TRUE(token.starts_with("kt_"));
+  EXPECT_EQ(key["hint"].get<std::string>().substr(0, 3), "kt_");
+  bool located = false;
+  for (const auto& h : r.headers) {
+    located |=
+        h.name == "Location" && h.value == "/v1/orgs/default/keys/" + key["id"].get<std::string>();
+  }
+  EXPECT_TRUE(located);
+
+  HttpResponse verified = Call("POST", "/v1/verify", json{{"key", token}}.dump());
+  ASSERT_EQ(verified.status, 200);
+  json v = Json(verified);
+  EXPECT_EQ(v["valid"], true);
+  EXPECT_EQ(v["key_id"], key["id"]);
+  EXPECT_EQ(v["org"], "default");
+  EXPECT_EQ(v["group"], "developer");
+  EXPECT_EQ(v["permissions"], json::array({"scim"}));
+  EXPECT_EQ(v["expires_at"], "2026-01-31T00:00:05Z");
+  // The bearer form, and the DESIGN.md alias.
+  EXPECT_EQ(Json(Call("POST", "/v1/keys/verify", "", token))["valid"], true);
+
+  // GET never shows the token again.
+  HttpResponse got =
+      Call("GET", "/v1/orgs/default/keys/" + key["id"].get<std::string>(), "", admin_);
+  ASSERT_EQ(got.status, 200);
+  EXPECT_FALSE(Json(got).contains("token"));
+  EXPECT_EQ(got.body.find(token), std::string::npos);
+}
+
+TEST_F(ApiTest, BadInputOnCreateGets4xxWithItsCode) {
+  struct Case {
+    std::string body;
+    int status;
+    std::string code;
+  };
+  const std::string long_name(51, 'x');
+  const std::vector<Case> cases = {
+      {"{", 400, "invalid_request"},
+      {"[1]", 400, "invalid_request"},
+      {"", 400, "invalid_request"},
+      {R"({"name": 42, "group": "developer"})", 400, "invalid_request"},
+      {R"({"name": "abc", "group": ["developer"]})", 400, "invalid_request"},
+      {R"({"name": "abc", "group": "developer", "permissions": "scim"})", 400, "invalid_request"},
+      {R"({"name": "abc", "group": "developer", "color": "red"})", 400, "invalid_request"},
+      {R"({"group": "developer"})", 400, "invalid_request"},
+      {R"({"name": "abc", "group": "nope"})", 404, "group_not_found"},
+      {R"({"name": "abc", "group": "developer", "expires": "2020-01-01T00:00:00Z"})", 422,
+       "invalid_expiration"},
+      {R"({"name": "abc", "group": "developer", "expires": "tomorrow"})", 422,
+       "invalid_expiration"},
+      {R"({"name": "ab", "group": "developer"})", 422, "invalid_name"},
+      {R"({"name": ")" + long_name + R"(", "group": "developer"})", 422, "invalid_name"},
+      {R"({"name": "bad/name", "group": "developer"})", 422, "invalid_name"},
+      {R"({"name": "bootstrap-admin", "group": "developer"})", 409, "name_taken"},
+      {R"({"name": "abc", "group": "developer", "permissions": ["root"]})", 422,
+       "invalid_permission"},
+  };
+  for (const Case& c : cases) {
+    HttpResponse r = Call("POST", "/v1/orgs/default/keys", c.body, admin_);
+    EXPECT_EQ(r.status, c.status) << c.body << " -> " << r.body;
+    EXPECT_EQ(Code(r), c.code) << c.body;
+    EXPECT_EQ(r.content_type, "application/problem+json");
+  }
+  EXPECT_EQ(engine_->index().size(), 1u);  // only the bootstrap key
+}
+
+TEST_F(ApiTest, AuthenticationFailures) {
+  HttpResponse r = Call("GET", "/v1/orgs/default/keys");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(Code(r), "unauthenticated");
+  bool challenge = false;
+  for (const auto& h : r.headers) challenge |= h.name == "WWW-Authenticate";
+  EXPECT_TRUE(challenge);
+  EXPECT_EQ(Code(Call("GET", "/v1/orgs/default/keys", "", "kt_garbage")), "malformed");
+  std::string tampered = admin_;
+  tampered.back() = tampered.back() == 'a' ? 'b' : 'a';
+  EXPECT_EQ(Call("GET", "/v1/orgs/default/keys", "", tampered).status, 401);
+
+  json dev = CreateKey("dev one", "developer", admin_);
+  ASSERT_EQ(
+      Call("POST", "/v1/orgs/default/keys/" + dev["id"].get<std::string>() + "/revoke", "", admin_)
+          .status,
+      200);
+  r = Call("GET", "/v1/orgs/default/keys", "", dev["token"]);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(Code(r), "revoked");
+  EXPECT_NE(Call("GET", "/metrics").body.find("keytrail_auth_failures_total{reason=\"revoked\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(ApiTest, OrgsAreIsolated) {
+  HttpResponse created = Call("POST", "/v1/orgs", R"({"id": "acme", "name": "Acme"})", admin_);
+  ASSERT_EQ(created.status, 201) << created.body;
+  json org = Json(created);
+  EXPECT_EQ(org["id"], "acme");
+  EXPECT_EQ(org["groups"], json::array({"admin", "developer", "apikey-manager", "viewer"}));
+  const std::string acme_admin = org["admin_key"]["token"];
+  EXPECT_EQ(org["admin_key"]["group"], "admin");
+  EXPECT_EQ(org["admin_key"]["created_by"], admin_id_);
+  json v = Json(Call("POST", "/v1/verify", "", acme_admin));
+  EXPECT_EQ(v["org"], "acme");
+
+  json mine = CreateKey("acme key", "developer", acme_admin, "acme");
+  // acme's admin sees nothing of default, and default's admin nothing of acme.
+  for (const auto& [token, other_org, other_key] :
+       {std::tuple{acme_admin, std::string("default"), admin_id_},
+        std::tuple{admin_, std::string("acme"), mine["id"].get<std::string>()}}) {
+    for (const auto& [method, target, body] :
+         std::vector<std::tuple<std::string, std::string, std::string>>{
+             {"GET", "/v1/orgs/" + other_org + "/keys", ""},
+             {"GET", "/v1/orgs/" + other_org + "/keys/" + other_key, ""},
+             {"POST", "/v1/orgs/" + other_org + "/keys", R"({"name": "x1x", "group": "admin"})"},
+             {"POST", "/v1/orgs/" + other_org + "/keys/" + other_key + "/revoke", ""},
+             {"POST", "/v1/orgs/" + other_org + "/keys/" + other_key + "/rotate", ""},
+             {"PUT", "/v1/orgs/" + other_org + "/keys/" + other_key + "/group",
+              R"({"group": "viewer"})"},
+             {"GET", "/v1/orgs/nowhere/keys", ""}}) {
+      HttpResponse r = Call(method, target, body, token);
+      EXPECT_EQ(r.status, 404) << method << " " << target;
+      EXPECT_EQ(Code(r), "org_not_found") << method << " " << target;
+    }
+  }
+  // Another org's key id under one's own org is simply not there.
+  HttpResponse r = Call("GET", "/v1/orgs/acme/keys/" + admin_id_, "", acme_admin);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(Code(r), "key_not_found");
+  r = Call("POST", "/v1/orgs/acme/keys/" + admin_id_ + "/revoke", "", acme_admin);
+  EXPECT_EQ(Code(r), "key_not_found");
+  EXPECT_TRUE(Json(Call("POST", "/v1/verify", "", admin_))["valid"]);
+
+  // Only the bootstrap org's admins create orgs.
+  r = Call("POST", "/v1/orgs", R"({"id": "other", "name": "Other"})", acme_admin);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Code(r), "forbidden");
+  EXPECT_EQ(Code(Call("POST", "/v1/orgs", R"({"id": "acme", "name": "Again"})", admin_)),
+            "org_exists");
+  EXPECT_EQ(Code(Call("POST", "/v1/orgs", R"({"id": "Bad Id", "name": "x"})", admin_)),
+            "invalid_org_id");
+  EXPECT_EQ(Code(Call("POST", "/v1/orgs", R"({"id": "x"})", admin_)), "invalid_request");
+}
+
+TEST_F(ApiTest, RolesFollowTheCallersGroup) {
+  json manager = CreateKey("manager", "apikey-manager", admin_);
+  json dev = CreateKey("dev", "developer", admin_);
+  json viewer = CreateKey("viewer", "viewer", admin_);
+  const std::string m = manager["token"], d = dev["token"], v = viewer["token"];
+
+  // A developer creates keys, but not admin ones or scim ones.
+  json dev_key = CreateKey("dev made", "developer", d);
+  EXPECT_EQ(dev_key["created_by"], dev["id"]);
+  EXPECT_EQ(Code(Call("POST", "/v1/orgs/default/keys", R"({"name": "x1x", "group": "admin"})", d)),
+            "forbidden");
+  EXPECT_EQ(Code(Call("POST", "/v1/orgs/default/keys",
+                      R"({"name": "x1x", "group": "viewer", "permissions": ["scim"]})", m)),
+            "forbidden");
+  // It rotates and revokes only what it created.
+  const std::string own = "/v1/orgs/default/keys/" + dev_key["id"].get<std::string>();
+  const std::string others = "/v1/orgs/default/keys/" + viewer["id"].get<std::string>();
+  EXPECT_EQ(Call("POST", own + "/rotate", "", d).status, 200);
+  EXPECT_EQ(Code(Call("POST", others + "/rotate", "", d)), "forbidden");
+  EXPECT_EQ(Code(Call("POST", others + "/revoke", "", d)), "forbidden");
+  EXPECT_EQ(Code(Call("PUT", own + "/group", R"({"group": "viewer"})", d)), "forbidden");
+  // A viewer only reads.
+  EXPECT_EQ(Call("GET", "/v1/orgs/default/keys", "", v).status, 200);
+  EXPECT_EQ(Call("GET", own, "", v).status, 200);
+  EXPECT_EQ(Code(Call("POST", "/v1/orgs/default/keys", R"({"name": "x1x", "group": "viewer"})", v)),
+            "forbidden");
+  EXPECT_EQ(Code(Call("POST", own + "/revoke", "", v)), "forbidden");
+  // A manager manages any non-admin key, but never hands itself an admin secret.
+  const std::string admin_path = "/v1/orgs/default/keys/" + admin_id_;
+  EXPECT_EQ(Code(Call("POST", admin_path + "/rotate", "", m)), "forbidden");
+  EXPECT_EQ(Code(Call("PUT", own + "/group", R"({"group": "admin"})", m)), "forbidden");
+  HttpResponse moved = Call("PUT", own + "/group", R"({"group": "viewer"})", m);
+  ASSERT_EQ(moved.status, 200) << moved.body;
+  EXPECT_EQ(Json(moved)["group"], "viewer");
+  EXPECT_EQ(Call("POST", own + "/revoke", R"({"reason": "done"})", m).status, 200);
+  EXPECT_EQ(Code(Call("POST", "/v1/orgs", R"({"id": "nope", "name": "Nope"})", m)), "forbidden");
+}
+
+TEST_F(ApiTest, RotateKeepsTheOldTokenForTheGrace) {
+  json key = CreateKey("rotating", "developer", admin_);
+  const std::string path = "/v1/orgs/default/keys/" + key["id"].get<std::string>();
+  const std::string old_token = key["token"];
+  HttpResponse r = Call("POST", path + "/rotate", R"({"grace": "1h"})", admin_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json rotated = Json(r);
+  const std::string new_token = rotated["token"];
+  EXPECT_NE(new_token, old_token);
+  EXPECT_EQ(rotated["id"], key["id"]);
+  EXPECT_EQ(rotated["previous_valid_until"], "2026-01-01T01:00:00Z");
+  EXPECT_TRUE(Json(Call("POST", "/v1/verify", json{{"key", old_token}}.dump()))["valid"]);
+  EXPECT_TRUE(Json(Call("POST", "/v1/verify", json{{"key", new_token}}.dump()))["valid"]);
+  clock_.Advance(3600 * kSecond);
+  json old_verdict = Json(Call("POST", "/v1/verify", json{{"key", old_token}}.dump()));
+  EXPECT_FALSE(old_verdict["valid"]);
+  EXPECT_EQ(old_verdict["reason"], "unknown");
+  EXPECT_NE(Json(Call("GET", path, "", admin_))["last_rotated_at"], nullptr);
+
+  EXPECT_EQ(Code(Call("POST", path + "/rotate", R"({"grace": "25h"})", admin_)), "invalid_grace");
+  EXPECT_EQ(Code(Call("POST", path + "/rotate", R"({"grace": "soon"})", admin_)), "invalid_grace");
+  EXPECT_EQ(Code(Call("POST", path + "/rotate", R"({"grace": 60})", admin_)), "invalid_request");
+  EXPECT_EQ(Code(Call("POST", path + "/rotate", R"({"grace": "1h", "x": 1})", admin_)),
+            "invalid_request");
+  EXPECT_EQ(Code(Call("POST", "/v1/orgs/default/keys/not-a-key/rotate", "", admin_)),
+            "key_not_found");
+  EXPECT_EQ(Code(Call("POST", "/v1/orgs/default/keys/AAAAAAAAAAAAAAAAAAAAAA/rotate", "", admin_)),
+            "key_not_found");
+}
+
+TEST_F(ApiTest, RevokeAndMove) {
+  json key = CreateKey("short lived", "developer", admin_);
+  const std::string path = "/v1/orgs/default/keys/" + key["id"].get<std::string>();
+  EXPECT_EQ(Code(Call("PUT", path + "/group", R"({"group": "nope"})", admin_)), "group_not_found");
+  EXPECT_EQ(Code(Call("PUT", path + "/group", R"({})", admin_)), "invalid_request");
+  EXPECT_EQ(Code(Call("POST", path + "/revoke", R"({"reason": 5})", admin_)), "invalid_request");
+  EXPECT_EQ(
+      Code(Call("POST", path + "/revoke", json{{"reason", std::string(501, 'r')}}.dump(), admin_)),
+      "invalid_reason");
+  HttpResponse r = Call("POST", path + "/revoke", R"({"reason": "leaked"})", admin_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r)["status"], "revoked");
+  EXPECT_EQ(Code(Call("POST", path + "/revoke", "", admin_)), "already_revoked");
+  EXPECT_EQ(Call("POST", path + "/revoke", "", admin_).status, 409);
+  EXPECT_EQ(Code(Call("POST", path + "/rotate", "", admin_)), "key_revoked");
+  json v = Json(Call("POST", "/v1/verify", json{{"key", key["token"]}}.dump()));
+  EXPECT_FALSE(v["valid"]);
+  EXPECT_EQ(v["reason"], "revoked");
+  EXPECT_FALSE(v.contains("org"));
+  // The name is free again.
+  CreateKey("short lived", "developer", admin_);
+}
+
+TEST_F(ApiTest, IdempotencyKeyAnswersRetriesWithoutTheSecret) {
+  const std::vector<HttpHeader> idem = {{"idempotency-key", "req-1"}};
+  const std::string body = R"({"name": "once", "group": "developer"})";
+  HttpResponse first = Call("POST", "/v1/orgs/default/keys", body, admin_, idem);
+  ASSERT_EQ(first.status, 201);
+  HttpResponse retry = Call("POST", "/v1/orgs/default/keys", body, admin_, idem);
+  ASSERT_EQ(retry.status, 200) << retry.body;
+  json again = Json(retry);
+  EXPECT_EQ(again["id"], Json(first)["id"]);
+  EXPECT_TRUE(again["token"].is_null());
+  EXPECT_EQ(again["secret_already_shown"], true);
+
+  // Another caller's identical Idempotency-Key is its own: its command is decided anew.
+  json manager = CreateKey("manager", "apikey-manager", admin_);
+  HttpResponse other = Call("POST", "/v1/orgs/default/keys", body, manager["token"], idem);
+  EXPECT_EQ(Code(other), "name_taken");
+
+  // Reusing a key for another kind of request is refused.
+  const std::string path = "/v1/orgs/default/keys/" + Json(first)["id"].get<std::string>();
+  EXPECT_EQ(Code(Call("POST", path + "/rotate", "", admin_, idem)), "idempotency_key_reused");
+  // A rotation retried.
+  const std::vector<HttpHeader> rot = {{"idempotency-key", "rot-1"}};
+  HttpResponse rotated = Call("POST", path + "/rotate", "", admin_, rot);
+  ASSERT_EQ(rotated.status, 200);
+  EXPECT_FALSE(Json(rotated)["token"].is_null());
+  json rotated_again = Json(Call("POST", path + "/rotate", "", admin_, rot));
+  EXPECT_TRUE(rotated_again["token"].is_null());
+  EXPECT_EQ(rotated_again["secret_already_shown"], true);
+
+  EXPECT_EQ(Code(Call("POST", "/v1/orgs/default/keys", body, admin_,
+                      {{"idempotency-key", std::string(129, 'k')}})),
+            "invalid_request");
+  // An org creation retried answers without the new admin's secret.
+  const std::vector<HttpHeader> org_idem = {{"idempotency-key", "org-1"}};
+  ASSERT_EQ(Call("POST", "/v1/orgs", R"({"id": "beta", "name": "Beta"})", admin_, org_idem).status,
+            201);
+  HttpResponse org_retry =
+      Call("POST", "/v1/orgs", R"({"id": "beta", "name": "Beta"})", admin_, org_idem);
+  ASSERT_EQ(org_retry.status, 200) << org_retry.body;
+  EXPECT_TRUE(Json(org_retry)["admin_key"]["token"].is_null());
+}
+
+TEST_F(ApiTest, ListFiltersAndPages) {
+  json a =
+      CreateKey("key-a", "developer", admin_, "default", R"(, "expires": "2026-01-01T00:00:10Z")");
+  json b = CreateKey("key-b", "viewer", admin_);
+  json c = CreateKey("key-c", "developer", admin_, "default", R"(, "expires": "1y")");
+  ASSERT_EQ(
+      Call("POST", "/v1/orgs/default/keys/" + b["id"].get<std::string>() + "/revoke", "", admin_)
+          .status,
+      200);
+  auto ids = [&](const std::string& query) {
+    HttpResponse r = Call("GET", "/v1/orgs/default/keys" + query, "", admin_);
+    EXPECT_EQ(r.status, 200) << query << " " << r.body;
+    std::set<std::string> out;
+    const json body = Json(r);
+    for (const auto& key : body["keys"]) out.insert(key["id"]);
+    return out;
+  };
+  const std::string ia = a["id"], ib = b["id"], ic = c["id"];
+  EXPECT_EQ(ids(""), (std::set<std::string>{admin_id_, ia, ib, ic}));
+  EXPECT_EQ(ids("?group=developer"), (std::set<std::string>{ia, ic}));
+  EXPECT_EQ(ids("?created_by=bootstrap"), (std::set<std::string>{admin_id_}));
+  EXPECT_EQ(ids("?created_by=" + admin_id_), (std::set<std::string>{ia, ib, ic}));
+  EXPECT_EQ(ids("?status=revoked"), (std::set<std::string>{ib}));
+  EXPECT_EQ(ids("?status=active"), (std::set<std::string>{admin_id_, ia, ic}));
+  EXPECT_EQ(ids("?expires_before=2026-02-01T00:00:00Z"), (std::set<std::string>{ia}));
+  // Expired as soon as the expiry passes, before any scheduler has run.
+  clock_.Set(kNow + 10 * kSecond);
+  EXPECT_EQ(ids("?status=expired"), (std::set<std::string>{ia}));
+  EXPECT_EQ(ids("?status=active&group=developer"), (std::set<std::string>{ic}));
+
+  // Pages of one, following next_page_token to the end.
+  std::set<std::string> seen;
+  std::string token;
+  for (int page = 0; page < 10; ++page) {
+    HttpResponse r = Call(
+        "GET", "/v1/orgs/default/keys?page_size=1" + (token.empty() ? "" : "&page_token=" + token),
+        "", admin_);
+    ASSERT_EQ(r.status, 200);
+    json body = Json(r);
+    ASSERT_EQ(body["keys"].size(), 1u);
+    seen.insert(body["keys"][0]["id"].get<std::string>());
+    if (body["next_page_token"].is_null()) break;
+    token = body["next_page_token"];
+  }
+  EXPECT_EQ(seen.size(), 4u);
+
+  for (const char* bad :
+       {"?page_size=0", "?page_size=1001", "?page_size=x", "?status=gone", "?expires_before=soon",
+        "?page_token=nope", "?colour=red", "?group=a&group=b"}) {
+    HttpResponse r = Call("GET", std::string("/v1/orgs/default/keys") + bad, "", admin_);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(Code(r), "invalid_request") << bad;
+  }
+}
+
+TEST_F(ApiTest, VerifyNeedsAKey) {
+  EXPECT_EQ(Code(Call("POST", "/v1/verify", "")), "invalid_request");
+  EXPECT_EQ(Code(Call("POST", "/v1/verify", R"({"key": 1})")), "invalid_request");
+  EXPECT_EQ(Code(Call("POST", "/v1/verify", R"({"token": "x"})")), "invalid_request");
+  json v = Json(Call("POST", "/v1/verify", R"({"key": "kt_x"})"));
+  EXPECT_EQ(v, (json{{"valid", false}, {"reason", "malformed"}}));
+}
+
+TEST_F(ApiTest, QuotaIsAConflict) {
+  // The fixture's quota is 20 active keys; the bootstrap key is one.
+  for (int i = 1; i < 20; ++i) CreateKey("bulk-" + std::to_string(i), "viewer", admin_);
+  HttpResponse r = Call("POST", "/v1/orgs/default/keys",
+                        R"({"name": "one too many", "group": "viewer"})", admin_);
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(Code(r), "quota_exceeded");
+}
+
+TEST_F(ApiTest, BootstrapRunsOnceAndFinishesAnInterruptedOne) {
+  auto again = Bootstrap(*engine_, *log_, *views_, "default");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->kind, BootstrapResult::Kind::kAlreadyDone);
+  EXPECT_FALSE(again->token.has_value());
+  EXPECT_EQ(again->key_id, admin_id_);
+  // A non-empty log without the named org is left alone.
+  auto other = Bootstrap(*engine_, *log_, *views_, "renamed");
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->kind, BootstrapResult::Kind::kSkipped);
+  // An org whose setup stopped after CreateOrg is finished by the next bootstrap.
+  domain::CommandContext context{.org = "half",
+                                 .actor_kind = fb::ActorKind::System,
+                                 .actor_id = "bootstrap",
+                                 .command_id = "bootstrap:org"};
+  ASSERT_EQ(engine_->Execute(context, domain::CreateOrg{"half"})->kind,
+            CommandOutcome::Kind::kApplied);
+  auto finished = Bootstrap(*engine_, *log_, *views_, "half");
+  ASSERT_TRUE(finished.ok()) << finished.status().ToString();
+  EXPECT_EQ(finished->kind, BootstrapResult::Kind::kCreated);
+  EXPECT_TRUE(engine_->Verify(finished->token->reveal()).valid);
+}
+
+// docs/openapi.yaml must describe every route the router serves: each pattern under
+// `paths:` with each of its methods.
+TEST_F(ApiTest, OpenApiDocumentsEveryRoute) {
+  std::ifstream in(KEYTRAIL_OPENAPI);
+  ASSERT_TRUE(in.good()) << KEYTRAIL_OPENAPI;
+  std::set<std::pair<std::string, std::string>> documented;  // (method, path)
+  std::string line, path;
+  bool in_paths = false;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] != ' ') {
+      in_paths = line == "paths:";
+      continue;
+    }
+    if (!in_paths) continue;
+    if (line.size() > 3 && line.starts_with("  /") && line.back() == ':') {
+      path = line.substr(2, line.size() - 3);
+    } else if (line.starts_with("    ") && !line.starts_with("     ") && line.back() == ':') {
+      std::string method = line.substr(4, line.size() - 5);
+      for (char& ch : method) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      documented.insert({method, path});
+    }
+  }
+  ASSERT_FALSE(api_->router().routes().empty());
+  for (const Route& route : api_->router().routes()) {
+    EXPECT_TRUE(documented.contains({route.method, route.pattern}))
+        << route.method << " " << route.pattern << " is not in docs/openapi.yaml";
+  }
+  // And nothing documented that is not served.
+  for (const auto& [method, documented_path] : documented) {
+    if (method == "PARAMETERS") continue;
+    bool served = false;
+    for (const Route& route : api_->router().routes()) {
+      served |= route.method == method && route.pattern == documented_path;
+    }
+    EXPECT_TRUE(served) << method << " " << documented_path << " is documented but not served";
+  }
+}
+
+}  // namespace
+}  // namespace keytrail::server

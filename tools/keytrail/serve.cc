@@ -1,0 +1,278 @@
+// keytrail serve: runs the engine (embedded local log by default, Kafka with
+// --kafka-brokers) behind the HTTP API until SIGINT or SIGTERM.
+//
+// stdout carries only what a user or script must read: on the first start the
+// bootstrap admin key (once, with a warning), then "listening on http://<address>".
+// Everything else is a log line on stderr (--log-format human|json), never a secret.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include "engine/engine.h"
+#include "events/kafka_event_log.h"
+#include "events/local_event_log.h"
+#include "projections/view_store.h"
+#include "server/api.h"
+#include "server/bootstrap.h"
+#include "server/http_server.h"
+#include "server/log.h"
+#include "tools/keytrail/commands.h"
+
+namespace keytrail::cli {
+namespace {
+
+using server::Log;
+using server::LogLevel;
+
+struct ServeOptions {
+  std::string data_dir = "./var/keytrail";
+  std::string kafka_brokers;
+  std::string kafka_topic = "keytrail.events";
+  std::string listen = "127.0.0.1:8080";
+  int threads = 2;
+  int idle_timeout_seconds = 30;
+  size_t key_quota = 200;
+  std::string bootstrap_org = "default";
+  std::string bootstrap_token_file;
+  std::string log_format = "human";
+};
+
+// The file --bootstrap-token-file names. Opened (mode 0600) before bootstrapping, so
+// an unwritable path fails the start before a token exists; written only if a token is
+// minted; removed again if this start created it and had nothing to write.
+class TokenFile {
+ public:
+  Status Open(const std::string& path) {
+    path_ = path;
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd_ >= 0) {
+      created_ = true;
+      return Status::Ok();
+    }
+    if (errno == EEXIST) fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd_ < 0) {
+      return Status::IoError(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+    }
+    return Status::Ok();
+  }
+
+  Status Write(const Secret& token) {
+    std::string line = std::string(token.reveal()) + "\n";
+    Status status;
+    if (::fchmod(fd_, 0600) != 0 || ::ftruncate(fd_, 0) != 0 ||
+        ::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size()) ||
+        ::fsync(fd_) != 0) {
+      status = Status::IoError(fmt::format("cannot write {}: {}", path_, std::strerror(errno)));
+    }
+    std::fill(line.begin(), line.end(), '\0');
+    written_ = status.ok();
+    return status;
+  }
+
+  ~TokenFile() {
+    if (fd_ < 0) return;
+    ::close(fd_);
+    if (created_ && !written_) ::unlink(path_.c_str());
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool created_ = false;
+  bool written_ = false;
+};
+
+bool ValidOrgId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return false;
+  }
+  return true;
+}
+
+int Fail(std::string_view what, const Status& status) {
+  Log(LogLevel::kError, what, {{"error", status.ToString()}});
+  return kExitUnavailable;
+}
+
+int RunServe(const ServeOptions& options) {
+  server::LogFormat format;
+  if (!server::ParseLogFormat(options.log_format, &format)) {
+    fmt::print(stderr, "keytrail serve: --log-format must be human or json\n");
+    return kExitUsage;
+  }
+  server::InitLogging(format);
+  if (!ValidOrgId(options.bootstrap_org)) {
+    fmt::print(stderr,
+               "keytrail serve: --bootstrap-org must be 1-64 characters of a-z, 0-9, "
+               "'-', '_'\n");
+    return kExitUsage;
+  }
+
+  // Block the stop signals before any thread starts, so only sigwait below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  const bool kafka = !options.kafka_brokers.empty();
+  const std::filesystem::path data_dir(options.data_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir / "views", ec);
+  if (!ec && !kafka) std::filesystem::create_directories(data_dir / "log", ec);
+  if (ec) {
+    return Fail("cannot create the data directory",
+                Status::IoError(fmt::format("{}: {}", options.data_dir, ec.message())));
+  }
+
+  std::unique_ptr<events::EventLog> log;
+  if (kafka) {
+    events::KafkaEventLog::Options kafka_options;
+    kafka_options.brokers = options.kafka_brokers;
+    kafka_options.topic = options.kafka_topic;
+    kafka_options.log = [](int severity, std::string_view message) {
+      Log(severity <= 3 ? LogLevel::kError : LogLevel::kWarn, "kafka",
+          {{"severity", severity}, {"message", message}});
+    };
+    auto opened = events::KafkaEventLog::Open(kafka_options);
+    if (!opened.ok()) return Fail("cannot open the Kafka log", opened.status());
+    log = std::move(opened).value();
+  } else {
+    auto opened = events::LocalEventLog::Open({.path = (data_dir / "log").string()});
+    if (!opened.ok()) return Fail("cannot open the local log", opened.status());
+    log = std::move(opened).value();
+  }
+  auto views = projections::OpenRocksViewStore((data_dir / "views").string());
+  if (!views.ok()) return Fail("cannot open the views", views.status());
+
+  Engine::Options engine_options;
+  engine_options.domain.max_active_keys = options.key_quota;
+  auto engine = Engine::Start(*log, **views, SystemClock::Instance(), engine_options);
+  if (!engine.ok()) return Fail("cannot start the engine", engine.status());
+
+  server::Api api(**engine, SystemClock::Instance(), {.bootstrap_org = options.bootstrap_org});
+  server::HttpServer::Options http_options;
+  http_options.listen = options.listen;
+  http_options.threads = options.threads;
+  http_options.idle_timeout = std::chrono::seconds(options.idle_timeout_seconds);
+  http_options.error_response = &server::Api::TransportError;
+  auto http = server::HttpServer::Start(
+      http_options, [&api](const server::HttpRequest& request) { return api.Handle(request); });
+  if (!http.ok()) return Fail("cannot listen", http.status());
+
+  // Bootstrap once the address is bound, so a start that cannot listen never mints a
+  // token. Requests that arrive meanwhile are served (/readyz says not ready).
+  {
+    TokenFile token_file;
+    if (!options.bootstrap_token_file.empty()) {
+      if (Status s = token_file.Open(options.bootstrap_token_file); !s.ok()) {
+        (*http)->Shutdown(std::chrono::seconds(0));
+        return Fail("cannot open --bootstrap-token-file", s);
+      }
+    }
+    auto bootstrap = server::Bootstrap(**engine, *log, **views, options.bootstrap_org);
+    if (!bootstrap.ok()) {
+      (*http)->Shutdown(std::chrono::seconds(0));
+      return Fail("bootstrap failed", bootstrap.status());
+    }
+    switch (bootstrap->kind) {
+      case server::BootstrapResult::Kind::kCreated:
+        if (!options.bootstrap_token_file.empty()) {
+          if (Status s = token_file.Write(*bootstrap->token); !s.ok()) {
+            Log(LogLevel::kError, "cannot write the bootstrap token file; it is on stdout only",
+                {{"error", s.ToString()}});
+          }
+        }
+        fmt::print(
+            "keytrail: the bootstrap admin key of org '{}' follows; it is shown only this once "
+            "and will not be shown again, so store it now:\n{}\n",
+            options.bootstrap_org, bootstrap->token->reveal());
+        std::fflush(stdout);
+        Log(LogLevel::kInfo, "bootstrapped",
+            {{"org", options.bootstrap_org}, {"key_id", bootstrap->key_id}});
+        break;
+      case server::BootstrapResult::Kind::kAlreadyDone:
+        Log(LogLevel::kInfo, "already bootstrapped",
+            {{"org", options.bootstrap_org}, {"key_id", bootstrap->key_id}});
+        break;
+      case server::BootstrapResult::Kind::kSkipped:
+        Log(LogLevel::kWarn, "not bootstrapping", {{"reason", bootstrap->reason}});
+        break;
+    }
+  }
+
+  api.SetReady(true);
+  fmt::print("listening on http://{}\n", (*http)->address());
+  std::fflush(stdout);
+  Log(LogLevel::kInfo, "serving",
+      {{"address", (*http)->address()},
+       {"log", kafka ? "kafka " + options.kafka_brokers + " " + options.kafka_topic
+                     : (data_dir / "log").string()},
+       {"views", (data_dir / "views").string()},
+       {"threads", options.threads}});
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  Log(LogLevel::kInfo, "stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  api.SetReady(false);
+  (*http)->Shutdown(std::chrono::seconds(10));
+  engine->reset();  // stops the writers; every answered command is already durable
+  views->reset();
+  log.reset();
+  Log(LogLevel::kInfo, "stopped");
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddServe(CLI::App& app, int* rc) {
+  auto options = std::make_shared<ServeOptions>();
+  CLI::App* cmd =
+      app.add_subcommand("serve",
+                         "Run the engine and its HTTP API (embedded log by default, Kafka with "
+                         "--kafka-brokers)");
+  cmd->add_option("--data-dir", options->data_dir,
+                  "directory of the local log (log/) and the views (views/)")
+      ->capture_default_str();
+  cmd->add_option("--kafka-brokers", options->kafka_brokers,
+                  "use the Kafka topic at these bootstrap servers instead of the local log");
+  cmd->add_option("--kafka-topic", options->kafka_topic, "Kafka topic (must exist)")
+      ->capture_default_str();
+  cmd->add_option("--listen", options->listen, "host:port to listen on (port 0: any free port)")
+      ->capture_default_str();
+  cmd->add_option("--threads", options->threads, "HTTP io threads")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--idle-timeout", options->idle_timeout_seconds,
+                  "seconds a connection may stay idle")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  cmd->add_option("--key-quota", options->key_quota, "active keys allowed per org")
+      ->check(CLI::Range(1, 10'000'000))
+      ->capture_default_str();
+  cmd->add_option("--bootstrap-org", options->bootstrap_org,
+                  "org created on the first start; its admin keys may create orgs")
+      ->capture_default_str();
+  cmd->add_option("--bootstrap-token-file", options->bootstrap_token_file,
+                  "also write the bootstrap admin key here (mode 0600) on the first start");
+  cmd->add_option("--log-format", options->log_format, "human or json")
+      ->check(CLI::IsMember({"human", "json"}))
+      ->capture_default_str();
+  cmd->callback([options, rc] { *rc = RunServe(*options); });
+}
+
+}  // namespace keytrail::cli
