@@ -17,7 +17,7 @@ struct PartitionWriter::Pending {
   size_t first_event = 0;  // index of its first event in its org's append
   size_t event_count = 0;
   std::optional<TimerQueue::Timer> timer;  // set for the scheduler's ExpireKey
-  bool replays_this_batch = false;         // repeats a command decided in the same batch
+  bool depends_on_batch = false;           // decided on top of this batch's unwritten events
 };
 
 namespace {
@@ -211,8 +211,8 @@ PartitionWriter::Fired PartitionWriter::FireDueTimers() {
       expired_.fetch_add(1, std::memory_order_relaxed);
       const size_t bucket = SchedulerStats::BucketOf(now - pending->timer->due);
       lateness_[bucket].fetch_add(1, std::memory_order_relaxed);
-    } else {
-      timers_.Remove(*pending->timer);  // refused or already done: never retry it
+    } else if (result->rejection && result->rejection->code != domain::RejectionCode::kNotDue) {
+      timers_.Remove(*pending->timer);  // revoked or already expired: never retry it
     }
   }
   if (progressed) return Fired::kProgress;
@@ -234,6 +234,17 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
     }
     needs_recovery_ = false;
   }
+  // Every answer, a replay's included, promises views that hold the command: refuse to
+  // answer while this partition's views cannot be brought up to date (e.g. a halted
+  // projector), and write nothing more to the log meanwhile.
+  if (Status current = projector_.CatchUp(partition_); !current.ok()) {
+    for (auto& pending : batch) {
+      pending->promise.set_value(Status(
+          current.code(),
+          fmt::format("partition {}'s views are not current: {}", partition_, current.message())));
+    }
+    return;
+  }
   const Micros now = clock_.NowMicros();
   // Decide each command against the state as the commands before it left it.
   std::map<std::string, std::vector<std::string>> appends;  // org -> encoded events
@@ -242,6 +253,9 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
   Status broken;
   for (auto& pending : batch) {
     domain::OrgState& state = StateOf(pending->context.org);
+    // Decided on top of events this batch has not written yet: stands or falls with them.
+    auto earlier = appends.find(pending->context.org);
+    pending->depends_on_batch = earlier != appends.end() && !earlier->second.empty();
     const std::string& command_id = pending->context.command_id;
     if (!command_id.empty()) {
       if (auto seen = state.commands.find(command_id); seen != state.commands.end()) {
@@ -249,7 +263,7 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
         pending->outcome.aggregate_id = seen->second.aggregate_id;
         pending->outcome.first_event = seen->second.first_event;
         // A repeat of a command earlier in this very batch stands or falls with it.
-        pending->replays_this_batch = fresh.contains({pending->context.org, command_id});
+        if (fresh.contains({pending->context.org, command_id})) pending->depends_on_batch = true;
         continue;
       }
     }
@@ -293,7 +307,7 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
   Status projected = appends.empty() ? Status::Ok() : projector_.CatchUp(partition_);
 
   for (auto& pending : batch) {
-    if (pending->event_count == 0 && !pending->replays_this_batch) {
+    if (pending->event_count == 0 && !pending->depends_on_batch) {
       pending->promise.set_value(std::move(pending->outcome));  // rejected, replayed, no-op
       continue;
     }
@@ -310,7 +324,7 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
                              projected.message())));
       continue;
     }
-    if (pending->replays_this_batch) {
+    if (pending->event_count == 0) {  // its answer held only if the batch's writes did
       pending->promise.set_value(std::move(pending->outcome));
       continue;
     }

@@ -253,13 +253,15 @@ class LocalLogReader final : public LogReader {
     read_options.iterate_upper_bound = &upper_slice;
     std::unique_ptr<rocksdb::Iterator> it(log_->db->NewIterator(read_options, log_->records));
     out.reserve(end - position_);
-    for (it->Seek(RecordKey(partition_, position_)); it->Valid(); it->Next()) {
+    // Advance a local cursor; position_ moves only when the whole run is good.
+    int64_t cursor = position_;
+    for (it->Seek(RecordKey(partition_, cursor)); it->Valid(); it->Next()) {
       const std::string_view key = it->key().ToStringView();
       const std::string_view value = it->value().ToStringView();
       const int64_t offset = static_cast<int64_t>(GetBigEndian64(key.substr(4)));
-      if (offset != position_) {
+      if (offset != cursor) {
         return Status::Corruption(
-            fmt::format("local log: partition {} has a gap at offset {}", partition_, position_));
+            fmt::format("local log: partition {} has a gap at offset {}", partition_, cursor));
       }
       const uint32_t key_size = value.size() >= 4 ? GetBigEndian32(value) : UINT32_MAX;
       if (key_size > value.size() - 4) {
@@ -268,13 +270,14 @@ class LocalLogReader final : public LogReader {
       }
       out.push_back(LogRecord{partition_, offset, std::string(value.substr(4, key_size)),
                               std::string(value.substr(4 + key_size))});
-      ++position_;
+      ++cursor;
     }
     KT_RETURN_IF_ERROR(FromRocks(it->status(), "read"));
-    if (position_ != end) {
+    if (cursor != end) {
       return Status::Corruption(
-          fmt::format("local log: partition {} is missing offset {}", partition_, position_));
+          fmt::format("local log: partition {} is missing offset {}", partition_, cursor));
     }
+    position_ = cursor;
     return out;
   }
 

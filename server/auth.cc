@@ -19,6 +19,9 @@ bool IsPrivileged(std::string_view group, std::span<const std::string> permissio
 
 HttpResponse Forbidden(std::string_view detail) { return Problem(403, "forbidden", detail); }
 
+// Least privilege: `a` grants more than `b` (roles are declared most powerful first).
+bool Outranks(Role a, Role b) { return static_cast<int>(a) < static_cast<int>(b); }
+
 }  // namespace
 
 Role RoleOfGroup(std::string_view group) {
@@ -94,6 +97,10 @@ std::optional<HttpResponse> Authorize(const Caller& caller, KeyAction action, co
       if (privileged) {
         return Forbidden("only an admin may create a key in group 'admin' or with 'scim'");
       }
+      if (Outranks(RoleOfGroup(key.group), caller.role)) {
+        return Forbidden(fmt::format("a {} may not create a key in group '{}', which grants more",
+                                     RoleName(caller.role), key.group));
+      }
       return std::nullopt;
     case KeyAction::kRotate:
     case KeyAction::kRevoke:
@@ -113,6 +120,12 @@ std::optional<HttpResponse> Authorize(const Caller& caller, KeyAction action, co
         return Forbidden(
             "only an admin may move a key into, or a key of, group 'admin' or with "
             "'scim'");
+      }
+      if (Outranks(RoleOfGroup(new_group), caller.role) ||
+          Outranks(RoleOfGroup(key.group), caller.role)) {
+        return Forbidden(
+            fmt::format("a {} may not move keys into or out of a group that grants more",
+                        RoleName(caller.role)));
       }
       return std::nullopt;
   }

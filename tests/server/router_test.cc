@@ -198,6 +198,11 @@ TEST(Auth, InterimPolicy) {
   EXPECT_FALSE(allowed(manager, KeyAction::kCreate, scim_key));
   EXPECT_FALSE(allowed(viewer, KeyAction::kCreate, mine));
   EXPECT_FALSE(allowed(other, KeyAction::kCreate, mine));
+  // Least privilege: never into a group that grants more than the caller has.
+  const KeyTarget manager_key{"apikey-manager", none, "me"};
+  EXPECT_FALSE(allowed(developer, KeyAction::kCreate, manager_key));
+  EXPECT_TRUE(allowed(manager, KeyAction::kCreate, manager_key));
+  EXPECT_TRUE(allowed(developer, KeyAction::kCreate, KeyTarget{"viewer", none, "me"}));
   // Rotate / revoke.
   for (KeyAction action : {KeyAction::kRotate, KeyAction::kRevoke}) {
     EXPECT_TRUE(allowed(admin, action, admin_key));
@@ -214,6 +219,7 @@ TEST(Auth, InterimPolicy) {
   EXPECT_FALSE(allowed(manager, KeyAction::kMove, theirs, "admin"));
   EXPECT_FALSE(allowed(manager, KeyAction::kMove, admin_key, "viewer"));
   EXPECT_FALSE(allowed(developer, KeyAction::kMove, mine, "viewer"));
+  EXPECT_TRUE(allowed(manager, KeyAction::kMove, theirs, "apikey-manager"));
   EXPECT_FALSE(allowed(viewer, KeyAction::kMove, mine, "viewer"));
 }
 
