@@ -305,6 +305,7 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
   }
   // Read-your-writes: the views must hold the events before anyone is answered.
   Status projected = appends.empty() ? Status::Ok() : projector_.CatchUp(partition_);
+  PublishTimerStats();  // so is the scheduler's view of the timers
 
   for (auto& pending : batch) {
     if (pending->event_count == 0 && !pending->depends_on_batch) {

@@ -82,12 +82,13 @@ class SchedulerTest : public ::testing::Test {
     return out;
   }
 
-  // Waits (real time) until `count` KeyExpired events exist; returns them.
+  // Waits (real time) until `count` KeyExpired events exist and the scheduler has
+  // counted them (its metrics move after the log); returns the events.
   std::multimap<std::string, Expiry> WaitForExpired(size_t count) {
     std::multimap<std::string, Expiry> expired;
     for (int i = 0; i < 500; ++i) {
       expired = Expired();
-      if (expired.size() >= count) break;
+      if (expired.size() >= count && engine_->scheduler_stats().expired >= count) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return expired;
