@@ -40,13 +40,8 @@ NewEvent Event(std::string aggregate_id, uint64_t version, T payload) {
   return e;
 }
 
-// The key a command names, if it exists; a rejection otherwise.
-std::variant<const KeyState*, Rejection> FindKey(const OrgState& state, const KeyId& id) {
-  const KeyState* key = state.FindKey(id);
-  if (key == nullptr) {
-    return Reject(RejectionCode::kKeyNotFound, fmt::format("no key {}", FormatKeyId(id)));
-  }
-  return key;
+Rejection KeyNotFound(const KeyId& id) {
+  return Reject(RejectionCode::kKeyNotFound, fmt::format("no key {}", FormatKeyId(id)));
 }
 
 // Rejects commands on keys that are revoked or past their expiry.
@@ -145,29 +140,27 @@ class Decider {
   }
 
   Decision operator()(const RotateKey& c) const {
-    auto found = FindKey(state_, c.key_id);
-    if (auto* r = std::get_if<Rejection>(&found)) return *r;
-    const KeyState& key = *std::get<const KeyState*>(found);
+    const KeyState* found = state_.FindKey(c.key_id);
+    if (found == nullptr) return KeyNotFound(c.key_id);
+    const KeyState& key = *found;
     if (auto r = RequireLive(key, now_)) return *r;
     if (c.grace < 0 || c.grace > kMaxRotationGrace) {
       return Reject(RejectionCode::kInvalidGrace, "grace must be between 0s and 24h");
     }
     fb::KeyRotatedT p;
-    p.key_id = FormatKeyId(key.id);
     p.secret_hash = std::make_unique<fb::Sha256>(ToFb(c.new_secret_hash));
     p.hint = c.hint;
     if (c.grace > 0) {
       p.previous_valid_until_us =
           key.expires_at == 0 ? now_ + c.grace : std::min(now_ + c.grace, key.expires_at);
     }
-    std::string id = p.key_id;
-    return Events(Event(std::move(id), key.version + 1, std::move(p)));
+    return KeyEvent(key, std::move(p));
   }
 
   Decision operator()(const RevokeKey& c) const {
-    auto found = FindKey(state_, c.key_id);
-    if (auto* r = std::get_if<Rejection>(&found)) return *r;
-    const KeyState& key = *std::get<const KeyState*>(found);
+    const KeyState* found = state_.FindKey(c.key_id);
+    if (found == nullptr) return KeyNotFound(c.key_id);
+    const KeyState& key = *found;
     if (key.status == KeyStatus::kRevoked) {
       return Reject(RejectionCode::kAlreadyRevoked,
                     fmt::format("key {} is already revoked", FormatKeyId(key.id)));
@@ -180,16 +173,14 @@ class Decider {
       return Reject(RejectionCode::kInvalidReason, "reason must be at most 500 characters");
     }
     fb::KeyRevokedT p;
-    p.key_id = FormatKeyId(key.id);
     p.reason = c.reason;
-    std::string id = p.key_id;
-    return Events(Event(std::move(id), key.version + 1, std::move(p)));
+    return KeyEvent(key, std::move(p));
   }
 
   Decision operator()(const ExpireKey& c) const {
-    auto found = FindKey(state_, c.key_id);
-    if (auto* r = std::get_if<Rejection>(&found)) return *r;
-    const KeyState& key = *std::get<const KeyState*>(found);
+    const KeyState* found = state_.FindKey(c.key_id);
+    if (found == nullptr) return KeyNotFound(c.key_id);
+    const KeyState& key = *found;
     if (key.status == KeyStatus::kRevoked) {
       return Reject(RejectionCode::kKeyRevoked,
                     fmt::format("key {} is revoked", FormatKeyId(key.id)));
@@ -202,30 +193,34 @@ class Decider {
       return Reject(RejectionCode::kNotDue, fmt::format("key {} is not due", FormatKeyId(key.id)));
     }
     fb::KeyExpiredT p;
-    p.key_id = FormatKeyId(key.id);
     p.expires_at_us = key.expires_at;
-    std::string id = p.key_id;
-    return Events(Event(std::move(id), key.version + 1, std::move(p)));
+    return KeyEvent(key, std::move(p));
   }
 
   Decision operator()(const ChangeKeyGroup& c) const {
-    auto found = FindKey(state_, c.key_id);
-    if (auto* r = std::get_if<Rejection>(&found)) return *r;
-    const KeyState& key = *std::get<const KeyState*>(found);
+    const KeyState* found = state_.FindKey(c.key_id);
+    if (found == nullptr) return KeyNotFound(c.key_id);
+    const KeyState& key = *found;
     if (auto r = RequireLive(key, now_)) return *r;
     if (!state_.GroupExists(c.group)) {
       return Reject(RejectionCode::kGroupNotFound, fmt::format("no group '{}'", c.group));
     }
     if (key.group == c.group) return std::vector<NewEvent>{};  // already there: nothing to do
     fb::KeyGroupChangedT p;
-    p.key_id = FormatKeyId(key.id);
     p.group_id = c.group;
     p.previous_group_id = key.group;
-    std::string id = p.key_id;
-    return Events(Event(std::move(id), key.version + 1, std::move(p)));
+    return KeyEvent(key, std::move(p));
   }
 
  private:
+  // The key's next event: carries its id and the next aggregate version.
+  template <typename T>
+  static Decision KeyEvent(const KeyState& key, T payload) {
+    payload.key_id = FormatKeyId(key.id);
+    std::string id = payload.key_id;
+    return Events(Event(std::move(id), key.version + 1, std::move(payload)));
+  }
+
   static Decision Events(NewEvent e) {
     std::vector<NewEvent> out;
     out.push_back(std::move(e));
