@@ -3,7 +3,9 @@
 #include "engine/engine.h"
 
 #include <gtest/gtest.h>
+
 #include <openssl/evp.h>
+#include "tests/support/test_time.h"
 
 #include <filesystem>
 #include <fstream>
@@ -22,8 +24,8 @@ namespace {
 using domain::CommandContext;
 using Kind = CommandOutcome::Kind;
 
-constexpr Micros kNow = 1'767'225'600'000'000;
-constexpr Micros kSecond = 1'000'000;
+constexpr Micros kNow = testing::kTestNow;
+constexpr Micros kSecond = testing::kTestSecond;
 
 CommandContext As(std::string command_id = "") {
   return CommandContext{.org = "acme",

@@ -2,6 +2,8 @@
 // normal write path. Fake-clock tests plus one in real time.
 #include <gtest/gtest.h>
 
+#include "tests/support/test_time.h"
+
 #include <map>
 #include <set>
 #include <thread>
@@ -17,9 +19,9 @@ namespace {
 using domain::CommandContext;
 using Kind = CommandOutcome::Kind;
 
-constexpr Micros kNow = 1'767'225'600'000'000;
-constexpr Micros kSecond = 1'000'000;
-constexpr Micros kHour = 3600 * kSecond;
+constexpr Micros kNow = testing::kTestNow;
+constexpr Micros kSecond = testing::kTestSecond;
+constexpr Micros kHour = testing::kTestHour;
 
 CommandContext As() { return CommandContext{.org = "acme", .actor_id = "alice"}; }
 

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/test_time.h"
+
 #include <thread>
 
 #include "events/kafka_event_log.h"
@@ -17,7 +19,7 @@ namespace {
 using domain::CommandContext;
 using Kind = CommandOutcome::Kind;
 
-constexpr Micros kNow = 1'767'225'600'000'000;
+constexpr Micros kNow = testing::kTestNow;
 
 KeyId Id(uint32_t n) {
   KeyId id;

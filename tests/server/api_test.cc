@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/test_time.h"
+
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -19,8 +21,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr Micros kNow = 1'767'225'600'000'000;  // 2026-01-01T00:00:00Z
-constexpr Micros kSecond = 1'000'000;
+constexpr Micros kNow = testing::kTestNow;
+constexpr Micros kSecond = testing::kTestSecond;
 
 class ApiTest : public ::testing::Test {
  protected:

@@ -1,14 +1,16 @@
 // Domain tests in Given(events) / When(command) / Then(events or rejection) form.
 #include <gtest/gtest.h>
 
+#include "tests/support/test_time.h"
+
 #include "engine/domain/decide.h"
 #include "events/codec.h"
 
 namespace keytrail::domain {
 namespace {
 
-constexpr Micros kNow = 1'767'225'600'000'000;  // 2026-01-01T00:00:00Z
-constexpr Micros kHour = 3600 * kMicrosPerSecond;
+constexpr Micros kNow = testing::kTestNow;
+constexpr Micros kHour = testing::kTestHour;
 
 KeyId Id(uint8_t n) {
   KeyId id;
