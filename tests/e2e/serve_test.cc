@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/support/child_process.h"
+#include "tests/e2e/serve_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/temp_dir.h"
 
@@ -30,68 +30,6 @@ std::string ReadFile(const std::string& path) {
   out << in.rdbuf();
   return out.str();
 }
-
-// One run of `keytrail serve` on 127.0.0.1:0 over `data_dir`. Its stderr (the log) is
-// appended to <data_dir>/../serve.log.
-class Server {
- public:
-  Server(const std::string& data_dir, const std::vector<std::string>& extra = {})
-      : log_path_(data_dir + ".log"), child_(Argv(data_dir, log_path_, extra)) {
-    std::string line;
-    while (child_.ReadLine(&line)) {
-      constexpr std::string_view kListening = "listening on http://";
-      if (line.starts_with(kListening)) {
-        address_ = line.substr(kListening.size());
-        break;
-      }
-      before_listening_.push_back(line);
-    }
-  }
-
-  bool started() const { return !address_.empty(); }
-  const std::string& address() const { return address_; }
-  // What the server printed on stdout before "listening on ...".
-  const std::vector<std::string>& banner() const { return before_listening_; }
-  const std::string& log_path() const { return log_path_; }
-
-  // SIGTERM, then the exit status.
-  int Stop() {
-    child_.Signal(SIGTERM);
-    return child_.Wait();
-  }
-  // SIGKILL: no chance to flush or answer anything.
-  void Kill() {
-    child_.Kill();
-    child_.Wait();
-  }
-
- private:
-  static std::vector<std::string> Argv(const std::string& data_dir, const std::string& log_path,
-                                       const std::vector<std::string>& extra) {
-    // sh only redirects stderr, then execs the server (so signals reach it directly).
-    std::vector<std::string> argv = {"/bin/sh",
-                                     "-c",
-                                     "exec \"$@\" 2>>\"$0\"",
-                                     log_path,
-                                     KEYTRAIL_BINARY,
-                                     "serve",
-                                     "--data-dir",
-                                     data_dir,
-                                     "--listen",
-                                     "127.0.0.1:0",
-                                     "--log-format",
-                                     "json"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    return argv;
-  }
-
-  std::string log_path_;
-  ChildProcess child_;
-  std::string address_;
-  std::vector<std::string> before_listening_;
-};
-
-int Exited(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1000 - status; }
 
 // A client that sends one caller's bearer key and parses JSON answers.
 class Api {
@@ -200,7 +138,7 @@ class ServeTest : public ::testing::Test {
 };
 
 TEST_F(ServeTest, BootstrapsOnceAndWalksThroughTheKeyLifecycle) {
-  Server server(DataDir(), {"--bootstrap-token-file", TokenFile()});
+  ServeProcess server(DataDir(), {"--bootstrap-token-file", TokenFile()});
   ASSERT_TRUE(server.started());
   // The bootstrap key: a one-line warning, then the token; the same in the 0600 file.
   ASSERT_EQ(server.banner().size(), 2u);
@@ -234,7 +172,7 @@ TEST_F(ServeTest, BootstrapsOnceAndWalksThroughTheKeyLifecycle) {
 }
 
 TEST_F(ServeTest, BadInputGetsItsDocumentedCodeAndTheServerStaysHealthy) {
-  Server server(DataDir());
+  ServeProcess server(DataDir());
   ASSERT_TRUE(server.started());
   ASSERT_EQ(server.banner().size(), 2u);
   const std::string admin = server.banner()[1];
@@ -357,7 +295,7 @@ TEST_F(ServeTest, RestartKeepsEverythingAndDoesNotBootstrapAgain) {
   std::string admin, kept_token, kept_id, revoked_token;
   json list_before;
   {
-    Server server(DataDir(), {"--bootstrap-token-file", TokenFile()});
+    ServeProcess server(DataDir(), {"--bootstrap-token-file", TokenFile()});
     ASSERT_TRUE(server.started());
     ASSERT_EQ(server.banner().size(), 2u);
     admin = server.banner()[1];
@@ -377,7 +315,7 @@ TEST_F(ServeTest, RestartKeepsEverythingAndDoesNotBootstrapAgain) {
     list_before = api.Call("GET", "/v1/orgs/default/keys").second;
     EXPECT_EQ(Exited(server.Stop()), 0);
   }
-  Server again(DataDir(), {"--bootstrap-token-file", TokenFile()});
+  ServeProcess again(DataDir(), {"--bootstrap-token-file", TokenFile()});
   ASSERT_TRUE(again.started());
   EXPECT_TRUE(again.banner().empty()) << "a restart printed: " << again.banner()[0];
   EXPECT_EQ(ReadFile(TokenFile()), admin + "\n");  // untouched
@@ -400,7 +338,7 @@ TEST_F(ServeTest, RestartKeepsEverythingAndDoesNotBootstrapAgain) {
 }
 
 TEST_F(ServeTest, SigtermFinishesTheRequestInFlightThenExitsZero) {
-  Server server(DataDir());
+  ServeProcess server(DataDir());
   ASSERT_TRUE(server.started());
   const std::string admin = server.banner().at(1);
   HttpClient idle(server.address());
@@ -446,7 +384,7 @@ TEST_F(ServeTest, SigkillDuringABurstOfCreatesLosesNoAcknowledgedKey) {
   std::mutex mu;
   std::vector<std::string> acked;  // ids of keys answered 201
   {
-    Server server(DataDir(), {"--key-quota", "100000"});
+    ServeProcess server(DataDir(), {"--key-quota", "100000"});
     ASSERT_TRUE(server.started());
     admin = server.banner().at(1);
     std::vector<std::thread> clients;
@@ -476,7 +414,7 @@ TEST_F(ServeTest, SigkillDuringABurstOfCreatesLosesNoAcknowledgedKey) {
     for (std::thread& c : clients) c.join();
   }
   ASSERT_GE(acked.size(), 50u);
-  Server again(DataDir());
+  ServeProcess again(DataDir());
   ASSERT_TRUE(again.started());
   EXPECT_TRUE(again.banner().empty());
   Api api(again.address(), admin);
@@ -493,7 +431,7 @@ TEST_F(ServeTest, KafkaModeWalkthroughAgainstDevKafka) {
   ASSERT_TRUE(kafka.ReadLine(&brokers));
   std::string admin;
   {
-    Server server(DataDir(), {"--kafka-brokers", brokers});
+    ServeProcess server(DataDir(), {"--kafka-brokers", brokers});
     ASSERT_TRUE(server.started());
     ASSERT_EQ(server.banner().size(), 2u);
     admin = server.banner()[1];
@@ -503,7 +441,7 @@ TEST_F(ServeTest, KafkaModeWalkthroughAgainstDevKafka) {
   // The views are local, the log is in Kafka: a restart finds everything again, and a
   // fresh data dir rebuilds the same state from the topic alone.
   for (const std::string& data_dir : {DataDir(), dir_.path() + "/fresh"}) {
-    Server again(data_dir, {"--kafka-brokers", brokers});
+    ServeProcess again(data_dir, {"--kafka-brokers", brokers});
     ASSERT_TRUE(again.started());
     EXPECT_TRUE(again.banner().empty()) << data_dir;
     Api api(again.address(), admin);

@@ -11,6 +11,9 @@ int main(int argc, char** argv) {
   int rc = 0;
   keytrail::cli::AddDevKafka(app, &rc);
   keytrail::cli::AddServe(app, &rc);
+  keytrail::cli::AddKeys(app, &rc);
+  keytrail::cli::AddOrgs(app, &rc);
+  keytrail::cli::AddVerify(app, &rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,209 @@
+// keytrail keys create|list|get|rotate|revoke|move: the key API from the command line.
+// Tables by default, the API's JSON with -o json. A new token goes to stdout once, after
+// a warning on stderr.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include "tools/keytrail/client/api_call.h"
+#include "tools/keytrail/client/http_client.h"
+#include "tools/keytrail/client/output.h"
+#include "tools/keytrail/commands.h"
+
+namespace keytrail::cli {
+namespace {
+
+using nlohmann::json;
+
+struct KeysOptions {
+  ClientOptions client;
+  std::string id;
+  // create
+  std::string name;
+  std::string group;
+  std::string expires = "never";
+  std::vector<std::string> permissions;
+  // list
+  std::string status;
+  std::string created_by;
+  std::string expires_before;
+  size_t page_size = 100;
+  size_t limit = 0;  // 0 = every page
+  // rotate, revoke
+  std::string grace = "0s";
+  std::string reason;
+};
+
+std::string KeyPath(const KeysOptions& o) { return OrgPath(o.client) + "/keys/" + UrlEncode(o.id); }
+
+// A key the API returned, as the chosen format wants it.
+void PrintKey(const ClientOptions& client, const json& key) {
+  if (client.output == OutputFormat::kJson) {
+    PrintJson(key);
+  } else {
+    PrintFields(KeyFields(key));
+  }
+}
+
+// Prints the answer of create or rotate; the token, if any, last.
+void PrintIssued(const ClientOptions& client, const json& body) {
+  if (client.output == OutputFormat::kJson) {
+    PrintJson(body);
+    return;
+  }
+  json shown = body;
+  shown.erase("token");
+  if (shown.contains("name")) {
+    PrintFields(KeyFields(shown));
+  } else {
+    PrintFields({{"id", Cell(body["id"])},
+                 {"hint", Cell(body.value("hint", json()))},
+                 {"previous_valid_until", Cell(body.value("previous_valid_until", json()))}});
+  }
+  if (body.value("token", json()).is_string()) {
+    PrintNewToken(body["token"].get<std::string>());
+  } else if (body.value("secret_already_shown", false)) {
+    fmt::print(stderr,
+               "keytrail: this request was already applied; its token was shown then and "
+               "cannot be shown again\n");
+  }
+}
+
+int Create(const KeysOptions& o) {
+  json body = {{"name", o.name}, {"group", o.group}, {"expires", o.expires}};
+  if (!o.permissions.empty()) body["permissions"] = o.permissions;
+  ApiOutcome out = CallApi(o.client, "POST", OrgPath(o.client) + "/keys", body);
+  if (out.ok()) PrintIssued(o.client, out.body);
+  return out.exit_code;
+}
+
+int List(const KeysOptions& o) {
+  std::string query = fmt::format("?page_size={}", o.page_size);
+  auto add = [&](const char* name, const std::string& value) {
+    if (!value.empty()) query += fmt::format("&{}={}", name, UrlEncode(value));
+  };
+  add("group", o.group);
+  add("status", o.status);
+  add("created_by", o.created_by);
+  add("expires_before", o.expires_before);
+  json keys = json::array();
+  std::string page_token;
+  do {
+    std::string target = OrgPath(o.client) + "/keys" + query;
+    if (!page_token.empty()) target += "&page_token=" + UrlEncode(page_token);
+    ApiOutcome out = CallApi(o.client, "GET", target);
+    if (!out.ok()) return out.exit_code;
+    for (auto& key : out.body["keys"]) {
+      if (o.limit != 0 && keys.size() == o.limit) break;
+      keys.push_back(std::move(key));
+    }
+    const json& next = out.body["next_page_token"];
+    page_token = next.is_string() ? next.get<std::string>() : "";
+  } while (!page_token.empty() && (o.limit == 0 || keys.size() < o.limit));
+
+  if (o.client.output == OutputFormat::kJson) {
+    PrintJson(json{{"keys", keys}});
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const json& key : keys) {
+    rows.push_back({Cell(key["id"]), Cell(key["name"]), Cell(key["group"]), Cell(key["status"]),
+                    Cell(key["expires_at"], "never"), Cell(key["created_by"]), Cell(key["hint"])});
+  }
+  PrintTable({"id", "name", "group", "status", "expires_at", "created_by", "hint"}, rows);
+  return kExitOk;
+}
+
+int Get(const KeysOptions& o) {
+  ApiOutcome out = CallApi(o.client, "GET", KeyPath(o));
+  if (out.ok()) PrintKey(o.client, out.body);
+  return out.exit_code;
+}
+
+int Rotate(const KeysOptions& o) {
+  ApiOutcome out = CallApi(o.client, "POST", KeyPath(o) + "/rotate", json{{"grace", o.grace}});
+  if (out.ok()) PrintIssued(o.client, out.body);
+  return out.exit_code;
+}
+
+int Revoke(const KeysOptions& o) {
+  json body = json::object();
+  if (!o.reason.empty()) body["reason"] = o.reason;
+  ApiOutcome out = CallApi(o.client, "POST", KeyPath(o) + "/revoke", body);
+  if (out.ok()) PrintKey(o.client, out.body);
+  return out.exit_code;
+}
+
+int Move(const KeysOptions& o) {
+  ApiOutcome out = CallApi(o.client, "PUT", KeyPath(o) + "/group", json{{"group", o.group}});
+  if (out.ok()) PrintKey(o.client, out.body);
+  return out.exit_code;
+}
+
+// One `keys` subcommand and the options it fills. Every subcommand has its own options:
+// CLI11 fills environment defaults into the options of subcommands that were not
+// given, so shared storage would let KEYTRAIL_SERVER override an explicit --server.
+struct Subcommand {
+  CLI::App* app;
+  std::shared_ptr<KeysOptions> o;
+};
+
+Subcommand Add(CLI::App& keys, int* rc, const char* name, const char* description,
+               int (*run)(const KeysOptions&), bool takes_id, bool posts) {
+  auto o = std::make_shared<KeysOptions>();
+  CLI::App* command = keys.add_subcommand(name, description);
+  AddClientOptions(*command, o->client, /*with_token=*/true, /*with_org=*/true, posts);
+  if (takes_id) command->add_option("id", o->id, "key id")->required();
+  command->callback([o, rc, run] { *rc = run(*o); });
+  return {command, o};
+}
+
+}  // namespace
+
+void AddKeys(CLI::App& app, int* rc) {
+  CLI::App* keys = app.add_subcommand("keys", "create, list, inspect, rotate, revoke, move keys");
+  keys->require_subcommand(1);
+
+  auto [create, c] = Add(*keys, rc, "create", "create a key; prints its token once", Create,
+                         /*takes_id=*/false, /*posts=*/true);
+  create->add_option("--name", c->name, "display name, unique among the org's live keys")
+      ->required();
+  create->add_option("--group", c->group, "group the key belongs to (its rules apply)")->required();
+  create->add_option("--expires", c->expires, "never, 30d, 6m, 1y or an RFC 3339 time")
+      ->capture_default_str();
+  create->add_option("--permission", c->permissions, "extra permission (scim); repeatable");
+
+  auto [list, l] = Add(*keys, rc, "list", "list the org's keys (every page)", List,
+                       /*takes_id=*/false, /*posts=*/false);
+  list->add_option("--group", l->group, "only keys of this group");
+  list->add_option("--status", l->status, "active, revoked or expired")
+      ->check(CLI::IsMember({"active", "revoked", "expired"}));
+  list->add_option("--created-by", l->created_by, "only keys created by this key or member");
+  list->add_option("--expires-before", l->expires_before,
+                   "only keys expiring before this RFC 3339 time");
+  list->add_option("--page-size", l->page_size, "keys per request")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  list->add_option("--limit", l->limit, "stop after this many keys (0 = all)");
+
+  Add(*keys, rc, "get", "show one key", Get, /*takes_id=*/true, /*posts=*/false);
+
+  auto [rotate, r] = Add(*keys, rc, "rotate", "issue a new secret; prints it once", Rotate,
+                         /*takes_id=*/true, /*posts=*/true);
+  rotate->add_option("--grace", r->grace, "how long the old secret keeps working, 0s..24h")
+      ->capture_default_str();
+
+  auto [revoke, v] = Add(*keys, rc, "revoke", "revoke a key at once", Revoke,
+                         /*takes_id=*/true, /*posts=*/true);
+  revoke->add_option("--reason", v->reason, "recorded in the revocation event");
+
+  auto [move, m] = Add(*keys, rc, "move", "move a key to another group", Move,
+                       /*takes_id=*/true, /*posts=*/false);
+  move->add_option("--group", m->group, "the new group")->required();
+}
+
+}  // namespace keytrail::cli
