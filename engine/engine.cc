@@ -1,5 +1,7 @@
 #include "engine/engine.h"
 
+#include <fmt/format.h>
+
 #include "projections/history_projection.h"
 #include "projections/key_view.h"
 #include "projections/projector.h"
@@ -115,6 +117,36 @@ Result<IssuedKey> Engine::RotateKey(const domain::CommandContext& context, const
 
 void Engine::WakeSchedulers() {
   for (auto& partition : partitions_) partition->writer->Wake();
+}
+
+std::vector<WriterHealth> Engine::writer_health() const {
+  std::vector<WriterHealth> out;
+  out.reserve(partitions_.size());
+  for (const auto& partition : partitions_) out.push_back(partition->writer->health());
+  return out;
+}
+
+Status Engine::CheckReady(int64_t max_lag) {
+  for (const auto& partition : partitions_) {
+    PartitionWriter& writer = *partition->writer;
+    auto end = log_.EndOffset(writer.partition());
+    if (!end.ok()) {
+      return Status::Unavailable(fmt::format("the event log does not answer for partition {}: {}",
+                                             writer.partition(), end.status().message()));
+    }
+    writer.NoteLogEnd(*end);
+    const WriterHealth health = writer.health();
+    if (!health.views_current) {
+      return Status::Unavailable(
+          fmt::format("partition {}'s views are halted at offset {}; see the log for the cause",
+                      writer.partition(), health.applied_offset));
+    }
+    if (*end - health.applied_offset > max_lag) {
+      return Status::Unavailable(fmt::format("partition {}'s views are {} events behind the log",
+                                             writer.partition(), *end - health.applied_offset));
+    }
+  }
+  return Status::Ok();
 }
 
 SchedulerStats Engine::scheduler_stats() const {

@@ -75,6 +75,12 @@ class Engine {
   void WakeSchedulers();
   // The expiry scheduler's metrics, summed over partitions.
   SchedulerStats scheduler_stats() const;
+  // Every partition's writer health, without I/O (see WriterHealth).
+  std::vector<WriterHealth> writer_health() const;
+  // Whether the engine can serve: reads every partition's end offset from the log
+  // (bounded by the log's own timeout), then checks that the views are current and
+  // at most `max_lag` events behind. Ok, or kUnavailable saying the first problem.
+  Status CheckReady(int64_t max_lag);
 
   projections::ViewStore& views() { return views_; }
   const TokenCodec& tokens() const { return tokens_; }

@@ -61,30 +61,11 @@ std::vector<TimerQueue::Timer> TimerQueue::Due(Micros now, size_t limit) const {
   return due;
 }
 
-size_t SchedulerStats::BucketOf(Micros lateness) {
-  size_t bucket = 0;
-  for (uint64_t v = lateness > 0 ? static_cast<uint64_t>(lateness) : 0; v != 0; v >>= 1) ++bucket;
-  return std::min(bucket, kBuckets - 1);
-}
-
 void SchedulerStats::Add(const SchedulerStats& other) {
   pending_timers += other.pending_timers;
   if (other.next_due && (!next_due || *other.next_due < *next_due)) next_due = other.next_due;
   expired += other.expired;
-  for (size_t b = 0; b < kBuckets; ++b) lateness[b] += other.lateness[b];
-}
-
-Micros SchedulerStats::LatenessQuantile(double q) const {
-  uint64_t total = 0;
-  for (uint64_t c : lateness) total += c;
-  if (total == 0) return 0;
-  const auto rank = static_cast<uint64_t>(q * static_cast<double>(total) + 0.999999);
-  uint64_t seen = 0;
-  for (size_t b = 0; b < kBuckets; ++b) {
-    seen += lateness[b];
-    if (seen >= rank) return b == 0 ? 0 : (Micros{1} << b) - 1;
-  }
-  return (Micros{1} << (kBuckets - 1)) - 1;
+  lateness.Add(other.lateness);
 }
 
 }  // namespace keytrail

@@ -16,6 +16,7 @@
 
 #include "base/clock.h"
 #include "engine/key_material.h"
+#include "engine/latency_histogram.h"
 #include "schemas/events_generated.h"
 
 namespace keytrail {
@@ -49,18 +50,13 @@ class TimerQueue {
 
 // The expiry scheduler's metrics (of one partition, or summed over all).
 struct SchedulerStats {
-  static constexpr size_t kBuckets = 40;
   size_t pending_timers = 0;
   std::optional<Micros> next_due;  // earliest due time, if any timer is queued
   uint64_t expired = 0;            // KeyExpired events the scheduler wrote
-  // lateness[b] counts expiries whose lateness (KeyExpired time minus expires_at) was
-  // 0 us (b = 0) or in [2^(b-1), 2^b) us.
-  std::array<uint64_t, kBuckets> lateness{};
+  // Lateness of each expiry: its KeyExpired time minus the key's expires_at.
+  LatencySnapshot lateness;
 
   void Add(const SchedulerStats& other);
-  // An upper bound of the q-quantile of lateness (0 < q <= 1), in us; 0 if none.
-  Micros LatenessQuantile(double q) const;
-  static size_t BucketOf(Micros lateness);
 };
 
 }  // namespace keytrail

@@ -18,6 +18,7 @@ struct PartitionWriter::Pending {
   size_t event_count = 0;
   std::optional<TimerQueue::Timer> timer;  // set for the scheduler's ExpireKey
   bool depends_on_batch = false;           // decided on top of this batch's unwritten events
+  std::chrono::steady_clock::time_point submitted = std::chrono::steady_clock::now();
 };
 
 namespace {
@@ -82,7 +83,7 @@ Status PartitionWriter::RecoverState() {
 
 Status PartitionWriter::Start() {
   KT_RETURN_IF_ERROR(RecoverState());
-  KT_RETURN_IF_ERROR(projector_.CatchUp(partition_));
+  KT_RETURN_IF_ERROR(CatchUpViews());
   PublishTimerStats();
   std::lock_guard lock(mu_);
   running_ = true;
@@ -136,6 +137,36 @@ void PartitionWriter::PublishTimerStats() {
   next_due_ = timers_.NextDue().value_or(-1);
 }
 
+WriterHealth PartitionWriter::health() const {
+  WriterHealth health;
+  health.partition = partition_;
+  health.applied_offset = applied_offset_.load(std::memory_order_relaxed);
+  health.log_end_seen = log_end_seen_.load(std::memory_order_relaxed);
+  health.views_current = views_current_.load(std::memory_order_relaxed);
+  health.log_ok = log_ok_.load(std::memory_order_relaxed);
+  health.command_latency = command_latency_.Snapshot();
+  health.append_latency = append_latency_.Snapshot();
+  return health;
+}
+
+void PartitionWriter::NoteLogEnd(int64_t end) {
+  int64_t seen = log_end_seen_.load(std::memory_order_relaxed);
+  while (seen < end && !log_end_seen_.compare_exchange_weak(seen, end)) {
+  }
+}
+
+Status PartitionWriter::CatchUpViews() {
+  Status status = projector_.CatchUp(partition_);
+  views_current_.store(status.ok(), std::memory_order_relaxed);
+  if (status.ok()) {
+    if (auto checkpoint = projector_.Checkpoint(partition_); checkpoint.ok()) {
+      applied_offset_.store(*checkpoint, std::memory_order_relaxed);
+      NoteLogEnd(*checkpoint);
+    }
+  }
+  return status;
+}
+
 SchedulerStats PartitionWriter::scheduler_stats() const {
   SchedulerStats stats;
   stats.pending_timers = pending_timers_.load(std::memory_order_relaxed);
@@ -144,9 +175,7 @@ SchedulerStats PartitionWriter::scheduler_stats() const {
     if (next_due_ >= 0) stats.next_due = next_due_;
   }
   stats.expired = expired_.load(std::memory_order_relaxed);
-  for (size_t b = 0; b < SchedulerStats::kBuckets; ++b) {
-    stats.lateness[b] = lateness_[b].load(std::memory_order_relaxed);
-  }
+  stats.lateness = lateness_.Snapshot();
   return stats;
 }
 
@@ -209,8 +238,7 @@ PartitionWriter::Fired PartitionWriter::FireDueTimers() {
     progressed = true;
     if (result->kind == CommandOutcome::Kind::kApplied) {
       expired_.fetch_add(1, std::memory_order_relaxed);
-      const size_t bucket = SchedulerStats::BucketOf(now - pending->timer->due);
-      lateness_[bucket].fetch_add(1, std::memory_order_relaxed);
+      lateness_.Record(now - pending->timer->due);
     } else if (result->rejection && result->rejection->code != domain::RejectionCode::kNotDue) {
       timers_.Remove(*pending->timer);  // revoked or already expired: never retry it
     }
@@ -221,14 +249,23 @@ PartitionWriter::Fired PartitionWriter::FireDueTimers() {
   return Fired::kFailed;
 }
 
+void PartitionWriter::Answer(Pending& pending, Result<CommandOutcome> result) {
+  if (!pending.timer) {  // the scheduler's own commands are measured as lateness
+    command_latency_.Record(std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - pending.submitted)
+                                .count());
+  }
+  pending.promise.set_value(std::move(result));
+}
+
 void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch) {
   if (needs_recovery_) {
     Status recovered = RecoverState();
     if (!recovered.ok()) {
       for (auto& pending : batch) {
-        pending->promise.set_value(
-            Status::Unavailable(fmt::format("partition {} cannot reload its state from the log: {}",
-                                            partition_, recovered.message())));
+        Answer(*pending, Status::Unavailable(
+                             fmt::format("partition {} cannot reload its state from the log: {}",
+                                         partition_, recovered.message())));
       }
       return;
     }
@@ -237,11 +274,11 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
   // Every answer, a replay's included, promises views that hold the command: refuse to
   // answer while this partition's views cannot be brought up to date (e.g. a halted
   // projector), and write nothing more to the log meanwhile.
-  if (Status current = projector_.CatchUp(partition_); !current.ok()) {
+  if (Status current = CatchUpViews(); !current.ok()) {
     for (auto& pending : batch) {
-      pending->promise.set_value(Status(
-          current.code(),
-          fmt::format("partition {}'s views are not current: {}", partition_, current.message())));
+      Answer(*pending,
+             Status(current.code(), fmt::format("partition {}'s views are not current: {}",
+                                                partition_, current.message())));
     }
     return;
   }
@@ -299,39 +336,49 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
   // One append per org; the local log's group commit shares the sync among them.
   std::map<std::string, Result<std::vector<int64_t>>> written;
   for (auto& [org, events] : appends) {
-    written.emplace(org,
-                    broken.ok() ? log_.Append(org, events) : Result<std::vector<int64_t>>(broken));
-    if (!written.at(org).ok() && broken.ok()) broken = written.at(org).status();
+    if (!broken.ok()) {
+      written.emplace(org, broken);
+      continue;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    auto offsets = log_.Append(org, events);
+    append_latency_.Record(std::chrono::duration_cast<std::chrono::microseconds>(
+                               std::chrono::steady_clock::now() - start)
+                               .count());
+    log_ok_.store(offsets.ok(), std::memory_order_relaxed);
+    if (!offsets.ok()) broken = offsets.status();
+    if (offsets.ok() && !offsets->empty()) NoteLogEnd(offsets->back() + 1);
+    written.emplace(org, std::move(offsets));
   }
   // Read-your-writes: the views must hold the events before anyone is answered.
-  Status projected = appends.empty() ? Status::Ok() : projector_.CatchUp(partition_);
+  Status projected = appends.empty() ? Status::Ok() : CatchUpViews();
   PublishTimerStats();  // so is the scheduler's view of the timers
 
   for (auto& pending : batch) {
     if (pending->event_count == 0 && !pending->depends_on_batch) {
-      pending->promise.set_value(std::move(pending->outcome));  // rejected, replayed, no-op
+      Answer(*pending, std::move(pending->outcome));  // rejected, replayed, no-op
       continue;
     }
     const auto& offsets = written.at(pending->context.org);
     if (!offsets.ok()) {
-      pending->promise.set_value(Status::Unavailable(
-          fmt::format("the event log did not take the command: {}", offsets.status().message())));
+      Answer(*pending, Status::Unavailable(fmt::format("the event log did not take the command: {}",
+                                                       offsets.status().message())));
       continue;
     }
     if (!projected.ok()) {
-      pending->promise.set_value(
-          Status(projected.code(),
-                 fmt::format("the command is durable but the views could not be updated: {}",
-                             projected.message())));
+      Answer(*pending,
+             Status(projected.code(),
+                    fmt::format("the command is durable but the views could not be updated: {}",
+                                projected.message())));
       continue;
     }
     if (pending->event_count == 0) {  // its answer held only if the batch's writes did
-      pending->promise.set_value(std::move(pending->outcome));
+      Answer(*pending, std::move(pending->outcome));
       continue;
     }
     pending->outcome.offsets.assign(offsets->begin() + pending->first_event,
                                     offsets->begin() + pending->first_event + pending->event_count);
-    pending->promise.set_value(std::move(pending->outcome));
+    Answer(*pending, std::move(pending->outcome));
   }
   // Some events may or may not be in the log: the log is the truth, so the state is
   // re-read from it before the next command is decided.

@@ -59,6 +59,17 @@ struct CommandOutcome {
   std::vector<int64_t> offsets;                 // log offsets written (kApplied)
 };
 
+// A writer's view of its partition's health, for readiness checks and metrics.
+struct WriterHealth {
+  int32_t partition = 0;
+  int64_t applied_offset = 0;       // next log offset the views will apply (their checkpoint)
+  int64_t log_end_seen = 0;         // the log's end as last seen (appends, NoteLogEnd)
+  bool views_current = true;        // false while the views cannot catch up (a halted projector)
+  bool log_ok = true;               // false after a failed append, until an append succeeds
+  LatencySnapshot command_latency;  // callers' commands, from Submit to answer
+  LatencySnapshot append_latency;   // each EventLog::Append call
+};
+
 class PartitionWriter {
  public:
   struct Options {
@@ -93,15 +104,23 @@ class PartitionWriter {
   void Wake();
 
   SchedulerStats scheduler_stats() const;
+  WriterHealth health() const;
+  // Records the log's end offset as read by someone else (a readiness check), so the
+  // projector lag in health() is measured against it.
+  void NoteLogEnd(int64_t end);
 
  private:
   struct Pending;
   void Run();
   void ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch);
+  // Records the command's latency, then answers it.
+  void Answer(Pending& pending, Result<CommandOutcome> result);
   // Submits ExpireKey for up to one batch of due timers.
   enum class Fired { kNone, kProgress, kFailed };
   Fired FireDueTimers();
   void PublishTimerStats();
+  // projector_.CatchUp, publishing the views' health.
+  Status CatchUpViews();
   Status RecoverState();
   domain::OrgState& StateOf(const std::string& org);
 
@@ -126,7 +145,14 @@ class PartitionWriter {
   // Scheduler metrics, read by any thread.
   std::atomic<size_t> pending_timers_{0};
   std::atomic<uint64_t> expired_{0};
-  std::array<std::atomic<uint64_t>, SchedulerStats::kBuckets> lateness_{};
+  LatencyRecorder lateness_;
+  // Health, read by any thread.
+  std::atomic<int64_t> applied_offset_{0};
+  std::atomic<int64_t> log_end_seen_{0};
+  std::atomic<bool> views_current_{true};
+  std::atomic<bool> log_ok_{true};
+  LatencyRecorder command_latency_;
+  LatencyRecorder append_latency_;
   std::thread thread_;
 };
 

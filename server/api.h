@@ -32,6 +32,8 @@ namespace keytrail::server {
 struct ApiOptions {
   // The org whose admin keys may create further orgs (POST /v1/orgs).
   std::string bootstrap_org = "default";
+  // /readyz fails while any partition's views are more than this many events behind.
+  int64_t max_projector_lag = 1000;
 };
 
 struct ApiContext;

@@ -95,6 +95,31 @@ std::string Metrics::Render() const {
   return out;
 }
 
+namespace {
+
+// A LatencySnapshot as a Prometheus histogram in seconds; only the buckets up to the
+// highest one in use are listed, then +Inf.
+std::string RenderLatency(std::string_view name, std::string_view help,
+                          const LatencySnapshot& latency) {
+  std::string out = fmt::format("# HELP {0} {1}\n# TYPE {0} histogram\n", name, help);
+  size_t last = 0;
+  for (size_t b = 0; b < LatencySnapshot::kBuckets; ++b) {
+    if (latency.counts[b] != 0) last = b;
+  }
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b <= last && latency.count != 0; ++b) {
+    cumulative += latency.counts[b];
+    // Bucket b holds integer microseconds up to UpperBound(b), so le = UpperBound + 1 us.
+    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name,
+                       static_cast<double>(LatencySnapshot::UpperBound(b) + 1) / 1e6, cumulative);
+  }
+  out += fmt::format("{0}_bucket{{le=\"+Inf\"}} {1}\n{0}_sum {2}\n{0}_count {1}\n", name,
+                     latency.count, static_cast<double>(latency.sum) / 1e6);
+  return out;
+}
+
+}  // namespace
+
 std::string Metrics::RenderEngine(const Engine& engine) {
   const SchedulerStats stats = engine.scheduler_stats();
   std::string out;
@@ -121,8 +146,45 @@ std::string Metrics::RenderEngine(const Engine& engine) {
       "# TYPE keytrail_scheduler_lateness_seconds gauge\n";
   for (double q : {0.5, 0.99, 1.0}) {
     out += fmt::format("keytrail_scheduler_lateness_seconds{{quantile=\"{}\"}} {}\n", q,
-                       static_cast<double>(stats.LatenessQuantile(q)) / 1e6);
+                       static_cast<double>(stats.lateness.Quantile(q)) / 1e6);
   }
+
+  LatencySnapshot commands, appends;
+  std::string lag, applied, current, log_ok;
+  for (const WriterHealth& health : engine.writer_health()) {
+    commands.Add(health.command_latency);
+    appends.Add(health.append_latency);
+    const int p = health.partition;
+    lag += fmt::format("keytrail_projector_lag_events{{partition=\"{}\"}} {}\n", p,
+                       std::max<int64_t>(0, health.log_end_seen - health.applied_offset));
+    applied += fmt::format("keytrail_projector_applied_offset{{partition=\"{}\"}} {}\n", p,
+                           health.applied_offset);
+    current += fmt::format("keytrail_projector_current{{partition=\"{}\"}} {}\n", p,
+                           health.views_current ? 1 : 0);
+    log_ok +=
+        fmt::format("keytrail_log_append_ok{{partition=\"{}\"}} {}\n", p, health.log_ok ? 1 : 0);
+  }
+  out += RenderLatency("keytrail_command_duration_seconds",
+                       "Time from a command's arrival at its partition's writer to its answer "
+                       "(durable and applied to the views).",
+                       commands);
+  out += RenderLatency("keytrail_log_append_duration_seconds",
+                       "Time of one append to the event log (durable on return).", appends);
+  out +=
+      "# HELP keytrail_projector_lag_events Events in the log (as last seen) not yet applied to "
+      "the views.\n"
+      "# TYPE keytrail_projector_lag_events gauge\n" +
+      lag +
+      "# HELP keytrail_projector_applied_offset Next log offset the views will apply.\n"
+      "# TYPE keytrail_projector_applied_offset gauge\n" +
+      applied +
+      "# HELP keytrail_projector_current 1 while the views catch up; 0 while halted.\n"
+      "# TYPE keytrail_projector_current gauge\n" +
+      current +
+      "# HELP keytrail_log_append_ok 0 after a failed append to the event log, until one "
+      "succeeds.\n"
+      "# TYPE keytrail_log_append_ok gauge\n" +
+      log_ok;
   return out;
 }
 

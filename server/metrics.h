@@ -4,8 +4,15 @@
 //   keytrail_http_request_duration_seconds{route}            histogram
 //   keytrail_verify_total{reason}                            counter (POST verify)
 //   keytrail_auth_failures_total{reason}                     counter (bearer auth)
-// plus, from the engine at render time (RenderEngine), the verify index size and the
-// expiry scheduler's stats.
+// plus, from the engine at render time (RenderEngine, no I/O):
+//   keytrail_verify_index_keys, keytrail_scheduler_*          gauges / counters
+//   keytrail_command_duration_seconds                         histogram (writer: arrival
+//                                                             to durable, applied answer)
+//   keytrail_log_append_duration_seconds                      histogram (one Append)
+//   keytrail_projector_lag_events{partition}                  gauge (vs the log end as
+//                                                             last seen)
+//   keytrail_projector_applied_offset{partition}, keytrail_projector_current{partition},
+//   keytrail_log_append_ok{partition}                         gauges
 //
 // `route` is the router pattern ("/v1/orgs/{org}/keys"), or "unmatched", so label
 // cardinality stays bounded. Thread-safe.

@@ -11,11 +11,15 @@ HttpResponse HealthzHandler(ApiContext&, const RoutedRequest&) {
   return JsonResponse(200, json{{"status", "ok"}});
 }
 
-// Ready while the engine runs and the server is not shutting down. (Projector lag and
-// halted projectors are not reported by the engine yet, so they are not checked.)
+// Ready while the server is not starting or shutting down, the event log answers
+// (its end offset is read for every partition, within the log's timeout), and no
+// partition's views are halted or more than options.max_projector_lag events behind.
 HttpResponse ReadyzHandler(ApiContext& ctx, const RoutedRequest&) {
   if (!ctx.ready.load(std::memory_order_acquire)) {
     return Problem(503, "not_ready", "the engine is starting or shutting down");
+  }
+  if (Status ready = ctx.engine.CheckReady(ctx.options.max_projector_lag); !ready.ok()) {
+    return Problem(503, "not_ready", ready.message());
   }
   return JsonResponse(200, json{{"status", "ready"}});
 }

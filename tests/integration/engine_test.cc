@@ -249,5 +249,55 @@ TEST_F(EngineTest, NoIssuedSecretReachesTheLogOrTheViews) {
   EXPECT_GT(scanned, 10000u);
 }
 
+// Readiness: the log answers, and the views are current and within the allowed lag.
+TEST_F(EngineTest, ReadyUntilTheViewsFallBehindOrHalt) {
+  GivenOrgAndGroups();
+  ASSERT_TRUE(engine_->CheckReady(0).ok()) << engine_->CheckReady(0).ToString();
+  const int32_t partition = log_->PartitionFor("acme");
+
+  // Three events written past the writer (copies of the org's first event): the views
+  // are three behind until the writer catches up before its next command.
+  auto reader = log_->OpenReader(partition, 0);
+  ASSERT_TRUE(reader.ok());
+  auto first = (*reader)->Next(1, std::chrono::milliseconds(0));
+  ASSERT_TRUE(first.ok() && !first->empty());
+  const std::string org_created = (*first)[0].value;
+  const std::vector<std::string> copies(3, org_created);
+  ASSERT_TRUE(log_->Append("acme", copies).ok());
+  Status behind = engine_->CheckReady(2);
+  EXPECT_EQ(behind.code(), StatusCode::kUnavailable);
+  EXPECT_NE(behind.message().find("3 events behind"), std::string::npos) << behind.ToString();
+  EXPECT_TRUE(engine_->CheckReady(3).ok());
+  std::vector<WriterHealth> health = engine_->writer_health();
+  EXPECT_EQ(health[partition].log_end_seen - health[partition].applied_offset, 3);
+
+  // A poison record: the views halt at it, and readiness says so.
+  const std::vector<std::string> poison = {"not an event"};
+  ASSERT_TRUE(log_->Append("acme", poison).ok());
+  EXPECT_FALSE(engine_->Execute(As(), domain::CreateGroup{"qa", "", ""}).ok());
+  Status halted = engine_->CheckReady(1000);
+  EXPECT_EQ(halted.code(), StatusCode::kUnavailable);
+  EXPECT_NE(halted.message().find("halted"), std::string::npos) << halted.ToString();
+  EXPECT_FALSE(engine_->writer_health()[partition].views_current);
+}
+
+TEST_F(EngineTest, HealthCountsCommandsAndAppends) {
+  GivenOrgAndGroups();
+  Create("one");
+  Create("two");
+  LatencySnapshot commands, appends;
+  for (const WriterHealth& health : engine_->writer_health()) {
+    commands.Add(health.command_latency);
+    appends.Add(health.append_latency);
+    EXPECT_TRUE(health.views_current);
+    EXPECT_TRUE(health.log_ok);
+    EXPECT_EQ(health.applied_offset, *log_->EndOffset(health.partition));
+  }
+  EXPECT_EQ(commands.count, 5u);  // org, two groups, two keys
+  EXPECT_GE(appends.count, 1u);
+  EXPECT_LE(appends.count, 5u);
+  EXPECT_GT(commands.Quantile(1.0), 0);
+}
+
 }  // namespace
 }  // namespace keytrail

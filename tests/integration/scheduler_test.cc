@@ -134,7 +134,7 @@ TEST_F(SchedulerTest, ExpiresAtTheExactMicrosecondOnce) {
   EXPECT_EQ(stats.pending_timers, 0u);
   EXPECT_FALSE(stats.next_due.has_value());
   EXPECT_EQ(stats.expired, 1u);
-  EXPECT_EQ(stats.lateness[0], 1u);  // 0 us late under the fake clock
+  EXPECT_EQ(stats.lateness.counts[0], 1u);  // 0 us late under the fake clock
 
   fake().Advance(kHour);
   engine_->WakeSchedulers();
@@ -197,13 +197,13 @@ TEST_F(SchedulerTest, ClockJumpingForwardExpiresEverythingDue) {
 
 TEST_F(SchedulerTest, LatenessQuantilesComeFromTheHistogram) {
   SchedulerStats stats;
-  stats.lateness[SchedulerStats::BucketOf(0)] += 50;
-  stats.lateness[SchedulerStats::BucketOf(1000)] += 49;
-  stats.lateness[SchedulerStats::BucketOf(300000)] += 1;
-  EXPECT_EQ(stats.LatenessQuantile(0.5), 0);
-  EXPECT_GE(stats.LatenessQuantile(0.99), 1000);
-  EXPECT_LT(stats.LatenessQuantile(0.99), 2048);
-  EXPECT_GE(stats.LatenessQuantile(1.0), 300000);
+  stats.lateness.counts[LatencySnapshot::BucketOf(0)] += 50;
+  stats.lateness.counts[LatencySnapshot::BucketOf(1000)] += 49;
+  stats.lateness.counts[LatencySnapshot::BucketOf(300000)] += 1;
+  EXPECT_EQ(stats.lateness.Quantile(0.5), 0);
+  EXPECT_GE(stats.lateness.Quantile(0.99), 1000);
+  EXPECT_LT(stats.lateness.Quantile(0.99), 2048);
+  EXPECT_GE(stats.lateness.Quantile(1.0), 300000);
 }
 
 // In real time: a key expiring 2 s after creation is valid before, invalid right after,

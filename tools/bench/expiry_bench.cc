@@ -86,9 +86,9 @@ int RunSteady(const Args& args) {
   const SchedulerStats stats = fixture.engine->scheduler_stats();
   Report("expiry_steady", "expiries", static_cast<double>(n), "keys");
   Report("expiry_steady", "lateness_p50_upper_bound",
-         static_cast<double>(stats.LatenessQuantile(0.5)), "us");
+         static_cast<double>(stats.lateness.Quantile(0.5)), "us");
   Report("expiry_steady", "lateness_p99_upper_bound",
-         static_cast<double>(stats.LatenessQuantile(0.99)), "us");
+         static_cast<double>(stats.lateness.Quantile(0.99)), "us");
   return 0;
 }
 

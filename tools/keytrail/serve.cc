@@ -40,6 +40,8 @@ struct ServeOptions {
   std::string data_dir = "./var/keytrail";
   std::string kafka_brokers;
   std::string kafka_topic = "keytrail.events";
+  int kafka_timeout_ms = 10'000;
+  int64_t ready_max_lag = 1000;
   std::string listen = "127.0.0.1:8080";
   int threads = 2;
   int idle_timeout_seconds = 30;
@@ -144,6 +146,7 @@ int RunServe(const ServeOptions& options) {
     events::KafkaEventLog::Options kafka_options;
     kafka_options.brokers = options.kafka_brokers;
     kafka_options.topic = options.kafka_topic;
+    kafka_options.timeout = std::chrono::milliseconds(options.kafka_timeout_ms);
     kafka_options.log = [](int severity, std::string_view message) {
       Log(severity <= 3 ? LogLevel::kError : LogLevel::kWarn, "kafka",
           {{"severity", severity}, {"message", message}});
@@ -164,7 +167,9 @@ int RunServe(const ServeOptions& options) {
   auto engine = Engine::Start(*log, **views, SystemClock::Instance(), engine_options);
   if (!engine.ok()) return Fail("cannot start the engine", engine.status());
 
-  server::Api api(**engine, SystemClock::Instance(), {.bootstrap_org = options.bootstrap_org});
+  server::Api api(
+      **engine, SystemClock::Instance(),
+      {.bootstrap_org = options.bootstrap_org, .max_projector_lag = options.ready_max_lag});
   server::HttpServer::Options http_options;
   http_options.listen = options.listen;
   http_options.threads = options.threads;
@@ -251,6 +256,15 @@ void AddServe(CLI::App& app, int* rc) {
   cmd->add_option("--kafka-brokers", options->kafka_brokers,
                   "use the Kafka topic at these bootstrap servers instead of the local log");
   cmd->add_option("--kafka-topic", options->kafka_topic, "Kafka topic (must exist)")
+      ->capture_default_str();
+  cmd->add_option("--kafka-timeout-ms", options->kafka_timeout_ms,
+                  "bound on each Kafka request (appends, offset queries): past it, commands "
+                  "fail with 503 and /readyz reports the log unreachable")
+      ->check(CLI::Range(100, 600'000))
+      ->capture_default_str();
+  cmd->add_option("--ready-max-lag", options->ready_max_lag,
+                  "/readyz fails while the views are more than this many events behind the log")
+      ->check(CLI::Range(int64_t{0}, int64_t{1'000'000'000}))
       ->capture_default_str();
   cmd->add_option("--listen", options->listen, "host:port to listen on (port 0: any free port)")
       ->capture_default_str();
