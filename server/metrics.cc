@@ -23,6 +23,27 @@ std::string Label(std::string_view value) {
   return out;
 }
 
+// A LatencySnapshot as a Prometheus histogram in seconds; only the buckets up to the
+// highest one in use are listed, then +Inf.
+std::string RenderLatency(std::string_view name, std::string_view help,
+                          const LatencySnapshot& latency) {
+  std::string out = fmt::format("# HELP {0} {1}\n# TYPE {0} histogram\n", name, help);
+  size_t last = 0;
+  for (size_t b = 0; b < LatencySnapshot::kBuckets; ++b) {
+    if (latency.counts[b] != 0) last = b;
+  }
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b <= last && latency.count != 0; ++b) {
+    cumulative += latency.counts[b];
+    // Bucket b holds integer microseconds up to UpperBound(b), so le = UpperBound + 1 us.
+    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name,
+                       static_cast<double>(LatencySnapshot::UpperBound(b) + 1) / 1e6, cumulative);
+  }
+  out += fmt::format("{0}_bucket{{le=\"+Inf\"}} {1}\n{0}_sum {2}\n{0}_count {1}\n", name,
+                     latency.count, static_cast<double>(latency.sum) / 1e6);
+  return out;
+}
+
 }  // namespace
 
 void Metrics::CountRequest(std::string_view method, std::string_view route, int status,
@@ -94,31 +115,6 @@ std::string Metrics::Render() const {
   }
   return out;
 }
-
-namespace {
-
-// A LatencySnapshot as a Prometheus histogram in seconds; only the buckets up to the
-// highest one in use are listed, then +Inf.
-std::string RenderLatency(std::string_view name, std::string_view help,
-                          const LatencySnapshot& latency) {
-  std::string out = fmt::format("# HELP {0} {1}\n# TYPE {0} histogram\n", name, help);
-  size_t last = 0;
-  for (size_t b = 0; b < LatencySnapshot::kBuckets; ++b) {
-    if (latency.counts[b] != 0) last = b;
-  }
-  uint64_t cumulative = 0;
-  for (size_t b = 0; b <= last && latency.count != 0; ++b) {
-    cumulative += latency.counts[b];
-    // Bucket b holds integer microseconds up to UpperBound(b), so le = UpperBound + 1 us.
-    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name,
-                       static_cast<double>(LatencySnapshot::UpperBound(b) + 1) / 1e6, cumulative);
-  }
-  out += fmt::format("{0}_bucket{{le=\"+Inf\"}} {1}\n{0}_sum {2}\n{0}_count {1}\n", name,
-                     latency.count, static_cast<double>(latency.sum) / 1e6);
-  return out;
-}
-
-}  // namespace
 
 std::string Metrics::RenderEngine(const Engine& engine) {
   const SchedulerStats stats = engine.scheduler_stats();
