@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "projections/history_projection.h"
+#include "projections/audit_projection.h"
 #include "projections/key_view.h"
 #include "projections/projector.h"
 
@@ -11,7 +11,7 @@ namespace keytrail {
 // Everything one partition's writer owns.
 struct Engine::Partition {
   projections::KeyViewProjection key_view;
-  projections::HistoryProjection history;
+  projections::AuditProjection audit;
   std::unique_ptr<projections::Projector> projector;
   std::unique_ptr<PartitionWriter> writer;
 
@@ -49,8 +49,7 @@ Result<std::unique_ptr<Engine>> Engine::Start(events::EventLog& log, projections
   for (int32_t p = 0; p < log.PartitionCount(); ++p) {
     auto partition = std::make_unique<Partition>(engine->index_.Listener());
     partition->projector = std::make_unique<projections::Projector>(
-        log, views,
-        std::vector<projections::Projection*>{&partition->key_view, &partition->history});
+        log, views, std::vector<projections::Projection*>{&partition->key_view, &partition->audit});
     PartitionWriter::Options writer_options;
     writer_options.domain = engine->options_.domain;
     partition->writer = std::make_unique<PartitionWriter>(p, log, *partition->projector, clock,

@@ -3,15 +3,10 @@
 #include <fmt/format.h>
 
 #include "base/big_endian.h"
+#include "projections/row_key.h"
 
 namespace keytrail::projections {
 namespace {
-
-void PutComponent(std::string* out, std::string_view part) {
-  out->push_back(static_cast<char>(part.size() >> 8));
-  out->push_back(static_cast<char>(part.size() & 0xff));
-  out->append(part);
-}
 
 std::string AggregatePrefix(std::string_view org, std::string_view aggregate_id) {
   std::string key = "hist/";

@@ -6,6 +6,7 @@
 
 #include "base/big_endian.h"
 #include "events/codec.h"
+#include "projections/row_key.h"
 #include "schemas/views_generated.h"
 
 namespace keytrail::projections {
@@ -21,24 +22,8 @@ constexpr size_t kIdBytes = sizeof(KeyId::bytes);
 
 // --- row keys -------------------------------------------------------------------------
 
-void PutComponent(std::string* out, std::string_view part) {
-  out->push_back(static_cast<char>(part.size() >> 8));
-  out->push_back(static_cast<char>(part.size() & 0xff));
-  out->append(part);
-}
-
 void PutId(std::string* out, const KeyId& id) {
   out->append(reinterpret_cast<const char*>(id.bytes.data()), kIdBytes);
-}
-
-// Takes c(x) off the front of *in.
-bool GetComponent(std::string_view* in, std::string_view* part) {
-  if (in->size() < 2) return false;
-  const size_t n = static_cast<uint8_t>((*in)[0]) << 8 | static_cast<uint8_t>((*in)[1]);
-  if (in->size() < 2 + n) return false;
-  *part = in->substr(2, n);
-  in->remove_prefix(2 + n);
-  return true;
 }
 
 // Takes the id off *in, which must hold exactly the id.
@@ -78,12 +63,6 @@ std::string ExpiryKey(Micros expires_at, std::string_view org, const KeyId& id) 
 }
 
 // The smallest key greater than every key that starts with `prefix` ("" = none).
-std::string PrefixEnd(std::string prefix) {
-  while (!prefix.empty() && prefix.back() == '\xff') prefix.pop_back();
-  if (!prefix.empty()) prefix.back() = static_cast<char>(prefix.back() + 1);
-  return prefix;
-}
-
 // --- rows -----------------------------------------------------------------------------
 
 fb::Sha256 ToFb(const SecretHash& hash) {

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "projections/history_projection.h"
+#include "projections/audit_projection.h"
 
 namespace keytrail::server {
 namespace {
@@ -11,12 +11,9 @@ using Kind = CommandOutcome::Kind;
 
 // True if the views hold an OrgCreated for `org`.
 Result<bool> OrgExists(projections::ViewStore& views, const std::string& org) {
-  auto history = projections::HistoryProjection::Read(views, org, org);
-  if (!history.ok()) return history.status();
-  for (const auto& entry : *history) {
-    if (entry.type == fb::Payload::OrgCreated) return true;
-  }
-  return false;
+  auto created = projections::AuditProjection::Query(views, org, {.action = "org.created"}, 1, "");
+  if (!created.ok()) return created.status();
+  return !created->records.empty();
 }
 
 Result<bool> LogIsEmpty(events::EventLog& log) {

@@ -11,6 +11,7 @@
 #include "engine/engine.h"
 #include "events/codec.h"
 #include "events/local_event_log.h"
+#include "projections/audit_projection.h"
 #include "projections/history_projection.h"
 #include "projections/projector.h"
 #include "tests/support/child_process.h"
@@ -127,8 +128,9 @@ TEST(Crash, KilledProjectorResumesToViewsIdenticalToACleanRebuild) {
   auto fresh = projections::OpenRocksViewStore(dir.path() + "/fresh");
   ASSERT_TRUE(resumed.ok() && fresh.ok());
   projections::HistoryProjection history;
+  projections::AuditProjection audit;
   CountingProjection counting;
-  projections::Projector rebuild(**log, **fresh, {&history, &counting});
+  projections::Projector rebuild(**log, **fresh, {&history, &audit, &counting});
   ASSERT_TRUE(rebuild.CatchUpAll().ok());
   const std::string expected = DumpViews(**fresh);
   EXPECT_GT(expected.size(), 60000u * 20);

@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "events/local_event_log.h"
-#include "projections/history_projection.h"
+#include "projections/audit_projection.h"
 #include "projections/key_view.h"
 #include "projections/projector.h"
 #include "tests/support/temp_dir.h"
@@ -178,8 +178,8 @@ TEST_F(EngineTest, RebuiltViewsEqualTheLiveViews) {
   auto fresh = projections::OpenRocksViewStore(other.path());
   ASSERT_TRUE(fresh.ok());
   projections::KeyViewProjection key_view;
-  projections::HistoryProjection history;
-  projections::Projector rebuild(*log_, **fresh, {&key_view, &history});
+  projections::AuditProjection audit;
+  projections::Projector rebuild(*log_, **fresh, {&key_view, &audit});
   ASSERT_TRUE(rebuild.CatchUpAll().ok());
   EXPECT_EQ(testing::DumpViews(**fresh), testing::DumpViews(*views_));
 }

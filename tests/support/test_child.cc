@@ -22,6 +22,7 @@
 
 #include "engine/engine.h"
 #include "events/local_event_log.h"
+#include "projections/audit_projection.h"
 #include "projections/history_projection.h"
 #include "projections/projector.h"
 #include "tests/support/counting_projection.h"
@@ -69,8 +70,9 @@ int Project(const std::string& log_dir, const std::string& views_dir, size_t bat
     return 1;
   }
   keytrail::projections::HistoryProjection history;
+  keytrail::projections::AuditProjection audit;
   keytrail::testing::CountingProjection counting;
-  keytrail::projections::Projector projector(**log, **store, {&history, &counting},
+  keytrail::projections::Projector projector(**log, **store, {&history, &audit, &counting},
                                              {.max_batch_records = batch});
   for (int32_t p = 0; p < kPartitions; ++p) {
     keytrail::Status s = projector.CatchUp(p);

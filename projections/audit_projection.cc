@@ -1,0 +1,460 @@
+#include "projections/audit_projection.h"
+
+#include <openssl/evp.h>
+
+#include <array>
+#include <cctype>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "base/big_endian.h"
+#include "events/event_id.h"
+#include "projections/row_key.h"
+
+namespace keytrail::projections {
+namespace {
+
+using nlohmann::json;
+using Hash = std::array<uint8_t, 32>;
+
+constexpr std::string_view kRecords = "aud/r/";
+constexpr std::string_view kHeads = "aud/h/";
+constexpr std::string_view kNames = "aud/n/";
+constexpr std::string_view kIndex = "aud/i/";
+constexpr size_t kPosBytes = 12;                // partition (4) ‖ offset (8)
+constexpr size_t kSuffixBytes = 8 + kPosBytes;  // time ‖ pos
+
+Hash Sha256(std::string_view bytes) {
+  Hash out{};
+  unsigned int length = 0;
+  EVP_Digest(bytes.data(), bytes.size(), out.data(), &length, EVP_sha256(), nullptr);
+  return out;
+}
+
+std::string Hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+std::string HexOf(const Hash& hash) {
+  return Hex({reinterpret_cast<const char*>(hash.data()), hash.size()});
+}
+
+std::optional<std::string> Unhex(std::string_view text) {
+  if (text.size() % 2 != 0) return std::nullopt;
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < text.size(); i += 2) {
+    const int hi = digit(text[i]), lo = digit(text[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi << 4 | lo));
+  }
+  return out;
+}
+
+std::string Pos(const LogPosition& position) {
+  std::string out;
+  PutBigEndian32(&out, static_cast<uint32_t>(position.partition));
+  PutBigEndian64(&out, static_cast<uint64_t>(position.offset));
+  return out;
+}
+
+std::string HeadKey(int32_t partition) {
+  std::string key(kHeads);
+  PutBigEndian32(&key, static_cast<uint32_t>(partition));
+  return key;
+}
+
+std::string NameKey(std::string_view org, std::string_view key_id) {
+  std::string key(kNames);
+  PutComponent(&key, org);
+  PutComponent(&key, key_id);
+  return key;
+}
+
+std::string IndexPrefix(char index, std::string_view org, std::optional<std::string_view> value) {
+  std::string key(kIndex);
+  key.push_back(index);
+  PutComponent(&key, org);
+  if (value) PutComponent(&key, *value);
+  return key;
+}
+
+std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+
+json Rules(const flatbuffers::Vector<flatbuffers::Offset<fb::Rule>>* rules) {
+  json out = json::array();
+  if (rules == nullptr) return out;
+  for (const fb::Rule* rule : *rules) {
+    json resources = json::array();
+    if (rule->resources()) {
+      for (const auto* r : *rule->resources()) resources.push_back(r->str());
+    }
+    out.push_back(json{{"role", Str(rule->role())}, {"resources", resources}});
+  }
+  return out;
+}
+
+json Strings(const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* list) {
+  json out = json::array();
+  if (list) {
+    for (const auto* s : *list) out.push_back(s->str());
+  }
+  return out;
+}
+
+struct Described {
+  std::string action;
+  std::string target_type;
+  std::string target_id;
+  json details = json::object();
+};
+
+// What the event did, in audit terms. Only names, ids, times, hints and reasons: an event
+// holds a secret's hash at most, and that is left out too.
+Result<Described> Describe(const fb::Envelope& event) {
+  const std::string org = Str(event.org());
+  switch (event.payload_type()) {
+    case fb::Payload::OrgCreated:
+      return Described{
+          "org.created", "org", org, {{"name", Str(event.payload_as_OrgCreated()->name())}}};
+    case fb::Payload::GroupCreated: {
+      const auto* e = event.payload_as_GroupCreated();
+      return Described{"group.created",
+                       "group",
+                       Str(e->group_id()),
+                       {{"name", Str(e->name())},
+                        {"description", Str(e->description())},
+                        {"rules", Rules(e->rules())},
+                        {"builtin", e->builtin()}}};
+    }
+    case fb::Payload::GroupRulesChanged: {
+      const auto* e = event.payload_as_GroupRulesChanged();
+      return Described{"group.rules_updated",
+                       "group",
+                       Str(e->group_id()),
+                       {{"rules", Rules(e->rules())}, {"description", Str(e->description())}}};
+    }
+    case fb::Payload::GroupDeleted:
+      return Described{"group.deleted", "group", Str(event.payload_as_GroupDeleted()->group_id())};
+    case fb::Payload::MemberGroupsChanged: {
+      const auto* e = event.payload_as_MemberGroupsChanged();
+      return Described{"member.groups_updated",
+                       "member",
+                       Str(e->member_id()),
+                       {{"groups", Strings(e->groups())}}};
+    }
+    case fb::Payload::KeyCreated: {
+      const auto* e = event.payload_as_KeyCreated();
+      return Described{"api_key.created",
+                       "api_key",
+                       Str(e->key_id()),
+                       {{"name", Str(e->name())},
+                        {"group", Str(e->group_id())},
+                        {"expires_at_us", e->expires_at_us()},
+                        {"permissions", Strings(e->permissions())},
+                        {"created_by", Str(e->created_by())},
+                        {"hint", Str(e->hint())}}};
+    }
+    case fb::Payload::KeyGroupChanged: {
+      const auto* e = event.payload_as_KeyGroupChanged();
+      return Described{
+          "api_key.group_updated",
+          "api_key",
+          Str(e->key_id()),
+          {{"group", Str(e->group_id())}, {"previous_group", Str(e->previous_group_id())}}};
+    }
+    case fb::Payload::KeyRotated: {
+      const auto* e = event.payload_as_KeyRotated();
+      return Described{
+          "api_key.rotated",
+          "api_key",
+          Str(e->key_id()),
+          {{"hint", Str(e->hint())}, {"previous_valid_until_us", e->previous_valid_until_us()}}};
+    }
+    case fb::Payload::KeyRevoked: {
+      const auto* e = event.payload_as_KeyRevoked();
+      return Described{
+          "api_key.revoked", "api_key", Str(e->key_id()), {{"reason", Str(e->reason())}}};
+    }
+    case fb::Payload::KeyExpired: {
+      const auto* e = event.payload_as_KeyExpired();
+      return Described{
+          "api_key.expired", "api_key", Str(e->key_id()), {{"expires_at_us", e->expires_at_us()}}};
+    }
+    default:
+      return Status::Corruption(fmt::format("audit: no action for payload type {}",
+                                            static_cast<int>(event.payload_type())));
+  }
+}
+
+std::string LowerCase(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// The index to scan for `filter` and the value it is keyed by.
+std::string ChooseIndex(std::string_view org, const AuditFilter& filter) {
+  if (!filter.key.empty()) return IndexPrefix('k', org, filter.key);
+  if (!filter.actor.empty()) return IndexPrefix('a', org, filter.actor);
+  if (!filter.action.empty()) return IndexPrefix('c', org, filter.action);
+  return IndexPrefix('t', org, std::nullopt);
+}
+
+// Whether `record` passes the filters the chosen index does not apply.
+bool Matches(std::string_view record, const AuditFilter& filter) {
+  if (filter.actor.empty() && filter.action.empty()) return true;  // key/time: by index
+  const json r = json::parse(record, nullptr, false);
+  if (!r.is_object()) return false;
+  if (!filter.actor.empty() && r["actor"].value("id", "") != filter.actor) return false;
+  if (!filter.action.empty() && r.value("action", "") != filter.action) return false;
+  return true;
+}
+
+// Scans the matching index rows after `after` (a time ‖ pos suffix, or empty) and
+// visits (suffix, record) until `visit` returns false.
+Status Scan(ViewStore& store, std::string_view org, const AuditFilter& filter,
+            std::string_view after,
+            const std::function<bool(std::string_view suffix, std::string_view record)>& visit) {
+  const std::string prefix = ChooseIndex(org, filter);
+  std::string begin = prefix;
+  if (!after.empty()) {
+    begin.append(after);
+    begin.push_back('\0');
+  } else if (filter.from > 0) {
+    PutBigEndian64(&begin, static_cast<uint64_t>(filter.from));
+  }
+  std::string end = PrefixEnd(prefix);
+  if (filter.to > 0) {
+    end = prefix;
+    PutBigEndian64(&end, static_cast<uint64_t>(filter.to));
+  }
+  Status failed;
+  Status scanned = store.Scan(begin, end, [&](std::string_view key, std::string_view) {
+    if (key.size() != prefix.size() + kSuffixBytes) {
+      failed = Status::Corruption("audit: malformed index row");
+      return false;
+    }
+    const std::string_view suffix = key.substr(prefix.size());
+    const auto time = static_cast<Micros>(GetBigEndian64(suffix.substr(0, 8)));
+    if (time < filter.from) return true;
+    auto record = store.Get(std::string(kRecords) + std::string(suffix.substr(8)));
+    if (!record.ok()) {
+      failed = record.status();
+      return false;
+    }
+    if (!record->has_value()) {
+      failed = Status::Corruption("audit: an index row points at no record");
+      return false;
+    }
+    if (!Matches(**record, filter)) return true;
+    return visit(suffix, **record);
+  });
+  KT_RETURN_IF_ERROR(scanned);
+  return failed;
+}
+
+}  // namespace
+
+std::string AuditProjection::RecordKey(const LogPosition& position) {
+  return std::string(kRecords) + Pos(position);
+}
+
+Status AuditProjection::Apply(const LogPosition& position, const fb::Envelope& event,
+                              ViewBatch& batch) {
+  auto described = Describe(event);
+  KT_RETURN_IF_ERROR(described.status());
+  const std::string org = Str(event.org());
+  if (org.size() > 0xffff || described->target_id.size() > 0xffff) {
+    return Status::InvalidArgument("audit: org or target id longer than 65535 bytes");
+  }
+
+  json actor = {{"kind", event.actor() ? LowerCase(fb::EnumNameActorKind(event.actor()->kind()))
+                                       : std::string("unknown")},
+                {"id", event.actor() ? Str(event.actor()->id()) : std::string()}};
+  const std::string actor_id = actor["id"];
+  if (actor_id.size() > 0xffff) return Status::InvalidArgument("audit: actor id too long");
+  if (event.actor() && event.actor()->on_behalf_of() && event.actor()->on_behalf_of()->size()) {
+    actor["on_behalf_of"] = Str(event.actor()->on_behalf_of());
+  }
+  if (event.actor() && event.actor()->kind() == fb::ActorKind::Key) {
+    auto name = batch.Get(NameKey(org, actor_id));
+    KT_RETURN_IF_ERROR(name.status());
+    if (name->has_value()) actor["key_name"] = **name;
+  }
+  if (event.payload_type() == fb::Payload::KeyCreated) {
+    batch.Put(NameKey(org, described->target_id), Str(event.payload_as_KeyCreated()->name()));
+  }
+
+  // The chain: this record holds the hash of the partition's previous record.
+  const std::string head_key = HeadKey(position.partition);
+  auto head = batch.Get(head_key);
+  KT_RETURN_IF_ERROR(head.status());
+  std::string prev_hash(32, '\0');
+  if (head->has_value()) {
+    if ((*head)->size() != 40) return Status::Corruption("audit: malformed chain head");
+    prev_hash = (*head)->substr(0, 32);
+  }
+  const json record = {
+      {"action", described->action},
+      {"actor", std::move(actor)},
+      {"details", std::move(described->details)},
+      {"event_id", event.id() ? events::FormatEventId(*event.id()) : ""},
+      {"occurred_at_us", event.occurred_at_us()},
+      {"offset", position.offset},
+      {"org", org},
+      {"partition", position.partition},
+      {"prev_hash", Hex(prev_hash)},
+      {"target", {{"type", described->target_type}, {"id", described->target_id}}}};
+  const std::string bytes = record.dump(-1, ' ', false, json::error_handler_t::replace);
+  const Hash hash = Sha256(bytes);
+  const std::string pos = Pos(position);
+  batch.Put(std::string(kRecords) + pos, bytes);
+  std::string new_head(reinterpret_cast<const char*>(hash.data()), hash.size());
+  PutBigEndian64(&new_head, static_cast<uint64_t>(position.offset));
+  batch.Put(head_key, new_head);
+
+  std::string suffix;
+  PutBigEndian64(&suffix, static_cast<uint64_t>(event.occurred_at_us()));
+  suffix += pos;
+  batch.Put(IndexPrefix('t', org, std::nullopt) + suffix, "");
+  batch.Put(IndexPrefix('a', org, actor_id) + suffix, "");
+  batch.Put(IndexPrefix('c', org, described->action) + suffix, "");
+  if (described->target_type == "api_key") {
+    batch.Put(IndexPrefix('k', org, described->target_id) + suffix, "");
+  }
+  return Status::Ok();
+}
+
+Result<AuditPage> AuditProjection::Query(ViewStore& store, std::string_view org,
+                                         const AuditFilter& filter, size_t page_size,
+                                         std::string_view page_token) {
+  std::string after;
+  if (!page_token.empty()) {
+    auto bytes = Unhex(page_token);
+    if (!bytes || bytes->size() != kSuffixBytes) {
+      return Status::InvalidArgument("malformed audit page token");
+    }
+    after = std::move(*bytes);
+  }
+  AuditPage page;
+  std::string last_suffix;
+  bool more = false;
+  Status s = Scan(store, org, filter, after, [&](std::string_view suffix, std::string_view record) {
+    if (page.records.size() == page_size) {
+      more = true;
+      return false;
+    }
+    page.records.emplace_back(record);
+    last_suffix = suffix;
+    return true;
+  });
+  KT_RETURN_IF_ERROR(s);
+  if (more) page.next_page_token = Hex(last_suffix);
+  return page;
+}
+
+Status AuditProjection::ForEach(ViewStore& store, std::string_view org, const AuditFilter& filter,
+                                const std::function<bool(std::string_view record)>& visit) {
+  return Scan(store, org, filter, "",
+              [&](std::string_view, std::string_view record) { return visit(record); });
+}
+
+Result<AuditChainReport> AuditProjection::VerifyChain(ViewStore& store) {
+  AuditChainReport report;
+  struct Link {
+    int32_t partition = -1;
+    int64_t offset = 0;
+    Hash hash{};
+  };
+  Link previous;                // the last record seen
+  std::optional<Link> suspect;  // set when a record's prev_hash did not match
+  auto fail = [&](const Link& at, std::string problem) {
+    report.ok = false;
+    report.partition = at.partition;
+    report.offset = at.offset;
+    report.problem = std::move(problem);
+  };
+  // A mismatch at record n (its prev_hash != hash(n-1)) means record n-1 was altered,
+  // unless record n's own hash also fails its successor: then record n was.
+  auto check_head = [&](const Link& last) -> Status {
+    auto head = store.Get(HeadKey(last.partition));
+    KT_RETURN_IF_ERROR(head.status());
+    const bool matches =
+        head->has_value() && (*head)->size() == 40 &&
+        std::equal(last.hash.begin(), last.hash.end(), (*head)->begin(),
+                   [](uint8_t a, char b) { return a == static_cast<uint8_t>(b); }) &&
+        static_cast<int64_t>(GetBigEndian64(std::string_view(**head).substr(32))) == last.offset;
+    if (suspect) {
+      fail(matches ? *suspect : last,
+           "the record's stored bytes do not hash to the prev_hash its successor holds");
+    } else if (!matches) {
+      fail(last, "the partition's last record does not hash to the stored chain head");
+    }
+    return Status::Ok();
+  };
+  Status failed;
+  Status scanned = store.Scan(
+      kRecords, PrefixEnd(std::string(kRecords)),
+      [&](std::string_view key, std::string_view bytes) {
+        if (key.size() != kRecords.size() + kPosBytes) {
+          failed = Status::Corruption("audit: malformed record key");
+          return false;
+        }
+        Link link;
+        link.partition = static_cast<int32_t>(GetBigEndian32(key.substr(kRecords.size(), 4)));
+        link.offset = static_cast<int64_t>(GetBigEndian64(key.substr(kRecords.size() + 4)));
+        link.hash = Sha256(bytes);
+        ++report.records;
+        if (link.partition != previous.partition) {
+          if (previous.partition >= 0) {
+            failed = check_head(previous);
+            if (!failed.ok() || !report.ok) return false;
+          }
+          previous = Link{link.partition, -1, {}};
+          suspect.reset();
+        }
+        const json record = json::parse(bytes, nullptr, false);
+        const auto prev_hash = record.is_object() && record["prev_hash"].is_string()
+                                   ? Unhex(record["prev_hash"].get<std::string>())
+                                   : std::nullopt;
+        if (!prev_hash || prev_hash->size() != 32) {
+          fail(link, "the record is not a well-formed audit record");
+          return false;
+        }
+        const bool linked =
+            std::equal(previous.hash.begin(), previous.hash.end(), prev_hash->begin(),
+                       [](uint8_t a, char b) { return a == static_cast<uint8_t>(b); });
+        if (suspect) {
+          fail(linked ? *suspect : previous,
+               "the record's stored bytes do not hash to the prev_hash its successor holds");
+          return false;
+        }
+        if (!linked) {
+          if (previous.offset < 0) {
+            fail(link, "the partition's first record does not start the chain");
+            return false;
+          }
+          suspect = previous;
+        }
+        previous = link;
+        return true;
+      });
+  KT_RETURN_IF_ERROR(scanned);
+  KT_RETURN_IF_ERROR(failed);
+  if (report.ok && previous.partition >= 0) KT_RETURN_IF_ERROR(check_head(previous));
+  return report;
+}
+
+}  // namespace keytrail::projections

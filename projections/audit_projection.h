@@ -1,0 +1,84 @@
+// AuditProjection: one audit record per event, hash-chained per partition, indexed for
+// compliance queries.
+//
+// A record is a JSON object (keys sorted, no whitespace), never holding a secret:
+//   {"action": "api_key.created", "actor": {"kind": "key", "id": ..., "key_name": ...,
+//    "on_behalf_of": ...}, "details": {...}, "event_id": ..., "occurred_at_us": ...,
+//    "offset": ..., "org": ..., "partition": ..., "prev_hash": "<64 hex>",
+//    "target": {"type": "api_key" | "group" | "member" | "org", "id": ...}}
+// `prev_hash` is the SHA-256 of the previous record's stored bytes in the same partition
+// (64 zeros for the first), so changing, removing or reordering any stored record breaks
+// the chain at that record (VerifyChain).
+//
+// Rows (c(x) as in row_key.h; time = occurred_at_us, 8 bytes BE; pos = partition 4 bytes
+// BE ‖ offset 8 bytes BE):
+//   "aud/r/" ‖ pos                                  -> record
+//   "aud/h/" ‖ partition (4 BE)                     -> SHA-256 of the last record ‖ offset
+//   "aud/n/" ‖ c(org) ‖ c(key id)                   -> the key's name (for actor.key_name)
+//   "aud/i/" ‖ index ‖ c(org) [‖ c(value)] ‖ time ‖ pos -> ""
+// with index 't' (every record of the org), 'k' (target key), 'a' (actor id),
+// 'c' (action).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "projections/projection.h"
+
+namespace keytrail::projections {
+
+// Which records of an org a query wants. Empty strings and zero times do not filter.
+struct AuditFilter {
+  std::string key;     // target key id
+  std::string actor;   // actor id (key id or member id)
+  std::string action;  // e.g. "api_key.revoked"
+  Micros from = 0;     // occurred_at >= from
+  Micros to = 0;       // occurred_at < to (0: no upper bound)
+};
+
+struct AuditPage {
+  std::vector<std::string> records;  // JSON, oldest first
+  std::string next_page_token;       // empty: no more
+};
+
+// Where the chain first breaks, if it does.
+struct AuditChainReport {
+  uint64_t records = 0;  // records checked
+  bool ok = true;
+  int32_t partition = 0;  // of the first broken record, if !ok
+  int64_t offset = 0;
+  std::string problem;
+};
+
+class AuditProjection final : public Projection {
+ public:
+  static constexpr size_t kMaxPageSize = 1000;
+
+  std::string_view prefix() const override { return "aud/"; }
+  Status Apply(const LogPosition& position, const fb::Envelope& event, ViewBatch& batch) override;
+
+  // One page of the org's records matching `filter`, in (time, log position) order,
+  // continuing after `page_token` (from a previous page of the same query). Records
+  // appended later sort after those already listed, so paging is stable under writes.
+  // kInvalidArgument for a malformed token.
+  static Result<AuditPage> Query(ViewStore& store, std::string_view org, const AuditFilter& filter,
+                                 size_t page_size, std::string_view page_token);
+
+  // Every matching record in order, without holding them all; `visit` returns false to
+  // stop.
+  static Status ForEach(ViewStore& store, std::string_view org, const AuditFilter& filter,
+                        const std::function<bool(std::string_view record)>& visit);
+
+  // Recomputes every partition's chain and compares it with each record's prev_hash and
+  // the stored chain heads.
+  static Result<AuditChainReport> VerifyChain(ViewStore& store);
+
+  // The stored row key of the record at `position` (for tests and operator tools).
+  static std::string RecordKey(const LogPosition& position);
+};
+
+}  // namespace keytrail::projections
