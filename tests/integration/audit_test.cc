@@ -1,0 +1,240 @@
+// The audit trail over a real engine (local log, RocksDB views): one record per event,
+// the hash chain and its tamper detection, and the compliance queries with pagination.
+#include "projections/audit_projection.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/engine.h"
+#include "events/local_event_log.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_time.h"
+
+namespace keytrail {
+namespace {
+
+using domain::CommandContext;
+using nlohmann::json;
+using projections::AuditFilter;
+using projections::AuditProjection;
+using Kind = CommandOutcome::Kind;
+
+constexpr Micros kNow = testing::kTestNow;
+constexpr Micros kSecond = testing::kTestSecond;
+
+CommandContext As(fb::ActorKind kind, std::string id, std::string org = "acme") {
+  return CommandContext{.org = std::move(org), .actor_kind = kind, .actor_id = std::move(id)};
+}
+
+class AuditTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto log = events::LocalEventLog::Open({.path = dir_.path() + "/log", .partitions = 4});
+    ASSERT_TRUE(log.ok());
+    log_ = std::move(log).value();
+    auto views = projections::OpenRocksViewStore(dir_.path() + "/views");
+    ASSERT_TRUE(views.ok());
+    views_ = std::move(views).value();
+    auto engine = Engine::Start(*log_, *views_, clock_, {});
+    ASSERT_TRUE(engine.ok());
+    engine_ = std::move(engine).value();
+  }
+
+  // An org with a group and a key `admin` that acts afterwards; returns its key id.
+  std::string GivenOrg(const std::string& org) {
+    const auto alice = As(fb::ActorKind::Member, "alice", org);
+    EXPECT_EQ(engine_->Execute(alice, domain::CreateOrg{org})->kind, Kind::kApplied);
+    EXPECT_EQ(engine_->Execute(alice, domain::CreateGroup{"ci", "CI", ""})->kind, Kind::kApplied);
+    auto admin = engine_->CreateKey(alice, {.name = "admin key", .group = "ci"});
+    EXPECT_TRUE(admin.ok());
+    return admin->key_id;
+  }
+
+  std::vector<json> All(const std::string& org, AuditFilter filter = {}) {
+    std::vector<json> out;
+    EXPECT_TRUE(AuditProjection::ForEach(*views_, org, filter, [&](std::string_view record) {
+                  out.push_back(json::parse(record));
+                  return true;
+                }).ok());
+    return out;
+  }
+
+  // Replaces the stored bytes of the record at `position` with `bytes`.
+  void Overwrite(const projections::LogPosition& position, const std::string& bytes) {
+    auto batch = views_->NewBatch();
+    batch->Put(AuditProjection::RecordKey(position), bytes);
+    ASSERT_TRUE(views_->Commit(*batch).ok());
+  }
+
+  testing::TempDir dir_;
+  FakeClock clock_{kNow};
+  std::unique_ptr<events::LocalEventLog> log_;
+  std::unique_ptr<projections::ViewStore> views_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(AuditTest, EveryEventHasExactlyOneRecordSayingWhoDidWhat) {
+  const std::string admin = GivenOrg("acme");
+  const auto as_key = As(fb::ActorKind::Key, admin);
+  auto key = engine_->CreateKey(
+      as_key, {.name = "deploy", .group = "ci", .expires = domain::Expiration::At(kNow + kSecond)});
+  ASSERT_TRUE(key.ok());
+  const KeyId id = *ParseKeyId(key->key_id);
+  ASSERT_TRUE(engine_->RotateKey(as_key, id, 0).ok());
+  ASSERT_TRUE(engine_->Execute(as_key, domain::CreateGroup{"ops", "Ops", ""}).ok());
+  ASSERT_TRUE(engine_->Execute(as_key, domain::ChangeKeyGroup{id, "ops"}).ok());
+  clock_.Advance(2 * kSecond);
+  engine_->WakeSchedulers();
+  for (int i = 0; i < 200 && engine_->scheduler_stats().expired == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(engine_->scheduler_stats().expired, 1u);
+  GivenOrg("globex");
+
+  // Every event in the log has its record at its position, and nothing else does.
+  size_t events = 0;
+  for (int32_t p = 0; p < log_->PartitionCount(); ++p) {
+    auto reader = log_->OpenReader(p, 0);
+    ASSERT_TRUE(reader.ok());
+    auto records = (*reader)->Next(10000, std::chrono::milliseconds(0));
+    ASSERT_TRUE(records.ok());
+    for (const events::LogRecord& r : *records) {
+      auto row = views_->Get(AuditProjection::RecordKey({r.partition, r.offset}));
+      ASSERT_TRUE(row.ok() && row->has_value()) << p << "/" << r.offset;
+      const json record = json::parse(**row);
+      EXPECT_EQ(record["partition"], r.partition);
+      EXPECT_EQ(record["offset"], r.offset);
+      ++events;
+    }
+  }
+  size_t rows = 0;
+  ASSERT_TRUE(views_
+                  ->Scan("aud/r/", "aud/r0",
+                         [&](std::string_view, std::string_view) {
+                           ++rows;
+                           return true;
+                         })
+                  .ok());
+  EXPECT_EQ(rows, events);
+  EXPECT_EQ(events, 3u + 3u + 5u);  // two orgs' set-up, then deploy's five events
+
+  // The key's history, in order, with the acting key named.
+  std::vector<std::string> actions;
+  for (const json& r : All("acme", {.key = key->key_id})) {
+    actions.push_back(r["action"]);
+    if (r["action"] != "api_key.expired") {
+      EXPECT_EQ(r["actor"]["kind"], "key");
+      EXPECT_EQ(r["actor"]["id"], admin);
+      EXPECT_EQ(r["actor"]["key_name"], "admin key");
+    } else {
+      EXPECT_EQ(r["actor"]["kind"], "scheduler");
+    }
+    EXPECT_EQ(r["target"]["id"], key->key_id);
+  }
+  EXPECT_EQ(actions, (std::vector<std::string>{"api_key.created", "api_key.rotated",
+                                               "api_key.group_updated", "api_key.expired"}));
+  const json created = All("acme", {.key = key->key_id})[0];
+  EXPECT_EQ(created["details"]["name"], "deploy");
+  EXPECT_EQ(created["details"]["group"], "ci");
+  EXPECT_EQ(created["details"]["expires_at_us"], kNow + kSecond);
+  // Orgs see only their own records.
+  for (const json& r : All("globex")) EXPECT_EQ(r["org"], "globex");
+  EXPECT_EQ(All("globex").size(), 3u);
+}
+
+TEST_F(AuditTest, FiltersSelectByActorActionAndTime) {
+  const std::string admin = GivenOrg("acme");
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(kSecond);
+    ASSERT_TRUE(engine_
+                    ->CreateKey(As(fb::ActorKind::Key, admin),
+                                {.name = "key " + std::to_string(i), .group = "ci"})
+                    .ok());
+  }
+  EXPECT_EQ(All("acme", {.actor = admin}).size(), 5u);
+  EXPECT_EQ(All("acme", {.actor = "alice"}).size(), 3u);
+  EXPECT_EQ(All("acme", {.action = "api_key.created"}).size(), 6u);
+  EXPECT_EQ(All("acme", {.actor = admin, .action = "group.created"}).size(), 0u);
+  // Keys 1..3 were created at kNow + 2 s .. kNow + 4 s.
+  EXPECT_EQ(All("acme", {.from = kNow + 2 * kSecond, .to = kNow + 5 * kSecond}).size(), 3u);
+  EXPECT_EQ(All("acme", {.action = "api_key.created", .from = kNow + 5 * kSecond}).size(), 1u);
+  EXPECT_FALSE(AuditProjection::Query(*views_, "acme", {}, 10, "zz").ok());
+}
+
+TEST_F(AuditTest, PagesAreStableWhileRecordsAreAdded) {
+  const std::string admin = GivenOrg("acme");
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(engine_
+                    ->CreateKey(As(fb::ActorKind::Key, admin),
+                                {.name = "before " + std::to_string(i), .group = "ci"})
+                    .ok());
+  }
+  const std::vector<json> before = All("acme");
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i) {
+      clock_.Advance(1);
+      (void)engine_->CreateKey(As(fb::ActorKind::Key, admin),
+                               {.name = "during " + std::to_string(i), .group = "ci"});
+    }
+  });
+  std::vector<json> paged;
+  std::string token;
+  do {
+    auto page = AuditProjection::Query(*views_, "acme", {}, 3, token);
+    ASSERT_TRUE(page.ok());
+    for (const std::string& r : page->records) paged.push_back(json::parse(r));
+    token = page->next_page_token;
+  } while (!token.empty() && paged.size() < before.size() + 30);
+  stop = true;
+  writer.join();
+  // The records that existed come first, once each and in order; later ones follow.
+  ASSERT_GE(paged.size(), before.size());
+  for (size_t i = 0; i < before.size(); ++i) EXPECT_EQ(paged[i], before[i]) << i;
+  std::set<int64_t> offsets;
+  for (const json& r : paged) EXPECT_TRUE(offsets.insert(r["offset"].get<int64_t>()).second);
+}
+
+TEST_F(AuditTest, TamperingIsReportedAtTheAlteredRecord) {
+  GivenOrg("acme");
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(engine_
+                    ->CreateKey(As(fb::ActorKind::Member, "alice"),
+                                {.name = "key " + std::to_string(i), .group = "ci"})
+                    .ok());
+  }
+  auto clean = AuditProjection::VerifyChain(*views_);
+  ASSERT_TRUE(clean.ok());
+  EXPECT_TRUE(clean->ok) << clean->problem;
+  EXPECT_EQ(clean->records, 7u);
+
+  const int32_t partition = log_->PartitionFor("acme");
+  for (int64_t offset : {0, 3, 6}) {  // first, middle, last
+    const projections::LogPosition at{partition, offset};
+    const std::string original = **views_->Get(AuditProjection::RecordKey(at));
+    // A flipped byte in the body (the org's first letter), and one in the stored
+    // prev_hash (its first hex digit).
+    for (const std::string& needle : {std::string("\"org\":\""), std::string("\"prev_hash\":\"")}) {
+      std::string altered = original;
+      const size_t where = altered.find(needle);
+      ASSERT_NE(where, std::string::npos);
+      altered[where + needle.size()] ^= 0x01;
+      Overwrite(at, altered);
+      auto report = AuditProjection::VerifyChain(*views_);
+      ASSERT_TRUE(report.ok());
+      EXPECT_FALSE(report->ok) << offset << " " << needle;
+      EXPECT_EQ(report->partition, partition);
+      EXPECT_EQ(report->offset, offset) << needle << ": " << report->problem;
+      Overwrite(at, original);
+    }
+  }
+  EXPECT_TRUE(AuditProjection::VerifyChain(*views_)->ok);
+}
+
+}  // namespace
+}  // namespace keytrail
