@@ -44,7 +44,7 @@ bool IsQuiet(std::string_view route) {
 
 }  // namespace
 
-std::variant<Caller, HttpResponse> ApiContext::CallerInOrg(const RoutedRequest& request) {
+std::variant<Caller, HttpResponse> ApiContext::Authenticated(const RoutedRequest& request) {
   auto authenticated = Authenticate(engine, request.http);
   if (auto* failure = std::get_if<AuthFailure>(&authenticated)) {
     metrics.CountAuthFailure(failure->reason ? ReasonCode(*failure->reason) : "missing");
@@ -52,6 +52,13 @@ std::variant<Caller, HttpResponse> ApiContext::CallerInOrg(const RoutedRequest& 
   }
   Caller& caller = std::get<Caller>(authenticated);
   request.principal = caller.key_id;
+  return std::move(caller);
+}
+
+std::variant<Caller, HttpResponse> ApiContext::CallerInOrg(const RoutedRequest& request) {
+  auto authenticated = Authenticated(request);
+  if (auto* refused = std::get_if<HttpResponse>(&authenticated)) return std::move(*refused);
+  Caller& caller = std::get<Caller>(authenticated);
   if (caller.org != request.Param("org")) {
     return Problem(404, "org_not_found", fmt::format("no org '{}'", request.Param("org")));
   }
@@ -111,6 +118,9 @@ Api::Api(Engine& engine, const Clock& clock, ApiOptions options)
   add("POST", "/v1/orgs/{org}/keys/{id}/rotate", RotateKeyHandler);
   add("POST", "/v1/orgs/{org}/keys/{id}/revoke", RevokeKeyHandler);
   add("PUT", "/v1/orgs/{org}/keys/{id}/group", MoveKeyHandler);
+  add("GET", "/v1/orgs/{org}/keys/{id}/history", KeyHistoryHandler);
+  add("GET", "/v1/orgs/{org}/audit", ListAuditHandler);
+  add("GET", "/v1/audit/verify", VerifyAuditHandler);
 }
 
 Api::~Api() = default;

@@ -3,6 +3,7 @@
 // are tested without sockets.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,6 +38,11 @@ struct HttpResponse {
   std::vector<HttpHeader> headers;
   std::string body;
   bool close = false;  // close the connection after writing this response
+  // If set, the body is produced piece by piece instead (`body` is ignored) and sent with
+  // chunked transfer encoding, so an export never sits in memory whole. Each call
+  // appends the next piece to *out and returns true while more may follow. Called on
+  // the connection's io thread, one call at a time, after the handler returned.
+  std::function<bool(std::string* out)> stream;
 
   void SetHeader(std::string name, std::string value);
 };

@@ -158,6 +158,13 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write(HttpResponse response, unsigned version, bool keep_alive, bool drain) {
+    if (response.stream && version >= 11 && !drain) {
+      return WriteStreamed(std::move(response), keep_alive);
+    }
+    if (response.stream) {  // HTTP/1.0 has no chunked encoding: produce the body whole
+      while (response.stream(&response.body)) {
+      }
+    }
     auto message = std::make_shared<http::response<http::string_body>>();
     message->version(version);
     message->result(static_cast<unsigned>(response.status));
@@ -182,6 +189,54 @@ class Session : public std::enable_shared_from_this<Session> {
           if (!keep_alive) return self->Close();
           self->ReadHeader();
         });
+  }
+
+  // The header with "Transfer-Encoding: chunked", then one chunk per call of the
+  // response's producer, then the last chunk.
+  void WriteStreamed(HttpResponse response, bool keep_alive) {
+    auto header = std::make_shared<http::response<http::empty_body>>();
+    header->version(11);
+    header->result(static_cast<unsigned>(response.status));
+    header->set(http::field::server, "keytrail");
+    if (!response.content_type.empty()) {
+      header->set(http::field::content_type, response.content_type);
+    }
+    for (HttpHeader& h : response.headers) header->set(h.name, h.value);
+    header->keep_alive(keep_alive);
+    header->chunked(true);
+    auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*header);
+    auto producer = std::make_shared<std::function<bool(std::string*)>>(std::move(response.stream));
+    state_ = State::kWriting;
+    stream_.expires_after(shared_->options.idle_timeout);
+    http::async_write_header(stream_, *serializer,
+                             [self = shared_from_this(), header, serializer, producer, keep_alive](
+                                 beast::error_code ec, size_t) {
+                               if (ec) return self->Close();
+                               self->WriteChunk(producer, keep_alive);
+                             });
+  }
+
+  // Sends the producer's next non-empty piece as a chunk, or, once it has said there is
+  // no more (`finished`), the last chunk.
+  void WriteChunk(std::shared_ptr<std::function<bool(std::string*)>> producer, bool keep_alive,
+                  bool finished = false) {
+    auto chunk = std::make_shared<std::string>();
+    while (!finished && chunk->empty()) finished = !(*producer)(chunk.get());
+    stream_.expires_after(shared_->options.idle_timeout);
+    if (chunk->empty()) {
+      return net::async_write(
+          stream_, http::make_chunk_last(),
+          [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+            if (ec || !keep_alive) return self->Close();
+            self->ReadHeader();
+          });
+    }
+    net::async_write(stream_, http::make_chunk(net::buffer(*chunk)),
+                     [self = shared_from_this(), chunk, producer, finished, keep_alive](
+                         beast::error_code ec, size_t) {
+                       if (ec) return self->Close();
+                       self->WriteChunk(producer, keep_alive, finished);
+                     });
   }
 
   void Drain() {

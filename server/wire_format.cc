@@ -80,4 +80,15 @@ std::string_view DisplayStatus(const projections::KeyRecord& key, Micros now) {
   return "active";
 }
 
+std::optional<size_t> ParsePageSize(std::string_view text, size_t max) {
+  if (text.empty() || text.size() > 4) return std::nullopt;
+  size_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<size_t>(c - '0');
+  }
+  if (value == 0 || value > max) return std::nullopt;
+  return value;
+}
+
 }  // namespace keytrail::server

@@ -21,6 +21,9 @@ std::optional<Micros> ParseRfc3339Time(std::string_view text);
 // "1h30m". nullopt if malformed, empty, or over 100000 hours.
 std::optional<Micros> ParseDuration(std::string_view text);
 
+// A page size: 1..max in decimal digits; nullopt otherwise.
+std::optional<size_t> ParsePageSize(std::string_view text, size_t max);
+
 // The status a client sees: "revoked", "expired" (by event, or now >= expires_at before
 // the scheduler has written KeyExpired), or "active".
 std::string_view DisplayStatus(const projections::KeyRecord& key, Micros now);

@@ -28,6 +28,9 @@ struct ApiContext {
   ApiContext(Engine& e, const Clock& c, ApiOptions o)
       : engine(e), clock(c), options(std::move(o)) {}
 
+  // Authenticates the bearer key (counting failures): the caller, or the 401 to send.
+  std::variant<Caller, HttpResponse> Authenticated(const RoutedRequest& request);
+
   // Authenticates the bearer key (counting failures) and requires the caller's org to be
   // the path's {org}: any other org is 404 org_not_found, exactly as for an org that
   // does not exist, so a caller learns nothing about other orgs.
@@ -65,5 +68,10 @@ HttpResponse VerifyHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse HealthzHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse ReadyzHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse MetricsHandler(ApiContext& ctx, const RoutedRequest& request);
+
+// audit.cc
+HttpResponse ListAuditHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse KeyHistoryHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse VerifyAuditHandler(ApiContext& ctx, const RoutedRequest& request);
 
 }  // namespace keytrail::server

@@ -20,17 +20,6 @@ constexpr size_t kDefaultPageSize = 100;
 // and its next_page_token continues the scan.
 constexpr size_t kMaxRowsScannedPerPage = 10'000;
 
-std::optional<size_t> ParsePageSize(std::string_view text) {
-  if (text.empty() || text.size() > 4) return std::nullopt;
-  size_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + static_cast<size_t>(c - '0');
-  }
-  if (value == 0 || value > projections::KeyViewProjection::kMaxPageSize) return std::nullopt;
-  return value;
-}
-
 // One page of keys whose *displayed* status (server/wire_format.h) is `status`: keys
 // past their expiry that the scheduler has not expired yet count as expired, which the
 // view's stored status cannot filter, so rows are checked here.
@@ -151,7 +140,7 @@ HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request) {
       if (!t) return Problem(400, "invalid_request", "expires_before must be an RFC 3339 time");
       filter.expires_before_us = *t;
     } else if (name == "page_size") {
-      auto size = ParsePageSize(value);
+      auto size = ParsePageSize(value, projections::KeyViewProjection::kMaxPageSize);
       if (!size) {
         return Problem(
             400, "invalid_request",

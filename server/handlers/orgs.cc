@@ -35,13 +35,9 @@ std::string FreshCommandId() {
 }  // namespace
 
 HttpResponse CreateOrgHandler(ApiContext& ctx, const RoutedRequest& request) {
-  auto authenticated = Authenticate(ctx.engine, request.http);
-  if (auto* failure = std::get_if<AuthFailure>(&authenticated)) {
-    ctx.metrics.CountAuthFailure(failure->reason ? ReasonCode(*failure->reason) : "missing");
-    return std::move(failure->response);
-  }
+  auto authenticated = ctx.Authenticated(request);
+  if (auto* refused = std::get_if<HttpResponse>(&authenticated)) return std::move(*refused);
   const Caller& caller = std::get<Caller>(authenticated);
-  request.principal = caller.key_id;
   if (caller.org != ctx.options.bootstrap_org || caller.role != Role::kAdmin) {
     return Problem(
         403, "forbidden",

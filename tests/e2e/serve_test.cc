@@ -16,6 +16,7 @@
 
 #include "tests/e2e/serve_process.h"
 #include "tests/support/http_client.h"
+#include "tests/support/run_command.h"
 #include "tests/support/temp_dir.h"
 
 namespace keytrail::testing {
@@ -292,6 +293,80 @@ TEST_F(ServeTest, BadInputGetsItsDocumentedCodeAndTheServerStaysHealthy) {
   healthy();
   EXPECT_EQ(anonymous.Call("POST", "/v1/verify", json{{"key", admin}}.dump()).second["valid"],
             true);
+  EXPECT_EQ(Exited(server.Stop()), 0);
+}
+
+TEST_F(ServeTest, AuditTrailPagesExportsHistoryAndChain) {
+  ServeProcess server(DataDir());
+  ASSERT_TRUE(server.started());
+  const std::string admin = server.banner()[1];
+  const std::vector<std::string> tokens = Walkthrough(server.address(), admin);
+  ASSERT_EQ(tokens.size(), 2u);
+  Api api(server.address(), admin);
+
+  // Pages of 2 cover the whole trail: org, 4 groups, 2 keys created, rotate, revoke.
+  std::vector<json> records;
+  std::string token;
+  do {
+    auto [status, page] = api.Call("GET", "/v1/orgs/default/audit?page_size=2" +
+                                              (token.empty() ? "" : "&page_token=" + token));
+    ASSERT_EQ(status, 200) << page.dump();
+    for (const json& r : page["records"]) records.push_back(r);
+    token = page["next_page_token"].is_string() ? page["next_page_token"].get<std::string>() : "";
+  } while (!token.empty());
+  ASSERT_EQ(records.size(), 9u);
+  EXPECT_EQ(records[0]["action"], "org.created");
+  EXPECT_EQ(records.back()["action"], "api_key.revoked");
+  EXPECT_EQ(records.back()["details"]["reason"], "rotated out");
+  EXPECT_EQ(records.back()["actor"]["key_name"], "bootstrap-admin");
+  const std::string key_id = records.back()["target"]["id"];
+
+  auto [hs, history] = api.Call("GET", "/v1/orgs/default/keys/" + key_id + "/history");
+  ASSERT_EQ(hs, 200);
+  std::vector<std::string> actions;
+  for (const json& e : history["events"]) actions.push_back(e["action"]);
+  EXPECT_EQ(actions,
+            (std::vector<std::string>{"api_key.created", "api_key.rotated", "api_key.revoked"}));
+  auto [fs, revokes] = api.Call("GET", "/v1/orgs/default/audit?action=api_key.revoked");
+  EXPECT_EQ(revokes["records"].size(), 1u);
+
+  // The exports, through curl: chunked, one line per record, no secret anywhere.
+  const std::string url = "http://" + server.address() + "/v1/orgs/default/audit";
+  CommandResult ndjson =
+      RunCommand({"/usr/bin/curl", "-sS", "--fail", "-H", "Accept: application/x-ndjson", "-H",
+                  "Authorization: Bearer " + admin, "-D", "-", url});
+  ASSERT_EQ(ndjson.exit_code, 0) << ndjson.err;
+  EXPECT_NE(ndjson.out.find("Transfer-Encoding: chunked"), std::string::npos) << ndjson.out;
+  const std::string body = ndjson.out.substr(ndjson.out.find("\r\n\r\n") + 4);
+  size_t lines = 0;
+  for (size_t at = 0; at < body.size(); at = body.find('\n', at) + 1, ++lines) {
+    EXPECT_TRUE(json::parse(body.substr(at, body.find('\n', at) - at), nullptr, false).is_object());
+  }
+  EXPECT_EQ(lines, 9u);
+  CommandResult csv = RunCommand({"/usr/bin/curl", "-sS", "--fail", "-H", "Accept: text/csv", "-H",
+                                  "Authorization: Bearer " + admin, url + "?key=" + key_id});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_TRUE(csv.out.starts_with("time,org,action,")) << csv.out;
+  EXPECT_EQ(std::count(csv.out.begin(), csv.out.end(), '\n'), 4);  // header + 3
+  for (const std::string& secret : {admin, tokens[0], tokens[1]}) {
+    EXPECT_EQ(ndjson.out.find(secret.substr(3, 40)), std::string::npos);
+    EXPECT_EQ(csv.out.find(secret.substr(3, 40)), std::string::npos);
+  }
+
+  // The chain verifies; bad filters and other roles are refused.
+  auto [vs, verified] = api.Call("GET", "/v1/audit/verify");
+  EXPECT_EQ(vs, 200);
+  EXPECT_EQ(verified["ok"], true) << verified.dump();
+  EXPECT_EQ(verified["records"], 9);
+  EXPECT_EQ(api.Call("GET", "/v1/orgs/default/audit?action=api_key.frobbed").first, 400);
+  EXPECT_EQ(api.Call("GET", "/v1/orgs/default/audit?from=yesterday").first, 400);
+  EXPECT_EQ(api.Call("GET", "/v1/orgs/default/audit?page_token=zz").first, 400);
+  auto [cs, viewer_key] =
+      api.Call("POST", "/v1/orgs/default/keys", R"({"name": "auditor", "group": "viewer"})");
+  ASSERT_EQ(cs, 201);
+  Api viewer(server.address(), viewer_key["token"]);
+  EXPECT_EQ(viewer.Call("GET", "/v1/orgs/default/audit").first, 403);
+  EXPECT_EQ(viewer.Call("GET", "/v1/audit/verify").first, 403);
   EXPECT_EQ(Exited(server.Stop()), 0);
 }
 

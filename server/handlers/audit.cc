@@ -1,0 +1,248 @@
+// GET /v1/orgs/{org}/audit (JSON pages, or an NDJSON / CSV export streamed in chunks),
+// GET /v1/orgs/{org}/keys/{id}/history, GET /v1/audit/verify.
+#include <algorithm>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "projections/audit_projection.h"
+#include "server/handlers/handlers.h"
+#include "server/json_io.h"
+#include "server/log.h"
+#include "server/problem.h"
+#include "server/wire_format.h"
+
+namespace keytrail::server {
+namespace {
+
+using nlohmann::json;
+using projections::AuditFilter;
+using projections::AuditProjection;
+
+constexpr size_t kDefaultPageSize = 100;
+constexpr size_t kExportPageSize = 500;  // records per chunk of a streamed export
+
+constexpr std::string_view kActions[] = {
+    "api_key.created",       "api_key.rotated", "api_key.revoked",     "api_key.expired",
+    "api_key.group_updated", "group.created",   "group.rules_updated", "group.deleted",
+    "member.groups_updated", "org.created"};
+
+enum class Format { kJson, kNdjson, kCsv };
+
+// A stored record as the API shows it: the record plus "time" in RFC 3339.
+json Present(std::string_view stored) {
+  json record = json::parse(stored, nullptr, false);
+  if (record.is_object() && record["occurred_at_us"].is_number_integer()) {
+    record["time"] = FormatRfc3339(record["occurred_at_us"].get<Micros>());
+  }
+  return record;
+}
+
+std::string CsvField(std::string_view value) {
+  if (value.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(value);
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+constexpr std::string_view kCsvHeader =
+    "time,org,action,actor_kind,actor_id,actor_key_name,on_behalf_of,target_type,target_id,"
+    "partition,offset,event_id,details,prev_hash\r\n";
+
+std::string CsvLine(const json& r) {
+  const json& actor = r["actor"];
+  const json& target = r["target"];
+  auto s = [](const json& object, const char* name) {
+    return object.is_object() && object.contains(name) && object[name].is_string()
+               ? object[name].get<std::string>()
+               : std::string();
+  };
+  std::string line;
+  for (const std::string& field :
+       {s(r, "time"), s(r, "org"), s(r, "action"), s(actor, "kind"), s(actor, "id"),
+        s(actor, "key_name"), s(actor, "on_behalf_of"), s(target, "type"), s(target, "id"),
+        r.value("partition", json(0)).dump(), r.value("offset", json(0)).dump(), s(r, "event_id"),
+        r.value("details", json::object()).dump(), s(r, "prev_hash")}) {
+    line += CsvField(field);
+    line += ',';
+  }
+  line.back() = '\r';
+  return line + "\n";
+}
+
+// The filter and paging of an audit query, from its query string.
+struct AuditQuery {
+  AuditFilter filter;
+  size_t page_size = kDefaultPageSize;
+  std::string page_token;
+};
+
+std::variant<AuditQuery, HttpResponse> ParseQuery(const RoutedRequest& request) {
+  AuditQuery q;
+  std::vector<std::string_view> seen;
+  for (const auto& [name, value] : request.query) {
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+      return Problem(400, "invalid_request", fmt::format("query parameter '{}' repeated", name));
+    }
+    seen.push_back(name);
+    if (name == "key") {
+      q.filter.key = value;
+    } else if (name == "actor") {
+      q.filter.actor = value;
+    } else if (name == "action") {
+      if (std::find(std::begin(kActions), std::end(kActions), value) == std::end(kActions)) {
+        return Problem(400, "invalid_request",
+                       fmt::format("unknown action '{}'; see docs/audit.md", value));
+      }
+      q.filter.action = value;
+    } else if (name == "from" || name == "to") {
+      auto t = ParseRfc3339Time(value);
+      if (!t)
+        return Problem(400, "invalid_request", fmt::format("{} must be an RFC 3339 time", name));
+      (name == "from" ? q.filter.from : q.filter.to) = *t;
+    } else if (name == "page_size") {
+      const auto size = ParsePageSize(value, AuditProjection::kMaxPageSize);
+      if (!size) {
+        return Problem(400, "invalid_request",
+                       fmt::format("page_size must be 1..{}", AuditProjection::kMaxPageSize));
+      }
+      q.page_size = *size;
+    } else if (name == "page_token") {
+      q.page_token = value;
+    } else {
+      return Problem(400, "invalid_request", fmt::format("unknown query parameter '{}'", name));
+    }
+  }
+  return q;
+}
+
+Format Negotiate(const HttpRequest& request) {
+  const std::string_view accept = request.Header("accept").value_or("");
+  if (accept.find("application/x-ndjson") != std::string_view::npos) return Format::kNdjson;
+  if (accept.find("text/csv") != std::string_view::npos) return Format::kCsv;
+  return Format::kJson;
+}
+
+// Every matching record, page by page, as NDJSON or CSV chunks.
+HttpResponse Export(ApiContext& ctx, std::string org, AuditFilter filter, Format format) {
+  HttpResponse response;
+  response.content_type =
+      format == Format::kCsv ? "text/csv; charset=utf-8" : "application/x-ndjson";
+  struct Cursor {
+    std::string token;
+    bool header_sent = false;
+  };
+  auto cursor = std::make_shared<Cursor>();
+  projections::ViewStore& views = ctx.engine.views();
+  response.stream = [&views, org = std::move(org), filter = std::move(filter), format,
+                     cursor](std::string* out) {
+    if (format == Format::kCsv && !cursor->header_sent) {
+      out->append(kCsvHeader);
+      cursor->header_sent = true;
+    }
+    auto page = AuditProjection::Query(views, org, filter, kExportPageSize, cursor->token);
+    if (!page.ok()) {
+      // Headers are gone already: end the body with a line saying the export is cut.
+      Log(LogLevel::kError, "audit export failed", {{"error", page.status().ToString()}});
+      out->append(format == Format::kCsv ? "# export failed: see the server log\r\n"
+                                         : "{\"error\":\"export failed; see the server log\"}\n");
+      return false;
+    }
+    for (const std::string& stored : page->records) {
+      const json record = Present(stored);
+      if (format == Format::kCsv) {
+        out->append(CsvLine(record));
+      } else {
+        out->append(record.dump());
+        out->push_back('\n');
+      }
+    }
+    cursor->token = page->next_page_token;
+    return !cursor->token.empty();
+  };
+  return response;
+}
+
+// Reading the audit trail: admins and API key managers of the org (interim, until roles
+// carry audit:read).
+std::optional<HttpResponse> MayReadAudit(const Caller& caller) {
+  if (caller.role == Role::kAdmin || caller.role == Role::kKeyManager) return std::nullopt;
+  return Problem(403, "forbidden", "reading the audit trail needs an admin or apikey-manager key");
+}
+
+}  // namespace
+
+HttpResponse ListAuditHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto who = ctx.CallerInOrg(request);
+  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  const Caller& caller = std::get<Caller>(who);
+  if (auto denied = MayReadAudit(caller)) return std::move(*denied);
+  auto parsed = ParseQuery(request);
+  if (auto* bad = std::get_if<HttpResponse>(&parsed)) return std::move(*bad);
+  AuditQuery& q = std::get<AuditQuery>(parsed);
+  if (const Format format = Negotiate(request.http); format != Format::kJson) {
+    if (!q.page_token.empty()) {
+      return Problem(400, "invalid_request", "an export has no pages; drop page_token");
+    }
+    return Export(ctx, caller.org, std::move(q.filter), format);
+  }
+  auto page =
+      AuditProjection::Query(ctx.engine.views(), caller.org, q.filter, q.page_size, q.page_token);
+  if (!page.ok()) {
+    if (page.status().code() == StatusCode::kInvalidArgument) {
+      return Problem(400, "invalid_request", page.status().message());
+    }
+    return StatusProblem(page.status());
+  }
+  json records = json::array();
+  for (const std::string& stored : page->records) records.push_back(Present(stored));
+  return JsonResponse(
+      200, json{{"records", std::move(records)},
+                {"next_page_token",
+                 page->next_page_token.empty() ? json(nullptr) : json(page->next_page_token)}});
+}
+
+HttpResponse KeyHistoryHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto who = ctx.CallerInOrg(request);
+  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  const Caller& caller = std::get<Caller>(who);
+  auto loaded = ctx.LoadKey(caller, request.Param("id"));
+  if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
+  json events = json::array();
+  Status s = AuditProjection::ForEach(ctx.engine.views(), caller.org,
+                                      {.key = std::string(request.Param("id"))},
+                                      [&](std::string_view stored) {
+                                        events.push_back(Present(stored));
+                                        return true;
+                                      });
+  if (!s.ok()) return StatusProblem(s);
+  // The index orders by time, then log position; the log position is the truth.
+  std::stable_sort(events.begin(), events.end(), [](const json& a, const json& b) {
+    return a["offset"].get<int64_t>() < b["offset"].get<int64_t>();
+  });
+  return JsonResponse(200, json{{"key_id", request.Param("id")}, {"events", std::move(events)}});
+}
+
+HttpResponse VerifyAuditHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto who = ctx.Authenticated(request);
+  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  const Caller& caller = std::get<Caller>(who);
+  if (caller.org != ctx.options.bootstrap_org || caller.role != Role::kAdmin) {
+    return Problem(403, "forbidden",
+                   fmt::format("only an admin key of org '{}' may verify the whole audit chain",
+                               ctx.options.bootstrap_org));
+  }
+  auto report = AuditProjection::VerifyChain(ctx.engine.views());
+  if (!report.ok()) return StatusProblem(report.status());
+  json out = {{"ok", report->ok}, {"records", report->records}};
+  if (!report->ok) {
+    out["first_broken"] = {
+        {"partition", report->partition}, {"offset", report->offset}, {"problem", report->problem}};
+  }
+  return JsonResponse(200, out);
+}
+
+}  // namespace keytrail::server
