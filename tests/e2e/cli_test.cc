@@ -151,6 +151,31 @@ TEST_F(CliTest, OrgsCreateGivesAnIsolatedOrgWithItsOwnAdminKey) {
   EXPECT_NE(refused.err.find("forbidden"), std::string::npos) << refused.err;
 }
 
+TEST_F(CliTest, AuditHistoryAndChainVerification) {
+  json key = CliJson({"keys", "create", "--name", "audited bot", "--group", "developer"});
+  const std::string id = key["id"];
+  ASSERT_EQ(Cli({"keys", "revoke", id, "--reason", "leaked"}).exit_code, 0);
+
+  CommandResult table = Cli({"audit", "--key", id});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("api_key.created"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("(bootstrap-admin)"), std::string::npos) << table.out;
+  CommandResult csv = Cli({"audit", "--action", "api_key.revoked", "--format", "csv"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_TRUE(csv.out.starts_with("time,org,action,"));
+  EXPECT_NE(csv.out.find(R"("{""reason"":""leaked""}")"), std::string::npos) << csv.out;
+  EXPECT_EQ(CliJson({"audit", "--limit", "3"})["records"].size(), 3u);
+
+  json history = CliJson({"keys", "history", id});
+  ASSERT_EQ(history["events"].size(), 2u) << history.dump();
+  EXPECT_EQ(history["events"][1]["action"], "api_key.revoked");
+
+  CommandResult verified = Cli({"audit", "verify"});
+  EXPECT_EQ(verified.exit_code, 0) << verified.err;
+  EXPECT_NE(verified.out.find("audit chain intact"), std::string::npos) << verified.out;
+  EXPECT_EQ(Cli({"audit", "--action", "api_key.frobbed"}).exit_code, 1);
+}
+
 TEST_F(CliTest, ExitCodesSayWhatWentWrong) {
   // 1: rejected or invalid, with the problem's code on stderr.
   ASSERT_EQ(Cli({"keys", "create", "--name", "dup", "--group", "developer"}).exit_code, 0);

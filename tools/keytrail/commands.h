@@ -27,5 +27,6 @@ void AddServe(CLI::App& app, int* rc);
 void AddKeys(CLI::App& app, int* rc);
 void AddOrgs(CLI::App& app, int* rc);
 void AddVerify(CLI::App& app, int* rc);
+void AddAudit(CLI::App& app, int* rc);
 
 }  // namespace keytrail::cli

@@ -124,6 +124,25 @@ int Get(const KeysOptions& o) {
   return out.exit_code;
 }
 
+int History(const KeysOptions& o) {
+  ApiOutcome out = CallApi(o.client, "GET", KeyPath(o) + "/history");
+  if (!out.ok()) return out.exit_code;
+  if (o.client.output == OutputFormat::kJson) {
+    PrintJson(out.body);
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const json& e : out.body["events"]) {
+    const json actor = e.value("actor", json::object());
+    rows.push_back(
+        {Cell(e.value("time", json())), Cell(e.value("action", json())),
+         fmt::format("{} {}", Cell(actor.value("kind", json())), Cell(actor.value("id", json()))),
+         e.value("details", json::object()).dump()});
+  }
+  PrintTable({"time", "action", "actor", "details"}, rows);
+  return kExitOk;
+}
+
 int Rotate(const KeysOptions& o) {
   ApiOutcome out = CallApi(o.client, "POST", KeyPath(o) + "/rotate", json{{"grace", o.grace}});
   if (out.ok()) PrintIssued(o.client, out.body);
@@ -191,6 +210,8 @@ void AddKeys(CLI::App& app, int* rc) {
   list->add_option("--limit", l->limit, "stop after this many keys (0 = all)");
 
   Add(*keys, rc, "get", "show one key", Get, /*takes_id=*/true, /*posts=*/false);
+  Add(*keys, rc, "history", "every event of a key, oldest first", History, /*takes_id=*/true,
+      /*posts=*/false);
 
   auto [rotate, r] = Add(*keys, rc, "rotate", "issue a new secret; prints it once", Rotate,
                          /*takes_id=*/true, /*posts=*/true);

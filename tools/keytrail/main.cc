@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   keytrail::cli::AddKeys(app, &rc);
   keytrail::cli::AddOrgs(app, &rc);
   keytrail::cli::AddVerify(app, &rc);
+  keytrail::cli::AddAudit(app, &rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <map>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <fmt/format.h>
@@ -57,24 +58,46 @@ void AddClientOptions(CLI::App& command, ClientOptions& options, bool with_token
       ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case));
 }
 
-ApiOutcome CallApi(const ClientOptions& options, const std::string& method,
-                   const std::string& target, const nlohmann::json& body) {
+namespace {
+
+// One exchange: the 2xx reply, or the exit code after printing why there is none.
+std::variant<HttpReply, int> Exchange(const ClientOptions& options, const std::string& method,
+                                      const std::string& target, const std::string& body,
+                                      const std::string& accept) {
   auto client = HttpClient::Create(options.server);
   if (!client.ok()) {
     PrintError("usage", client.status().message());
-    return {kExitUsage, nullptr};
+    return kExitUsage;
   }
-  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::pair<std::string, std::string>> headers = {{"Accept", accept}};
   if (!options.token.empty()) headers.emplace_back("Authorization", "Bearer " + options.token);
   if (method == "POST" && !options.idempotency_key.empty()) {
     headers.emplace_back("Idempotency-Key", options.idempotency_key);
   }
-  auto reply = client->Send(method, target, body.is_null() ? std::string() : body.dump(), headers);
+  auto reply = client->Send(method, target, body, headers);
   if (!reply.ok()) {
     PrintError("unreachable", reply.status().message());
-    return {kExitUnavailable, nullptr};
+    return kExitUnavailable;
   }
-  if (reply->status < 200 || reply->status >= 300) return {ReportFailure(*reply), nullptr};
+  if (reply->status < 200 || reply->status >= 300) return ReportFailure(*reply);
+  return std::move(reply).value();
+}
+
+}  // namespace
+
+ApiOutcome FetchText(const ClientOptions& options, const std::string& target,
+                     const std::string& accept) {
+  auto exchanged = Exchange(options, "GET", target, "", accept);
+  if (auto* code = std::get_if<int>(&exchanged)) return {*code, nullptr};
+  return {kExitOk, std::move(std::get<HttpReply>(exchanged).body)};
+}
+
+ApiOutcome CallApi(const ClientOptions& options, const std::string& method,
+                   const std::string& target, const nlohmann::json& body) {
+  auto exchanged = Exchange(options, method, target, body.is_null() ? std::string() : body.dump(),
+                            "application/json");
+  if (auto* code = std::get_if<int>(&exchanged)) return {*code, nullptr};
+  HttpReply* reply = &std::get<HttpReply>(exchanged);
   auto parsed = nlohmann::json::parse(reply->body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
     PrintError("bad_response", "the server's answer is not JSON");

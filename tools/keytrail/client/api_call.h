@@ -44,6 +44,11 @@ struct ApiOutcome {
 ApiOutcome CallApi(const ClientOptions& options, const std::string& method,
                    const std::string& target, const nlohmann::json& body = nullptr);
 
+// GET `target` asking for `accept` (e.g. "text/csv"), returning the body as text in
+// `body` (a JSON string) on success; errors as for CallApi.
+ApiOutcome FetchText(const ClientOptions& options, const std::string& target,
+                     const std::string& accept);
+
 // "/v1/orgs/<org>" with the org percent-encoded.
 std::string OrgPath(const ClientOptions& options);
 

@@ -26,7 +26,8 @@ class HttpClient {
   static Result<HttpClient> Create(const std::string& server,
                                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
-  // Sends one request with a JSON body (when non-empty) and the given extra headers.
+  // Sends one request with a JSON body (when non-empty) and the given extra headers
+  // (which replace defaults of the same name, e.g. Accept).
   // kUnavailable if the server cannot be reached or the exchange does not complete in
   // time; any HTTP status is a successful exchange.
   Result<HttpReply> Send(const std::string& method, const std::string& target,
