@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import threading
+import time
 import urllib.parse
 
 BENCH_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -33,6 +34,66 @@ def _run(args, log, **kwargs):
     if done.returncode != 0:
         raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
     return done.stdout
+
+
+# --- CPU accounting --------------------------------------------------------------------
+
+def _stat_fields(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()  # after "pid (comm)"; fields 3..
+
+
+def tree_cpu_seconds(pid):
+    """CPU time of `pid` and all its descendants (live ones' own time, exited ones'
+    through their parent's cutime/cstime: each counted once)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)] = int(_stat_fields(entry)[1])
+            except (OSError, IndexError):
+                continue
+    tree, frontier = set(), {pid}
+    while frontier:
+        tree |= frontier
+        frontier = {p for p, parent in parents.items() if parent in frontier} - tree
+    ticks = 0
+    for p in tree:
+        try:
+            fields = _stat_fields(p)
+        except OSError:
+            continue
+        ticks += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_jiffies():
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+class CpuMeter:
+    """Over a `with` block: CPU seconds of the server's process tree, and how busy the
+    whole machine was (1.0 = every core all the time; the load generator included)."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    def __enter__(self):
+        self._cpu = tree_cpu_seconds(self.pid)
+        self._busy, self._total = _machine_jiffies()
+        return self
+
+    def __exit__(self, *exc):
+        busy, total = _machine_jiffies()
+        self.server_cpu_s = tree_cpu_seconds(self.pid) - self._cpu
+        self.machine_busy = (busy - self._busy) / max(1, total - self._total)
+
+    def fields(self, operations):
+        return {"server_cpu_us_per_op": self.server_cpu_s * 1e6 / max(1, operations),
+                "machine_busy": round(self.machine_busy, 3)}
 
 
 # --- keytrail in process ---------------------------------------------------------------
@@ -66,11 +127,12 @@ def _wrk(url, script, script_args, clients, seconds, log):
 
 def http_create(server, clients, seconds, run_name, log):
     """Durable creates over HTTP: wrk_create.lua, admin token, unique names."""
-    r = _wrk(server.url, "wrk_create.lua", ["default", server.token_file, run_name],
-             clients, seconds, log)
+    with CpuMeter(server.pid) as cpu:
+        r = _wrk(server.url, "wrk_create.lua", ["default", server.token_file, run_name],
+                 clients, seconds, log)
     return {"creates_per_s": r["requests_per_s"], "creates": r["requests"],
             "clients": clients, "latency_p50_ms": r["latency_p50_us"] / 1000,
-            "latency_p99_ms": r["latency_p99_us"] / 1000}
+            "latency_p99_ms": r["latency_p99_us"] / 1000, **cpu.fields(r["requests"])}
 
 
 def _post_json(conn, path, body, token):
@@ -108,7 +170,8 @@ def http_verify(server, tokens_file, clients, seconds, warmup_s, log):
     with /metrics that every verify in the measured run answered valid."""
     _wrk(server.url, "wrk_verify.lua", [tokens_file], clients, warmup_s, log)
     before = server.metrics()
-    r = _wrk(server.url, "wrk_verify.lua", [tokens_file], clients, seconds, log)
+    with CpuMeter(server.pid) as cpu:
+        r = _wrk(server.url, "wrk_verify.lua", [tokens_file], clients, seconds, log)
     after = server.metrics()
     answers = {name: after[name] - before.get(name, 0) for name in after
                if name.startswith("keytrail_verify_total{")}
@@ -120,7 +183,8 @@ def http_verify(server, tokens_file, clients, seconds, warmup_s, log):
     return {"verifies_per_s": r["requests_per_s"], "verifies": r["requests"],
             "clients": clients, "latency_p50_ms": r["latency_p50_us"] / 1000,
             "latency_p99_ms": r["latency_p99_us"] / 1000,
-            "index_keys": after.get("keytrail_verify_index_keys", 0)}
+            "index_keys": after.get("keytrail_verify_index_keys", 0),
+            **cpu.fields(r["requests"])}
 
 
 # --- Redis -----------------------------------------------------------------------------
@@ -160,11 +224,13 @@ def redis_get(redis, keys, clients, seconds, log):
     duration: a first run of 50k requests warms up and calibrates the count."""
     calibration = _redis_benchmark(redis, keys, clients, 50_000, log)
     requests = max(50_000, int(float(calibration["rps"]) * seconds))
-    row = _redis_benchmark(redis, keys, clients, requests, log)
+    with CpuMeter(redis.pid) as cpu:
+        row = _redis_benchmark(redis, keys, clients, requests, log)
     hits = _redis_hits(redis)
     return {"gets_per_s": float(row["rps"]), "gets": requests, "clients": clients,
             "latency_p50_ms": float(row["p50_latency_ms"]),
-            "latency_p99_ms": float(row["p99_latency_ms"]), "keyspace_hits": hits}
+            "latency_p99_ms": float(row["p99_latency_ms"]), "keyspace_hits": hits,
+            **cpu.fields(requests)}
 
 
 def _redis_hits(redis):
@@ -188,7 +254,9 @@ def _pgbench(pg, script, clients, seconds, defines, log):
             "-T", str(seconds), "-f", os.path.join(BENCH_DIR, script)]
     for name, value in defines.items():
         args += ["-D", f"{name}={value}"]
-    out = _run(args + ["postgres"], log)
+    with CpuMeter(pg.pid) as cpu:
+        out = _run(args + ["postgres"], log)
+        time.sleep(0.2)  # the postmaster reaps the backends: their time moves to it
 
     def number(pattern):
         match = re.search(pattern, out)
@@ -199,10 +267,11 @@ def _pgbench(pg, script, clients, seconds, defines, log):
     failed = number(r"number of failed transactions: (\d+)")
     if failed:
         raise RuntimeError(f"pgbench {script}: {failed:.0f} failed transactions")
+    transactions = number(r"number of transactions actually processed: (\d+)")
     return {"tps": number(r"tps = ([\d.]+) \(without initial connection time\)"),
-            "transactions": number(r"number of transactions actually processed: (\d+)"),
+            "transactions": transactions,
             "latency_avg_ms": number(r"latency average = ([\d.]+) ms"),
-            "clients": clients}
+            "clients": clients, **cpu.fields(transactions)}
 
 
 def pg_verify(pg, keys, clients, seconds, warmup_s, log):
@@ -210,11 +279,13 @@ def pg_verify(pg, keys, clients, seconds, warmup_s, log):
     _pgbench(pg, "pg_verify.sql", clients, warmup_s, {"keys": keys}, log)
     r = _pgbench(pg, "pg_verify.sql", clients, seconds, {"keys": keys}, log)
     return {"lookups_per_s": r["tps"], "lookups": r["transactions"], "clients": clients,
-            "latency_avg_ms": r["latency_avg_ms"]}
+            "latency_avg_ms": r["latency_avg_ms"], "server_cpu_us_per_op":
+            r["server_cpu_us_per_op"], "machine_busy": r["machine_busy"]}
 
 
 def pg_create(pg, clients, seconds, log):
     """Key row + audit row in one transaction, fsync on (pg_create.sql)."""
     r = _pgbench(pg, "pg_create.sql", clients, seconds, {}, log)
     return {"creates_per_s": r["tps"], "creates": r["transactions"], "clients": clients,
-            "latency_avg_ms": r["latency_avg_ms"]}
+            "latency_avg_ms": r["latency_avg_ms"], "server_cpu_us_per_op":
+            r["server_cpu_us_per_op"], "machine_busy": r["machine_busy"]}

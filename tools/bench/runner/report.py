@@ -116,7 +116,7 @@ def _cells(row):
     return [row.work, row.keytrail, row.baseline, ratio, target, row.status]
 
 
-HEADER = ["work", "keytrail", "compared with", "ratio", "target", ""]
+HEADER = ["work", "keytrail", "compared with", "ratio", "target", "status"]
 
 
 def text_table(rows):
@@ -165,9 +165,55 @@ def replace_generated(doc_text, generated):
     return doc_text[:begin] + block + doc_text[end + len(END_MARK):]
 
 
+def _cpu(result):
+    """The server's CPU per operation and the machine's busy share, when measured."""
+    if "server_cpu_us_per_op" not in result:
+        return ""
+    return (f"; server CPU {result['server_cpu_us_per_op']:.0f} µs/op, machine "
+            f"{result['machine_busy'] * 100:.0f}% busy")
+
+
+def details(document):
+    """One line per measurement: how it was run, latencies, CPU per operation."""
+    config, r, versions = document["config"], document["results"], document["versions"]
+    keys = fmt_count(config["keys"])
+    out = []
+    if "keytrail_http_verify" in r:
+        v = r["keytrail_http_verify"]
+        out.append(
+            f"keytrail HTTP verify: `keytrail serve --threads {config['verify_threads']}`, "
+            f"wrk -t1 -c{v['clients']}, {fmt_count(config['http_tokens'])} distinct valid "
+            f"tokens among {fmt_count(v['index_keys'])} keys; p50 {v['latency_p50_ms']:.2f} ms, "
+            f"p99 {v['latency_p99_ms']:.2f} ms{_cpu(v)}.")
+    if "redis_get" in r:
+        g = r["redis_get"]
+        out.append(
+            f"Redis {versions.get('redis', '?')} GET: redis-benchmark -c{g['clients']}, random "
+            f"keys of {keys} (~150 B values); p50 {g['latency_p50_ms']:.2f} ms, "
+            f"p99 {g['latency_p99_ms']:.2f} ms{_cpu(g)}.")
+    if "pg_verify" in r:
+        p = r["pg_verify"]
+        out.append(
+            f"PostgreSQL {versions.get('postgres', '?')} lookup by hash: pgbench -M prepared "
+            f"-c{p['clients']} -j1, random keys of {keys}, SHA-256 computed in the query; "
+            f"latency avg {p['latency_avg_ms']:.2f} ms{_cpu(p)}.")
+    if "keytrail_http_create" in r:
+        c = r["keytrail_http_create"]
+        out.append(
+            f"keytrail HTTP create: `keytrail serve --threads {config['create_threads']}` on a "
+            f"fresh data dir, wrk -t1 -c{c['clients']}, {fmt_count(c['creates'])} keys created; "
+            f"p50 {c['latency_p50_ms']:.2f} ms, p99 {c['latency_p99_ms']:.2f} ms{_cpu(c)}.")
+    if "pg_create" in r:
+        c = r["pg_create"]
+        out.append(
+            f"PostgreSQL create: pgbench -M prepared -c{c['clients']} -j1, key row + audit row "
+            f"per transaction, fsync=on, synchronous_commit=on, {keys} keys loaded before; "
+            f"latency avg {c['latency_avg_ms']:.2f} ms{_cpu(c)}.")
+    return out
+
+
 def generated_markdown(document, rows, chart_name):
-    meta, config, machine = document["meta"], document["config"], document["machine"]
-    r = document["results"]
+    meta, machine = document["meta"], document["machine"]
     lines = [
         f"Run of `{meta['command']}` on {document['started_at']} UTC, commit "
         f"`{meta['git_commit']}`{' (uncommitted changes)' if meta['git_dirty'] else ''}, "
@@ -180,43 +226,11 @@ def generated_markdown(document, rows, chart_name):
         "",
         f"![keytrail against Redis and PostgreSQL, same run]({chart_name})",
         "",
-        "Details of this run:",
+        "Details of this run (server CPU: the server's process tree, per operation; busy: "
+        "both cores, load generator included):",
         "",
     ]
-    details = []
-    if "keytrail_http_verify" in r:
-        v = r["keytrail_http_verify"]
-        details.append(
-            f"keytrail HTTP verify: wrk -t1 -c{v['clients']}, {fmt_count(config['http_tokens'])} "
-            f"distinct valid tokens among {fmt_count(v['index_keys'])} keys in the index, "
-            f"p50 {v['latency_p50_ms']:.2f} ms, p99 {v['latency_p99_ms']:.2f} ms; "
-            f"`keytrail serve --threads {config['verify_threads']}`.")
-    if "redis_get" in r:
-        g = r["redis_get"]
-        details.append(
-            f"Redis {document['versions'].get('redis', '?')} GET: redis-benchmark "
-            f"-c{g['clients']} over {fmt_count(config['keys'])} keys (~150 B values), "
-            f"p50 {g['latency_p50_ms']:.2f} ms, p99 {g['latency_p99_ms']:.2f} ms.")
-    if "pg_verify" in r:
-        p = r["pg_verify"]
-        details.append(
-            f"PostgreSQL {document['versions'].get('postgres', '?')} lookup: pgbench -M prepared "
-            f"-c{p['clients']} -j1 over {fmt_count(config['keys'])} keys, unique index on "
-            f"the SHA-256, hash computed in the query; latency avg {p['latency_avg_ms']:.2f} ms.")
-    if "keytrail_http_create" in r:
-        c = r["keytrail_http_create"]
-        details.append(
-            f"keytrail HTTP create: wrk -t1 -c{c['clients']} on a fresh data dir, "
-            f"`keytrail serve --threads {config['create_threads']}`, "
-            f"{fmt_count(c['creates'])} keys created, p50 {c['latency_p50_ms']:.2f} ms, "
-            f"p99 {c['latency_p99_ms']:.2f} ms.")
-    if "pg_create" in r:
-        c = r["pg_create"]
-        details.append(
-            f"PostgreSQL create: pgbench -c{c['clients']}, key row + audit row per transaction "
-            f"(fsync=on, synchronous_commit=on), after loading {fmt_count(config['keys'])} keys; "
-            f"latency avg {c['latency_avg_ms']:.2f} ms.")
-    lines += [f"- {d}" for d in details]
+    lines += [f"- {d}" for d in details(document)]
     return "\n".join(lines) + "\n"
 
 

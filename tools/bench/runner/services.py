@@ -68,7 +68,7 @@ class KeytrailServer:
         args = [self.binary, "serve", "--data-dir", self.data_dir,
                 "--listen", "127.0.0.1:0", "--threads", str(self.threads),
                 "--key-quota", str(self.key_quota),
-                "--bootstrap-token-file", self.token_file, "--log-format", "json"]
+                "--bootstrap-token-file", self.token_file]
         self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log,
                                         text=True)
@@ -186,6 +186,12 @@ max_connections = 40
 
     def version(self):
         return self.psql("-At", "-c", "SHOW server_version").split()[0]
+
+    @property
+    def pid(self):
+        """The postmaster's pid (every backend is its child)."""
+        with open(os.path.join(self.data_dir, "postmaster.pid")) as f:
+            return int(f.readline())
 
     def __exit__(self, *exc):
         if self.started:
