@@ -145,8 +145,8 @@ class Postgres:
             self.as_user = ["runuser", "-u", user.pw_name, "--"]
             self._uid, self._gid = user.pw_uid, user.pw_gid
 
-    def _run(self, args):
-        subprocess.run(self.as_user + args, check=True, stdout=subprocess.DEVNULL,
+    def _run(self, args, check=True):
+        subprocess.run(self.as_user + args, check=check, stdout=subprocess.DEVNULL,
                        stderr=subprocess.STDOUT)
 
     def __enter__(self):
@@ -195,8 +195,10 @@ max_connections = 40
 
     def __exit__(self, *exc):
         if self.started:
+            # Not checked: after a Ctrl-C in a terminal the postmaster got SIGINT too and
+            # may be gone already.
             self._run([f"{PG_BIN}/pg_ctl", "-D", self.data_dir, "-m", "fast", "-w",
-                       "stop"])
+                       "stop"], check=False)
 
 
 class Redis:
