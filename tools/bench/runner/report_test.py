@@ -1,0 +1,100 @@
+"""Tests of report.py (no processes, no network): the docs page keeps its hand-written
+parts, ratios are oriented and judged as documented, nothing unmeasured gets a number.
+Run: python3 -m unittest discover -s tools/bench/runner -p '*_test.py'
+"""
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from runner import report  # noqa: E402
+
+RESULTS = {
+    "keytrail_in_process": {
+        "verify.valid_ns_per_verify_1_thread": 800.0, "verify.keys": 1_000_000.0,
+        "memory.resident_bytes_per_key": 600.0, "memory.keys": 1_000_000.0,
+        "expiry_burst.keys": 100_000.0, "expiry_burst.seconds_until_last_key_expired": 4.0,
+        "expiry_burst.expiries_per_s": 25_000.0,
+    },
+    "keytrail_http_verify": {"verifies_per_s": 30_000.0, "clients": 16},
+    "redis_get": {"gets_per_s": 60_000.0, "clients": 16},
+    "pg_verify": {"lookups_per_s": 20_000.0, "clients": 16},
+    "keytrail_http_create": {"creates_per_s": 9_000.0, "clients": 16},
+    "pg_create": {"creates_per_s": 3_000.0, "clients": 16},
+}
+
+
+def rows_by_key(results):
+    return {row.key: row for row in report.build_rows(results)}
+
+
+class BuildRowsTest(unittest.TestCase):
+    def test_throughput_ratios_are_keytrail_over_baseline(self):
+        rows = rows_by_key(RESULTS)
+        self.assertAlmostEqual(rows["verify_http_vs_redis"].ratio, 0.5)
+        self.assertEqual(rows["verify_http_vs_redis"].status, "missed")
+        self.assertAlmostEqual(rows["create_http_vs_postgres"].ratio, 3.0)
+        self.assertEqual(rows["create_http_vs_postgres"].status, "met")  # ratio >= target
+        self.assertEqual(rows["verify_http_vs_postgres"].status, "info")
+
+    def test_budget_ratios_are_higher_is_better(self):
+        rows = rows_by_key(RESULTS)
+        self.assertAlmostEqual(rows["verify_in_process"].ratio, 1.25)  # 1 µs / 0.8 µs
+        self.assertEqual(rows["verify_in_process"].status, "met")
+        self.assertAlmostEqual(rows["memory_per_key"].ratio, 0.5)      # 300 B / 600 B
+        self.assertAlmostEqual(rows["expiry_burst"].ratio, 0.25)       # 25k/s of 100k/s
+
+    def test_unbuilt_work_is_not_implemented_and_has_no_number(self):
+        rows = rows_by_key(RESULTS)
+        for key in ("rebuild", "audit_page_p99"):
+            self.assertEqual(rows[key].status, "not implemented")
+            self.assertIsNone(rows[key].ratio)
+
+    def test_a_measurement_not_run_gives_no_row(self):
+        results = dict(RESULTS)
+        del results["redis_get"]
+        self.assertNotIn("verify_http_vs_redis", rows_by_key(results))
+
+    def test_tables_have_one_line_per_row(self):
+        rows = report.build_rows(RESULTS)
+        self.assertEqual(len(report.text_table(rows).splitlines()), len(rows) + 2)
+        markdown = report.markdown_table(rows)
+        self.assertEqual(len(markdown.splitlines()), len(rows) + 2)
+        self.assertIn("**missed**", markdown)
+
+
+class ReplaceGeneratedTest(unittest.TestCase):
+    PAGE = f"# Title\n\nhand-written\n\n{report.BEGIN_MARK}\nold\n{report.END_MARK}\n\nmore text\n"
+
+    def test_replaces_only_between_the_markers(self):
+        out = report.replace_generated(self.PAGE, "new table\n")
+        self.assertEqual(
+            out, f"# Title\n\nhand-written\n\n{report.BEGIN_MARK}\nnew table\n"
+                 f"{report.END_MARK}\n\nmore text\n")
+
+    def test_is_idempotent(self):
+        once = report.replace_generated(self.PAGE, "x")
+        self.assertEqual(report.replace_generated(once, "x"), once)
+
+    def test_appends_markers_to_a_page_without_them(self):
+        out = report.replace_generated("# Title\n", "x")
+        self.assertTrue(out.startswith("# Title\n\n" + report.BEGIN_MARK))
+        self.assertTrue(out.endswith(report.END_MARK + "\n"))
+
+
+class FormatTest(unittest.TestCase):
+    def test_counts(self):
+        self.assertEqual(report.fmt_count(1_000_000), "1M")
+        self.assertEqual(report.fmt_count(20_000), "20k")
+        self.assertEqual(report.fmt_count(20_015), "20.0k")
+        self.assertEqual(report.fmt_count(999), "999")
+
+    def test_rates(self):
+        self.assertEqual(report.fmt_rate(48_213), "48.2k/s")
+        self.assertEqual(report.fmt_rate(2_500_000), "2.50M/s")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,19 @@
+-- Shared by the wrk scripts of tools/bench/run: at the end of a run, prints one line
+--   KEYTRAIL_WRK {"requests": ..., "duration_s": ..., ...}
+-- that the runner parses (wrk's own text summary is printed above it).
+local function percentile_us(latency, p)
+  return latency:percentile(p)
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'KEYTRAIL_WRK {"requests": %d, "duration_s": %.6f, "bytes": %d, ' ..
+    '"errors_connect": %d, "errors_read": %d, "errors_write": %d, ' ..
+    '"errors_status": %d, "errors_timeout": %d, ' ..
+    '"latency_mean_us": %.1f, "latency_p50_us": %d, "latency_p99_us": %d, ' ..
+    '"latency_max_us": %d}\n',
+    summary.requests, summary.duration / 1e6, summary.bytes,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency.mean, percentile_us(latency, 50), percentile_us(latency, 99), latency.max))
+end
