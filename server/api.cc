@@ -37,9 +37,12 @@ std::string RequestId(const HttpRequest& request) {
   return fmt::format("{}-{}", prefix, next.fetch_add(1, std::memory_order_relaxed));
 }
 
-// Routes whose requests are logged at debug level only (probes and scrapes).
+// Routes whose requests are logged at debug level only: probes, scrapes and verify, the
+// hot path, where a log line per request cost ~10% of the server's CPU (docs/benchmarks.md);
+// verify outcomes are counted by reason in /metrics instead.
 bool IsQuiet(std::string_view route) {
-  return route == "/healthz" || route == "/readyz" || route == "/metrics";
+  return route == "/healthz" || route == "/readyz" || route == "/metrics" ||
+         route == "/v1/verify" || route == "/v1/keys/verify";
 }
 
 }  // namespace
