@@ -1,5 +1,6 @@
 #include "projections/key_view.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -182,6 +183,11 @@ bool Matches(const KeyRecord& r, const ListFilter& f) {
   if (f.status.has_value() && r.status != *f.status) return false;
   if (f.expires_before_us.has_value() &&
       (r.expires_at_us == 0 || r.expires_at_us >= *f.expires_before_us)) {
+    return false;
+  }
+  if (f.never_expires.has_value() && (r.expires_at_us == 0) != *f.never_expires) return false;
+  if (f.not_rotated_since_us.has_value() &&
+      std::max(r.created_at_us, r.last_rotated_at_us) >= *f.not_rotated_since_us) {
     return false;
   }
   return true;

@@ -80,6 +80,9 @@ struct ListFilter {
   std::optional<std::string> created_by;
   std::optional<KeyStatus> status;
   std::optional<Micros> expires_before_us;  // keys with 0 < expires_at < this
+  std::optional<bool> never_expires;        // true: expires_at == 0; false: it has an expiry
+  // Keys whose secret was last issued (rotated, or created if never rotated) before this.
+  std::optional<Micros> not_rotated_since_us;
 };
 
 struct KeyPage {

@@ -139,6 +139,15 @@ HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request) {
       auto t = ParseRfc3339Time(value);
       if (!t) return Problem(400, "invalid_request", "expires_before must be an RFC 3339 time");
       filter.expires_before_us = *t;
+    } else if (name == "never_expires") {
+      if (value != "true" && value != "false") {
+        return Problem(400, "invalid_request", "never_expires must be true or false");
+      }
+      filter.never_expires = value == "true";
+    } else if (name == "not_rotated_since") {
+      auto t = ParseRfc3339Time(value);
+      if (!t) return Problem(400, "invalid_request", "not_rotated_since must be an RFC 3339 time");
+      filter.not_rotated_since_us = *t;
     } else if (name == "page_size") {
       auto size = ParsePageSize(value, projections::KeyViewProjection::kMaxPageSize);
       if (!size) {

@@ -130,6 +130,30 @@ TEST_F(CliTest, ListFollowsEveryPageUnlessLimited) {
       0u);
 }
 
+TEST_F(CliTest, ComplianceFiltersFindStaleAndEverlastingKeys) {
+  json stale = CliJson({"keys", "create", "--name", "stale bot", "--group", "viewer"});
+  json fresh =
+      CliJson({"keys", "create", "--name", "fresh bot", "--group", "viewer", "--expires", "30d"});
+  const std::string fresh_id = fresh["id"];
+  ASSERT_TRUE(CliJson({"keys", "rotate", fresh_id})["token"].is_string());
+  const std::string rotated_at = CliJson({"keys", "get", fresh_id})["last_rotated_at"];
+
+  auto ids = [](const json& listed) {
+    std::vector<std::string> out;
+    for (const json& k : listed["keys"]) out.push_back(k["id"]);
+    return out;
+  };
+  // Issued before the rotation: the bootstrap key and stale, not fresh.
+  const auto not_rotated = ids(CliJson({"keys", "list", "--not-rotated-since", rotated_at}));
+  EXPECT_EQ(not_rotated.size(), 2u);
+  EXPECT_NE(std::find(not_rotated.begin(), not_rotated.end(), stale["id"]), not_rotated.end());
+  EXPECT_EQ(std::find(not_rotated.begin(), not_rotated.end(), fresh_id), not_rotated.end());
+  // Never expiring: the bootstrap key and stale.
+  const auto everlasting = ids(CliJson({"keys", "list", "--never-expires", "--group", "viewer"}));
+  EXPECT_EQ(everlasting, std::vector<std::string>{stale["id"]});
+  EXPECT_EQ(Cli({"keys", "list", "--not-rotated-since", "last week"}).exit_code, 1);
+}
+
 TEST_F(CliTest, OrgsCreateGivesAnIsolatedOrgWithItsOwnAdminKey) {
   json org = CliJson({"orgs", "create", "acme", "--name", "Acme"});
   ASSERT_EQ(org["id"], "acme") << org.dump();

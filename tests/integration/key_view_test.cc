@@ -226,6 +226,7 @@ TEST_F(KeyViewTest, FiltersUseIndexesAndCombine) {
           (m.expires_at == 0 || m.expires_at >= *filter.expires_before_us)) {
         continue;
       }
+      if (filter.never_expires && (m.expires_at == 0) != *filter.never_expires) continue;
       want.push_back(m.id);
     }
     std::sort(want.begin(), want.end());
@@ -243,6 +244,8 @@ TEST_F(KeyViewTest, FiltersUseIndexesAndCombine) {
       {.group = "g0", .status = KeyStatus::kActive, .expires_before_us = kT0 + 40'000},
       {.created_by = "alice", .status = KeyStatus::kRevoked},
       {.group = "nope"},
+      {.never_expires = true},
+      {.group = "g1", .never_expires = false},
   };
   for (size_t i = 0; i < filters.size(); ++i) {
     SCOPED_TRACE(i);

@@ -31,6 +31,8 @@ struct KeysOptions {
   std::string status;
   std::string created_by;
   std::string expires_before;
+  bool never_expires = false;
+  std::string not_rotated_since;
   size_t page_size = 100;
   size_t limit = 0;  // 0 = every page
   // rotate, revoke
@@ -90,6 +92,8 @@ int List(const KeysOptions& o) {
   add("status", o.status);
   add("created_by", o.created_by);
   add("expires_before", o.expires_before);
+  add("not_rotated_since", o.not_rotated_since);
+  if (o.never_expires) add("never_expires", "true");
   json keys = json::array();
   std::string page_token;
   do {
@@ -204,6 +208,10 @@ void AddKeys(CLI::App& app, int* rc) {
   list->add_option("--created-by", l->created_by, "only keys created by this key or member");
   list->add_option("--expires-before", l->expires_before,
                    "only keys expiring before this RFC 3339 time");
+  list->add_flag("--never-expires", l->never_expires, "only keys without an expiry");
+  list->add_option("--not-rotated-since", l->not_rotated_since,
+                   "only keys whose secret was issued (created or last rotated) before this "
+                   "RFC 3339 time");
   list->add_option("--page-size", l->page_size, "keys per request")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
