@@ -70,6 +70,10 @@ HttpResponse ReadyzHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse MetricsHandler(ApiContext& ctx, const RoutedRequest& request);
 
 // audit.cc
+// GET /v1/orgs/{org}/keys/{id}?as_of=T: the key and its group's rules as they were at T
+// (from the audit trail); 404 key_not_found if the key did not exist then.
+HttpResponse GetKeyAsOf(ApiContext& ctx, const Caller& caller, std::string_view id,
+                        std::string_view as_of);
 HttpResponse ListAuditHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse KeyHistoryHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse VerifyAuditHandler(ApiContext& ctx, const RoutedRequest& request);

@@ -187,6 +187,12 @@ HttpResponse GetKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto who = ctx.CallerInOrg(request);
   if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
   const Caller& caller = std::get<Caller>(who);
+  for (const auto& [name, value] : request.query) {
+    if (name != "as_of") {
+      return Problem(400, "invalid_request", fmt::format("unknown query parameter '{}'", name));
+    }
+    return GetKeyAsOf(ctx, caller, request.Param("id"), value);
+  }
   auto loaded = ctx.LoadKey(caller, request.Param("id"));
   if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
   return JsonResponse(200,

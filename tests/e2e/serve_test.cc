@@ -330,6 +330,23 @@ TEST_F(ServeTest, AuditTrailPagesExportsHistoryAndChain) {
   for (const json& e : history["events"]) actions.push_back(e["action"]);
   EXPECT_EQ(actions,
             (std::vector<std::string>{"api_key.created", "api_key.rotated", "api_key.revoked"}));
+  // Point in time: the key as it was at each of its events, and before it existed.
+  const json& h = history["events"];
+  auto as_of = [&](const std::string& t) {
+    return api.Call("GET", "/v1/orgs/default/keys/" + key_id + "?as_of=" + t);
+  };
+  auto [s0, at_creation] = as_of(h[0]["time"]);
+  ASSERT_EQ(s0, 200) << at_creation.dump();
+  EXPECT_EQ(at_creation["status"], "active");
+  EXPECT_TRUE(at_creation["last_rotated_at"].is_null());
+  EXPECT_EQ(at_creation["group"], "developer");
+  EXPECT_TRUE(at_creation["group_rules"].is_array());
+  auto [s1, at_rotation] = as_of(h[1]["time"]);
+  EXPECT_EQ(at_rotation["status"], "active");
+  EXPECT_EQ(at_rotation["last_rotated_at"], h[1]["time"]);
+  EXPECT_EQ(as_of(h[2]["time"]).second["status"], "revoked");
+  EXPECT_EQ(as_of("2001-01-01T00:00:00Z").first, 404);
+  EXPECT_EQ(as_of("then").first, 400);
   auto [fs, revokes] = api.Call("GET", "/v1/orgs/default/audit?action=api_key.revoked");
   EXPECT_EQ(revokes["records"].size(), 1u);
 

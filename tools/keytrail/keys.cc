@@ -33,6 +33,7 @@ struct KeysOptions {
   std::string expires_before;
   bool never_expires = false;
   std::string not_rotated_since;
+  std::string as_of;  // get: the key as it was then
   size_t page_size = 100;
   size_t limit = 0;  // 0 = every page
   // rotate, revoke
@@ -123,7 +124,8 @@ int List(const KeysOptions& o) {
 }
 
 int Get(const KeysOptions& o) {
-  ApiOutcome out = CallApi(o.client, "GET", KeyPath(o));
+  ApiOutcome out = CallApi(o.client, "GET",
+                           KeyPath(o) + (o.as_of.empty() ? "" : "?as_of=" + UrlEncode(o.as_of)));
   if (out.ok()) PrintKey(o.client, out.body);
   return out.exit_code;
 }
@@ -217,7 +219,10 @@ void AddKeys(CLI::App& app, int* rc) {
       ->capture_default_str();
   list->add_option("--limit", l->limit, "stop after this many keys (0 = all)");
 
-  Add(*keys, rc, "get", "show one key", Get, /*takes_id=*/true, /*posts=*/false);
+  auto [get, g] = Add(*keys, rc, "get", "show one key", Get, /*takes_id=*/true, /*posts=*/false);
+  get->add_option("--as-of", g->as_of,
+                  "show the key (and its group's rules, with -o json) as it was at this RFC 3339 "
+                  "time");
   Add(*keys, rc, "history", "every event of a key, oldest first", History, /*takes_id=*/true,
       /*posts=*/false);
 
