@@ -27,7 +27,7 @@ struct SideResult {
   Grant grant;
 };
 
-SideResult AuthorizeKey(const OrgState& state, const Principal& key, Action action,
+SideResult AuthorizeKey(const GroupDirectory& state, const Principal& key, Action action,
                         const Resource& resource) {
   const GroupState* group = state.FindGroup(key.group);
   if (group == nullptr) return {DenyReason::kNoGroup, {}};
@@ -41,7 +41,7 @@ SideResult AuthorizeKey(const OrgState& state, const Principal& key, Action acti
   return {DenyReason::kNotGranted, {}};
 }
 
-SideResult AuthorizeMember(const OrgState& state, std::string_view id, Action action,
+SideResult AuthorizeMember(const GroupDirectory& state, std::string_view id, Action action,
                            const Resource& resource) {
   const MemberState* member = state.FindMember(id);
   if (member == nullptr) return {DenyReason::kNotAMember, {}};
@@ -58,12 +58,12 @@ SideResult AuthorizeMember(const OrgState& state, std::string_view id, Action ac
 // The live groups whose rules one side of a principal has.
 using Side = std::vector<const GroupState*>;
 
-Side KeySide(const OrgState& state, std::string_view group) {
+Side KeySide(const GroupDirectory& state, std::string_view group) {
   const GroupState* g = state.FindGroup(group);
   return g == nullptr ? Side{} : Side{g};
 }
 
-Side MemberSide(const OrgState& state, std::string_view id) {
+Side MemberSide(const GroupDirectory& state, std::string_view id) {
   Side side;
   if (const MemberState* member = state.FindMember(id)) {
     for (const std::string& name : member->groups) {
@@ -128,7 +128,7 @@ bool SideIsAdmin(const Side& side) {
   return std::any_of(side.begin(), side.end(), [](const GroupState* g) { return g->grants.admin; });
 }
 
-Side PrincipalSide(const OrgState& state, const Principal& principal) {
+Side PrincipalSide(const GroupDirectory& state, const Principal& principal) {
   return principal.kind == Principal::Kind::kKey ? KeySide(state, principal.group)
                                                  : MemberSide(state, principal.id);
 }
@@ -149,7 +149,7 @@ std::string_view DenyReasonName(DenyReason reason) {
   return "unknown";
 }
 
-AccessDecision Authorize(const OrgState& state, const Principal& principal, Action action,
+AccessDecision Authorize(const GroupDirectory& state, const Principal& principal, Action action,
                          const Resource& resource) {
   AccessDecision decision;
   const SideResult self = principal.kind == Principal::Kind::kKey
@@ -173,23 +173,24 @@ AccessDecision Authorize(const OrgState& state, const Principal& principal, Acti
   return decision;
 }
 
-std::span<const Rule> EffectiveRules(const OrgState& state, std::string_view group) {
+std::span<const Rule> EffectiveRules(const GroupDirectory& state, std::string_view group) {
   const GroupState* g = state.FindGroup(group);
   return g == nullptr ? std::span<const Rule>() : std::span<const Rule>(g->rules);
 }
 
-bool IsAdmin(const OrgState& state, const Principal& principal) {
+bool IsAdmin(const GroupDirectory& state, const Principal& principal) {
   if (!SideIsAdmin(PrincipalSide(state, principal))) return false;
   return principal.on_behalf_of.empty() || SideIsAdmin(MemberSide(state, principal.on_behalf_of));
 }
 
-bool GrantsWithin(const OrgState& state, std::span<const Rule> rules, const Principal& principal) {
+bool GrantsWithin(const GroupDirectory& state, std::span<const Rule> rules,
+                  const Principal& principal) {
   if (rules.empty()) return true;
   if (!Within(PrincipalSide(state, principal), rules)) return false;
   return principal.on_behalf_of.empty() || Within(MemberSide(state, principal.on_behalf_of), rules);
 }
 
-bool GroupWithin(const OrgState& state, std::string_view group, const Principal& principal) {
+bool GroupWithin(const GroupDirectory& state, std::string_view group, const Principal& principal) {
   return GrantsWithin(state, EffectiveRules(state, group), principal);
 }
 

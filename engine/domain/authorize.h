@@ -15,9 +15,11 @@
 //   - Rules are evaluated at call time against `state`, so a rule change applies to every
 //     key and member of the group from the event on.
 //
-// Pure functions of their arguments. Authorize allocates nothing; the least-privilege
-// helpers (GrantsWithin, GroupWithin) may. Results that point into `state` (group
-// names, rules) are valid until `state` next changes.
+// They read only the org's GroupDirectory (groups and members), so they take an
+// OrgState as well as a read side's copy of its directory. Pure functions of their
+// arguments. Authorize allocates nothing; the least-privilege helpers (GrantsWithin,
+// GroupWithin) may. Results that point into `state` (group names, rules) are valid until
+// `state` next changes.
 #pragma once
 
 #include <span>
@@ -82,15 +84,15 @@ struct AccessDecision {
 // May `principal` do `action` on `resource` in the org of `state`? The first allowing
 // rule is reported, in the order of the member's groups (sorted by id) and of the
 // group's rules (catalogue order). No allocation.
-AccessDecision Authorize(const OrgState& state, const Principal& principal, Action action,
+AccessDecision Authorize(const GroupDirectory& state, const Principal& principal, Action action,
                          const Resource& resource);
 
 // The rules a key of `group` has now: the group's, or none if the group does not exist
 // or was deleted. For verify answers.
-std::span<const Rule> EffectiveRules(const OrgState& state, std::string_view group);
+std::span<const Rule> EffectiveRules(const GroupDirectory& state, std::string_view group);
 
 // Whether the principal holds organization-admin (on behalf of a member: both do).
-bool IsAdmin(const OrgState& state, const Principal& principal);
+bool IsAdmin(const GroupDirectory& state, const Principal& principal);
 
 // Least privilege: whether everything `rules` grant is also granted to `principal` (on
 // behalf of a member: to both). "Own key" grants are compared as such (a developer's
@@ -98,10 +100,11 @@ bool IsAdmin(const OrgState& state, const Principal& principal);
 // more: a graph or subgraph named in a rule is covered by the principal's unscoped or
 // matching rules of its own kind, org-level rules and unscoped namespace rules, but not
 // by namespace-scoped rules (a rule does not say which namespace a graph is in).
-bool GrantsWithin(const OrgState& state, std::span<const Rule> rules, const Principal& principal);
+bool GrantsWithin(const GroupDirectory& state, std::span<const Rule> rules,
+                  const Principal& principal);
 
 // GrantsWithin for the current rules of group `group`. A group that does not exist or
 // was deleted grants nothing, so it is within anyone's grants.
-bool GroupWithin(const OrgState& state, std::string_view group, const Principal& principal);
+bool GroupWithin(const GroupDirectory& state, std::string_view group, const Principal& principal);
 
 }  // namespace keytrail::domain

@@ -67,12 +67,30 @@ struct CommandRecord {
   std::string aggregate_id;
 };
 
-struct OrgState {
+// The part of an org's state that Authorize reads: its groups (with their rules) and its
+// members. It holds no keys, so it is small: a read side may keep a copy per org
+// (GroupDirectory(state)) to authorize off the writer's thread.
+struct GroupDirectory {
+  std::map<std::string, GroupState, std::less<>> groups;
+  std::map<std::string, MemberState, std::less<>> members;
+
+  bool GroupExists(std::string_view id) const { return FindGroup(id) != nullptr; }
+  // The group `id` unless it does not exist or was deleted.
+  const GroupState* FindGroup(std::string_view id) const {
+    auto it = groups.find(id);
+    return it == groups.end() || it->second.deleted ? nullptr : &it->second;
+  }
+  // The member `id` unless it does not exist or was removed.
+  const MemberState* FindMember(std::string_view id) const {
+    auto it = members.find(id);
+    return it == members.end() || it->second.groups.empty() ? nullptr : &it->second;
+  }
+};
+
+struct OrgState : GroupDirectory {
   std::string id;  // the org's id; set by whoever creates the state
   bool exists = false;
   uint64_t version = 0;  // aggregate version of the org itself
-  std::map<std::string, GroupState, std::less<>> groups;
-  std::map<std::string, MemberState, std::less<>> members;
   std::unordered_map<KeyId, KeyState, KeyIdHash> keys;
   // Key creators, interned: keys hold an index (most keys share a few creators).
   std::vector<std::string> creators;
@@ -86,17 +104,6 @@ struct OrgState {
   std::set<std::pair<Micros, KeyId>> live_by_expiry;
   std::unordered_map<std::string, CommandRecord> commands;
 
-  bool GroupExists(std::string_view id) const { return FindGroup(id) != nullptr; }
-  // The group `id` unless it does not exist or was deleted.
-  const GroupState* FindGroup(std::string_view id) const {
-    auto it = groups.find(id);
-    return it == groups.end() || it->second.deleted ? nullptr : &it->second;
-  }
-  // The member `id` unless it does not exist or was removed.
-  const MemberState* FindMember(std::string_view id) const {
-    auto it = members.find(id);
-    return it == members.end() || it->second.groups.empty() ? nullptr : &it->second;
-  }
   // KeyCreated.created_by of `key`.
   std::string_view CreatorOf(const KeyState& key) const {
     return key.creator < creators.size() ? std::string_view(creators[key.creator])

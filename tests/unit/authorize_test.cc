@@ -126,6 +126,20 @@ TEST_F(AuthorizeTest, ARuleChangeAppliesToEveryKeyAndMemberOfTheGroupAtOnce) {
   EXPECT_FALSE(Authorize(state_, Principal::Key("k", "ci"), Action::kGraphRead, graph).allowed);
 }
 
+TEST_F(AuthorizeTest, ACopyOfTheDirectoryAnswersLikeTheState) {
+  Given(CreateGroup{"ci", "", "", Specs{{"graph-viewer", {}}}});
+  const GroupDirectory snapshot = state_;  // what a read side would keep
+  const Principal key = Principal::Key("k", "ci");
+  const Resource graph = Resource::Graph("ns", "g");
+  EXPECT_TRUE(Authorize(snapshot, key, Action::kGraphRead, graph).allowed);
+  EXPECT_TRUE(Authorize(snapshot, KeyOf("developer").OnBehalfOf("viewer-member"), Action::kKeysRead,
+                        Resource::Org())
+                  .allowed);
+  Given(ChangeGroupRules{"ci", {}, std::nullopt});
+  EXPECT_FALSE(Authorize(state_, key, Action::kGraphRead, graph).allowed);
+  EXPECT_TRUE(Authorize(snapshot, key, Action::kGraphRead, graph).allowed);  // until replaced
+}
+
 TEST_F(AuthorizeTest, AMemberHasTheUnionOfItsGroups) {
   Given(CreateGroup{"a-graphs", "", "", Specs{{"graph-viewer", {}}}});
   Given(CreateGroup{"b-subgraphs", "", "", Specs{{"subgraph-checker", {"sg"}}}});

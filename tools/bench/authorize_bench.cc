@@ -4,7 +4,7 @@
 //   key-fast-deny        a viewer key, graph:write (refused by the group's bitset)
 //   key-scoped-allow     a key whose group has 5 scoped rules of 20 ids, hit in the last
 //   key-scoped-deny      the same key, an id no rule lists
-//   member-3-groups      a member in 3 groups, allowed by the last
+//   member-3-groups      a member in 3 groups, allowed by the last (groups are sorted)
 //   on-behalf-of         an admin key acting for a developer member
 // Reports ops/s; Authorize allocates nothing, so this is lookups and bit tests.
 #include <atomic>
@@ -59,7 +59,8 @@ bool SetUp(OrgState& state) {
     scoped.push_back(std::move(rule));
   }
   return Apply(state, CreateGroup{"scoped", "", "", scoped}) &&
-         Apply(state, SetMemberGroups{"carol", {"team-001", "team-002", "developer"}}) &&
+         Apply(state, CreateGroup{"writers", "", "", {{"graph-admin", {}}}}) &&
+         Apply(state, SetMemberGroups{"carol", {"team-001", "team-002", "writers"}}) &&
          Apply(state, SetMemberGroups{"dave", {"developer"}});
 }
 
