@@ -339,9 +339,10 @@ TEST_F(GroupsTest, GoldenGroupEventsFold) {
   for (const char* kind :
        {"GroupCreated", "GroupRulesChanged", "MemberGroupsChanged", "GroupDeleted"}) {
     std::ifstream in(std::string(KEYTRAIL_GOLDEN_DIR) + "/" + kind + ".ktev", std::ios::binary);
-    std::stringstream bytes;
-    bytes << in.rdbuf();
-    auto decoded = events::Decode(bytes.str());
+    std::stringstream read;
+    read << in.rdbuf();
+    const std::string bytes = read.str();  // the decoded envelope points into it
+    auto decoded = events::Decode(bytes);
     ASSERT_TRUE(decoded.ok()) << kind;
     ASSERT_TRUE(Evolve(state_, **decoded).ok()) << kind;
     if (std::string_view(kind) == "GroupCreated") {
