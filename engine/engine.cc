@@ -99,7 +99,8 @@ Result<IssuedKey> Engine::CreateKey(const domain::CommandContext& context,
   command.permissions = std::move(request.permissions);
   command.secret_hash = token.hash;
   command.hint = token.hint;
-  command.created_by = context.actor_id;
+  // A key made on behalf of a member is that member's own key (see domain/authorize.h).
+  command.created_by = context.on_behalf_of.empty() ? context.actor_id : context.on_behalf_of;
   return Issue(context, std::move(token), std::move(command));
 }
 

@@ -61,7 +61,8 @@ class Engine {
   // Runs any command through the writer of context.org's partition.
   Result<CommandOutcome> Execute(const domain::CommandContext& context, domain::Command command);
 
-  // Mints a token and creates a key with it; created_by = the acting principal.
+  // Mints a token and creates a key with it; created_by = the acting principal, or the
+  // member it acts on behalf of.
   Result<IssuedKey> CreateKey(const domain::CommandContext& context, CreateKeyRequest request);
   // Mints a new secret for the key; the previous one stays valid for `grace`.
   Result<IssuedKey> RotateKey(const domain::CommandContext& context, const KeyId& key_id,

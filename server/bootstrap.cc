@@ -42,19 +42,6 @@ Result<OrgSetup> SetUpOrg(Engine& engine, domain::CommandContext context,
                                         "the command id was used for another command"};
     return setup;
   }
-  for (std::string_view group : kBuiltInGroups) {
-    context.command_id = fmt::format("bootstrap:group:{}", group);
-    auto created =
-        engine.Execute(context, domain::CreateGroup{std::string(group), std::string(group), ""});
-    if (!created.ok()) return created.status();
-    // group_exists: made by another command (only possible if a setup was interrupted
-    // and someone created it meanwhile); either way it exists now.
-    if (created->kind == Kind::kRejected &&
-        created->rejection->code != domain::RejectionCode::kGroupExists) {
-      return Status::Internal(fmt::format("setting up org {}: group {} refused: {}", context.org,
-                                          group, created->rejection->message));
-    }
-  }
   context.command_id = "bootstrap:key";
   CreateKeyRequest key;
   key.name = std::string(kBootstrapKeyName);

@@ -1,14 +1,14 @@
 // Org setup and the first-start bootstrap of keytrail serve.
 //
-// Every org starts the same way: the org, the built-in groups "admin", "developer",
-// "apikey-manager", "viewer", and one key "bootstrap-admin" in group "admin". Each step
-// has a fixed command id inside the new org ("bootstrap:group:<id>", "bootstrap:key";
-// the org's own id is the caller's), so running the setup again after a crash finishes
-// it, and running it after it finished writes nothing and shows no secret.
+// Every org starts the same way: the org with its built-in groups "admin", "developer",
+// "apikey-manager", "viewer" (CreateOrg creates them, each holding the matching
+// organization-* rule; see engine/domain/roles.h), and one key "bootstrap-admin" in group
+// "admin". Each step has a fixed command id inside the new org ("bootstrap:key"; the
+// org's own id is the caller's), so running the setup again after a crash finishes it,
+// and running it after it finished writes nothing and shows no secret.
 //
-// Groups hold no rules yet: the role each built-in group stands for
-// (organization-admin, -developer, -apikey-manager, -viewer) is enforced by
-// server/auth.h from the group's id until the groups/rules issue lands.
+// INTERIM: server/auth.h still reads the caller's role from its group's id; the HTTP
+// layer is to switch to domain::Authorize (engine/domain/authorize.h).
 #pragma once
 
 #include <array>
@@ -22,6 +22,7 @@
 
 namespace keytrail::server {
 
+// The ids of domain::BuiltinGroups(), in the same order.
 inline constexpr std::array<std::string_view, 4> kBuiltInGroups = {"admin", "developer",
                                                                    "apikey-manager", "viewer"};
 inline constexpr std::string_view kBootstrapKeyName = "bootstrap-admin";
@@ -38,7 +39,7 @@ struct OrgSetup {
 
 // Sets up org `context.org` named `name`; `org_command_id` is CreateOrg's command id.
 // `context` is the actor (and correlation id) of every step. Errors: the engine's, or
-// kInternal if a step is refused in a way a setup cannot be (e.g. a group id refused).
+// kInternal if a step is refused in a way a setup cannot be (e.g. the admin key).
 Result<OrgSetup> SetUpOrg(Engine& engine, domain::CommandContext context,
                           std::string org_command_id, std::string name);
 

@@ -28,6 +28,7 @@ int StatusForRejection(domain::RejectionCode code) {
     case C::kOrgNotFound:
     case C::kGroupNotFound:
     case C::kKeyNotFound:
+    case C::kMemberNotFound:
       return 404;
     case C::kOrgExists:
     case C::kNameTaken:
@@ -38,6 +39,8 @@ int StatusForRejection(domain::RejectionCode code) {
     case C::kAlreadyRevoked:
     case C::kQuotaExceeded:
     case C::kNotDue:
+    case C::kGroupInUse:
+    case C::kGroupBuiltin:
       return 409;
     case C::kInvalidName:
     case C::kInvalidGroupId:
@@ -45,6 +48,13 @@ int StatusForRejection(domain::RejectionCode code) {
     case C::kInvalidPermission:
     case C::kInvalidGrace:
     case C::kInvalidReason:
+    case C::kUnknownRole:
+    case C::kRoleNotScopable:
+    case C::kDuplicateRole:
+    case C::kInvalidResource:
+    case C::kInvalidDescription:
+    case C::kInvalidMemberId:
+    case C::kInvalidMemberGroups:
       return 422;
   }
   return 422;

@@ -12,7 +12,7 @@ jobs=${KEYTRAIL_JOBS:-2}
 
 if [ "${KEYTRAIL_SKIP_SANITIZE:-0}" != 1 ]; then
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKEYTRAIL_SANITIZE=ON >/dev/null
-  cmake --build build-asan -j "$jobs" --target unit_tests
+  cmake --build build-asan -j "$jobs" --target unit_tests authorize_alloc_tests
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest -L unit --output-on-failure -j "$jobs")
 fi

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "engine/domain/roles.h"
 #include "engine/key_material.h"
 
 namespace keytrail::domain {
@@ -35,14 +36,50 @@ std::optional<Expiration> ParseExpiration(std::string_view text);
 // calendar months and years in UTC, clamped to the month's last day.
 Micros ResolveExpiration(const Expiration& expiration, Micros now);
 
+inline constexpr size_t kMaxGroupNameLength = 200;
+inline constexpr size_t kMaxDescriptionLength = 1000;
+inline constexpr size_t kMaxMemberIdLength = 128;
+inline constexpr size_t kMaxGroupsPerMember = 64;
+
+// Creates the org together with its built-in groups (BuiltinGroups(): admin, developer,
+// apikey-manager, viewer, each holding the matching organization-* role).
 struct CreateOrg {
   std::string name;
 };
 
+// A new group. `rules` are validated by ValidateRules; no rules = the group grants
+// nothing. `name` defaults to the id; at most kMaxGroupNameLength characters.
 struct CreateGroup {
   std::string group_id;
   std::string name;
   std::string description;
+  std::vector<RuleSpec> rules;
+};
+
+// Replaces a group's rules (all of them) and, if set, its description. Takes effect for
+// every key and member of the group as soon as it is acknowledged. Not for built-in
+// groups.
+struct ChangeGroupRules {
+  std::string group_id;
+  std::vector<RuleSpec> rules;
+  std::optional<std::string> description;  // nullopt = unchanged
+};
+
+// Deletes a group that has no live keys and no members (move them first). Not for
+// built-in groups.
+struct DeleteGroup {
+  std::string group_id;
+};
+
+// Sets a member's groups (all of them; at least one). Adds the member if it has none.
+struct SetMemberGroups {
+  std::string member_id;
+  std::vector<std::string> groups;
+};
+
+// Removes a member: it leaves all its groups.
+struct RemoveMember {
+  std::string member_id;
 };
 
 struct CreateKey {
@@ -77,8 +114,9 @@ struct ChangeKeyGroup {
   std::string group;
 };
 
-using Command = std::variant<CreateOrg, CreateGroup, CreateKey, RotateKey, RevokeKey, ExpireKey,
-                             ChangeKeyGroup>;
+using Command =
+    std::variant<CreateOrg, CreateGroup, CreateKey, RotateKey, RevokeKey, ExpireKey, ChangeKeyGroup,
+                 ChangeGroupRules, DeleteGroup, SetMemberGroups, RemoveMember>;
 
 // The permissions a key may carry.
 inline const std::vector<std::string>& KnownPermissions() {

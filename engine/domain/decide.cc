@@ -27,6 +27,24 @@ bool ValidGroupId(std::string_view id) {
   });
 }
 
+// Member ids: 1-128 visible ASCII characters (emails, UUIDs, IdP subject ids).
+bool ValidMemberId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxMemberIdLength) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+std::vector<std::unique_ptr<fb::RuleT>> ToFb(const std::vector<Rule>& rules) {
+  std::vector<std::unique_ptr<fb::RuleT>> out;
+  out.reserve(rules.size());
+  for (const Rule& rule : rules) {
+    auto r = std::make_unique<fb::RuleT>();
+    r->role = std::string(RoleName(rule.role));
+    r->resources = rule.resources;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 fb::Sha256 ToFb(const SecretHash& hash) {
   return fb::Sha256(flatbuffers::span<const uint8_t, 32>(hash.data(), hash.size()));
 }
@@ -67,9 +85,20 @@ class Decider {
     if (c.name.empty() || c.name.size() > 200) {
       return Reject(RejectionCode::kInvalidName, "org name must be 1-200 characters");
     }
+    std::vector<NewEvent> events;
     fb::OrgCreatedT p;
     p.name = c.name;
-    return Events(Event(state_.id, 1, std::move(p)));
+    events.push_back(Event(state_.id, 1, std::move(p)));
+    for (const BuiltinGroup& builtin : BuiltinGroups()) {
+      fb::GroupCreatedT g;
+      g.group_id = std::string(builtin.id);
+      g.name = g.group_id;
+      g.description = std::string(builtin.description);
+      g.rules = ToFb({Rule{builtin.role, {}}});
+      g.builtin = true;
+      events.push_back(Event(std::string(builtin.id), NextGroupVersion(builtin.id), std::move(g)));
+    }
+    return events;
   }
 
   Decision operator()(const CreateGroup& c) const {
@@ -78,16 +107,95 @@ class Decider {
       return Reject(RejectionCode::kInvalidGroupId,
                     "group id must be 1-64 characters of a-z, 0-9, '-' and '_'");
     }
-    auto it = state_.groups.find(c.group_id);
-    if (it != state_.groups.end() && !it->second.deleted) {
+    if (state_.GroupExists(c.group_id)) {
       return Reject(RejectionCode::kGroupExists, fmt::format("group {} exists", c.group_id));
     }
+    if (c.name.size() > kMaxGroupNameLength) {
+      return Reject(RejectionCode::kInvalidName,
+                    fmt::format("group name must be at most {} characters", kMaxGroupNameLength));
+    }
+    if (auto r = CheckDescription(c.description)) return *r;
+    auto rules = ValidateRules(c.rules);
+    if (auto* rejection = std::get_if<Rejection>(&rules)) return std::move(*rejection);
     fb::GroupCreatedT p;
     p.group_id = c.group_id;
     p.name = c.name.empty() ? c.group_id : c.name;
     p.description = c.description;
-    const uint64_t version = it == state_.groups.end() ? 1 : it->second.version + 1;
-    return Events(Event(c.group_id, version, std::move(p)));
+    p.rules = ToFb(std::get<std::vector<Rule>>(rules));
+    return Events(Event(c.group_id, NextGroupVersion(c.group_id), std::move(p)));
+  }
+
+  Decision operator()(const ChangeGroupRules& c) const {
+    auto group = ChangeableGroup(c.group_id, "changed");
+    if (auto* rejection = std::get_if<Rejection>(&group)) return std::move(*rejection);
+    const GroupState& g = *std::get<const GroupState*>(group);
+    if (c.description) {
+      if (auto r = CheckDescription(*c.description)) return *r;
+    }
+    auto validated = ValidateRules(c.rules);
+    if (auto* rejection = std::get_if<Rejection>(&validated)) return std::move(*rejection);
+    auto& rules = std::get<std::vector<Rule>>(validated);
+    const std::string& description = c.description ? *c.description : g.description;
+    if (rules == g.rules && description == g.description) return std::vector<NewEvent>{};
+    fb::GroupRulesChangedT p;
+    p.group_id = c.group_id;
+    p.rules = ToFb(rules);
+    p.description = description;  // the whole description after the change
+    return Events(Event(c.group_id, g.version + 1, std::move(p)));
+  }
+
+  Decision operator()(const DeleteGroup& c) const {
+    auto group = ChangeableGroup(c.group_id, "deleted");
+    if (auto* rejection = std::get_if<Rejection>(&group)) return std::move(*rejection);
+    const GroupState& g = *std::get<const GroupState*>(group);
+    if (g.live_keys > 0 || g.members > 0) {
+      return Reject(RejectionCode::kGroupInUse,
+                    fmt::format("group {} still has {} key(s) and {} member(s); move them to "
+                                "another group first",
+                                c.group_id, g.live_keys, g.members));
+    }
+    fb::GroupDeletedT p;
+    p.group_id = c.group_id;
+    return Events(Event(c.group_id, g.version + 1, std::move(p)));
+  }
+
+  Decision operator()(const SetMemberGroups& c) const {
+    if (!state_.exists) return Reject(RejectionCode::kOrgNotFound, "no such org");
+    if (auto r = CheckMemberId(c.member_id)) return *r;
+    if (c.groups.empty() || c.groups.size() > kMaxGroupsPerMember) {
+      return Reject(RejectionCode::kInvalidMemberGroups,
+                    fmt::format("a member has 1-{} groups (to take all away, remove the member)",
+                                kMaxGroupsPerMember));
+    }
+    std::vector<std::string> groups = c.groups;
+    std::sort(groups.begin(), groups.end());
+    groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
+    for (const std::string& group : groups) {
+      if (!state_.GroupExists(group)) {
+        return Reject(RejectionCode::kGroupNotFound, fmt::format("no group '{}'", group));
+      }
+    }
+    auto it = state_.members.find(c.member_id);
+    if (it != state_.members.end() && it->second.groups == groups) {
+      return std::vector<NewEvent>{};  // already so: nothing to do
+    }
+    fb::MemberGroupsChangedT p;
+    p.member_id = c.member_id;
+    p.groups = std::move(groups);
+    const uint64_t version = it == state_.members.end() ? 1 : it->second.version + 1;
+    return Events(Event(c.member_id, version, std::move(p)));
+  }
+
+  Decision operator()(const RemoveMember& c) const {
+    if (!state_.exists) return Reject(RejectionCode::kOrgNotFound, "no such org");
+    if (auto r = CheckMemberId(c.member_id)) return *r;
+    const MemberState* member = state_.FindMember(c.member_id);
+    if (member == nullptr) {
+      return Reject(RejectionCode::kMemberNotFound, fmt::format("no member '{}'", c.member_id));
+    }
+    fb::MemberGroupsChangedT p;
+    p.member_id = c.member_id;  // and no groups
+    return Events(Event(c.member_id, member->version + 1, std::move(p)));
   }
 
   Decision operator()(const CreateKey& c) const {
@@ -213,6 +321,40 @@ class Decider {
   }
 
  private:
+  // Groups keep their version across deletion, so a re-created group continues it.
+  uint64_t NextGroupVersion(std::string_view id) const {
+    auto it = state_.groups.find(id);
+    return it == state_.groups.end() ? 1 : it->second.version + 1;
+  }
+
+  // The group `id` if it exists and may be changed or deleted; else the rejection.
+  std::variant<const GroupState*, Rejection> ChangeableGroup(const std::string& id,
+                                                             std::string_view what) const {
+    if (!state_.exists) return Reject(RejectionCode::kOrgNotFound, "no such org");
+    const GroupState* group = state_.FindGroup(id);
+    if (group == nullptr) {
+      return Reject(RejectionCode::kGroupNotFound, fmt::format("no group '{}'", id));
+    }
+    if (group->builtin) {
+      return Reject(RejectionCode::kGroupBuiltin,
+                    fmt::format("group {} is built in and cannot be {}", id, what));
+    }
+    return group;
+  }
+
+  static std::optional<Rejection> CheckDescription(std::string_view description) {
+    if (description.size() <= kMaxDescriptionLength) return std::nullopt;
+    return Reject(RejectionCode::kInvalidDescription,
+                  fmt::format("description must be at most {} characters", kMaxDescriptionLength));
+  }
+
+  static std::optional<Rejection> CheckMemberId(std::string_view id) {
+    if (ValidMemberId(id)) return std::nullopt;
+    return Reject(
+        RejectionCode::kInvalidMemberId,
+        fmt::format("member id must be 1-{} visible ASCII characters", kMaxMemberIdLength));
+  }
+
   // The key's next event: carries its id and the next aggregate version.
   template <typename T>
   static Decision KeyEvent(const KeyState& key, T payload) {
@@ -233,48 +375,6 @@ class Decider {
 };
 
 }  // namespace
-
-std::string_view RejectionCodeName(RejectionCode code) {
-  switch (code) {
-    case RejectionCode::kOrgNotFound:
-      return "org_not_found";
-    case RejectionCode::kOrgExists:
-      return "org_exists";
-    case RejectionCode::kInvalidName:
-      return "invalid_name";
-    case RejectionCode::kNameTaken:
-      return "name_taken";
-    case RejectionCode::kGroupNotFound:
-      return "group_not_found";
-    case RejectionCode::kGroupExists:
-      return "group_exists";
-    case RejectionCode::kInvalidGroupId:
-      return "invalid_group_id";
-    case RejectionCode::kInvalidExpiration:
-      return "invalid_expiration";
-    case RejectionCode::kInvalidPermission:
-      return "invalid_permission";
-    case RejectionCode::kQuotaExceeded:
-      return "quota_exceeded";
-    case RejectionCode::kKeyNotFound:
-      return "key_not_found";
-    case RejectionCode::kKeyExists:
-      return "key_exists";
-    case RejectionCode::kKeyRevoked:
-      return "key_revoked";
-    case RejectionCode::kKeyExpired:
-      return "key_expired";
-    case RejectionCode::kAlreadyRevoked:
-      return "already_revoked";
-    case RejectionCode::kNotDue:
-      return "not_due";
-    case RejectionCode::kInvalidGrace:
-      return "invalid_grace";
-    case RejectionCode::kInvalidReason:
-      return "invalid_reason";
-  }
-  return "unknown";
-}
 
 Decision Decide(const OrgState& state, const Command& command, Micros now,
                 const DomainOptions& options) {

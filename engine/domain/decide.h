@@ -14,39 +14,10 @@
 
 #include "engine/domain/commands.h"
 #include "engine/domain/org_state.h"
+#include "engine/domain/rejection.h"
 #include "schemas/events_generated.h"
 
 namespace keytrail::domain {
-
-// Stable rejection codes (appended, never renamed: clients match on them).
-enum class RejectionCode : uint8_t {
-  kOrgNotFound,
-  kOrgExists,
-  kInvalidName,
-  kNameTaken,
-  kGroupNotFound,
-  kGroupExists,
-  kInvalidGroupId,
-  kInvalidExpiration,
-  kInvalidPermission,
-  kQuotaExceeded,
-  kKeyNotFound,
-  kKeyExists,
-  kKeyRevoked,
-  kKeyExpired,
-  kAlreadyRevoked,
-  kNotDue,
-  kInvalidGrace,
-  kInvalidReason,
-};
-
-// "org_not_found", "name_taken", ...
-std::string_view RejectionCodeName(RejectionCode code);
-
-struct Rejection {
-  RejectionCode code;
-  std::string message;  // for humans; never contains key material
-};
 
 // One event to append: the payload plus the aggregate it belongs to. The writer wraps
 // it in an Envelope (id, org, time, actor, command id).

@@ -1,5 +1,8 @@
 #include "engine/domain/org_state.h"
 
+#include <algorithm>
+#include <array>
+
 #include <fmt/format.h>
 
 namespace keytrail::domain {
@@ -12,8 +15,77 @@ Result<KeyId> KeyIdOf(const flatbuffers::String* text) {
   return *id;
 }
 
+GroupState* MutableGroup(OrgState& state, std::string_view id) {
+  auto it = state.groups.find(id);
+  return it == state.groups.end() ? nullptr : &it->second;
+}
+
+// Live-key counts per group: a key counts in its group while it is active by event.
+void CountKey(OrgState& state, const KeyState& key, bool add) {
+  GroupState* group = MutableGroup(state, key.group);
+  if (group == nullptr) return;
+  if (add) {
+    ++group->live_keys;
+  } else if (group->live_keys > 0) {
+    --group->live_keys;
+  }
+}
+
+uint32_t InternCreator(OrgState& state, std::string_view creator) {
+  auto [it, inserted] = state.creator_index.try_emplace(
+      std::string(creator), static_cast<uint32_t>(state.creators.size()));
+  if (inserted) state.creators.emplace_back(creator);
+  return it->second;
+}
+
+// Rules as the log holds them. Decide writes only valid, canonical rules; anything else
+// (a role this version does not know, a scoped org-level role, a repeated role) is
+// dropped, so that a rule this reader cannot understand grants nothing.
+std::vector<Rule> RulesOf(const flatbuffers::Vector<flatbuffers::Offset<fb::Rule>>* rules) {
+  std::vector<Rule> out;
+  if (rules == nullptr) return out;
+  std::array<bool, kRoleCount> seen{};
+  for (const fb::Rule* r : *rules) {
+    if (r == nullptr || r->role() == nullptr) continue;
+    std::optional<Role> role = ParseRole(r->role()->string_view());
+    if (!role || seen[static_cast<size_t>(*role)]) continue;
+    Rule rule{*role, {}};
+    if (r->resources() != nullptr) {
+      for (const flatbuffers::String* id : *r->resources()) {
+        if (id != nullptr && id->size() > 0) rule.resources.push_back(id->str());
+      }
+    }
+    if (InfoOf(*role).scope == ResourceKind::kOrg && rule.scoped()) continue;
+    if (r->resources() != nullptr && r->resources()->size() > 0 && !rule.scoped()) continue;
+    std::sort(rule.resources.begin(), rule.resources.end());
+    rule.resources.erase(std::unique(rule.resources.begin(), rule.resources.end()),
+                         rule.resources.end());
+    seen[static_cast<size_t>(*role)] = true;
+    out.push_back(std::move(rule));
+  }
+  std::sort(out.begin(), out.end(), [](const Rule& a, const Rule& b) { return a.role < b.role; });
+  return out;
+}
+
+void SetRules(GroupState& group, std::vector<Rule> rules) {
+  group.rules = std::move(rules);
+  group.grants = Grants::Of(group.rules);
+}
+
+Result<GroupState*> ExistingGroup(OrgState& state, const flatbuffers::String* group_id,
+                                  std::string_view event) {
+  if (group_id == nullptr) return Status::Corruption(fmt::format("{} without group_id", event));
+  GroupState* group = MutableGroup(state, group_id->string_view());
+  if (group == nullptr || group->deleted) {
+    return Status::Corruption(
+        fmt::format("{} for group '{}', which does not exist", event, group_id->string_view()));
+  }
+  return group;
+}
+
 void Retire(OrgState& state, KeyState& key, KeyStatus status) {
   if (key.status != KeyStatus::kActive) return;
+  CountKey(state, key, false);
   key.status = status;
   if (key.expires_at == 0) {
     --state.live_never_expiring;
@@ -60,27 +132,63 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       const auto* p = event.payload_as_GroupCreated();
       if (p->group_id() == nullptr) return Status::Corruption("GroupCreated without group_id");
       GroupState& group = state.groups[p->group_id()->str()];
+      if (!group.id.empty() && !group.deleted) {
+        return Status::Corruption(
+            fmt::format("group '{}' created twice", p->group_id()->string_view()));
+      }
       group.id = p->group_id()->str();
+      group.name = p->name() ? p->name()->str() : group.id;
+      group.description = p->description() ? p->description()->str() : std::string();
+      SetRules(group, RulesOf(p->rules()));
+      group.builtin = p->builtin();
       group.deleted = false;
       group.version = event.aggregate_version();
       return Status::Ok();
     }
     case fb::Payload::GroupRulesChanged: {
       const auto* p = event.payload_as_GroupRulesChanged();
-      if (p->group_id() == nullptr) return Status::Corruption("GroupRulesChanged without group_id");
-      state.groups[p->group_id()->str()].version = event.aggregate_version();
+      auto group = ExistingGroup(state, p->group_id(), "GroupRulesChanged");
+      if (!group.ok()) return group.status();
+      SetRules(**group, RulesOf(p->rules()));
+      (*group)->description = p->description() ? p->description()->str() : std::string();
+      (*group)->version = event.aggregate_version();
       return Status::Ok();
     }
     case fb::Payload::GroupDeleted: {
       const auto* p = event.payload_as_GroupDeleted();
-      if (p->group_id() == nullptr) return Status::Corruption("GroupDeleted without group_id");
-      GroupState& group = state.groups[p->group_id()->str()];
-      group.deleted = true;
-      group.version = event.aggregate_version();
+      auto group = ExistingGroup(state, p->group_id(), "GroupDeleted");
+      if (!group.ok()) return group.status();
+      (*group)->deleted = true;
+      SetRules(**group, {});
+      (*group)->version = event.aggregate_version();
       return Status::Ok();
     }
-    case fb::Payload::MemberGroupsChanged:
-      return Status::Ok();  // members are not part of key decisions yet
+    case fb::Payload::MemberGroupsChanged: {
+      const auto* p = event.payload_as_MemberGroupsChanged();
+      if (p->member_id() == nullptr || p->member_id()->size() == 0) {
+        return Status::Corruption("MemberGroupsChanged without member_id");
+      }
+      MemberState& member = state.members[p->member_id()->str()];
+      for (const std::string& g : member.groups) {
+        if (GroupState* group = MutableGroup(state, g); group && group->members > 0) {
+          --group->members;
+        }
+      }
+      member.groups.clear();
+      if (p->groups() != nullptr) {
+        for (const flatbuffers::String* g : *p->groups()) {
+          if (g != nullptr && g->size() > 0) member.groups.push_back(g->str());
+        }
+      }
+      std::sort(member.groups.begin(), member.groups.end());
+      member.groups.erase(std::unique(member.groups.begin(), member.groups.end()),
+                          member.groups.end());
+      for (const std::string& g : member.groups) {
+        if (GroupState* group = MutableGroup(state, g)) ++group->members;
+      }
+      member.version = event.aggregate_version();
+      return Status::Ok();
+    }
     case fb::Payload::KeyCreated: {
       const auto* p = event.payload_as_KeyCreated();
       auto id = KeyIdOf(p->key_id());
@@ -94,6 +202,13 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       key.group = p->group_id() ? p->group_id()->str() : std::string();
       key.expires_at = p->expires_at_us();
       key.version = event.aggregate_version();
+      if (p->permissions() != nullptr) {
+        for (const flatbuffers::String* permission : *p->permissions()) {
+          key.scim |= permission != nullptr && permission->string_view() == "scim";
+        }
+      }
+      key.creator = InternCreator(state, p->created_by() ? p->created_by()->string_view() : "");
+      CountKey(state, key, true);
       state.names[key.name] = key.id;
       if (key.expires_at == 0) {
         ++state.live_never_expiring;
@@ -107,7 +222,10 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       const auto* p = event.payload_as_KeyGroupChanged();
       auto key = ExistingKey(state, p->key_id());
       if (!key.ok()) return key.status();
+      const bool live = (*key)->status == KeyStatus::kActive;
+      if (live) CountKey(state, **key, false);
       (*key)->group = p->group_id() ? p->group_id()->str() : std::string();
+      if (live) CountKey(state, **key, true);
       (*key)->version = event.aggregate_version();
       return Status::Ok();
     }

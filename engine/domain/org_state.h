@@ -1,6 +1,7 @@
-// OrgState: everything the writer needs to decide a command for one org, folded from
-// the org's events by Evolve, and nothing more (it is held in memory for every key).
-// Pure data; no I/O.
+// OrgState: everything the writer needs to decide and authorize a command for one org
+// (keys, groups with their rules, members), folded from the org's events by Evolve, and
+// nothing more (it is held in memory for every key). Pure data; no I/O; not thread-safe
+// (one owner, the org's writer).
 #pragma once
 
 #include <cstdint>
@@ -8,11 +9,13 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "engine/domain/roles.h"
 #include "engine/key_material.h"
 #include "schemas/events_generated.h"
 
@@ -26,6 +29,8 @@ struct KeyState {
   std::string group;
   Micros expires_at = 0;  // 0 = never
   KeyStatus status = KeyStatus::kActive;
+  bool scim = false;     // holds the "scim" permission
+  uint32_t creator = 0;  // index into OrgState::creators (use OrgState::CreatorOf)
   uint64_t version = 0;  // aggregate version of the key's last event
 
   // Active at `now`: not revoked, not expired by event, and not past its expiry.
@@ -34,9 +39,25 @@ struct KeyState {
   }
 };
 
+// A group: its rules (what its keys and members may do) and who is in it. A deleted
+// group keeps its entry (for its version) but has no rules and grants nothing.
 struct GroupState {
   std::string id;
+  std::string name;
+  std::string description;
+  std::vector<Rule> rules;  // canonical (see ValidateRules); empty when deleted
+  Grants grants;            // Grants::Of(rules)
+  bool builtin = false;     // created with the org; cannot be changed or deleted
   bool deleted = false;
+  uint64_t version = 0;
+  size_t live_keys = 0;  // keys in the group that are neither revoked nor expired by event
+  size_t members = 0;    // members that have the group among theirs
+};
+
+// A member (a human principal) and its groups. A removed member keeps its entry, with
+// no groups, so that its aggregate version continues if it is added again.
+struct MemberState {
+  std::vector<std::string> groups;  // sorted, unique; empty = not a member (removed)
   uint64_t version = 0;
 };
 
@@ -46,12 +67,34 @@ struct CommandRecord {
   std::string aggregate_id;
 };
 
-struct OrgState {
+// The part of an org's state that Authorize reads: its groups (with their rules) and its
+// members. It holds no keys, so it is small: a read side may keep a copy per org
+// (GroupDirectory(state)) to authorize off the writer's thread.
+struct GroupDirectory {
+  std::map<std::string, GroupState, std::less<>> groups;
+  std::map<std::string, MemberState, std::less<>> members;
+
+  bool GroupExists(std::string_view id) const { return FindGroup(id) != nullptr; }
+  // The group `id` unless it does not exist or was deleted.
+  const GroupState* FindGroup(std::string_view id) const {
+    auto it = groups.find(id);
+    return it == groups.end() || it->second.deleted ? nullptr : &it->second;
+  }
+  // The member `id` unless it does not exist or was removed.
+  const MemberState* FindMember(std::string_view id) const {
+    auto it = members.find(id);
+    return it == members.end() || it->second.groups.empty() ? nullptr : &it->second;
+  }
+};
+
+struct OrgState : GroupDirectory {
   std::string id;  // the org's id; set by whoever creates the state
   bool exists = false;
   uint64_t version = 0;  // aggregate version of the org itself
-  std::map<std::string, GroupState> groups;
   std::unordered_map<KeyId, KeyState, KeyIdHash> keys;
+  // Key creators, interned: keys hold an index (most keys share a few creators).
+  std::vector<std::string> creators;
+  std::unordered_map<std::string, uint32_t> creator_index;
   // Names of keys that are neither revoked nor expired by event. A key past its
   // expiry that the scheduler has not expired yet is still listed; decide checks.
   std::unordered_map<std::string, KeyId> names;
@@ -61,9 +104,10 @@ struct OrgState {
   std::set<std::pair<Micros, KeyId>> live_by_expiry;
   std::unordered_map<std::string, CommandRecord> commands;
 
-  bool GroupExists(const std::string& id) const {
-    auto it = groups.find(id);
-    return it != groups.end() && !it->second.deleted;
+  // KeyCreated.created_by of `key`.
+  std::string_view CreatorOf(const KeyState& key) const {
+    return key.creator < creators.size() ? std::string_view(creators[key.creator])
+                                         : std::string_view();
   }
   const KeyState* FindKey(const KeyId& id) const {
     auto it = keys.find(id);

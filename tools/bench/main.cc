@@ -1,6 +1,7 @@
 // keytrail_bench: the event backbone's benchmarks. Usage:
 //   keytrail_bench [--seconds S] [--events N] [--keys N]
-//                  [local-append|kafka-append|projector|verify|create|memory|all]...
+//                  [local-append|kafka-append|projector|verify|create|memory|
+//                   expiry-burst|expiry-steady|authorize|all]...
 #include <CLI/CLI.hpp>
 
 #include "tools/bench/sections.h"
@@ -19,9 +20,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("sections", sections,
                  "local-append, kafka-append, projector, verify, create, memory, expiry-burst, "
-                 "expiry-steady or all")
+                 "expiry-steady, authorize or all")
       ->check(CLI::IsMember({"local-append", "kafka-append", "projector", "verify", "create",
-                             "memory", "expiry-burst", "expiry-steady", "all"}));
+                             "memory", "expiry-burst", "expiry-steady", "authorize", "all"}));
   CLI11_PARSE(app, argc, argv);
 
   int rc = 0;
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
     for (const char* expiry_section : {"expiry-burst", "expiry-steady"}) {
       if (all || s == expiry_section) rc |= keytrail::bench::RunExpiry(args, expiry_section);
     }
+    if (all || s == "authorize") rc |= keytrail::bench::RunAuthorize(args);
   }
   return rc;
 }

@@ -20,5 +20,7 @@ int RunProjector(const Args& args);
 int RunKeys(const Args& args, const std::string& section);
 // section: "expiry-burst" or "expiry-steady".
 int RunExpiry(const Args& args, const std::string& section);
+// domain::Authorize in process.
+int RunAuthorize(const Args& args);
 
 }  // namespace keytrail::bench

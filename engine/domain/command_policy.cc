@@ -1,0 +1,208 @@
+#include "engine/domain/command_policy.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace keytrail::domain {
+namespace {
+
+Denial Deny(DenialCode code, std::string message) { return {code, std::move(message)}; }
+
+class Policy {
+ public:
+  Policy(const OrgState& state, const Principal& principal)
+      : state_(state), principal_(principal), admin_(IsAdmin(state, principal)) {}
+
+  std::optional<Denial> operator()(const CreateOrg&) const {
+    return Deny(DenialCode::kNotForPrincipals, "orgs are not created by a key or member of an org");
+  }
+
+  std::optional<Denial> operator()(const ExpireKey&) const {
+    return Deny(DenialCode::kNotForPrincipals, "only the scheduler expires keys");
+  }
+
+  std::optional<Denial> operator()(const CreateGroup& c) const {
+    if (auto d = Need(Action::kGroupsManage, Resource::Org())) return d;
+    return RulesWithin(c.rules, "create a group");
+  }
+
+  std::optional<Denial> operator()(const ChangeGroupRules& c) const {
+    if (auto d = Need(Action::kGroupsManage, Resource::Org())) return d;
+    if (auto d = GroupWithinCaller(c.group_id, "change")) return d;
+    return RulesWithin(c.rules, "change group rules");
+  }
+
+  std::optional<Denial> operator()(const DeleteGroup& c) const {
+    if (auto d = Need(Action::kGroupsManage, Resource::Org())) return d;
+    return GroupWithinCaller(c.group_id, "delete");
+  }
+
+  std::optional<Denial> operator()(const SetMemberGroups& c) const {
+    if (auto d = Need(Action::kMembersManage, Resource::Org())) return d;
+    for (const std::string& group : c.groups) {
+      if (auto d = IntoGroup(group, "put a member into")) return d;
+    }
+    return MemberGroupsWithin(c.member_id);
+  }
+
+  std::optional<Denial> operator()(const RemoveMember& c) const {
+    if (auto d = Need(Action::kMembersManage, Resource::Org())) return d;
+    return MemberGroupsWithin(c.member_id);
+  }
+
+  std::optional<Denial> operator()(const CreateKey& c) const {
+    if (auto d = Need(Action::kKeysCreate, Resource::Org())) return d;
+    if (!admin_ &&
+        std::find(c.permissions.begin(), c.permissions.end(), "scim") != c.permissions.end()) {
+      return Deny(DenialCode::kAdminOnly, "only an organization-admin may grant 'scim'");
+    }
+    return IntoGroup(c.group, "create a key in");
+  }
+
+  std::optional<Denial> operator()(const RotateKey& c) const {
+    return OnKey(c.key_id, Action::kKeysRotate, "rotate");
+  }
+
+  std::optional<Denial> operator()(const RevokeKey& c) const {
+    return OnKey(c.key_id, Action::kKeysRevoke, "revoke");
+  }
+
+  std::optional<Denial> operator()(const ChangeKeyGroup& c) const {
+    if (auto d = OnKey(c.key_id, Action::kKeysMove, "move")) return d;
+    return IntoGroup(c.group, "move a key into");
+  }
+
+ private:
+  std::optional<Denial> Need(Action action, const Resource& resource) const {
+    const AccessDecision decision = Authorize(state_, principal_, action, resource);
+    if (decision.allowed) return std::nullopt;
+    return Deny(DenialCode::kNotGranted,
+                fmt::format("{}the caller may not {} ({})",
+                            decision.denied_on_behalf ? "on behalf of its member, " : "",
+                            ActionName(action), DenyReasonName(decision.reason)));
+  }
+
+  // A group the command puts a key or member into: not one holding organization-admin
+  // (unless admin), and nothing beyond the caller's grants.
+  std::optional<Denial> IntoGroup(std::string_view group, std::string_view what) const {
+    if (admin_) return std::nullopt;
+    const GroupState* g = state_.FindGroup(group);
+    if (g == nullptr) return std::nullopt;  // Decide: group_not_found
+    if (g->grants.admin) {
+      return Deny(DenialCode::kAdminOnly,
+                  fmt::format("only an organization-admin may {} group '{}', which holds "
+                              "organization-admin",
+                              what, group));
+    }
+    return GroupWithinCaller(group, what);
+  }
+
+  std::optional<Denial> GroupWithinCaller(std::string_view group, std::string_view what) const {
+    if (admin_ || GroupWithin(state_, group, principal_)) return std::nullopt;
+    return Deny(DenialCode::kExceedsCaller,
+                fmt::format("the caller may not {} group '{}': it grants more than the caller has",
+                            what, group));
+  }
+
+  std::optional<Denial> RulesWithin(const std::vector<RuleSpec>& specs,
+                                    std::string_view what) const {
+    if (admin_) return std::nullopt;
+    auto rules = ValidateRules(specs);
+    if (std::holds_alternative<Rejection>(rules)) return std::nullopt;  // Decide rejects it
+    if (GrantsWithin(state_, std::get<std::vector<Rule>>(rules), principal_)) return std::nullopt;
+    return Deny(DenialCode::kExceedsCaller,
+                fmt::format("the caller may not {} with rules that grant more than it has", what));
+  }
+
+  std::optional<Denial> MemberGroupsWithin(std::string_view member_id) const {
+    const MemberState* member = state_.FindMember(member_id);
+    if (member == nullptr) return std::nullopt;
+    for (const std::string& group : member->groups) {
+      if (auto d = GroupWithinCaller(group, "take a member out of")) return d;
+    }
+    return std::nullopt;
+  }
+
+  // Rotate, revoke, move: the action on this key, then least privilege on the key.
+  std::optional<Denial> OnKey(const KeyId& id, Action action, std::string_view verb) const {
+    const KeyState* key = state_.FindKey(id);
+    if (key == nullptr) return std::nullopt;  // Decide: key_not_found
+    const std::string_view creator = state_.CreatorOf(*key);
+    if (auto d = Need(action, Resource::Key(creator))) {
+      const std::string_view self =
+          principal_.on_behalf_of.empty() ? principal_.id : principal_.on_behalf_of;
+      if (Authorize(state_, principal_, action, Resource::Key(self)).allowed) {
+        return Deny(DenialCode::kNotOwner,
+                    fmt::format("the caller may {} only the keys it created", verb));
+      }
+      return d;
+    }
+    if (admin_) return std::nullopt;
+    if (key->scim) {
+      return Deny(DenialCode::kAdminOnly,
+                  fmt::format("only an organization-admin may {} a key with 'scim'", verb));
+    }
+    if (const GroupState* g = state_.FindGroup(key->group); g != nullptr && g->grants.admin) {
+      return Deny(DenialCode::kAdminOnly,
+                  fmt::format("only an organization-admin may {} a key of group '{}', which "
+                              "holds organization-admin",
+                              verb, key->group));
+    }
+    return GroupWithinCaller(key->group, fmt::format("{} a key of", verb));
+  }
+
+  const OrgState& state_;
+  const Principal& principal_;
+  const bool admin_;
+};
+
+}  // namespace
+
+std::string_view DenialCodeName(DenialCode code) {
+  switch (code) {
+    case DenialCode::kNotGranted:
+      return "not_granted";
+    case DenialCode::kNotOwner:
+      return "not_owner";
+    case DenialCode::kExceedsCaller:
+      return "exceeds_caller";
+    case DenialCode::kAdminOnly:
+      return "admin_only";
+    case DenialCode::kNotForPrincipals:
+      return "not_for_principals";
+  }
+  return "unknown";
+}
+
+std::optional<Denial> AuthorizeCommand(const OrgState& state, const Principal& principal,
+                                       const Command& command) {
+  return std::visit(Policy(state, principal), command);
+}
+
+std::optional<Principal> PrincipalOf(const OrgState& state, const CommandContext& context,
+                                     Micros now) {
+  switch (context.actor_kind) {
+    case fb::ActorKind::Key: {
+      std::string_view group;
+      bool scim = false;
+      if (auto id = ParseKeyId(context.actor_id)) {
+        if (const KeyState* key = state.FindKey(*id); key != nullptr && key->ActiveAt(now)) {
+          group = key->group;
+          scim = key->scim;
+        }
+      }
+      return Principal::Key(context.actor_id, group, scim).OnBehalfOf(context.on_behalf_of);
+    }
+    case fb::ActorKind::Member:
+      return Principal::Member(context.actor_id);
+    case fb::ActorKind::System:
+    case fb::ActorKind::Scheduler:
+      return std::nullopt;
+    case fb::ActorKind::Unknown:
+      break;
+  }
+  return Principal::Key({}, {}, false);  // unknown actor kind: denied everything
+}
+
+}  // namespace keytrail::domain

@@ -1,0 +1,52 @@
+// Rejection: the domain's "no" to a command, with a stable code. A rejection is an
+// answer, not an error; server/problem.cc maps each code to one HTTP status.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace keytrail::domain {
+
+// Stable rejection codes (appended, never renamed: clients match on their names).
+enum class RejectionCode : uint8_t {
+  kOrgNotFound,
+  kOrgExists,
+  kInvalidName,
+  kNameTaken,
+  kGroupNotFound,
+  kGroupExists,
+  kInvalidGroupId,
+  kInvalidExpiration,
+  kInvalidPermission,
+  kQuotaExceeded,
+  kKeyNotFound,
+  kKeyExists,
+  kKeyRevoked,
+  kKeyExpired,
+  kAlreadyRevoked,
+  kNotDue,
+  kInvalidGrace,
+  kInvalidReason,
+  // Groups, rules and members.
+  kUnknownRole,          // a rule names a role that is not in the catalogue
+  kRoleNotScopable,      // an organization-* role was given resources
+  kDuplicateRole,        // a group's rules name one role twice
+  kInvalidResource,      // a resource id is malformed, or a rule lists too many
+  kInvalidDescription,   // longer than kMaxDescriptionLength
+  kGroupInUse,           // delete refused: the group still has live keys or members
+  kGroupBuiltin,         // built-in groups cannot be changed or deleted
+  kInvalidMemberId,      // not 1-128 visible ASCII characters
+  kMemberNotFound,       // no member with that id (or it was removed)
+  kInvalidMemberGroups,  // a member's groups are empty (use RemoveMember) or too many
+};
+
+// "org_not_found", "name_taken", "unknown_role", ...
+std::string_view RejectionCodeName(RejectionCode code);
+
+struct Rejection {
+  RejectionCode code;
+  std::string message;  // for humans; never contains key material
+};
+
+}  // namespace keytrail::domain
