@@ -2,20 +2,18 @@
 
 #include <fmt/format.h>
 
-#include "projections/audit_projection.h"
-#include "projections/key_view.h"
 #include "projections/projector.h"
+#include "projections/view_set.h"
 
 namespace keytrail {
 
 // Everything one partition's writer owns.
 struct Engine::Partition {
-  projections::KeyViewProjection key_view;
-  projections::AuditProjection audit;
+  projections::ViewSet views;
   std::unique_ptr<projections::Projector> projector;
   std::unique_ptr<PartitionWriter> writer;
 
-  explicit Partition(projections::KeyViewListener listener) : key_view(std::move(listener)) {}
+  explicit Partition(projections::KeyViewListener listener) : views(std::move(listener)) {}
 };
 
 namespace {
@@ -48,8 +46,8 @@ Result<std::unique_ptr<Engine>> Engine::Start(events::EventLog& log, projections
   KT_RETURN_IF_ERROR(engine->index_.RebuildFrom(views));
   for (int32_t p = 0; p < log.PartitionCount(); ++p) {
     auto partition = std::make_unique<Partition>(engine->index_.Listener());
-    partition->projector = std::make_unique<projections::Projector>(
-        log, views, std::vector<projections::Projection*>{&partition->key_view, &partition->audit});
+    partition->projector =
+        std::make_unique<projections::Projector>(log, views, partition->views.projections());
     PartitionWriter::Options writer_options;
     writer_options.domain = engine->options_.domain;
     partition->writer = std::make_unique<PartitionWriter>(p, log, *partition->projector, clock,

@@ -52,6 +52,11 @@ Status PartitionWriter::RecoverState() {
   timers_.Clear();
   auto end = log_.EndOffset(partition_);
   if (!end.ok()) return end.status();
+  // Records an operator skipped (keytrail projector skip) are not in the views; the
+  // state must not hold them either.
+  auto skipped_offsets = projector_.SkippedOffsets(partition_);
+  if (!skipped_offsets.ok()) return skipped_offsets.status();
+  const std::set<int64_t> skipped(skipped_offsets->begin(), skipped_offsets->end());
   auto reader = log_.OpenReader(partition_, 0);
   if (!reader.ok()) return reader.status();
   int64_t next = 0;
@@ -64,6 +69,8 @@ Status PartitionWriter::RecoverState() {
           fmt::format("partition {}: offset {} of {} never arrived", partition_, next, *end));
     }
     for (const events::LogRecord& record : *records) {
+      next = record.offset + 1;
+      if (skipped.contains(record.offset)) continue;
       auto event = events::Decode(record.value);
       if (!event.ok()) {
         return Status::Corruption(fmt::format("partition {} offset {}: {}", partition_,
@@ -75,7 +82,6 @@ Status PartitionWriter::RecoverState() {
             fmt::format("partition {} offset {}: {}", partition_, record.offset, s.message()));
       }
       timers_.Apply(**event);
-      next = record.offset + 1;
     }
   }
   return Status::Ok();

@@ -85,7 +85,9 @@ struct LocalEventLog::Impl {
 Status LocalEventLog::Impl::Recover() {
   std::string stored;
   rocksdb::Status s = db->Get(rocksdb::ReadOptions(), handles[0], kMetaPartitions, &stored);
-  if (s.IsNotFound()) {
+  if (s.IsNotFound() && options.read_only) {
+    return Status::NotFound(fmt::format("{} holds no keytrail log", options.path));
+  } else if (s.IsNotFound()) {
     KT_RETURN_IF_ERROR(FromRocks(db->Put(rocksdb::WriteOptions(), handles[0], kMetaPartitions,
                                          std::to_string(options.partitions)),
                                  "write partition count"));
@@ -186,9 +188,27 @@ Result<std::unique_ptr<LocalEventLog>> LocalEventLog::Open(const Options& option
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, cf_options}, {"records", cf_options}};
   rocksdb::DB* db = nullptr;
-  KT_RETURN_IF_ERROR(
-      FromRocks(rocksdb::DB::Open(db_options, options.path, families, &impl->handles, &db),
-                fmt::format("open {}", options.path)));
+  rocksdb::Status opened;
+  if (options.read_only) {
+    db_options.create_if_missing = false;
+    opened = rocksdb::DB::OpenForReadOnly(db_options, options.path, families, &impl->handles, &db);
+  } else {
+    opened = rocksdb::DB::Open(db_options, options.path, families, &impl->handles, &db);
+  }
+  if (!opened.ok()) {
+    // RocksDB reports a held LOCK as an I/O error ("While lock file: <path>/LOCK: ...").
+    if (opened.ToString().find("lock file") != std::string::npos) {
+      return Status::FailedPrecondition(fmt::format(
+          "the local log {} is in use by another process (is keytrail serve running? stop it "
+          "first)",
+          options.path));
+    }
+    if (options.read_only && (opened.IsPathNotFound() || opened.IsInvalidArgument())) {
+      return Status::NotFound(
+          fmt::format("no local log at {}: {}", options.path, opened.ToString()));
+    }
+    return FromRocks(opened, fmt::format("open {}", options.path));
+  }
   impl->db.reset(db);
   impl->records = impl->handles[1];
   KT_RETURN_IF_ERROR(impl->Recover());
@@ -199,6 +219,9 @@ int32_t LocalEventLog::PartitionCount() const { return impl_->options.partitions
 
 Result<std::vector<int64_t>> LocalEventLog::Append(std::string_view org,
                                                    std::span<const std::string> events) {
+  if (impl_->options.read_only) {
+    return Status::FailedPrecondition("local log: opened read-only");
+  }
   if (events.empty()) return std::vector<int64_t>{};
   Impl::Writer w;
   w.partition = PartitionFor(org);

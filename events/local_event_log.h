@@ -21,13 +21,19 @@ class LocalEventLog final : public EventLog {
     std::string path;        // directory of the RocksDB instance; created if missing
     int32_t partitions = 8;  // fixed at creation; reopening with another count fails
     bool sync = true;        // false only for benchmarks that measure the unsynced cost
+    // Open an existing log without taking its lock, as a snapshot of the records durable
+    // when it was opened (operator tools reading a log a running server writes). Append
+    // fails with kFailedPrecondition; readers never see later records.
+    bool read_only = false;
     // Group commit: when fewer appenders are queued than joined the previous group, the
     // leader waits up to this long for the rest before writing. 0 disables the wait.
     std::chrono::microseconds group_linger{200};
   };
 
   // Opens or creates the log. Errors: kInvalidArgument (bad options or a partition count
-  // that differs from the stored one), kIoError (RocksDB could not open it).
+  // that differs from the stored one), kFailedPrecondition (another process has it open
+  // for writing, e.g. a running `keytrail serve`), kNotFound (read_only and no log at
+  // path), kIoError (RocksDB could not open it).
   static Result<std::unique_ptr<LocalEventLog>> Open(const Options& options);
   ~LocalEventLog() override;
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/big_endian.h"
+#include "base/hex.h"
 #include "events/event_id.h"
 #include "projections/row_key.h"
 
@@ -32,16 +33,7 @@ Hash Sha256(std::string_view bytes) {
   return out;
 }
 
-std::string Hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
+std::string Hex(std::string_view bytes) { return HexEncode(bytes); }
 
 std::string HexOf(const Hash& hash) {
   return Hex({reinterpret_cast<const char*>(hash.data()), hash.size()});
@@ -265,6 +257,50 @@ Status Scan(ViewStore& store, std::string_view org, const AuditFilter& filter,
   return failed;
 }
 
+// Writes the record (chained to the partition's previous one) and its index rows.
+Status WriteRecord(const LogPosition& position, const std::string& org, json actor,
+                   Described described, const std::string& event_id, Micros occurred_at_us,
+                   ViewBatch& batch) {
+  const std::string actor_id = actor["id"];
+  // The chain: this record holds the hash of the partition's previous record.
+  const std::string head_key = HeadKey(position.partition);
+  auto head = batch.Get(head_key);
+  KT_RETURN_IF_ERROR(head.status());
+  std::string prev_hash(32, '\0');
+  if (head->has_value()) {
+    if ((*head)->size() != 40) return Status::Corruption("audit: malformed chain head");
+    prev_hash = (*head)->substr(0, 32);
+  }
+  const json record = {{"action", described.action},
+                       {"actor", std::move(actor)},
+                       {"details", std::move(described.details)},
+                       {"event_id", event_id},
+                       {"occurred_at_us", occurred_at_us},
+                       {"offset", position.offset},
+                       {"org", org},
+                       {"partition", position.partition},
+                       {"prev_hash", Hex(prev_hash)},
+                       {"target", {{"type", described.target_type}, {"id", described.target_id}}}};
+  const std::string bytes = record.dump(-1, ' ', false, json::error_handler_t::replace);
+  const Hash hash = Sha256(bytes);
+  const std::string pos = Pos(position);
+  batch.Put(std::string(kRecords) + pos, bytes);
+  std::string new_head(reinterpret_cast<const char*>(hash.data()), hash.size());
+  PutBigEndian64(&new_head, static_cast<uint64_t>(position.offset));
+  batch.Put(head_key, new_head);
+
+  std::string suffix;
+  PutBigEndian64(&suffix, static_cast<uint64_t>(occurred_at_us));
+  suffix += pos;
+  batch.Put(IndexPrefix('t', org, std::nullopt) + suffix, "");
+  batch.Put(IndexPrefix('a', org, actor_id) + suffix, "");
+  batch.Put(IndexPrefix('c', org, described.action) + suffix, "");
+  if (described.target_type == "api_key") {
+    batch.Put(IndexPrefix('k', org, described.target_id) + suffix, "");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string AuditProjection::RecordKey(const LogPosition& position) {
@@ -296,45 +332,23 @@ Status AuditProjection::Apply(const LogPosition& position, const fb::Envelope& e
   if (event.payload_type() == fb::Payload::KeyCreated) {
     batch.Put(NameKey(org, described->target_id), Str(event.payload_as_KeyCreated()->name()));
   }
+  const std::string event_id = event.id() ? events::FormatEventId(*event.id()) : "";
+  return WriteRecord(position, org, std::move(actor), std::move(*described), event_id,
+                     event.occurred_at_us(), batch);
+}
 
-  // The chain: this record holds the hash of the partition's previous record.
-  const std::string head_key = HeadKey(position.partition);
-  auto head = batch.Get(head_key);
-  KT_RETURN_IF_ERROR(head.status());
-  std::string prev_hash(32, '\0');
-  if (head->has_value()) {
-    if ((*head)->size() != 40) return Status::Corruption("audit: malformed chain head");
-    prev_hash = (*head)->substr(0, 32);
+Status AuditProjection::ApplySkipped(const LogPosition& position, const SkippedRecord& skip,
+                                     ViewBatch& batch) {
+  Described described{"projector.skipped",
+                      "log_record",
+                      fmt::format("{}/{}", position.partition, position.offset),
+                      {{"reason", skip.reason}, {"error", skip.error}}};
+  json actor = {{"kind", "operator"}, {"id", skip.operator_id}};
+  if (skip.org.size() > 0xffff || skip.operator_id.size() > 0xffff) {
+    return Status::InvalidArgument("audit: org or operator longer than 65535 bytes");
   }
-  const json record = {
-      {"action", described->action},
-      {"actor", std::move(actor)},
-      {"details", std::move(described->details)},
-      {"event_id", event.id() ? events::FormatEventId(*event.id()) : ""},
-      {"occurred_at_us", event.occurred_at_us()},
-      {"offset", position.offset},
-      {"org", org},
-      {"partition", position.partition},
-      {"prev_hash", Hex(prev_hash)},
-      {"target", {{"type", described->target_type}, {"id", described->target_id}}}};
-  const std::string bytes = record.dump(-1, ' ', false, json::error_handler_t::replace);
-  const Hash hash = Sha256(bytes);
-  const std::string pos = Pos(position);
-  batch.Put(std::string(kRecords) + pos, bytes);
-  std::string new_head(reinterpret_cast<const char*>(hash.data()), hash.size());
-  PutBigEndian64(&new_head, static_cast<uint64_t>(position.offset));
-  batch.Put(head_key, new_head);
-
-  std::string suffix;
-  PutBigEndian64(&suffix, static_cast<uint64_t>(event.occurred_at_us()));
-  suffix += pos;
-  batch.Put(IndexPrefix('t', org, std::nullopt) + suffix, "");
-  batch.Put(IndexPrefix('a', org, actor_id) + suffix, "");
-  batch.Put(IndexPrefix('c', org, described->action) + suffix, "");
-  if (described->target_type == "api_key") {
-    batch.Put(IndexPrefix('k', org, described->target_id) + suffix, "");
-  }
-  return Status::Ok();
+  return WriteRecord(position, skip.org, std::move(actor), std::move(described), "",
+                     skip.skipped_at_us, batch);
 }
 
 Result<AuditPage> AuditProjection::Query(ViewStore& store, std::string_view org,

@@ -10,6 +10,12 @@
 // (64 zeros for the first), so changing, removing or reordering any stored record breaks
 // the chain at that record (VerifyChain).
 //
+// A record an operator skipped (Projector::Skip) gets a record too, so the trail stays
+// complete (one record per log offset) and the chain unbroken: action
+// "projector.skipped", actor {"kind": "operator", "id": <OS user>}, target
+// {"type": "log_record", "id": "<partition>/<offset>"}, details {reason, error},
+// occurred_at_us = the time of the skip, org = the record's log key, no event_id.
+//
 // Rows (c(x) as in row_key.h; time = occurred_at_us, 8 bytes BE; pos = partition 4 bytes
 // BE ‖ offset 8 bytes BE):
 //   "aud/r/" ‖ pos                                  -> record
@@ -60,6 +66,8 @@ class AuditProjection final : public Projection {
 
   std::string_view prefix() const override { return "aud/"; }
   Status Apply(const LogPosition& position, const fb::Envelope& event, ViewBatch& batch) override;
+  Status ApplySkipped(const LogPosition& position, const SkippedRecord& skip,
+                      ViewBatch& batch) override;
 
   // One page of the org's records matching `filter`, in (time, log position) order,
   // continuing after `page_token` (from a previous page of the same query). Records

@@ -2,8 +2,10 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
+#include "base/clock.h"
 #include "base/status.h"
 #include "projections/view_store.h"
 #include "schemas/events_generated.h"
@@ -14,6 +16,19 @@ namespace keytrail::projections {
 struct LogPosition {
   int32_t partition = 0;
   int64_t offset = 0;
+};
+
+// A log record an operator skipped (`keytrail projector skip`, Projector::Skip): it
+// failed to decode or a projection refused it, and the operator chose to move on. Stored
+// with the views (see projector.h), so every later replay passes the record the same way.
+struct SkippedRecord {
+  std::string org;          // the record's log key (the org it was written for); may be empty
+  std::string reason;       // the operator's words
+  std::string error;        // why the record could not be applied
+  std::string operator_id;  // who skipped it (the OS user running the tool)
+  Micros skipped_at_us = 0;
+
+  friend bool operator==(const SkippedRecord&, const SkippedRecord&) = default;
 };
 
 // One view. Apply must be deterministic: its writes may depend only on the event, its
@@ -28,6 +43,13 @@ class Projection {
   // Adds the rows implied by `event` to `batch`. A non-OK status halts the projector.
   virtual Status Apply(const LogPosition& position, const fb::Envelope& event,
                        ViewBatch& batch) = 0;
+
+  // The record at `position` was skipped (see SkippedRecord) instead of applied. Must be
+  // as deterministic as Apply. Default: writes nothing.
+  virtual Status ApplySkipped(const LogPosition& position, const SkippedRecord& skip,
+                              ViewBatch& batch) {
+    return Status::Ok();
+  }
 
   // The batch holding every Apply since the last Committed/Aborted call is now durable
   // in the store. For in-memory state derived from committed rows only (e.g. the verify

@@ -7,11 +7,20 @@
 //
 // Fail-stop: a record that does not decode (fails verification, unknown type, newer
 // schema) or that a projection refuses halts the partition at that offset with an error
-// naming partition and offset. It is never skipped silently.
+// naming partition and offset. It is never skipped silently: only an explicit Skip
+// (an operator's decision, stored as a skip row next to the checkpoints) moves past it,
+// and every projector that later meets a skipped record (after a restart, or in a
+// rebuild that carried the skip rows over) passes it with Projection::ApplySkipped.
+//
+// Rows the projector owns (besides the projections' own):
+//   "\0ckpt/" ‖ partition (4 BE)                -> next offset to apply (8 BE)
+//   "\0skip/" ‖ partition (4 BE) ‖ offset (8 BE) -> SkippedRecord as JSON
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +37,18 @@ std::string CheckpointKey(int32_t partition);
 
 // The stored next offset of `partition`; 0 if it has none.
 Result<int64_t> ReadCheckpoint(ViewStore& store, int32_t partition);
+
+// Key of a skip row, and the prefix of every skip row (of one partition, if given).
+std::string SkipKey(int32_t partition, int64_t offset);
+std::string SkipPrefix();
+std::string SkipPrefix(int32_t partition);
+
+// The skipped records of `partition`, by offset. kCorruption for a malformed row.
+Result<std::map<int64_t, SkippedRecord>> ReadSkips(ViewStore& store, int32_t partition);
+
+// Copies every skip row of `from` into `to` (one batch): the operator decisions a fresh
+// rebuild must honour to pass the same records. Returns how many were copied.
+Result<size_t> CopySkips(ViewStore& from, ViewStore& to);
 
 // Not thread-safe: one thread drives a Projector. Borrows log, store and projections,
 // which must outlive it.
@@ -54,15 +75,41 @@ class Projector {
   // the start of the call.
   Status CatchUp(int32_t partition);
 
+  // Applies `partition` until its checkpoint reaches `end`, never past it, calling
+  // `on_applied(n)` (if set) after each committed run of n records. kTimeout if offsets
+  // below `end` do not arrive within 30 s.
+  Status CatchUpTo(int32_t partition, int64_t end,
+                   const std::function<void(size_t applied)>& on_applied = {});
+
   // CatchUp on every partition of the log.
   Status CatchUpAll();
 
   // The next offset this projector will apply for `partition`.
   Result<int64_t> Checkpoint(int32_t partition);
 
+  // The offsets of `partition` an operator skipped (read when the partition was first
+  // used), in order.
+  Result<std::vector<int64_t>> SkippedOffsets(int32_t partition);
+
+  // Skips the record at `offset` of `partition` for good. In one batch: the skip row
+  // (`skip`, with its org and error filled in from the record), every projection's
+  // ApplySkipped, and the checkpoint offset + 1. The partition's halt, if any, is
+  // cleared. For operators (`keytrail projector skip`): nothing else may write to the
+  // store meanwhile.
+  // Errors: kFailedPrecondition if `offset` is not the partition's checkpoint (only the
+  // record the projector stands at may be skipped) or if the record decodes and every
+  // projection accepts it (there is nothing to skip); kNotFound if the log has no record
+  // there yet; the log's or the store's errors.
+  Status Skip(int32_t partition, int64_t offset, SkippedRecord skip);
+
  private:
   struct PartitionState;
   Result<PartitionState*> State(int32_t partition);
+  // Step, reading no record at or past `end`.
+  Result<size_t> StepUntil(int32_t partition, int64_t end, std::chrono::milliseconds wait);
+  // Why the record cannot be applied (decoded and applied to a batch never committed),
+  // or OK if it can.
+  Status TryApply(const LogPosition& position, const events::LogRecord& record);
   Status ApplyRecords(PartitionState& state, const std::vector<events::LogRecord>& records);
 
   events::EventLog& log_;

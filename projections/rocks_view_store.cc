@@ -51,15 +51,27 @@ class RocksViewBatch final : public ViewBatch {
 
 class RocksViewStore final : public ViewStore {
  public:
-  explicit RocksViewStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+  RocksViewStore(std::unique_ptr<rocksdb::DB> db, RocksViewStoreOptions options)
+      : db_(std::move(db)), options_(options) {
+    write_options_.disableWAL = options.bulk_load;
+  }
 
   std::unique_ptr<ViewBatch> NewBatch() override {
     return std::make_unique<RocksViewBatch>(db_.get());
   }
 
   Status Commit(ViewBatch& batch) override {
+    if (options_.read_only) return Status::FailedPrecondition("view store is open read-only");
     auto& rocks_batch = static_cast<RocksViewBatch&>(batch);
-    return FromRocks(db_->Write(rocksdb::WriteOptions(), rocks_batch.raw()), "commit");
+    return FromRocks(db_->Write(write_options_, rocks_batch.raw()), "commit");
+  }
+
+  Status Flush() override {
+    if (options_.read_only) return Status::Ok();
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    KT_RETURN_IF_ERROR(FromRocks(db_->Flush(flush), "flush"));
+    return FromRocks(db_->SyncWAL(), "sync");
   }
 
   Result<std::optional<std::string>> Get(std::string_view key) override {
@@ -83,19 +95,43 @@ class RocksViewStore final : public ViewStore {
 
  private:
   std::unique_ptr<rocksdb::DB> db_;
+  const RocksViewStoreOptions options_;
+  rocksdb::WriteOptions write_options_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<ViewStore>> OpenRocksViewStore(const std::string& path) {
+Result<std::unique_ptr<ViewStore>> OpenRocksViewStore(const std::string& path,
+                                                      RocksViewStoreOptions store_options) {
   rocksdb::Options options;
-  options.create_if_missing = true;
+  options.create_if_missing = !store_options.read_only;
   options.IncreaseParallelism(2);
   options.write_buffer_size = 64 << 20;
+  if (store_options.bulk_load) {
+    // Fewer, larger flushes while the whole store is written at once.
+    options.write_buffer_size = 256 << 20;
+    options.max_write_buffer_number = 4;
+  }
   rocksdb::DB* db = nullptr;
-  KT_RETURN_IF_ERROR(
-      FromRocks(rocksdb::DB::Open(options, path, &db), fmt::format("open {}", path)));
-  return std::unique_ptr<ViewStore>(new RocksViewStore(std::unique_ptr<rocksdb::DB>(db)));
+  const rocksdb::Status s = store_options.read_only
+                                ? rocksdb::DB::OpenForReadOnly(options, path, &db)
+                                : rocksdb::DB::Open(options, path, &db);
+  if (!s.ok()) {
+    // RocksDB reports a held LOCK as an I/O error: "While lock file: <path>/LOCK:
+    // Resource temporarily unavailable".
+    if (s.ToString().find("lock file") != std::string::npos) {
+      return Status::FailedPrecondition(fmt::format(
+          "the view store {} is in use by another process (is keytrail serve running? stop "
+          "it first)",
+          path));
+    }
+    if (store_options.read_only && (s.IsPathNotFound() || s.IsInvalidArgument())) {
+      return Status::NotFound(fmt::format("no view store at {}: {}", path, s.ToString()));
+    }
+    return FromRocks(s, fmt::format("open {}", path));
+  }
+  return std::unique_ptr<ViewStore>(
+      new RocksViewStore(std::unique_ptr<rocksdb::DB>(db), store_options));
 }
 
 }  // namespace keytrail::projections

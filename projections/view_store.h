@@ -42,12 +42,29 @@ class ViewStore {
   virtual Result<std::optional<std::string>> Get(std::string_view key) = 0;
   // Visits rows with begin <= key < end (end empty = no upper bound).
   virtual Status Scan(std::string_view begin, std::string_view end, const RowVisitor& visit) = 0;
+  // Makes every committed batch durable on disk (a store opened for bulk loading keeps
+  // them in memory until then). Default: nothing to do.
+  virtual Status Flush() { return Status::Ok(); }
 };
 
-// A ViewStore in its own RocksDB instance at `path` (created if missing). Commits go
-// through RocksDB's WAL without fsync: a process crash loses nothing committed, and a
-// power cut loses at most a tail of whole batches (rows with their checkpoint), which the
-// projector re-applies from the log.
-Result<std::unique_ptr<ViewStore>> OpenRocksViewStore(const std::string& path);
+struct RocksViewStoreOptions {
+  // Open an existing store without taking its lock, as a snapshot of what was committed
+  // when it was opened; Commit fails with kFailedPrecondition. Works while another
+  // process (a running server) writes the store.
+  bool read_only = false;
+  // For a fresh store built offline (rebuild): commits skip the WAL, so a crash loses
+  // them; call Flush() before relying on the store.
+  bool bulk_load = false;
+};
+
+// A ViewStore in its own RocksDB instance at `path` (created if missing, unless
+// read_only). Commits go through RocksDB's WAL without fsync: a process crash loses
+// nothing committed, and a power cut loses at most a tail of whole batches (rows with
+// their checkpoint), which the projector re-applies from the log.
+// Errors: kFailedPrecondition if another process has the store open for writing (its
+// RocksDB LOCK is held, e.g. by `keytrail serve`); kNotFound if read_only and there is no
+// store at `path`; kIoError otherwise.
+Result<std::unique_ptr<ViewStore>> OpenRocksViewStore(const std::string& path,
+                                                      RocksViewStoreOptions options = {});
 
 }  // namespace keytrail::projections

@@ -14,14 +14,16 @@
 #include "projections/audit_projection.h"
 #include "projections/history_projection.h"
 #include "projections/projector.h"
+#include "projections/view_compare.h"
 #include "tests/support/child_process.h"
 #include "tests/support/counting_projection.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_events.h"
-#include "tests/support/view_dump.h"
 
 namespace keytrail::testing {
 namespace {
+
+using projections::DumpViews;
 
 constexpr int32_t kPartitions = 4;  // as in test_child.cc
 

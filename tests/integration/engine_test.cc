@@ -11,12 +11,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/hex.h"
 #include "events/local_event_log.h"
 #include "projections/audit_projection.h"
 #include "projections/key_view.h"
 #include "projections/projector.h"
+#include "projections/view_compare.h"
 #include "tests/support/temp_dir.h"
-#include "tests/support/view_dump.h"
 
 namespace keytrail {
 namespace {
@@ -181,10 +182,10 @@ TEST_F(EngineTest, RebuiltViewsEqualTheLiveViews) {
   projections::AuditProjection audit;
   projections::Projector rebuild(*log_, **fresh, {&key_view, &audit});
   ASSERT_TRUE(rebuild.CatchUpAll().ok());
-  EXPECT_EQ(testing::DumpViews(**fresh), testing::DumpViews(*views_));
+  EXPECT_EQ(projections::DumpViews(**fresh), projections::DumpViews(*views_));
 }
 
-std::string Hex(std::string_view s) { return testing::Hex(s); }
+std::string Hex(std::string_view s) { return HexEncode(s); }
 
 std::string Base64(std::string_view s) {
   std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');

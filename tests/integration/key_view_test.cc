@@ -9,14 +9,13 @@
 #include "engine/verify_index.h"
 #include "events/local_event_log.h"
 #include "projections/projector.h"
+#include "projections/view_compare.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_events.h"
-#include "tests/support/view_dump.h"
 
 namespace keytrail::projections {
 namespace {
 
-using testing::DumpViews;
 using testing::EncodeGroupCreated;
 using testing::EncodeGroupDeleted;
 using testing::EncodeKeyCreated;

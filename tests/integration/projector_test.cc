@@ -1,19 +1,19 @@
 #include "projections/projector.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "events/local_event_log.h"
 #include "projections/history_projection.h"
+#include "projections/view_compare.h"
 #include "tests/support/counting_projection.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_events.h"
-#include "tests/support/view_dump.h"
 
 namespace keytrail::projections {
 namespace {
 
 using testing::CountingProjection;
-using testing::DumpViews;
 using testing::EncodedKeyCreated;
 using testing::EncodedKeyRevoked;
 using testing::TempDir;

@@ -29,4 +29,11 @@ void AddOrgs(CLI::App& app, int* rc);
 void AddVerify(CLI::App& app, int* rc);
 void AddAudit(CLI::App& app, int* rc);
 
+// Operator subcommands, working on a data directory (and Kafka) directly, not through a
+// server (docs/operations.md): log dump, rebuild, check, projector skip.
+void AddLogDump(CLI::App& app, int* rc);
+void AddRebuild(CLI::App& app, int* rc);
+void AddCheck(CLI::App& app, int* rc);
+void AddProjector(CLI::App& app, int* rc);
+
 }  // namespace keytrail::cli

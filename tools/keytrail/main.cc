@@ -15,6 +15,10 @@ int main(int argc, char** argv) {
   keytrail::cli::AddOrgs(app, &rc);
   keytrail::cli::AddVerify(app, &rc);
   keytrail::cli::AddAudit(app, &rc);
+  keytrail::cli::AddLogDump(app, &rc);
+  keytrail::cli::AddRebuild(app, &rc);
+  keytrail::cli::AddCheck(app, &rc);
+  keytrail::cli::AddProjector(app, &rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
