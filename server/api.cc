@@ -97,8 +97,10 @@ domain::CommandContext ApiContext::CommandFor(const Caller& caller, std::string 
   return domain::CommandContext{.org = caller.org,
                                 .actor_kind = fb::ActorKind::Key,
                                 .actor_id = caller.key_id,
+                                .on_behalf_of = caller.on_behalf_of,
                                 .command_id = std::move(command_id),
-                                .correlation_id = request.request_id};
+                                .correlation_id = request.request_id,
+                                .authorize = true};
 }
 
 Api::Api(Engine& engine, const Clock& clock, ApiOptions options)

@@ -304,14 +304,17 @@ TEST_F(ApiTest, RolesFollowTheCallersGroup) {
   EXPECT_EQ(Code(Call("POST", "/v1/orgs/default/keys", R"({"name": "x1x", "group": "viewer"})", v)),
             "forbidden");
   EXPECT_EQ(Code(Call("POST", own + "/revoke", "", v)), "forbidden");
-  // A manager manages any non-admin key, but never hands itself an admin secret.
+  // A manager manages keys of groups within its own rights (least privilege), and never
+  // hands itself an admin secret: a developer key may write graphs, which it may not.
   const std::string admin_path = "/v1/orgs/default/keys/" + admin_id_;
   EXPECT_EQ(Code(Call("POST", admin_path + "/rotate", "", m)), "forbidden");
   EXPECT_EQ(Code(Call("PUT", own + "/group", R"({"group": "admin"})", m)), "forbidden");
-  HttpResponse moved = Call("PUT", own + "/group", R"({"group": "viewer"})", m);
+  EXPECT_EQ(Code(Call("PUT", own + "/group", R"({"group": "viewer"})", m)), "forbidden");
+  EXPECT_EQ(Code(Call("POST", own + "/revoke", "", m)), "forbidden");
+  HttpResponse moved = Call("PUT", others + "/group", R"({"group": "apikey-manager"})", m);
   ASSERT_EQ(moved.status, 200) << moved.body;
-  EXPECT_EQ(Json(moved)["group"], "viewer");
-  EXPECT_EQ(Call("POST", own + "/revoke", R"({"reason": "done"})", m).status, 200);
+  EXPECT_EQ(Json(moved)["group"], "apikey-manager");
+  EXPECT_EQ(Call("POST", others + "/revoke", R"({"reason": "done"})", m).status, 200);
   EXPECT_EQ(Code(Call("POST", "/v1/orgs", R"({"id": "nope", "name": "Nope"})", m)), "forbidden");
 }
 
@@ -381,8 +384,8 @@ TEST_F(ApiTest, IdempotencyKeyAnswersRetriesWithoutTheSecret) {
   EXPECT_EQ(again["secret_already_shown"], true);
 
   // Another caller's identical Idempotency-Key is its own: its command is decided anew.
-  json manager = CreateKey("manager", "apikey-manager", admin_);
-  HttpResponse other = Call("POST", "/v1/orgs/default/keys", body, manager["token"], idem);
+  json developer = CreateKey("developer", "developer", admin_);
+  HttpResponse other = Call("POST", "/v1/orgs/default/keys", body, developer["token"], idem);
   EXPECT_EQ(Code(other), "name_taken");
 
   // Reusing a key for another kind of request is refused.
