@@ -28,5 +28,7 @@ void AddKeys(CLI::App& app, int* rc);
 void AddOrgs(CLI::App& app, int* rc);
 void AddVerify(CLI::App& app, int* rc);
 void AddAudit(CLI::App& app, int* rc);
+// groups create|list|get|set-rules|delete, members set|list|remove, authorize.
+void AddGroups(CLI::App& app, int* rc);
 
 }  // namespace keytrail::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   keytrail::cli::AddOrgs(app, &rc);
   keytrail::cli::AddVerify(app, &rc);
   keytrail::cli::AddAudit(app, &rc);
+  keytrail::cli::AddGroups(app, &rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
