@@ -153,6 +153,20 @@ SchedulerStats Engine::scheduler_stats() const {
   return total;
 }
 
+std::shared_ptr<const domain::GroupDirectory> Engine::Groups(std::string_view org) const {
+  static const auto empty = std::make_shared<const domain::GroupDirectory>();
+  auto directory = partitions_[log_.PartitionFor(org)]->writer->Directory(org);
+  return directory ? directory : empty;
+}
+
+Authorization Engine::Authorize(std::string_view org, const domain::Principal& principal,
+                                domain::Action action, const domain::Resource& resource) const {
+  Authorization out;
+  out.directory = Groups(org);
+  out.decision = domain::Authorize(*out.directory, principal, action, resource);
+  return out;
+}
+
 VerifyResult Engine::Verify(std::string_view token) const {
   return VerifyAt(token, clock_.NowMicros());
 }

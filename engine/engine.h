@@ -15,6 +15,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "engine/domain/authorize.h"
 #include "engine/domain/decide.h"
 #include "engine/key_material.h"
 #include "engine/verify_index.h"
@@ -39,6 +40,13 @@ struct IssuedKey {
   std::optional<Secret> token;
   std::string key_id;  // empty if rejected
   std::string hint;
+};
+
+// An Authorize answer together with the group directory it points into (the group and
+// rule of `decision` stay valid as long as `directory` is held).
+struct Authorization {
+  std::shared_ptr<const domain::GroupDirectory> directory;
+  domain::AccessDecision decision;
 };
 
 class Engine {
@@ -67,6 +75,14 @@ class Engine {
   // Mints a new secret for the key; the previous one stays valid for `grace`.
   Result<IssuedKey> RotateKey(const domain::CommandContext& context, const KeyId& key_id,
                               Micros grace);
+
+  // The groups and members of `org` as of the last acknowledged command that changed
+  // them (published by its writer before answering). An org that does not exist has an
+  // empty directory. Never null.
+  std::shared_ptr<const domain::GroupDirectory> Groups(std::string_view org) const;
+  // domain::Authorize against Groups(org). The principal's views must outlive the call.
+  Authorization Authorize(std::string_view org, const domain::Principal& principal,
+                          domain::Action action, const domain::Resource& resource) const;
 
   // Verifies a presented token at the clock's now / at `now`.
   VerifyResult Verify(std::string_view token) const;

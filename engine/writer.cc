@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/domain/command_policy.h"
 #include "events/codec.h"
 
 namespace keytrail {
@@ -27,6 +28,20 @@ constexpr size_t kMaxExpiriesPerBatch = 4096;
 // Longest sleep: bounds how late a timer fires if the wall clock jumps forward.
 constexpr auto kMaxSleep = std::chrono::seconds(1);
 
+// Events after which an org's published group directory is out of date.
+bool ChangesDirectory(fb::Payload type) {
+  switch (type) {
+    case fb::Payload::OrgCreated:
+    case fb::Payload::GroupCreated:
+    case fb::Payload::GroupRulesChanged:
+    case fb::Payload::GroupDeleted:
+    case fb::Payload::MemberGroupsChanged:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 PartitionWriter::PartitionWriter(int32_t partition, events::EventLog& log,
@@ -45,6 +60,30 @@ domain::OrgState& PartitionWriter::StateOf(const std::string& org) {
   auto [it, inserted] = states_.try_emplace(org);
   if (inserted) it->second.id = org;
   return it->second;
+}
+
+void PartitionWriter::PublishDirectory(const std::string& org) {
+  auto copy = std::make_shared<const domain::GroupDirectory>(
+      static_cast<const domain::GroupDirectory&>(StateOf(org)));
+  std::unique_lock lock(directories_mu_);
+  directories_[org] = std::move(copy);
+}
+
+void PartitionWriter::PublishAllDirectories() {
+  std::unordered_map<std::string, std::shared_ptr<const domain::GroupDirectory>> all;
+  for (const auto& [org, state] : states_) {
+    all.emplace(org, std::make_shared<const domain::GroupDirectory>(
+                         static_cast<const domain::GroupDirectory&>(state)));
+  }
+  std::unique_lock lock(directories_mu_);
+  directories_ = std::move(all);
+}
+
+std::shared_ptr<const domain::GroupDirectory> PartitionWriter::Directory(
+    std::string_view org) const {
+  std::shared_lock lock(directories_mu_);
+  auto it = directories_.find(std::string(org));
+  return it == directories_.end() ? nullptr : it->second;
 }
 
 Status PartitionWriter::RecoverState() {
@@ -84,6 +123,7 @@ Status PartitionWriter::RecoverState() {
       timers_.Apply(**event);
     }
   }
+  PublishAllDirectories();
   return Status::Ok();
 }
 
@@ -293,6 +333,7 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
   std::map<std::string, std::vector<std::string>> appends;  // org -> encoded events
   std::set<std::pair<std::string, std::string>> fresh;      // (org, command id) of this batch
   std::vector<Pending*> writing;
+  std::set<std::string> directory_changed;  // orgs whose groups or members changed
   Status broken;
   for (auto& pending : batch) {
     domain::OrgState& state = StateOf(pending->context.org);
@@ -308,6 +349,18 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
         // A repeat of a command earlier in this very batch stands or falls with it.
         if (fresh.contains({pending->context.org, command_id})) pending->depends_on_batch = true;
         continue;
+      }
+    }
+    if (pending->context.authorize) {
+      // Checked against the state Decide sees: no concurrent move can slip in between.
+      if (auto principal = domain::PrincipalOf(state, pending->context, now)) {
+        if (auto denial = domain::AuthorizeCommand(state, *principal, pending->command)) {
+          pending->outcome.kind = CommandOutcome::Kind::kRejected;
+          pending->outcome.rejection = domain::Rejection{
+              domain::RejectionCode::kForbidden,
+              fmt::format("{}: {}", domain::DenialCodeName(denial->code), denial->message)};
+          continue;
+        }
       }
     }
     domain::Decision decision = domain::Decide(state, pending->command, now, options_.domain);
@@ -326,6 +379,7 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
         pending->outcome.aggregate_id = event.aggregate_id;
         pending->outcome.first_event = event.payload.type;
       }
+      if (ChangesDirectory(event.payload.type)) directory_changed.insert(pending->context.org);
       std::string bytes =
           events::Encode(domain::Stamp(pending->context, std::move(event), ids_.Next(), now));
       // Apply now, so later commands of this batch see this one. If the append fails,
@@ -359,6 +413,10 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
   // Read-your-writes: the views must hold the events before anyone is answered.
   Status projected = appends.empty() ? Status::Ok() : CatchUpViews();
   PublishTimerStats();  // so is the scheduler's view of the timers
+  // And the group directories, so an acknowledged rule change holds for every reader.
+  for (const std::string& org : directory_changed) {
+    if (written.at(org).ok()) PublishDirectory(org);
+  }
 
   for (auto& pending : batch) {
     if (pending->event_count == 0 && !pending->depends_on_batch) {

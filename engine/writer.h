@@ -16,6 +16,11 @@
 // catches the views up before it accepts commands, so it resumes correctly after any
 // crash, kill -9 included.
 //
+// Authorization: a command whose context asks for it (CommandContext::authorize) is
+// checked with AuthorizeCommand against the same state Decide sees, so a concurrent
+// move or rule change cannot slip between the check and the decision. A refusal is the
+// rejection kForbidden.
+//
 // Expiry: the writer owns its partition's timers (TimerQueue). It sleeps until the
 // earliest is due (or a command arrives) and then submits ExpireKey for every due key
 // through the same path as any command (actor kind `scheduler`, command id
@@ -30,6 +35,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -49,7 +55,8 @@ namespace keytrail {
 struct CommandOutcome {
   enum class Kind : uint8_t {
     kApplied,   // its events are durable and applied
-    kRejected,  // the domain refused it; nothing was written
+    kRejected,  // the domain refused it (or the actor may not issue it: kForbidden);
+                // nothing was written
     kReplayed,  // its command id was seen before; nothing was written this time
   };
   Kind kind = Kind::kApplied;
@@ -99,6 +106,12 @@ class PartitionWriter {
 
   int32_t partition() const { return partition_; }
 
+  // The groups and members of `org` as of the last answered command that changed them:
+  // an immutable copy, published before that command was answered, so a rule change is
+  // seen by every reader once acknowledged. nullptr if the org has none (unknown org).
+  // Any thread; a shared lock and a reference count, no copy.
+  std::shared_ptr<const domain::GroupDirectory> Directory(std::string_view org) const;
+
   // Re-reads the clock and fires whatever timers are due: for clocks that jump (tests'
   // FakeClock, or a wall clock set forward). Without it the writer notices within 1 s.
   void Wake();
@@ -123,6 +136,10 @@ class PartitionWriter {
   Status CatchUpViews();
   Status RecoverState();
   domain::OrgState& StateOf(const std::string& org);
+  // Publishes a copy of the org's GroupDirectory for Directory(); every org's after
+  // RecoverState.
+  void PublishDirectory(const std::string& org);
+  void PublishAllDirectories();
 
   const int32_t partition_;
   events::EventLog& log_;
@@ -153,6 +170,10 @@ class PartitionWriter {
   std::atomic<bool> log_ok_{true};
   LatencyRecorder command_latency_;
   LatencyRecorder append_latency_;
+  // Published group directories (see Directory()).
+  mutable std::shared_mutex directories_mu_;
+  std::unordered_map<std::string, std::shared_ptr<const domain::GroupDirectory>>
+      directories_;  // guarded by directories_mu_
   std::thread thread_;
 };
 

@@ -97,8 +97,10 @@ domain::CommandContext ApiContext::CommandFor(const Caller& caller, std::string 
   return domain::CommandContext{.org = caller.org,
                                 .actor_kind = fb::ActorKind::Key,
                                 .actor_id = caller.key_id,
+                                .on_behalf_of = caller.on_behalf_of,
                                 .command_id = std::move(command_id),
-                                .correlation_id = request.request_id};
+                                .correlation_id = request.request_id,
+                                .authorize = true};
 }
 
 Api::Api(Engine& engine, const Clock& clock, ApiOptions options)
@@ -123,6 +125,16 @@ Api::Api(Engine& engine, const Clock& clock, ApiOptions options)
   add("PUT", "/v1/orgs/{org}/keys/{id}/group", MoveKeyHandler);
   add("GET", "/v1/orgs/{org}/keys/{id}/history", KeyHistoryHandler);
   add("GET", "/v1/orgs/{org}/audit", ListAuditHandler);
+  add("GET", "/v1/orgs/{org}/groups", ListGroupsHandler);
+  add("POST", "/v1/orgs/{org}/groups", CreateGroupHandler);
+  add("GET", "/v1/orgs/{org}/groups/{group}", GetGroupHandler);
+  add("PUT", "/v1/orgs/{org}/groups/{group}", ChangeGroupHandler);
+  add("DELETE", "/v1/orgs/{org}/groups/{group}", DeleteGroupHandler);
+  add("GET", "/v1/orgs/{org}/members", ListMembersHandler);
+  add("GET", "/v1/orgs/{org}/members/{member}", GetMemberHandler);
+  add("PUT", "/v1/orgs/{org}/members/{member}", SetMemberHandler);
+  add("DELETE", "/v1/orgs/{org}/members/{member}", RemoveMemberHandler);
+  add("POST", "/v1/authorize", AuthorizeHandler);
   add("GET", "/v1/audit/verify", VerifyAuditHandler);
 }
 

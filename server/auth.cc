@@ -1,7 +1,5 @@
 #include "server/auth.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
 
 #include "server/problem.h"
@@ -9,40 +7,19 @@
 namespace keytrail::server {
 namespace {
 
-constexpr std::string_view kAdminGroup = "admin";
-constexpr std::string_view kScim = "scim";
-
-bool IsPrivileged(std::string_view group, std::span<const std::string> permissions) {
-  return group == kAdminGroup ||
-         std::find(permissions.begin(), permissions.end(), kScim) != permissions.end();
+bool VisibleAscii(std::string_view text, size_t max) {
+  if (text.empty() || text.size() > max) return false;
+  for (char c : text) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
 }
-
-HttpResponse Forbidden(std::string_view detail) { return Problem(403, "forbidden", detail); }
-
-// Least privilege: `a` grants more than `b` (roles are declared most powerful first).
-bool Outranks(Role a, Role b) { return static_cast<int>(a) < static_cast<int>(b); }
 
 }  // namespace
 
-Role RoleOfGroup(std::string_view group) {
-  if (group == "admin") return Role::kAdmin;
-  if (group == "apikey-manager") return Role::kKeyManager;
-  if (group == "developer") return Role::kDeveloper;
-  return Role::kReadOnly;
-}
-
-std::string_view RoleName(Role role) {
-  switch (role) {
-    case Role::kAdmin:
-      return "admin";
-    case Role::kKeyManager:
-      return "apikey-manager";
-    case Role::kDeveloper:
-      return "developer";
-    case Role::kReadOnly:
-      return "read-only";
-  }
-  return "read-only";
+domain::Principal PrincipalOf(const Caller& caller) {
+  return domain::Principal::Key(caller.key_id, caller.group, caller.scim)
+      .OnBehalfOf(caller.on_behalf_of);
 }
 
 std::optional<std::string_view> BearerToken(const HttpRequest& request) {
@@ -78,58 +55,32 @@ std::variant<Caller, AuthFailure> Authenticate(const Engine& engine, const HttpR
   caller.key_id = FormatKeyId(result.key_id);
   caller.org = std::string(result.org);
   caller.group = std::string(result.group);
-  caller.role = RoleOfGroup(caller.group);
+  caller.scim = (result.permissions & kPermissionScim) != 0;
+  if (auto member = request.Header("x-keytrail-on-behalf-of")) {
+    if (!VisibleAscii(*member, domain::kMaxMemberIdLength)) {
+      return AuthFailure{
+          result.reason,
+          Problem(400, "invalid_request",
+                  "X-Keytrail-On-Behalf-Of must be a member id (1-128 visible ASCII characters)")};
+    }
+    caller.on_behalf_of = std::string(*member);
+  }
   return caller;
 }
 
-std::optional<HttpResponse> Authorize(const Caller& caller, KeyAction action, const KeyTarget& key,
-                                      std::string_view new_group) {
-  if (action == KeyAction::kRead) return std::nullopt;
-  if (caller.role == Role::kAdmin) return std::nullopt;
-  if (caller.role == Role::kReadOnly) {
-    return Forbidden(fmt::format("keys of group '{}' may only read", caller.group));
-  }
-  const bool privileged = IsPrivileged(key.group, key.permissions);
-  switch (action) {
-    case KeyAction::kRead:
-      return std::nullopt;
-    case KeyAction::kCreate:
-      if (privileged) {
-        return Forbidden("only an admin may create a key in group 'admin' or with 'scim'");
-      }
-      if (Outranks(RoleOfGroup(key.group), caller.role)) {
-        return Forbidden(fmt::format("a {} may not create a key in group '{}', which grants more",
-                                     RoleName(caller.role), key.group));
-      }
-      return std::nullopt;
-    case KeyAction::kRotate:
-    case KeyAction::kRevoke:
-      if (privileged) {
-        return Forbidden(
-            "only an admin may rotate or revoke a key in group 'admin' or with 'scim'");
-      }
-      if (caller.role == Role::kDeveloper && key.created_by != caller.key_id) {
-        return Forbidden("a developer may rotate or revoke only the keys it created");
-      }
-      return std::nullopt;
-    case KeyAction::kMove:
-      if (caller.role != Role::kKeyManager) {
-        return Forbidden("only an admin or an apikey-manager may move a key to another group");
-      }
-      if (privileged || new_group == kAdminGroup) {
-        return Forbidden(
-            "only an admin may move a key into, or a key of, group 'admin' or with "
-            "'scim'");
-      }
-      if (Outranks(RoleOfGroup(new_group), caller.role) ||
-          Outranks(RoleOfGroup(key.group), caller.role)) {
-        return Forbidden(
-            fmt::format("a {} may not move keys into or out of a group that grants more",
-                        RoleName(caller.role)));
-      }
-      return std::nullopt;
-  }
-  return Forbidden("not allowed");
+std::optional<HttpResponse> Authorize(const Engine& engine, const Caller& caller,
+                                      domain::Action action, const domain::Resource& resource) {
+  const Authorization answer = engine.Authorize(caller.org, PrincipalOf(caller), action, resource);
+  if (answer.decision.allowed) return std::nullopt;
+  std::string detail =
+      fmt::format("{} is not granted to the caller ({}{})", domain::ActionName(action),
+                  domain::DenyReasonName(answer.decision.reason),
+                  answer.decision.denied_on_behalf ? ", on behalf of a member" : "");
+  return Problem(403, "forbidden", detail);
+}
+
+bool IsOrgAdmin(const Engine& engine, const Caller& caller) {
+  return domain::IsAdmin(*engine.Groups(caller.org), PrincipalOf(caller));
 }
 
 }  // namespace keytrail::server

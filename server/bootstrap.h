@@ -7,8 +7,8 @@
 // org's own id is the caller's), so running the setup again after a crash finishes it,
 // and running it after it finished writes nothing and shows no secret.
 //
-// INTERIM: server/auth.h still reads the caller's role from its group's id; the HTTP
-// layer is to switch to domain::Authorize (engine/domain/authorize.h).
+// The setup's commands are not authorized by the writer (the new org has no principals
+// yet): callers authorize org creation themselves (server/handlers/orgs.cc).
 #pragma once
 
 #include <array>

@@ -34,11 +34,12 @@ class BodyReader {
   std::optional<std::string> String(std::string_view name, bool required);
   // An array of strings; same rules.
   std::optional<std::vector<std::string>> StringArray(std::string_view name, bool required);
-
- private:
+  // Any member, for shapes the helpers above do not cover; nullptr if absent (an error if
+  // required). Fail records a shape error found by the caller.
   const nlohmann::json* Member(std::string_view name, bool required);
   void Fail(std::string message);
 
+ private:
   nlohmann::json json_;
   std::string error_;
 };

@@ -30,6 +30,8 @@ int StatusForRejection(domain::RejectionCode code) {
     case C::kKeyNotFound:
     case C::kMemberNotFound:
       return 404;
+    case C::kForbidden:
+      return 403;
     case C::kOrgExists:
     case C::kNameTaken:
     case C::kGroupExists:

@@ -44,6 +44,10 @@ struct CommandContext {
   std::string on_behalf_of;  // member a trusted front end acts for; empty if none
   std::string command_id;    // idempotency key; empty = none
   std::string correlation_id;
+  // Whether the writer checks AuthorizeCommand for the actor before deciding (a refusal
+  // is the rejection kForbidden). The HTTP API sets it; false means the caller has
+  // authorized the command itself (bootstrap, org creation, tests). Not recorded.
+  bool authorize = false;
 };
 
 // Wraps a decided event in its envelope.

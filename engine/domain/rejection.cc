@@ -60,6 +60,8 @@ std::string_view RejectionCodeName(RejectionCode code) {
       return "member_not_found";
     case RejectionCode::kInvalidMemberGroups:
       return "invalid_member_groups";
+    case RejectionCode::kForbidden:
+      return "forbidden";
   }
   return "unknown";
 }

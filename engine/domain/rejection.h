@@ -39,6 +39,9 @@ enum class RejectionCode : uint8_t {
   kInvalidMemberId,      // not 1-128 visible ASCII characters
   kMemberNotFound,       // no member with that id (or it was removed)
   kInvalidMemberGroups,  // a member's groups are empty (use RemoveMember) or too many
+  // Authorization (command_policy.h): the actor may not issue the command. The message
+  // starts with the DenialCode name ("exceeds_caller: ...").
+  kForbidden,
 };
 
 // "org_not_found", "name_taken", "unknown_role", ...

@@ -166,11 +166,9 @@ HttpResponse Export(ApiContext& ctx, std::string org, AuditFilter filter, Format
   return response;
 }
 
-// Reading the audit trail: admins and API key managers of the org (interim, until roles
-// carry audit:read).
-std::optional<HttpResponse> MayReadAudit(const Caller& caller) {
-  if (caller.role == Role::kAdmin || caller.role == Role::kKeyManager) return std::nullopt;
-  return Problem(403, "forbidden", "reading the audit trail needs an admin or apikey-manager key");
+// Reading the audit trail needs audit:read on the org (organization-admin).
+std::optional<HttpResponse> MayReadAudit(ApiContext& ctx, const Caller& caller) {
+  return Authorize(ctx.engine, caller, domain::Action::kAuditRead, domain::Resource::Org());
 }
 
 // The key `key_id` of `org` as it was at `t`, folded from its audit records up to t, with
@@ -258,7 +256,7 @@ HttpResponse ListAuditHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto who = ctx.CallerInOrg(request);
   if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
   const Caller& caller = std::get<Caller>(who);
-  if (auto denied = MayReadAudit(caller)) return std::move(*denied);
+  if (auto denied = MayReadAudit(ctx, caller)) return std::move(*denied);
   auto parsed = ParseQuery(request);
   if (auto* bad = std::get_if<HttpResponse>(&parsed)) return std::move(*bad);
   AuditQuery& q = std::get<AuditQuery>(parsed);
@@ -309,7 +307,7 @@ HttpResponse VerifyAuditHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto who = ctx.Authenticated(request);
   if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
   const Caller& caller = std::get<Caller>(who);
-  if (caller.org != ctx.options.bootstrap_org || caller.role != Role::kAdmin) {
+  if (caller.org != ctx.options.bootstrap_org || !IsOrgAdmin(ctx.engine, caller)) {
     return Problem(403, "forbidden",
                    fmt::format("only an admin key of org '{}' may verify the whole audit chain",
                                ctx.options.bootstrap_org));

@@ -52,6 +52,17 @@ struct ApiContext {
                                     const RoutedRequest& request) const;
 };
 
+// groups.cc
+HttpResponse ListGroupsHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse GetGroupHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse CreateGroupHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse ChangeGroupHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse DeleteGroupHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse ListMembersHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse GetMemberHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse SetMemberHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse RemoveMemberHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse AuthorizeHandler(ApiContext& ctx, const RoutedRequest& request);
 // keys.cc
 HttpResponse CreateKeyHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request);

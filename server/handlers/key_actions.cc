@@ -13,7 +13,7 @@ using nlohmann::json;
 using Kind = CommandOutcome::Kind;
 
 // What the three actions share: the caller in the path's org, its command id, and the
-// key as it is now (for the authorization check).
+// key as it is now. The writer authorizes the command (CommandContext::authorize).
 struct KeyActionStart {
   Caller caller;
   std::string command_id;
@@ -32,10 +32,6 @@ std::variant<KeyActionStart, HttpResponse> Begin(ApiContext& ctx, const RoutedRe
   if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
   start.key = std::move(std::get<projections::KeyRecord>(loaded));
   return start;
-}
-
-KeyTarget TargetOf(const projections::KeyRecord& key) {
-  return {key.group_id, key.permissions, key.created_by};
 }
 
 // The answer to an applied or replayed command: the key as it is now. A replay whose
@@ -67,9 +63,6 @@ HttpResponse RotateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto grace = ParseDuration(grace_text.value_or("0s"));
   if (!grace || *grace > domain::kMaxRotationGrace) {
     return Problem(422, "invalid_grace", "grace must be a duration from \"0s\" to \"24h\"");
-  }
-  if (auto denied = Authorize(start.caller, KeyAction::kRotate, TargetOf(start.key))) {
-    return std::move(*denied);
   }
   auto issued = ctx.engine.RotateKey(ctx.CommandFor(start.caller, start.command_id, request),
                                      start.key.key_id, *grace);
@@ -103,9 +96,6 @@ HttpResponse RevokeKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
   BodyReader body(request.http.body, {"reason"}, /*empty_ok=*/true);
   auto reason = body.String("reason", false);
   if (!body.ok()) return body.problem();
-  if (auto denied = Authorize(start.caller, KeyAction::kRevoke, TargetOf(start.key))) {
-    return std::move(*denied);
-  }
   auto outcome = ctx.engine.Execute(ctx.CommandFor(start.caller, start.command_id, request),
                                     domain::RevokeKey{start.key.key_id, reason.value_or("")});
   return AnswerWithKey(ctx, start.caller, start.key.key_id, outcome, fb::Payload::KeyRevoked);
@@ -118,9 +108,6 @@ HttpResponse MoveKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
   BodyReader body(request.http.body, {"group"});
   auto group = body.String("group", true);
   if (!body.ok()) return body.problem();
-  if (auto denied = Authorize(start.caller, KeyAction::kMove, TargetOf(start.key), *group)) {
-    return std::move(*denied);
-  }
   auto outcome = ctx.engine.Execute(ctx.CommandFor(start.caller, start.command_id, request),
                                     domain::ChangeKeyGroup{start.key.key_id, *group});
   return AnswerWithKey(ctx, start.caller, start.key.key_id, outcome, fb::Payload::KeyGroupChanged);

@@ -74,9 +74,6 @@ HttpResponse CreateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
                    "expires must be \"never\", \"30d\", \"6m\", \"1y\" or an RFC 3339 time");
   }
   std::vector<std::string> granted = permissions.value_or(std::vector<std::string>{});
-  if (auto denied = Authorize(caller, KeyAction::kCreate, {*group, granted, caller.key_id})) {
-    return std::move(*denied);
-  }
   auto command_id = ctx.CommandId(caller, request);
   if (auto* refused = std::get_if<HttpResponse>(&command_id)) return std::move(*refused);
 
@@ -115,6 +112,10 @@ HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto who = ctx.CallerInOrg(request);
   if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
   const Caller& caller = std::get<Caller>(who);
+  if (auto denied =
+          Authorize(ctx.engine, caller, domain::Action::kKeysRead, domain::Resource::Org())) {
+    return std::move(*denied);
+  }
 
   projections::ListFilter filter;
   std::optional<std::string> status;
@@ -187,6 +188,10 @@ HttpResponse GetKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto who = ctx.CallerInOrg(request);
   if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
   const Caller& caller = std::get<Caller>(who);
+  if (auto denied =
+          Authorize(ctx.engine, caller, domain::Action::kKeysRead, domain::Resource::Org())) {
+    return std::move(*denied);
+  }
   for (const auto& [name, value] : request.query) {
     if (name != "as_of") {
       return Problem(400, "invalid_request", fmt::format("unknown query parameter '{}'", name));

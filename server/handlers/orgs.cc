@@ -38,7 +38,7 @@ HttpResponse CreateOrgHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto authenticated = ctx.Authenticated(request);
   if (auto* refused = std::get_if<HttpResponse>(&authenticated)) return std::move(*refused);
   const Caller& caller = std::get<Caller>(authenticated);
-  if (caller.org != ctx.options.bootstrap_org || caller.role != Role::kAdmin) {
+  if (caller.org != ctx.options.bootstrap_org || !IsOrgAdmin(ctx.engine, caller)) {
     return Problem(
         403, "forbidden",
         fmt::format("only an admin key of org '{}' may create orgs", ctx.options.bootstrap_org));

@@ -33,11 +33,20 @@ HttpResponse VerifyHandler(ApiContext& ctx, const RoutedRequest& request) {
   } else {
     json permissions = json::array();
     if (result.permissions & kPermissionScim) permissions.push_back("scim");
+    // The group's rules as published before the last rule change was acknowledged.
+    json rules = json::array();
+    const auto directory = ctx.engine.Groups(result.org);
+    for (const domain::Rule& rule : domain::EffectiveRules(*directory, result.group)) {
+      json one = {{"role", domain::RoleName(rule.role)}};
+      if (rule.scoped()) one["resources"] = rule.resources;
+      rules.push_back(std::move(one));
+    }
     response = JsonResponse(200, json{{"valid", true},
                                       {"key_id", FormatKeyId(result.key_id)},
                                       {"org", std::string(result.org)},
                                       {"group", std::string(result.group)},
                                       {"permissions", permissions},
+                                      {"rules", std::move(rules)},
                                       {"expires_at", TimeOrNull(result.expires_at_us)}});
   }
   if (result.reason != VerifyReason::kMalformed && result.reason != VerifyReason::kUnknown) {

@@ -175,6 +175,50 @@ TEST_F(CliTest, OrgsCreateGivesAnIsolatedOrgWithItsOwnAdminKey) {
   EXPECT_NE(refused.err.find("forbidden"), std::string::npos) << refused.err;
 }
 
+TEST_F(CliTest, GroupsMembersAndAuthorize) {
+  json group =
+      CliJson({"groups", "create", "payments-ci", "--description", "CI for payments", "--rule",
+               "namespace-admin:payments", "--rule", "subgraph-publisher:sg-ledger"});
+  EXPECT_EQ(group["rules"].size(), 2u) << group;
+  CommandResult listed = Cli({"groups", "list"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find("namespace-admin:payments"), std::string::npos) << listed.out;
+  json key = CliJson({"keys", "create", "--name", "ci bot", "--group", "payments-ci"});
+  const std::string key_id = key["id"];
+
+  // Allowed: exit 0; denied: exit 1 with the reason.
+  CommandResult allowed = Cli({"authorize", "--key", key_id, "--action", "graph:write", "--kind",
+                               "graph", "--id", "checkout", "--namespace", "payments"});
+  EXPECT_EQ(allowed.exit_code, 0) << allowed.err;
+  EXPECT_NE(allowed.out.find("namespace-admin"), std::string::npos) << allowed.out;
+  ASSERT_EQ(Cli({"groups", "set-rules", "payments-ci", "--rule", "namespace-viewer"}).exit_code, 0);
+  CommandResult denied = Cli({"authorize", "--key", key_id, "--action", "graph:write", "--kind",
+                              "graph", "--id", "checkout", "--namespace", "payments"});
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_NE(denied.out.find("not-granted"), std::string::npos) << denied.out;
+
+  json member = CliJson({"members", "set", "alice", "--group", "developer", "--group", "viewer"});
+  EXPECT_EQ(member["groups"], json::array({"developer", "viewer"}));
+  EXPECT_EQ(CliJson({"members", "list"})["members"].size(), 1u);
+  EXPECT_EQ(Cli({"authorize", "--member", "alice", "--action", "keys:create"}).exit_code, 0);
+  EXPECT_EQ(Cli({"members", "remove", "alice"}).exit_code, 0);
+  EXPECT_EQ(Cli({"authorize", "--member", "alice", "--action", "keys:create"}).exit_code, 1);
+
+  // A group with a live key is not deleted (409: exit 1); an empty one is.
+  CommandResult in_use = Cli({"groups", "delete", "payments-ci"});
+  EXPECT_EQ(in_use.exit_code, 1);
+  EXPECT_NE(in_use.err.find("group_in_use"), std::string::npos) << in_use.err;
+  ASSERT_EQ(Cli({"keys", "revoke", key_id}).exit_code, 0);
+  EXPECT_EQ(Cli({"groups", "delete", "payments-ci"}).exit_code, 0);
+  EXPECT_EQ(Cli({"groups", "get", "payments-ci"}).exit_code, 1);
+  // A developer key may not manage groups.
+  json dev = CliJson({"keys", "create", "--name", "dev", "--group", "developer"});
+  CommandResult refused = Cli({"groups", "create", "mine", "--rule", "organization-admin"},
+                              {{"KEYTRAIL_TOKEN", dev["token"].get<std::string>()}});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("forbidden"), std::string::npos) << refused.err;
+}
+
 TEST_F(CliTest, AuditHistoryAndChainVerification) {
   json key = CliJson({"keys", "create", "--name", "audited bot", "--group", "developer"});
   const std::string id = key["id"];

@@ -145,6 +145,53 @@ TEST_F(EngineTest, GroupChangeShowsInVerify) {
   EXPECT_EQ(engine_->Verify(key.token->reveal()).group, "ops");
 }
 
+// The writer authorizes commands that ask for it (CommandContext::authorize) against the
+// state Decide sees, and publishes the group directory before answering.
+TEST_F(EngineTest, WriterAuthorizesCommandsAndPublishesGroupsBeforeAnswering) {
+  GivenOrgAndGroups();
+  auto dev = engine_->CreateKey(As(), {.name = "dev", .group = "developer"});
+  ASSERT_TRUE(dev.ok() && dev->outcome.kind == Kind::kApplied);
+  CommandContext as_dev{
+      .org = "acme", .actor_kind = fb::ActorKind::Key, .actor_id = dev->key_id, .authorize = true};
+  // A developer may not mint an admin key, nor manage groups.
+  auto admin_key = engine_->CreateKey(as_dev, {.name = "root", .group = "admin"});
+  ASSERT_TRUE(admin_key.ok());
+  ASSERT_EQ(admin_key->outcome.kind, Kind::kRejected);
+  EXPECT_EQ(admin_key->outcome.rejection->code, domain::RejectionCode::kForbidden);
+  auto group = engine_->Execute(as_dev, domain::CreateGroup{"mine", "", "", {}});
+  ASSERT_TRUE(group.ok());
+  EXPECT_EQ(group->kind, Kind::kRejected);
+  // The same command without `authorize` is trusted (the caller authorized it).
+  as_dev.authorize = false;
+  EXPECT_EQ(engine_->Execute(as_dev, domain::CreateGroup{"mine", "", "", {}})->kind,
+            Kind::kApplied);
+
+  // A rule change is visible through Engine::Authorize once answered.
+  const auto principal = domain::Principal::Key(dev->key_id, "developer");
+  EXPECT_TRUE(engine_
+                  ->Authorize("acme", domain::Principal::Key("k", "ci"), domain::Action::kGraphRead,
+                              domain::Resource::Org())
+                  .decision.allowed == false);
+  ASSERT_EQ(
+      engine_->Execute(As(), domain::ChangeGroupRules{"ci", {{"organization-viewer", {}}}, {}})
+          ->kind,
+      Kind::kApplied);
+  const Authorization now = engine_->Authorize("acme", domain::Principal::Key("k", "ci"),
+                                               domain::Action::kGraphRead, domain::Resource::Org());
+  EXPECT_TRUE(now.decision.allowed);
+  EXPECT_EQ(now.decision.grant.group, "ci");
+  EXPECT_TRUE(
+      engine_->Authorize("acme", principal, domain::Action::kKeysCreate, domain::Resource::Org())
+          .decision.allowed);
+  EXPECT_TRUE(engine_->Groups("nowhere")->groups.empty());
+  // And survives a restart (the directory is rebuilt from the log).
+  Restart();
+  EXPECT_TRUE(engine_
+                  ->Authorize("acme", domain::Principal::Key("k", "ci"), domain::Action::kGraphRead,
+                              domain::Resource::Org())
+                  .decision.allowed);
+}
+
 TEST_F(EngineTest, RetriedCreateReturnsTheKeyButNoSecret) {
   GivenOrgAndGroups();
   IssuedKey first = Create("deploy", domain::Expiration::Never(), "req-1");

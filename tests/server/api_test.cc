@@ -304,15 +304,155 @@ TEST_F(ApiTest, RolesFollowTheCallersGroup) {
   EXPECT_EQ(Code(Call("POST", "/v1/orgs/default/keys", R"({"name": "x1x", "group": "viewer"})", v)),
             "forbidden");
   EXPECT_EQ(Code(Call("POST", own + "/revoke", "", v)), "forbidden");
-  // A manager manages any non-admin key, but never hands itself an admin secret.
+  // A manager manages keys of groups within its own rights (least privilege), and never
+  // hands itself an admin secret: a developer key may write graphs, which it may not.
   const std::string admin_path = "/v1/orgs/default/keys/" + admin_id_;
   EXPECT_EQ(Code(Call("POST", admin_path + "/rotate", "", m)), "forbidden");
   EXPECT_EQ(Code(Call("PUT", own + "/group", R"({"group": "admin"})", m)), "forbidden");
-  HttpResponse moved = Call("PUT", own + "/group", R"({"group": "viewer"})", m);
+  EXPECT_EQ(Code(Call("PUT", own + "/group", R"({"group": "viewer"})", m)), "forbidden");
+  EXPECT_EQ(Code(Call("POST", own + "/revoke", "", m)), "forbidden");
+  HttpResponse moved = Call("PUT", others + "/group", R"({"group": "apikey-manager"})", m);
   ASSERT_EQ(moved.status, 200) << moved.body;
-  EXPECT_EQ(Json(moved)["group"], "viewer");
-  EXPECT_EQ(Call("POST", own + "/revoke", R"({"reason": "done"})", m).status, 200);
+  EXPECT_EQ(Json(moved)["group"], "apikey-manager");
+  EXPECT_EQ(Call("POST", others + "/revoke", R"({"reason": "done"})", m).status, 200);
   EXPECT_EQ(Code(Call("POST", "/v1/orgs", R"({"id": "nope", "name": "Nope"})", m)), "forbidden");
+}
+
+TEST_F(ApiTest, GroupsAndMembersOverHttp) {
+  const std::string groups = "/v1/orgs/default/groups";
+  HttpResponse created = Call("POST", groups, R"({"id": "payments-ci", "description": "CI",
+      "rules": [{"role": "namespace-admin", "resources": ["payments"]},
+                {"role": "subgraph-publisher", "resources": ["sg-ledger"]}]})",
+                              admin_);
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(Json(created)["rules"][0]["role"], "namespace-admin");
+  EXPECT_EQ(Json(created)["rules"][0]["resources"], json::array({"payments"}));
+  EXPECT_EQ(Json(Call("GET", groups + "/payments-ci", "", admin_))["description"], "CI");
+  EXPECT_EQ(Json(Call("GET", groups, "", admin_))["groups"].size(), 5u);  // 4 built in
+  EXPECT_EQ(Code(Call("POST", groups, R"({"id": "x", "rules": [{"role": "root"}]})", admin_)),
+            "unknown_role");
+  EXPECT_EQ(Code(Call("POST", groups, R"({"id": "x", "rules": [{"rol": "viewer"}]})", admin_)),
+            "invalid_request");
+  EXPECT_EQ(Code(Call("GET", groups + "/nope", "", admin_)), "group_not_found");
+  EXPECT_EQ(Code(Call("PUT", groups + "/admin", R"({"rules": []})", admin_)), "group_builtin");
+
+  // A key of the group: verify shows its rules, and a rule change applies at once.
+  json ci = CreateKey("ci bot", "payments-ci", admin_);
+  const std::string ci_id = ci["id"];
+  json v = Json(Call("POST", "/v1/verify", "", ci["token"]));
+  ASSERT_EQ(v["rules"].size(), 2u);
+  const std::string authorize = R"({"key": ")" + ci_id + R"(", "action": "graph:write",
+      "resource": {"kind": "graph", "id": "checkout", "namespace": "payments"}})";
+  json allowed = Json(Call("POST", "/v1/authorize", authorize, admin_));
+  EXPECT_EQ(allowed["allowed"], true) << allowed;
+  EXPECT_EQ(allowed["group"], "payments-ci");
+  EXPECT_EQ(allowed["rule"]["role"], "namespace-admin");
+  HttpResponse changed =
+      Call("PUT", groups + "/payments-ci",
+           R"({"rules": [{"role": "namespace-viewer", "resources": ["payments"]}]})", admin_);
+  ASSERT_EQ(changed.status, 200) << changed.body;
+  json denied = Json(Call("POST", "/v1/authorize", authorize, admin_));
+  EXPECT_EQ(denied["allowed"], false);
+  EXPECT_EQ(denied["reason"], "not-granted");
+  v = Json(Call("POST", "/v1/verify", "", ci["token"]));
+  ASSERT_EQ(v["rules"].size(), 1u);
+  EXPECT_EQ(v["rules"][0]["role"], "namespace-viewer");
+
+  // Members.
+  HttpResponse alice =
+      Call("PUT", "/v1/orgs/default/members/alice", R"({"groups": ["developer"]})", admin_);
+  ASSERT_EQ(alice.status, 200) << alice.body;
+  EXPECT_EQ(Json(alice)["groups"], json::array({"developer"}));
+  EXPECT_EQ(Json(Call("GET", "/v1/orgs/default/members", "", admin_))["members"].size(), 1u);
+  EXPECT_EQ(Json(Call("GET", "/v1/orgs/default/members/alice", "", admin_))["id"], "alice");
+  EXPECT_EQ(
+      Json(Call("POST", "/v1/authorize",
+                R"({"member": "alice", "action": "keys:create", "resource": {"kind": "org"}})",
+                admin_))["allowed"],
+      true);
+  EXPECT_EQ(Code(Call("PUT", "/v1/orgs/default/members/bob", R"({"groups": ["nope"]})", admin_)),
+            "group_not_found");
+
+  // A group in use is not deleted; an empty one is.
+  HttpResponse in_use = Call("DELETE", groups + "/payments-ci", "", admin_);
+  EXPECT_EQ(in_use.status, 409);
+  EXPECT_EQ(Code(in_use), "group_in_use");
+  ASSERT_EQ(Call("POST", "/v1/orgs/default/keys/" + ci_id + "/revoke", "", admin_).status, 200);
+  EXPECT_EQ(Call("DELETE", groups + "/payments-ci", "", admin_).status, 204);
+  EXPECT_EQ(Code(Call("GET", groups + "/payments-ci", "", admin_)), "group_not_found");
+  EXPECT_EQ(Call("DELETE", "/v1/orgs/default/members/alice", "", admin_).status, 204);
+  EXPECT_EQ(Code(Call("GET", "/v1/orgs/default/members/alice", "", admin_)), "member_not_found");
+  EXPECT_EQ(Code(Call("DELETE", "/v1/orgs/default/members/alice", "", admin_)), "member_not_found");
+}
+
+TEST_F(ApiTest, EscalationAttemptsAreForbidden) {
+  json dev = CreateKey("dev", "developer", admin_);
+  json manager = CreateKey("manager", "apikey-manager", admin_);
+  json viewer = CreateKey("viewer", "viewer", admin_);
+  const std::string d = dev["token"], m = manager["token"], v = viewer["token"];
+  auto forbidden = [&](const HttpResponse& r) {
+    EXPECT_EQ(r.status, 403) << r.body;
+    EXPECT_EQ(Code(r), "forbidden") << r.body;
+    EXPECT_FALSE(Json(r).value("detail", "").empty());
+  };
+  // A developer mints no admin key and no apikey-manager key (which may rotate any key).
+  forbidden(Call("POST", "/v1/orgs/default/keys", R"({"name": "x1x", "group": "admin"})", d));
+  forbidden(
+      Call("POST", "/v1/orgs/default/keys", R"({"name": "x1x", "group": "apikey-manager"})", d));
+  // It makes no group with more than it has, and manages no groups at all.
+  forbidden(Call("POST", "/v1/orgs/default/groups",
+                 R"({"id": "mine", "rules": [{"role": "organization-admin"}]})", d));
+  // An apikey-manager moves no key into admin, nor puts itself there.
+  const std::string viewer_path = "/v1/orgs/default/keys/" + viewer["id"].get<std::string>();
+  forbidden(Call("PUT", viewer_path + "/group", R"({"group": "admin"})", m));
+  forbidden(Call("PUT", "/v1/orgs/default/keys/" + manager["id"].get<std::string>() + "/group",
+                 R"({"group": "admin"})", m));
+  // Nor makes a member an admin.
+  forbidden(Call("PUT", "/v1/orgs/default/members/mallory", R"({"groups": ["admin"]})", m));
+  // A viewer reads keys and groups but not the audit trail, and changes nothing.
+  EXPECT_EQ(Call("GET", "/v1/orgs/default/groups", "", v).status, 200);
+  forbidden(Call("GET", "/v1/orgs/default/audit", "", v));
+  forbidden(Call("PUT", "/v1/orgs/default/groups/developer", R"({"rules": []})", v));
+
+  // On behalf of a member: the intersection. Admin acting for a viewer member is a viewer.
+  ASSERT_EQ(
+      Call("PUT", "/v1/orgs/default/members/vera", R"({"groups": ["viewer"]})", admin_).status,
+      200);
+  const std::vector<HttpHeader> as_vera = {{"x-keytrail-on-behalf-of", "vera"}};
+  forbidden(Call("POST", "/v1/orgs/default/keys", R"({"name": "x2x", "group": "viewer"})", admin_,
+                 as_vera));
+  forbidden(Call("POST", viewer_path + "/revoke", "", admin_, as_vera));
+  EXPECT_EQ(Call("GET", "/v1/orgs/default/keys", "", admin_, as_vera).status, 200);
+  forbidden(
+      Call("GET", "/v1/orgs/default/keys", "", admin_, {{"x-keytrail-on-behalf-of", "nobody"}}));
+  // Acting for a developer member: keys it creates are the member's own.
+  ASSERT_EQ(
+      Call("PUT", "/v1/orgs/default/members/dana", R"({"groups": ["developer"]})", admin_).status,
+      200);
+  HttpResponse made =
+      Call("POST", "/v1/orgs/default/keys", R"({"name": "dana bot", "group": "viewer"})", admin_,
+           {{"x-keytrail-on-behalf-of", "dana"}});
+  ASSERT_EQ(made.status, 201) << made.body;
+  EXPECT_EQ(Json(made)["created_by"], "dana");
+
+  // Cross-org: another org's groups and members are not there.
+  HttpResponse org = Call("POST", "/v1/orgs", R"({"id": "acme", "name": "Acme"})", admin_);
+  ASSERT_EQ(org.status, 201);
+  const std::string acme_admin = Json(org)["admin_key"]["token"];
+  for (const auto& [method, target, body] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"GET", "/v1/orgs/default/groups", ""},
+           {"POST", "/v1/orgs/default/groups", R"({"id": "x"})"},
+           {"PUT", "/v1/orgs/default/members/eve", R"({"groups": ["admin"]})"},
+           {"DELETE", "/v1/orgs/default/groups/developer", ""}}) {
+    EXPECT_EQ(Code(Call(method, target, body, acme_admin)), "org_not_found") << target;
+  }
+  // Asking about another org's key finds nothing.
+  EXPECT_EQ(Code(Call("POST", "/v1/authorize",
+                      R"({"key": ")" + dev["id"].get<std::string>() +
+                          R"(", "action": "keys:read", "resource": {"kind": "org"}})",
+                      acme_admin)),
+            "key_not_found");
 }
 
 TEST_F(ApiTest, RotateKeepsTheOldTokenForTheGrace) {
@@ -381,8 +521,8 @@ TEST_F(ApiTest, IdempotencyKeyAnswersRetriesWithoutTheSecret) {
   EXPECT_EQ(again["secret_already_shown"], true);
 
   // Another caller's identical Idempotency-Key is its own: its command is decided anew.
-  json manager = CreateKey("manager", "apikey-manager", admin_);
-  HttpResponse other = Call("POST", "/v1/orgs/default/keys", body, manager["token"], idem);
+  json developer = CreateKey("developer", "developer", admin_);
+  HttpResponse other = Call("POST", "/v1/orgs/default/keys", body, developer["token"], idem);
   EXPECT_EQ(Code(other), "name_taken");
 
   // Reusing a key for another kind of request is refused.

@@ -28,6 +28,8 @@ void AddKeys(CLI::App& app, int* rc);
 void AddOrgs(CLI::App& app, int* rc);
 void AddVerify(CLI::App& app, int* rc);
 void AddAudit(CLI::App& app, int* rc);
+// groups create|list|get|set-rules|delete, members set|list|remove, authorize.
+void AddGroups(CLI::App& app, int* rc);
 
 // Operator subcommands, working on a data directory (and Kafka) directly, not through a
 // server (docs/operations.md): log dump, rebuild, check, projector skip.

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   keytrail::cli::AddOrgs(app, &rc);
   keytrail::cli::AddVerify(app, &rc);
   keytrail::cli::AddAudit(app, &rc);
+  keytrail::cli::AddGroups(app, &rc);
   keytrail::cli::AddLogDump(app, &rc);
   keytrail::cli::AddRebuild(app, &rc);
   keytrail::cli::AddCheck(app, &rc);

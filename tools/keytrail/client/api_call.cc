@@ -71,7 +71,7 @@ std::variant<HttpReply, int> Exchange(const ClientOptions& options, const std::s
   }
   std::vector<std::pair<std::string, std::string>> headers = {{"Accept", accept}};
   if (!options.token.empty()) headers.emplace_back("Authorization", "Bearer " + options.token);
-  if (method == "POST" && !options.idempotency_key.empty()) {
+  if (method != "GET" && !options.idempotency_key.empty()) {
     headers.emplace_back("Idempotency-Key", options.idempotency_key);
   }
   auto reply = client->Send(method, target, body, headers);
@@ -98,6 +98,7 @@ ApiOutcome CallApi(const ClientOptions& options, const std::string& method,
                             "application/json");
   if (auto* code = std::get_if<int>(&exchanged)) return {*code, nullptr};
   HttpReply* reply = &std::get<HttpReply>(exchanged);
+  if (reply->status == 204) return {kExitOk, nullptr};  // done, nothing to show
   auto parsed = nlohmann::json::parse(reply->body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
     PrintError("bad_response", "the server's answer is not JSON");

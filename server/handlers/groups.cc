@@ -1,0 +1,341 @@
+// Groups and members: GET/POST /v1/orgs/{org}/groups, GET/PUT/DELETE .../groups/{group},
+// GET /v1/orgs/{org}/members, GET/PUT/DELETE .../members/{member}; and POST /v1/authorize.
+//
+// Reads come from the writer's published group directory (Engine::Groups), which holds
+// every acknowledged change. Commands are authorized by the writer (least privilege,
+// command_policy.h); reads need groups:read / members:read.
+#include <fmt/format.h>
+
+#include "engine/domain/authorize.h"
+#include "server/handlers/handlers.h"
+#include "server/json_io.h"
+#include "server/problem.h"
+#include "server/wire_format.h"
+
+namespace keytrail::server {
+namespace {
+
+using nlohmann::json;
+using Kind = CommandOutcome::Kind;
+
+json RulesToJson(std::span<const domain::Rule> rules) {
+  json out = json::array();
+  for (const domain::Rule& rule : rules) {
+    json one = {{"role", domain::RoleName(rule.role)}};
+    if (rule.scoped()) one["resources"] = rule.resources;
+    out.push_back(std::move(one));
+  }
+  return out;
+}
+
+json GroupToJson(const domain::GroupState& group) {
+  return json{{"id", group.id},
+              {"name", group.name},
+              {"description", group.description},
+              {"builtin", group.builtin},
+              {"rules", RulesToJson(group.rules)},
+              {"members", group.members}};
+}
+
+json MemberToJson(std::string_view id, const domain::MemberState& member) {
+  return json{{"id", std::string(id)}, {"groups", member.groups}};
+}
+
+// The body's "rules": [{role, resources?}]; nullopt (and a recorded error) if malformed.
+std::optional<std::vector<domain::RuleSpec>> ReadRules(BodyReader& body, bool required) {
+  const json* rules = body.Member("rules", required);
+  if (rules == nullptr) return std::nullopt;
+  if (!rules->is_array()) {
+    body.Fail("'rules' must be an array of {role, resources}");
+    return std::nullopt;
+  }
+  std::vector<domain::RuleSpec> out;
+  for (const json& rule : *rules) {
+    domain::RuleSpec spec;
+    bool ok = rule.is_object() && rule.contains("role") && rule["role"].is_string();
+    if (ok) {
+      for (const auto& [name, value] : rule.items()) {
+        if (name == "role") continue;
+        if (name != "resources" || !value.is_array()) {
+          ok = false;
+          break;
+        }
+        for (const json& id : value) ok = ok && id.is_string();
+      }
+    }
+    if (!ok) {
+      body.Fail("each rule is {\"role\": string, \"resources\": [string]} (resources optional)");
+      return std::nullopt;
+    }
+    spec.role = rule["role"].get<std::string>();
+    if (rule.contains("resources")) spec.resources = rule["resources"];
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+// The answer to a group or member command: a rejection or failure as a problem, or
+// nullopt when applied (or replayed from the same kind of command).
+std::optional<HttpResponse> Refusal(const Result<CommandOutcome>& outcome, fb::Payload expected) {
+  if (!outcome.ok()) return StatusProblem(outcome.status());
+  if (outcome->kind == Kind::kRejected) return RejectionProblem(*outcome->rejection);
+  if (outcome->kind == Kind::kReplayed && outcome->first_event != expected) {
+    return Problem(409, "idempotency_key_reused",
+                   "this Idempotency-Key was used for a different request");
+  }
+  return std::nullopt;
+}
+
+// The caller in the path's org with its command id, for commands.
+struct Start {
+  Caller caller;
+  std::string command_id;
+};
+
+std::variant<Start, HttpResponse> Begin(ApiContext& ctx, const RoutedRequest& request) {
+  auto who = ctx.CallerInOrg(request);
+  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  Start start{std::move(std::get<Caller>(who)), {}};
+  auto command_id = ctx.CommandId(start.caller, request);
+  if (auto* refused = std::get_if<HttpResponse>(&command_id)) return std::move(*refused);
+  start.command_id = std::move(std::get<std::string>(command_id));
+  return start;
+}
+
+// The caller in the path's org, allowed `action` on the org.
+std::variant<Caller, HttpResponse> Reader(ApiContext& ctx, const RoutedRequest& request,
+                                          domain::Action action) {
+  auto who = ctx.CallerInOrg(request);
+  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  if (auto denied = Authorize(ctx.engine, std::get<Caller>(who), action, domain::Resource::Org())) {
+    return std::move(*denied);
+  }
+  return std::move(std::get<Caller>(who));
+}
+
+HttpResponse GroupAnswer(ApiContext& ctx, const std::string& org, std::string_view id, int status) {
+  const auto directory = ctx.engine.Groups(org);
+  const domain::GroupState* group = directory->FindGroup(id);
+  if (group == nullptr) return Problem(404, "group_not_found", fmt::format("no group '{}'", id));
+  return JsonResponse(status, GroupToJson(*group));
+}
+
+}  // namespace
+
+HttpResponse ListGroupsHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto who = Reader(ctx, request, domain::Action::kGroupsRead);
+  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  const auto directory = ctx.engine.Groups(std::get<Caller>(who).org);
+  json groups = json::array();
+  for (const auto& [id, group] : directory->groups) {
+    if (!group.deleted) groups.push_back(GroupToJson(group));
+  }
+  return JsonResponse(200, json{{"groups", std::move(groups)}});
+}
+
+HttpResponse GetGroupHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto who = Reader(ctx, request, domain::Action::kGroupsRead);
+  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  return GroupAnswer(ctx, std::get<Caller>(who).org, request.Param("group"), 200);
+}
+
+HttpResponse CreateGroupHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto started = Begin(ctx, request);
+  if (auto* refused = std::get_if<HttpResponse>(&started)) return std::move(*refused);
+  Start& start = std::get<Start>(started);
+  BodyReader body(request.http.body, {"id", "name", "description", "rules"});
+  auto id = body.String("id", true);
+  auto name = body.String("name", false);
+  auto description = body.String("description", false);
+  auto rules = ReadRules(body, false);
+  if (!body.ok()) return body.problem();
+  domain::CreateGroup command{*id, name.value_or(""), description.value_or(""),
+                              rules.value_or(std::vector<domain::RuleSpec>{})};
+  auto outcome = ctx.engine.Execute(ctx.CommandFor(start.caller, start.command_id, request),
+                                    std::move(command));
+  if (auto refused = Refusal(outcome, fb::Payload::GroupCreated)) return std::move(*refused);
+  HttpResponse response =
+      GroupAnswer(ctx, start.caller.org, *id, outcome->kind == Kind::kApplied ? 201 : 200);
+  response.SetHeader("Location", fmt::format("/v1/orgs/{}/groups/{}", start.caller.org, *id));
+  return response;
+}
+
+HttpResponse ChangeGroupHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto started = Begin(ctx, request);
+  if (auto* refused = std::get_if<HttpResponse>(&started)) return std::move(*refused);
+  Start& start = std::get<Start>(started);
+  BodyReader body(request.http.body, {"rules", "description"});
+  auto rules = ReadRules(body, true);
+  auto description = body.String("description", false);
+  if (!body.ok()) return body.problem();
+  const std::string id(request.Param("group"));
+  auto outcome = ctx.engine.Execute(ctx.CommandFor(start.caller, start.command_id, request),
+                                    domain::ChangeGroupRules{id, std::move(*rules), description});
+  if (auto refused = Refusal(outcome, fb::Payload::GroupRulesChanged)) return std::move(*refused);
+  return GroupAnswer(ctx, start.caller.org, id, 200);
+}
+
+HttpResponse DeleteGroupHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto started = Begin(ctx, request);
+  if (auto* refused = std::get_if<HttpResponse>(&started)) return std::move(*refused);
+  Start& start = std::get<Start>(started);
+  auto outcome = ctx.engine.Execute(ctx.CommandFor(start.caller, start.command_id, request),
+                                    domain::DeleteGroup{std::string(request.Param("group"))});
+  if (auto refused = Refusal(outcome, fb::Payload::GroupDeleted)) return std::move(*refused);
+  HttpResponse response;
+  response.status = 204;
+  return response;
+}
+
+HttpResponse ListMembersHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto who = Reader(ctx, request, domain::Action::kMembersRead);
+  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  const auto directory = ctx.engine.Groups(std::get<Caller>(who).org);
+  json members = json::array();
+  for (const auto& [id, member] : directory->members) {
+    if (!member.groups.empty()) members.push_back(MemberToJson(id, member));
+  }
+  return JsonResponse(200, json{{"members", std::move(members)}});
+}
+
+HttpResponse GetMemberHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto who = Reader(ctx, request, domain::Action::kMembersRead);
+  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  const auto directory = ctx.engine.Groups(std::get<Caller>(who).org);
+  const std::string_view id = request.Param("member");
+  const domain::MemberState* member = directory->FindMember(id);
+  if (member == nullptr) {
+    return Problem(404, "member_not_found", fmt::format("no member '{}'", id));
+  }
+  return JsonResponse(200, MemberToJson(id, *member));
+}
+
+HttpResponse SetMemberHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto started = Begin(ctx, request);
+  if (auto* refused = std::get_if<HttpResponse>(&started)) return std::move(*refused);
+  Start& start = std::get<Start>(started);
+  BodyReader body(request.http.body, {"groups"});
+  auto groups = body.StringArray("groups", true);
+  if (!body.ok()) return body.problem();
+  const std::string id(request.Param("member"));
+  auto outcome = ctx.engine.Execute(ctx.CommandFor(start.caller, start.command_id, request),
+                                    domain::SetMemberGroups{id, std::move(*groups)});
+  if (auto refused = Refusal(outcome, fb::Payload::MemberGroupsChanged)) {
+    if (outcome.ok() && outcome->kind == Kind::kReplayed &&
+        outcome->first_event == fb::Payload::NONE) {
+      // A retried no-op: nothing to compare, answer as now.
+    } else {
+      return std::move(*refused);
+    }
+  }
+  const auto directory = ctx.engine.Groups(start.caller.org);
+  const domain::MemberState* member = directory->FindMember(id);
+  if (member == nullptr) return Problem(404, "member_not_found", fmt::format("no member '{}'", id));
+  return JsonResponse(200, MemberToJson(id, *member));
+}
+
+HttpResponse RemoveMemberHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto started = Begin(ctx, request);
+  if (auto* refused = std::get_if<HttpResponse>(&started)) return std::move(*refused);
+  Start& start = std::get<Start>(started);
+  auto outcome = ctx.engine.Execute(ctx.CommandFor(start.caller, start.command_id, request),
+                                    domain::RemoveMember{std::string(request.Param("member"))});
+  if (auto refused = Refusal(outcome, fb::Payload::MemberGroupsChanged)) {
+    return std::move(*refused);
+  }
+  HttpResponse response;
+  response.status = 204;
+  return response;
+}
+
+// POST /v1/authorize {key | member, action, resource: {kind, id?, namespace?}}: may this
+// key (id, of the caller's org) or member do the action on the resource? Without key and
+// member, the caller itself. Asking about another key needs keys:read, about a member
+// members:read.
+HttpResponse AuthorizeHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto who = ctx.Authenticated(request);
+  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  const Caller& caller = std::get<Caller>(who);
+  BodyReader body(request.http.body, {"key", "member", "action", "resource"});
+  auto key_id = body.String("key", false);
+  auto member = body.String("member", false);
+  auto action_name = body.String("action", true);
+  const json* resource_json = body.Member("resource", true);
+  std::string kind, id, ns;
+  if (resource_json != nullptr) {
+    bool ok = resource_json->is_object();
+    if (ok) {
+      for (const auto& [name, value] : resource_json->items()) {
+        if ((name != "kind" && name != "id" && name != "namespace") || !value.is_string()) {
+          ok = false;
+        }
+      }
+    }
+    if (!ok || !resource_json->contains("kind")) {
+      body.Fail("'resource' is {\"kind\": string, \"id\": string, \"namespace\": string}");
+    } else {
+      kind = (*resource_json)["kind"];
+      id = resource_json->value("id", "");
+      ns = resource_json->value("namespace", "");
+    }
+  }
+  if (!body.ok()) return body.problem();
+  if (key_id && member) {
+    return Problem(400, "invalid_request", "ask about a key or a member, not both");
+  }
+  auto action = domain::ParseAction(*action_name);
+  if (!action) {
+    return Problem(422, "invalid_action", fmt::format("no action '{}'", *action_name));
+  }
+  domain::Resource resource;
+  if (kind == "org") {
+    resource = domain::Resource::Org();
+  } else if (kind == "namespace") {
+    resource = domain::Resource::Namespace(id);
+  } else if (kind == "graph") {
+    resource = domain::Resource::Graph(ns, id);
+  } else if (kind == "subgraph") {
+    resource = domain::Resource::Subgraph(ns, id);
+  } else if (kind == "key") {
+    resource = domain::Resource::Key(id);
+  } else {
+    return Problem(422, "invalid_resource",
+                   "resource kind must be org, namespace, graph, subgraph or key");
+  }
+  if (kind != "org" && id.empty()) {
+    return Problem(422, "invalid_resource", "the resource needs an id");
+  }
+
+  domain::Principal principal = PrincipalOf(caller);
+  projections::KeyRecord key;
+  if (key_id) {
+    if (auto denied =
+            Authorize(ctx.engine, caller, domain::Action::kKeysRead, domain::Resource::Org())) {
+      return std::move(*denied);
+    }
+    auto loaded = ctx.LoadKey(caller, *key_id);
+    if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
+    key = std::move(std::get<projections::KeyRecord>(loaded));
+    const bool active = DisplayStatus(key, ctx.clock.NowMicros()) == "active";
+    const bool scim =
+        std::find(key.permissions.begin(), key.permissions.end(), "scim") != key.permissions.end();
+    principal = domain::Principal::Key(*key_id, active ? std::string_view(key.group_id) : "", scim);
+  } else if (member) {
+    if (auto denied =
+            Authorize(ctx.engine, caller, domain::Action::kMembersRead, domain::Resource::Org())) {
+      return std::move(*denied);
+    }
+    principal = domain::Principal::Member(*member);
+  }
+  const Authorization answer = ctx.engine.Authorize(caller.org, principal, *action, resource);
+  const domain::AccessDecision& d = answer.decision;
+  json rule = nullptr;
+  if (d.allowed && d.grant.rule != nullptr) rule = RulesToJson({d.grant.rule, 1})[0];
+  return JsonResponse(
+      200, json{{"allowed", d.allowed},
+                {"group", d.allowed ? json(std::string(d.grant.group)) : json(nullptr)},
+                {"rule", rule},
+                {"reason", d.allowed ? json(nullptr) : json(domain::DenyReasonName(d.reason))}});
+}
+
+}  // namespace keytrail::server
