@@ -68,6 +68,16 @@ std::variant<Caller, HttpResponse> ApiContext::CallerInOrg(const RoutedRequest& 
   return std::move(caller);
 }
 
+std::variant<Caller, HttpResponse> ApiContext::CallerInOrg(const RoutedRequest& request,
+                                                           domain::Action action) {
+  auto who = CallerInOrg(request);
+  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  if (auto denied = Authorize(engine, std::get<Caller>(who), action, domain::Resource::Org())) {
+    return std::move(*denied);
+  }
+  return who;
+}
+
 std::variant<std::string, HttpResponse> ApiContext::CommandId(const Caller& caller,
                                                               const RoutedRequest& request) {
   auto key = request.http.Header("idempotency-key");

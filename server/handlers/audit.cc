@@ -283,13 +283,9 @@ HttpResponse ListAuditHandler(ApiContext& ctx, const RoutedRequest& request) {
 }
 
 HttpResponse KeyHistoryHandler(ApiContext& ctx, const RoutedRequest& request) {
-  auto who = ctx.CallerInOrg(request);
+  auto who = ctx.CallerInOrg(request, domain::Action::kKeysRead);
   if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
   const Caller& caller = std::get<Caller>(who);
-  if (auto denied =
-          Authorize(ctx.engine, caller, domain::Action::kKeysRead, domain::Resource::Org())) {
-    return std::move(*denied);
-  }
   auto loaded = ctx.LoadKey(caller, request.Param("id"));
   if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
   json events = json::array();

@@ -35,6 +35,9 @@ struct ApiContext {
   // the path's {org}: any other org is 404 org_not_found, exactly as for an org that
   // does not exist, so a caller learns nothing about other orgs.
   std::variant<Caller, HttpResponse> CallerInOrg(const RoutedRequest& request);
+  // CallerInOrg, then 403 unless the caller may do `action` org-wide.
+  std::variant<Caller, HttpResponse> CallerInOrg(const RoutedRequest& request,
+                                                 domain::Action action);
 
   // The command id for a command of `caller`: "<caller key id>:<Idempotency-Key>", so
   // two callers' keys never collide; empty without the header. An Idempotency-Key that

@@ -109,13 +109,9 @@ HttpResponse CreateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
 }
 
 HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request) {
-  auto who = ctx.CallerInOrg(request);
+  auto who = ctx.CallerInOrg(request, domain::Action::kKeysRead);
   if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
   const Caller& caller = std::get<Caller>(who);
-  if (auto denied =
-          Authorize(ctx.engine, caller, domain::Action::kKeysRead, domain::Resource::Org())) {
-    return std::move(*denied);
-  }
 
   projections::ListFilter filter;
   std::optional<std::string> status;
@@ -185,13 +181,9 @@ HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request) {
 }
 
 HttpResponse GetKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
-  auto who = ctx.CallerInOrg(request);
+  auto who = ctx.CallerInOrg(request, domain::Action::kKeysRead);
   if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
   const Caller& caller = std::get<Caller>(who);
-  if (auto denied =
-          Authorize(ctx.engine, caller, domain::Action::kKeysRead, domain::Resource::Org())) {
-    return std::move(*denied);
-  }
   for (const auto& [name, value] : request.query) {
     if (name != "as_of") {
       return Problem(400, "invalid_request", fmt::format("unknown query parameter '{}'", name));
