@@ -111,7 +111,7 @@ int Verify(const AuditOptions& o) {
 void AddAudit(CLI::App& app, int* rc) {
   auto o = std::make_shared<AuditOptions>();
   CLI::App* audit = app.add_subcommand(
-      "audit", "the org's audit trail (admin or apikey-manager key); 'audit verify' checks it");
+      "audit", "the org's audit trail (needs audit:read); 'audit verify' checks it");
   AddClientOptions(*audit, o->client, /*with_token=*/true, /*with_org=*/true);
   audit->add_option("--key", o->key, "only records of this key");
   audit->add_option("--actor", o->actor, "only records of this acting key or member");
