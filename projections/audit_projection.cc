@@ -196,21 +196,38 @@ std::string LowerCase(std::string text) {
   return text;
 }
 
-// The index to scan for `filter` and the value it is keyed by.
-std::string ChooseIndex(std::string_view org, const AuditFilter& filter) {
-  if (!filter.key.empty()) return IndexPrefix('k', org, filter.key);
-  if (!filter.actor.empty()) return IndexPrefix('a', org, filter.actor);
-  if (!filter.action.empty()) return IndexPrefix('c', org, filter.action);
+// The index to scan for `filter` ('k', 'a', 'c' or 't'): the most selective one set.
+char ChooseIndex(const AuditFilter& filter) {
+  if (!filter.key.empty()) return 'k';
+  if (!filter.actor.empty()) return 'a';
+  if (!filter.action.empty()) return 'c';
+  return 't';
+}
+
+// The prefix of `index`'s rows for `filter` and the value it is keyed by.
+std::string IndexPrefixFor(char index, std::string_view org, const AuditFilter& filter) {
+  switch (index) {
+    case 'k':
+      return IndexPrefix('k', org, filter.key);
+    case 'a':
+      return IndexPrefix('a', org, filter.actor);
+    case 'c':
+      return IndexPrefix('c', org, filter.action);
+  }
   return IndexPrefix('t', org, std::nullopt);
 }
 
-// Whether `record` passes the filters the chosen index does not apply.
-bool Matches(std::string_view record, const AuditFilter& filter) {
-  if (filter.actor.empty() && filter.action.empty()) return true;  // key/time: by index
+// Whether `record` passes the filters that `index` does not apply by itself (key and
+// time always come from the index; the record is parsed only when another filter
+// remains, e.g. an action filter on the key index).
+bool Matches(std::string_view record, const AuditFilter& filter, char index) {
+  const bool check_actor = !filter.actor.empty() && index != 'a';
+  const bool check_action = !filter.action.empty() && index != 'c';
+  if (!check_actor && !check_action) return true;
   const json r = json::parse(record, nullptr, false);
   if (!r.is_object()) return false;
-  if (!filter.actor.empty() && r["actor"].value("id", "") != filter.actor) return false;
-  if (!filter.action.empty() && r.value("action", "") != filter.action) return false;
+  if (check_actor && r["actor"].value("id", "") != filter.actor) return false;
+  if (check_action && r.value("action", "") != filter.action) return false;
   return true;
 }
 
@@ -219,7 +236,8 @@ bool Matches(std::string_view record, const AuditFilter& filter) {
 Status Scan(ViewStore& store, std::string_view org, const AuditFilter& filter,
             std::string_view after,
             const std::function<bool(std::string_view suffix, std::string_view record)>& visit) {
-  const std::string prefix = ChooseIndex(org, filter);
+  const char index = ChooseIndex(filter);
+  const std::string prefix = IndexPrefixFor(index, org, filter);
   std::string begin = prefix;
   if (!after.empty()) {
     begin.append(after);
@@ -250,7 +268,7 @@ Status Scan(ViewStore& store, std::string_view org, const AuditFilter& filter,
       failed = Status::Corruption("audit: an index row points at no record");
       return false;
     }
-    if (!Matches(**record, filter)) return true;
+    if (!Matches(**record, filter, index)) return true;
     return visit(suffix, **record);
   });
   KT_RETURN_IF_ERROR(scanned);

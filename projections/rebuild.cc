@@ -112,6 +112,10 @@ Result<std::vector<int64_t>> OffsetsBefore(events::EventLog& log, Micros t) {
   for (int32_t p = 0; p < log.PartitionCount(); ++p) {
     auto end = log.EndOffset(p);
     if (!end.ok()) return end.status();
+    if (*end == 0) {
+      ends.push_back(0);
+      continue;
+    }
     auto reader = log.OpenReader(p, 0);
     if (!reader.ok()) return reader.status();
     int64_t cut = *end;

@@ -1,5 +1,7 @@
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -132,6 +134,12 @@ Result<std::unique_ptr<ViewStore>> OpenRocksViewStore(const std::string& path,
     options.write_buffer_size = 256 << 20;
     options.max_write_buffer_number = 4;
   }
+  // Bloom filters (10 bits per row): most reads are point lookups (an audit record by
+  // position, a key's row), and without filters each one searches every level and L0 file
+  // whose range covers the key (measured once, audit pages over 1M events: p50 785 -> 559 us).
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* db = nullptr;
   const rocksdb::Status s = store_options.read_only
                                 ? rocksdb::DB::OpenForReadOnly(options, path, &db)

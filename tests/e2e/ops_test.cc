@@ -20,6 +20,7 @@
 #include "projections/key_view.h"
 #include "projections/projector.h"
 #include "tests/e2e/serve_process.h"
+#include "tests/support/child_process.h"
 #include "tests/support/run_command.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_events.h"
@@ -362,6 +363,46 @@ TEST_F(OpsToolsTest, ProjectorSkipRefusesAHealthyRecord) {
   auto views = OpenViews(data_ + "/views");
   EXPECT_FALSE(views->Get(projections::SkipKey(partition_, healthy))->has_value());
   EXPECT_EQ(*projections::ReadCheckpoint(*views, partition_), healthy);
+}
+
+// In Kafka mode the log is the topic and the views are still local: the same tools take
+// --kafka-brokers.
+TEST(OpsToolsKafkaTest, DumpCheckAndRebuildReadTheTopic) {
+  TempDir dir;
+  const std::string data = dir.path() + "/data";
+  ChildProcess kafka({KEYTRAIL_BINARY, "dev-kafka", "--partitions", "4"});
+  ASSERT_TRUE(kafka.started());
+  std::string brokers;
+  ASSERT_TRUE(kafka.ReadLine(&brokers));
+  {
+    ServeProcess server(data, {"--kafka-brokers", brokers});
+    ASSERT_TRUE(server.started());
+    ASSERT_EQ(server.banner().size(), 2u);
+    const Env env = {{"KEYTRAIL_SERVER", "http://" + server.address()},
+                     {"KEYTRAIL_TOKEN", server.banner()[1]}};
+    ASSERT_EQ(
+        RunCommand(
+            {KEYTRAIL_BINARY, "keys", "create", "--name", "kafka bot", "--group", "developer"}, env)
+            .exit_code,
+        0);
+    ASSERT_EQ(Exited(server.Stop()), 0);
+  }
+  auto tool = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), KEYTRAIL_BINARY);
+    args.insert(args.end(), {"--data-dir", data, "--kafka-brokers", brokers});
+    return RunCommand(args);
+  };
+  CommandResult dump = tool({"log", "dump", "--type", "KeyCreated"});
+  ASSERT_EQ(dump.exit_code, 0) << dump.err;
+  const std::vector<json> created = JsonLines(dump.out);
+  ASSERT_EQ(created.size(), 2u) << dump.out;
+  EXPECT_EQ(created[1]["payload"]["name"], "kafka bot");
+  EXPECT_EQ(created[1]["partition"], events::PartitionForKey("default", 4));
+  CommandResult checked = tool({"check"});
+  EXPECT_EQ(checked.exit_code, 0) << checked.out << checked.err;
+  CommandResult rebuilt = tool({"rebuild"});
+  EXPECT_EQ(rebuilt.exit_code, 0) << rebuilt.err;
+  EXPECT_EQ(tool({"check"}).exit_code, 0);
 }
 
 }  // namespace

@@ -45,7 +45,11 @@ int RunSkip(const SkipOptions& o) {
   skip.reason = o.reason;
   skip.operator_id = OperatorName();
   skip.skipped_at_us = SystemClock::Instance().NowMicros();
-  if (Status s = projector.Skip(o.partition, o.offset, skip); !s.ok()) return Fail(kCommand, s);
+  if (Status s = projector.Skip(o.partition, o.offset, skip); !s.ok()) {
+    // No record there yet is a refusal like the others, not an I/O failure.
+    const int rc = Fail(kCommand, s);
+    return s.code() == StatusCode::kNotFound ? kExitRejected : rc;
+  }
   if (Status s = (*views)->Flush(); !s.ok()) return Fail(kCommand, s);
   auto skips = projections::ReadSkips(**views, o.partition);
   const std::string error =
