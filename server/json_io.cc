@@ -86,6 +86,16 @@ std::optional<std::vector<std::string>> BodyReader::StringArray(std::string_view
 
 json TimeOrNull(Micros t) { return t == 0 ? json(nullptr) : json(FormatRfc3339(t)); }
 
+json RulesToJson(std::span<const domain::Rule> rules) {
+  json out = json::array();
+  for (const domain::Rule& rule : rules) {
+    json one = {{"role", domain::RoleName(rule.role)}};
+    if (rule.scoped()) one["resources"] = rule.resources;
+    out.push_back(std::move(one));
+  }
+  return out;
+}
+
 json KeyToJson(const projections::KeyRecord& key, Micros now) {
   return json{{"id", FormatKeyId(key.key_id)},
               {"name", key.name},

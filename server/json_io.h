@@ -4,6 +4,7 @@
 
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/clock.h"
+#include "engine/domain/roles.h"
 #include "projections/key_view.h"
 #include "server/http.h"
 
@@ -48,6 +50,9 @@ class BodyReader {
 // = never), status (see DisplayStatus), hint, permissions, last_rotated_at (null =
 // never rotated).
 nlohmann::json KeyToJson(const projections::KeyRecord& key, Micros now);
+
+// Rules as the API shows them: [{role, resources}], resources only on scoped rules.
+nlohmann::json RulesToJson(std::span<const domain::Rule> rules);
 
 // RFC 3339, or null for 0.
 nlohmann::json TimeOrNull(Micros t);

@@ -7,6 +7,7 @@
 
 #include "projections/audit_projection.h"
 #include "server/handlers/handlers.h"
+#include "server/handlers/point_in_time.h"
 #include "server/json_io.h"
 #include "server/log.h"
 #include "server/problem.h"
@@ -171,85 +172,26 @@ std::optional<HttpResponse> MayReadAudit(ApiContext& ctx, const Caller& caller) 
   return Authorize(ctx.engine, caller, domain::Action::kAuditRead, domain::Resource::Org());
 }
 
-// The key `key_id` of `org` as it was at `t`, folded from its audit records up to t, with
-// its group's rules then; nullopt if it did not exist yet.
-Result<std::optional<json>> KeyAsOf(projections::ViewStore& views, const std::string& org,
-                                    const std::string& key_id, Micros t) {
-  projections::KeyRecord key;
-  bool exists = false;
-  Status s = AuditProjection::ForEach(
-      views, org, {.key = key_id, .to = t + 1}, [&](std::string_view stored) {
-        const json r = json::parse(stored, nullptr, false);
-        if (!r.is_object()) return true;
-        const std::string action = r.value("action", "");
-        const json& d = r["details"];
-        const Micros at = r.value("occurred_at_us", Micros{0});
-        if (action == "api_key.created") {
-          exists = true;
-          key.key_id = ParseKeyId(key_id).value_or(KeyId{});
-          key.name = d.value("name", "");
-          key.group_id = d.value("group", "");
-          key.created_by = d.value("created_by", "");
-          key.created_at_us = at;
-          key.expires_at_us = d.value("expires_at_us", Micros{0});
-          key.hint = d.value("hint", "");
-          key.permissions = d.value("permissions", std::vector<std::string>{});
-        } else if (action == "api_key.rotated") {
-          key.hint = d.value("hint", key.hint);
-          key.last_rotated_at_us = at;
-          key.previous_valid_until_us = d.value("previous_valid_until_us", Micros{0});
-        } else if (action == "api_key.group_updated") {
-          key.group_id = d.value("group", key.group_id);
-        } else if (action == "api_key.revoked") {
-          key.status = projections::KeyStatus::kRevoked;
-        } else if (action == "api_key.expired" && key.status == projections::KeyStatus::kActive) {
-          key.status = projections::KeyStatus::kExpired;
-        }
-        return true;
-      });
-  KT_RETURN_IF_ERROR(s);
-  if (!exists) return std::optional<json>();
-
-  // The group's rules at t: its creation, then rule changes, unless deleted since. The
-  // action index keeps this to the org's (few) group records.
-  std::vector<std::pair<int64_t, json>> changes;  // (log offset, record)
-  for (const char* action : {"group.created", "group.rules_updated", "group.deleted"}) {
-    s = AuditProjection::ForEach(
-        views, org, {.action = action, .to = t + 1}, [&](std::string_view stored) {
-          json r = json::parse(stored, nullptr, false);
-          if (r.is_object() && r["target"].value("id", "") == key.group_id) {
-            changes.emplace_back(r.value("offset", int64_t{0}), std::move(r));
-          }
-          return true;
-        });
-    KT_RETURN_IF_ERROR(s);
-  }
-  std::sort(changes.begin(), changes.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  json rules = nullptr;
-  for (const auto& [offset, r] : changes) {
-    rules =
-        r["action"] == "group.deleted" ? json(nullptr) : r["details"].value("rules", json::array());
-  }
-  json out = KeyToJson(key, t);
-  out["as_of"] = FormatRfc3339(t);
-  out["group_rules"] = std::move(rules);
-  return std::optional<json>(std::move(out));
-}
-
 }  // namespace
 
 HttpResponse GetKeyAsOf(ApiContext& ctx, const Caller& caller, std::string_view id,
                         std::string_view as_of) {
-  const auto t = ParseRfc3339Time(as_of);
-  if (!t) return Problem(400, "invalid_request", "as_of must be an RFC 3339 time");
-  auto key = KeyAsOf(ctx.engine.views(), caller.org, std::string(id), *t);
+  auto t = ParseAsOf(as_of, ctx.clock.NowMicros());
+  if (auto* bad = std::get_if<HttpResponse>(&t)) return std::move(*bad);
+  const Micros at = std::get<Micros>(t);
+  auto key = KeyAsOf(ctx.engine.views(), caller.org, std::string(id), at);
   if (!key.ok()) return StatusProblem(key.status());
   if (!key->has_value()) {
     return Problem(404, "key_not_found",
                    fmt::format("no key '{}' in org '{}' at {}", id, caller.org, as_of));
   }
-  return JsonResponse(200, **key);
+  auto directory = DirectoryAsOf(ctx.engine.views(), caller.org, at);
+  if (!directory.ok()) return StatusProblem(directory.status());
+  const domain::GroupState* group = directory->FindGroup((*key)->group_id);
+  json out = KeyToJson(**key, at);
+  out["as_of"] = FormatRfc3339(at);
+  out["group_rules"] = group != nullptr ? RulesToJson(group->rules) : json(nullptr);
+  return JsonResponse(200, out);
 }
 
 HttpResponse ListAuditHandler(ApiContext& ctx, const RoutedRequest& request) {

@@ -8,6 +8,7 @@
 
 #include "engine/domain/authorize.h"
 #include "server/handlers/handlers.h"
+#include "server/handlers/point_in_time.h"
 #include "server/json_io.h"
 #include "server/problem.h"
 #include "server/wire_format.h"
@@ -17,16 +18,6 @@ namespace {
 
 using nlohmann::json;
 using Kind = CommandOutcome::Kind;
-
-json RulesToJson(std::span<const domain::Rule> rules) {
-  json out = json::array();
-  for (const domain::Rule& rule : rules) {
-    json one = {{"role", domain::RoleName(rule.role)}};
-    if (rule.scoped()) one["resources"] = rule.resources;
-    out.push_back(std::move(one));
-  }
-  return out;
-}
 
 json GroupToJson(const domain::GroupState& group) {
   return json{{"id", group.id},
@@ -248,18 +239,75 @@ HttpResponse RemoveMemberHandler(ApiContext& ctx, const RoutedRequest& request) 
   return response;
 }
 
-// POST /v1/authorize {key | member, action, resource: {kind, id?, namespace?}}: may this
-// key (id, of the caller's org) or member do the action on the resource? Without key and
-// member, the caller itself. Asking about another key needs keys:read, about a member
-// members:read.
+namespace {
+
+// Key `id` as a principal at `at`: its group while it is active then (a revoked or expired
+// key is denied everything), and its scim permission.
+domain::Principal KeyPrincipal(const projections::KeyRecord& key, std::string_view id, Micros at) {
+  const bool active = DisplayStatus(key, at) == "active";
+  const bool scim =
+      std::find(key.permissions.begin(), key.permissions.end(), "scim") != key.permissions.end();
+  return domain::Principal::Key(id, active ? std::string_view(key.group_id) : "", scim);
+}
+
+// The answer to an authorize question.
+json AuthorizeAnswer(const domain::AccessDecision& d) {
+  json rule = nullptr;
+  if (d.allowed && d.grant.rule != nullptr) rule = RulesToJson({d.grant.rule, 1})[0];
+  return json{{"allowed", d.allowed},
+              {"group", d.allowed ? json(std::string(d.grant.group)) : json(nullptr)},
+              {"rule", rule},
+              {"reason", d.allowed ? json(nullptr) : json(domain::DenyReasonName(d.reason))}};
+}
+
+// The authorize question as of `at`: the key (or member) and the org's groups and members
+// as the audit trail says they were then (point_in_time.h), evaluated by the same
+// domain::Authorize. A key that did not exist yet is 404 key_not_found.
+HttpResponse AuthorizeAsOf(ApiContext& ctx, const Caller& caller,
+                           const std::optional<std::string>& key_id,
+                           const std::optional<std::string>& member, domain::Action action,
+                           const domain::Resource& resource, Micros at) {
+  auto directory = DirectoryAsOf(ctx.engine.views(), caller.org, at);
+  if (!directory.ok()) return StatusProblem(directory.status());
+  const std::string& id = key_id ? *key_id : caller.key_id;
+  std::optional<projections::KeyRecord> key;
+  domain::Principal principal;
+  if (member) {
+    principal = domain::Principal::Member(*member);
+  } else {
+    auto then = KeyAsOf(ctx.engine.views(), caller.org, id, at);
+    if (!then.ok()) return StatusProblem(then.status());
+    if (!then->has_value()) {
+      return Problem(
+          404, "key_not_found",
+          fmt::format("no key '{}' in org '{}' at {}", id, caller.org, FormatRfc3339(at)));
+    }
+    key = std::move(**then);
+    principal = KeyPrincipal(*key, id, at);
+    if (!key_id && !caller.on_behalf_of.empty()) {
+      principal = principal.OnBehalfOf(caller.on_behalf_of);
+    }
+  }
+  json answer = AuthorizeAnswer(domain::Authorize(*directory, principal, action, resource));
+  answer["as_of"] = FormatRfc3339(at);
+  return JsonResponse(200, answer);
+}
+
+}  // namespace
+
+// POST /v1/authorize {key | member, action, resource: {kind, id?, namespace?}, as_of?}:
+// may this key (id, of the caller's org) or member do the action on the resource, now or
+// at the RFC 3339 time as_of? Without key and member, the caller itself. Asking about
+// another key needs keys:read, about a member members:read (the caller's rights now).
 HttpResponse AuthorizeHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto who = ctx.Authenticated(request);
   if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
   const Caller& caller = std::get<Caller>(who);
-  BodyReader body(request.http.body, {"key", "member", "action", "resource"});
+  BodyReader body(request.http.body, {"key", "member", "action", "resource", "as_of"});
   auto key_id = body.String("key", false);
   auto member = body.String("member", false);
   auto action_name = body.String("action", true);
+  auto as_of = body.String("as_of", false);
   const json* resource_json = body.Member("resource", true);
   std::string kind, id, ns;
   if (resource_json != nullptr) {
@@ -305,37 +353,30 @@ HttpResponse AuthorizeHandler(ApiContext& ctx, const RoutedRequest& request) {
   if (kind != "org" && id.empty()) {
     return Problem(422, "invalid_resource", "the resource needs an id");
   }
+  if (key_id || member) {
+    const domain::Action needed = key_id ? domain::Action::kKeysRead : domain::Action::kMembersRead;
+    if (auto denied = Authorize(ctx.engine, caller, needed, domain::Resource::Org())) {
+      return std::move(*denied);
+    }
+  }
+  if (as_of) {
+    auto at = ParseAsOf(*as_of, ctx.clock.NowMicros());
+    if (auto* bad = std::get_if<HttpResponse>(&at)) return std::move(*bad);
+    return AuthorizeAsOf(ctx, caller, key_id, member, *action, resource, std::get<Micros>(at));
+  }
 
   domain::Principal principal = PrincipalOf(caller);
   projections::KeyRecord key;
   if (key_id) {
-    if (auto denied =
-            Authorize(ctx.engine, caller, domain::Action::kKeysRead, domain::Resource::Org())) {
-      return std::move(*denied);
-    }
     auto loaded = ctx.LoadKey(caller, *key_id);
     if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
     key = std::move(std::get<projections::KeyRecord>(loaded));
-    const bool active = DisplayStatus(key, ctx.clock.NowMicros()) == "active";
-    const bool scim =
-        std::find(key.permissions.begin(), key.permissions.end(), "scim") != key.permissions.end();
-    principal = domain::Principal::Key(*key_id, active ? std::string_view(key.group_id) : "", scim);
+    principal = KeyPrincipal(key, *key_id, ctx.clock.NowMicros());
   } else if (member) {
-    if (auto denied =
-            Authorize(ctx.engine, caller, domain::Action::kMembersRead, domain::Resource::Org())) {
-      return std::move(*denied);
-    }
     principal = domain::Principal::Member(*member);
   }
   const Authorization answer = ctx.engine.Authorize(caller.org, principal, *action, resource);
-  const domain::AccessDecision& d = answer.decision;
-  json rule = nullptr;
-  if (d.allowed && d.grant.rule != nullptr) rule = RulesToJson({d.grant.rule, 1})[0];
-  return JsonResponse(
-      200, json{{"allowed", d.allowed},
-                {"group", d.allowed ? json(std::string(d.grant.group)) : json(nullptr)},
-                {"rule", rule},
-                {"reason", d.allowed ? json(nullptr) : json(domain::DenyReasonName(d.reason))}});
+  return JsonResponse(200, AuthorizeAnswer(answer.decision));
 }
 
 }  // namespace keytrail::server

@@ -34,13 +34,8 @@ HttpResponse VerifyHandler(ApiContext& ctx, const RoutedRequest& request) {
     json permissions = json::array();
     if (result.permissions & kPermissionScim) permissions.push_back("scim");
     // The group's rules as published before the last rule change was acknowledged.
-    json rules = json::array();
     const auto directory = ctx.engine.Groups(result.org);
-    for (const domain::Rule& rule : domain::EffectiveRules(*directory, result.group)) {
-      json one = {{"role", domain::RoleName(rule.role)}};
-      if (rule.scoped()) one["resources"] = rule.resources;
-      rules.push_back(std::move(one));
-    }
+    json rules = RulesToJson(domain::EffectiveRules(*directory, result.group));
     response = JsonResponse(200, json{{"valid", true},
                                       {"key_id", FormatKeyId(result.key_id)},
                                       {"org", std::string(result.org)},

@@ -196,6 +196,13 @@ TEST_F(CliTest, GroupsMembersAndAuthorize) {
                               "graph", "--id", "checkout", "--namespace", "payments"});
   EXPECT_EQ(denied.exit_code, 1);
   EXPECT_NE(denied.out.find("not-granted"), std::string::npos) << denied.out;
+  // As things were when the key was made (from the audit trail): allowed.
+  CommandResult then =
+      Cli({"authorize", "--key", key_id, "--action", "graph:write", "--kind", "graph", "--id",
+           "checkout", "--namespace", "payments", "--as-of", key["created_at"]});
+  EXPECT_EQ(then.exit_code, 0) << then.out << then.err;
+  EXPECT_NE(then.out.find(key["created_at"].get<std::string>()), std::string::npos) << then.out;
+  EXPECT_EQ(Cli({"authorize", "--action", "keys:read", "--as-of", "soon"}).exit_code, 1);
 
   json member = CliJson({"members", "set", "alice", "--group", "developer", "--group", "viewer"});
   EXPECT_EQ(member["groups"], json::array({"developer", "viewer"}));

@@ -14,6 +14,7 @@
 
 #include "events/local_event_log.h"
 #include "server/bootstrap.h"
+#include "server/wire_format.h"
 #include "tests/support/temp_dir.h"
 
 namespace keytrail::server {
@@ -453,6 +454,96 @@ TEST_F(ApiTest, EscalationAttemptsAreForbidden) {
                           R"(", "action": "keys:read", "resource": {"kind": "org"}})",
                       acme_admin)),
             "key_not_found");
+}
+
+// POST /v1/authorize with as_of answers from the audit trail: the key, its group's rules
+// and the members as they were at that instant, across a rotation, a rule change and a
+// revocation.
+TEST_F(ApiTest, AuthorizeAsOfAnswersAsThingsWereThen) {
+  auto at = [&] { return FormatRfc3339(clock_.NowMicros()); };
+  clock_.Advance(kSecond);
+  const std::string before_key = at();
+  clock_.Advance(kSecond);
+  ASSERT_EQ(
+      Call("POST", "/v1/orgs/default/groups",
+           R"({"id": "ci", "rules": [{"role": "namespace-admin", "resources": ["payments"]}]})",
+           admin_)
+          .status,
+      201);
+  json ci = CreateKey("ci bot", "ci", admin_);
+  const std::string key_path = "/v1/orgs/default/keys/" + ci["id"].get<std::string>();
+  const std::string created = at();
+  clock_.Advance(kSecond);
+  ASSERT_EQ(Call("POST", key_path + "/rotate", "", admin_).status, 200);
+  const std::string rotated = at();
+  clock_.Advance(kSecond);
+  ASSERT_EQ(Call("PUT", "/v1/orgs/default/groups/ci",
+                 R"({"rules": [{"role": "namespace-viewer", "resources": ["payments"]}]})", admin_)
+                .status,
+            200);
+  const std::string narrowed = at();
+  clock_.Advance(kSecond);
+  ASSERT_EQ(Call("POST", key_path + "/revoke", "", admin_).status, 200);
+  const std::string revoked = at();
+  clock_.Advance(kSecond);
+
+  auto ask = [&](const std::string& who, const std::string& action, const std::string& when) {
+    return Call(
+        "POST", "/v1/authorize",
+        "{" + who + R"(, "action": ")" + action +
+            R"(", "resource": {"kind": "graph", "id": "checkout", "namespace": "payments"})" +
+            (when.empty() ? "" : R"(, "as_of": ")" + when + "\"") + "}",
+        admin_);
+  };
+  const std::string key = R"("key": ")" + ci["id"].get<std::string>() + "\"";
+  HttpResponse then = ask(key, "graph:write", created);
+  ASSERT_EQ(then.status, 200) << then.body;
+  EXPECT_EQ(Json(then)["allowed"], true);
+  EXPECT_EQ(Json(then)["group"], "ci");
+  EXPECT_EQ(Json(then)["rule"]["role"], "namespace-admin");
+  EXPECT_EQ(Json(then)["as_of"], created);
+  EXPECT_EQ(Json(ask(key, "graph:write", rotated))["allowed"], true);
+  json after_change = Json(ask(key, "graph:write", narrowed));
+  EXPECT_EQ(after_change["allowed"], false);
+  EXPECT_EQ(after_change["reason"], "not-granted");
+  EXPECT_EQ(Json(ask(key, "graph:read", narrowed))["allowed"], true);
+  json after_revoke = Json(ask(key, "graph:read", revoked));
+  EXPECT_EQ(after_revoke["allowed"], false);
+  EXPECT_EQ(after_revoke["reason"], "no-group");
+  EXPECT_EQ(Json(ask(key, "graph:read", ""))["reason"], "no-group");  // now
+  EXPECT_EQ(Code(ask(key, "graph:read", before_key)), "key_not_found");
+
+  // Members: in a group, then removed.
+  ASSERT_EQ(
+      Call("PUT", "/v1/orgs/default/members/alice", R"({"groups": ["developer"]})", admin_).status,
+      200);
+  const std::string member_added = at();
+  clock_.Advance(kSecond);
+  ASSERT_EQ(Call("DELETE", "/v1/orgs/default/members/alice", "", admin_).status, 204);
+  const std::string alice = R"("member": "alice")";
+  EXPECT_EQ(Json(ask(alice, "graph:write", member_added))["allowed"], true);
+  EXPECT_EQ(Json(ask(alice, "graph:write", revoked))["reason"], "not-a-member");
+  EXPECT_EQ(Json(ask(alice, "graph:write", ""))["reason"], "not-a-member");
+
+  // The caller itself, and a group that was deleted since.
+  EXPECT_EQ(Json(Call("POST", "/v1/authorize",
+                      R"({"action": "keys:create", "resource": {"kind": "org"}, "as_of": ")" +
+                          created + "\"}",
+                      admin_))["allowed"],
+            true);
+  ASSERT_EQ(Call("DELETE", "/v1/orgs/default/groups/ci", "", admin_).status, 204);
+  EXPECT_EQ(Json(ask(key, "graph:write", created))["allowed"], true);
+  HttpResponse as_it_was = Call("GET", key_path + "?as_of=" + narrowed, "", admin_);
+  ASSERT_EQ(as_it_was.status, 200) << as_it_was.body;
+  EXPECT_EQ(Json(as_it_was)["group_rules"][0]["role"], "namespace-viewer");
+  EXPECT_TRUE(Json(Call("GET", key_path + "?as_of=" + at(), "", admin_))["group_rules"].is_null());
+
+  // Bad times.
+  EXPECT_EQ(Code(ask(key, "graph:read", "yesterday")), "invalid_request");
+  EXPECT_EQ(Code(ask(key, "graph:read", FormatRfc3339(clock_.NowMicros() + kSecond))),
+            "invalid_request");
+  EXPECT_EQ(Code(Call("GET", key_path + "?as_of=2999-01-01T00:00:00Z", "", admin_)),
+            "invalid_request");
 }
 
 TEST_F(ApiTest, RotateKeepsTheOldTokenForTheGrace) {

@@ -67,6 +67,7 @@ struct GroupsOptions {
   std::string kind = "org";
   std::string resource_id;
   std::string ns;
+  std::string as_of;  // RFC 3339: answer as things were then (from the audit trail)
 };
 
 std::string GroupPath(const GroupsOptions& o) {
@@ -168,6 +169,7 @@ int Authorize(const GroupsOptions& o) {
   json body = {{"action", o.action}, {"resource", resource}};
   if (!o.key.empty()) body["key"] = o.key;
   if (!o.member.empty()) body["member"] = o.member;
+  if (!o.as_of.empty()) body["as_of"] = o.as_of;
   ApiOutcome out = CallApi(o.client, "POST", "/v1/authorize", body);
   if (!out.ok()) return out.exit_code;
   if (o.client.output == OutputFormat::kJson) {
@@ -177,7 +179,8 @@ int Authorize(const GroupsOptions& o) {
     PrintFields({{"allowed", Cell(out.body["allowed"])},
                  {"group", Cell(out.body.value("group", json()))},
                  {"rule", rule.is_object() ? RulesCell(json::array({rule})) : "-"},
-                 {"reason", Cell(out.body.value("reason", json()))}});
+                 {"reason", Cell(out.body.value("reason", json()))},
+                 {"as of", Cell(out.body.value("as_of", json("now")))}});
   }
   return out.body.value("allowed", false) ? kExitOk : kExitRejected;
 }
@@ -239,6 +242,8 @@ void AddGroups(CLI::App& app, int* rc) {
       ->capture_default_str();
   authorize->add_option("--id", a->resource_id, "the resource's id (key: its creator)");
   authorize->add_option("--namespace", a->ns, "the namespace of a graph or subgraph");
+  authorize->add_option("--as-of", a->as_of,
+                        "answer as things were at this RFC 3339 time (from the audit trail)");
 }
 
 }  // namespace keytrail::cli
