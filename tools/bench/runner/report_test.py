@@ -17,6 +17,8 @@ RESULTS = {
         "memory.resident_bytes_per_key": 600.0, "memory.keys": 1_000_000.0,
         "expiry_burst.keys": 100_000.0, "expiry_burst.seconds_until_last_key_expired": 4.0,
         "expiry_burst.expiries_per_s": 25_000.0,
+        "rebuild.events": 1_000_000.0, "rebuild.rebuild_rate": 100_000.0,
+        "audit_query.events": 1_000_000.0, "audit_query.p99": 2_500.0,
     },
     "keytrail_http_verify": {"verifies_per_s": 30_000.0, "clients": 16},
     "redis_get": {"gets_per_s": 60_000.0, "clients": 16},
@@ -46,11 +48,13 @@ class BuildRowsTest(unittest.TestCase):
         self.assertAlmostEqual(rows["memory_per_key"].ratio, 0.5)      # 300 B / 600 B
         self.assertAlmostEqual(rows["expiry_burst"].ratio, 0.25)       # 25k/s of 100k/s
 
-    def test_unbuilt_work_is_not_implemented_and_has_no_number(self):
+    def test_rebuild_and_audit_budgets(self):
         rows = rows_by_key(RESULTS)
-        for key in ("rebuild", "audit_page_p99"):
-            self.assertEqual(rows[key].status, "not implemented")
-            self.assertIsNone(rows[key].ratio)
+        self.assertAlmostEqual(rows["rebuild"].ratio, 0.2)             # 100k/s of 500k/s
+        self.assertEqual(rows["rebuild"].status, "missed")
+        self.assertAlmostEqual(rows["audit_page_p99"].ratio, 2.0)      # 5 ms / 2.5 ms
+        self.assertEqual(rows["audit_page_p99"].status, "met")
+        self.assertIn("10M", rows["audit_page_p99"].note)              # measured at 1M only
 
     def test_a_measurement_not_run_gives_no_row(self):
         results = dict(RESULTS)
