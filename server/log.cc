@@ -1,5 +1,6 @@
 #include "server/log.h"
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 
@@ -16,6 +17,7 @@ struct Logging {
   std::mutex mu;
   std::shared_ptr<spdlog::logger> logger;
   LogFormat format = LogFormat::kHuman;
+  std::atomic<LogLevel> min_level{LogLevel::kInfo};  // mirrors the logger's level
 };
 
 Logging& State() {
@@ -98,6 +100,11 @@ void InitLogging(LogFormat format, LogLevel min_level) {
   std::lock_guard lock(state.mu);
   state.logger = MakeLogger(format, min_level);
   state.format = format;
+  state.min_level.store(min_level, std::memory_order_relaxed);
+}
+
+bool LogEnabled(LogLevel level) {
+  return level >= State().min_level.load(std::memory_order_relaxed);
 }
 
 void Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields) {

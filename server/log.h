@@ -38,6 +38,9 @@ struct LogField {
 };
 
 void InitLogging(LogFormat format, LogLevel min_level = LogLevel::kInfo);
+// Whether a line at `level` would be written: one atomic load, so that a hot path can
+// skip building its fields (Log checks again).
+bool LogEnabled(LogLevel level);
 void Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields = {});
 
 }  // namespace keytrail::server
