@@ -1,6 +1,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -20,6 +21,22 @@ namespace {
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();
   return Status::IoError(fmt::format("view store: {}: {}", what, s.ToString()));
+}
+
+// RocksDB counts into thread-local perf counters at every key comparison unless the
+// thread's perf level says not to, and in a shared librocksdb each of those thread-local
+// accesses is a __tls_get_addr call: they were a tenth of a rebuild's CPU. Nothing here
+// reads the counters, so each call into RocksDB first turns them off for its thread (the
+// level is itself thread-local: threads may be new at every call).
+void WithoutPerfCounters() { rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable); }
+
+Result<std::optional<std::string>> ReadRow(rocksdb::DB* db, std::string_view key) {
+  WithoutPerfCounters();
+  std::string value;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), key, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "get");
+  return std::optional<std::string>(std::move(value));
 }
 
 // Copies of byte strings that stay put until the arena goes: a batch's keys and values,
@@ -70,11 +87,7 @@ class RocksViewBatch final : public ViewBatch {
       if (row->deleted) return std::optional<std::string>();
       return std::optional<std::string>(row->value);
     }
-    std::string value;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &value);
-    if (s.IsNotFound()) return std::optional<std::string>();
-    if (!s.ok()) return FromRocks(s, "get");
-    return std::optional<std::string>(std::move(value));
+    return ReadRow(db_, key);
   }
   size_t Count() const override { return count_; }
 
@@ -164,6 +177,7 @@ class RocksViewStore final : public ViewStore {
 
   Status Commit(ViewBatch& batch) override {
     if (options_.read_only) return Status::FailedPrecondition("view store is open read-only");
+    WithoutPerfCounters();
     rocksdb::WriteBatch rocks_batch = static_cast<RocksViewBatch&>(batch).Build();
     return FromRocks(db_->Write(write_options_, &rocks_batch), "commit");
   }
@@ -177,14 +191,11 @@ class RocksViewStore final : public ViewStore {
   }
 
   Result<std::optional<std::string>> Get(std::string_view key) override {
-    std::string value;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &value);
-    if (s.IsNotFound()) return std::optional<std::string>();
-    if (!s.ok()) return FromRocks(s, "get");
-    return std::optional<std::string>(std::move(value));
+    return ReadRow(db_.get(), key);
   }
 
   Status Scan(std::string_view begin, std::string_view end, const RowVisitor& visit) override {
+    WithoutPerfCounters();
     rocksdb::ReadOptions options;
     rocksdb::Slice upper(end);
     if (!end.empty()) options.iterate_upper_bound = &upper;
