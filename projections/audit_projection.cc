@@ -11,6 +11,7 @@
 #include "base/big_endian.h"
 #include "base/hex.h"
 #include "events/event_id.h"
+#include "projections/json_writer.h"
 #include "projections/row_key.h"
 
 namespace keytrail::projections {
@@ -34,10 +35,6 @@ Hash Sha256(std::string_view bytes) {
 }
 
 std::string Hex(std::string_view bytes) { return HexEncode(bytes); }
-
-std::string HexOf(const Hash& hash) {
-  return Hex({reinterpret_cast<const char*>(hash.data()), hash.size()});
-}
 
 std::optional<std::string> Unhex(std::string_view text) {
   if (text.size() % 2 != 0) return std::nullopt;
@@ -83,112 +80,147 @@ std::string IndexPrefix(char index, std::string_view org, std::optional<std::str
   return key;
 }
 
-std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
-
-json Rules(const flatbuffers::Vector<flatbuffers::Offset<fb::Rule>>* rules) {
-  json out = json::array();
-  if (rules == nullptr) return out;
-  for (const fb::Rule* rule : *rules) {
-    json resources = json::array();
-    if (rule->resources()) {
-      for (const auto* r : *rule->resources()) resources.push_back(r->str());
-    }
-    out.push_back(json{{"role", Str(rule->role())}, {"resources", resources}});
-  }
-  return out;
+std::string_view Str(const flatbuffers::String* s) {
+  return s ? s->string_view() : std::string_view();
 }
 
-json Strings(const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* list) {
-  json out = json::array();
+void WriteStrings(JsonWriter& json,
+                  const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* list) {
+  json.BeginArray();
   if (list) {
-    for (const auto* s : *list) out.push_back(s->str());
+    for (const auto* s : *list) json.String(s->string_view());
   }
-  return out;
+  json.EndArray();
 }
 
+void WriteRules(JsonWriter& json, const flatbuffers::Vector<flatbuffers::Offset<fb::Rule>>* rules) {
+  json.BeginArray();
+  if (rules) {
+    for (const fb::Rule* rule : *rules) {
+      json.BeginObject();
+      json.Key("resources");
+      WriteStrings(json, rule->resources());
+      json.Key("role");
+      json.String(Str(rule->role()));
+      json.EndObject();
+    }
+  }
+  json.EndArray();
+}
+
+// What an event did, in audit terms. `details` is a JSON object.
 struct Described {
-  std::string action;
-  std::string target_type;
+  std::string_view action;
+  std::string_view target_type;
   std::string target_id;
-  json details = json::object();
+  std::string details;
 };
 
-// What the event did, in audit terms. Only names, ids, times, hints and reasons: an event
-// holds a secret's hash at most, and that is left out too.
+// Describes the event. Only names, ids, times, hints and reasons: an event holds a
+// secret's hash at most, and that is left out too. Keys in byte order (see JsonWriter).
 Result<Described> Describe(const fb::Envelope& event) {
-  const std::string org = Str(event.org());
+  Described d;
+  auto what = [&d](std::string_view action, std::string_view target_type,
+                   const flatbuffers::String* target_id) {
+    d.action = action;
+    d.target_type = target_type;
+    d.target_id = Str(target_id);
+  };
+  JsonWriter json(&d.details);
+  json.BeginObject();
   switch (event.payload_type()) {
     case fb::Payload::OrgCreated:
-      return Described{
-          "org.created", "org", org, {{"name", Str(event.payload_as_OrgCreated()->name())}}};
+      what("org.created", "org", event.org());
+      json.Key("name");
+      json.String(Str(event.payload_as_OrgCreated()->name()));
+      break;
     case fb::Payload::GroupCreated: {
       const auto* e = event.payload_as_GroupCreated();
-      return Described{"group.created",
-                       "group",
-                       Str(e->group_id()),
-                       {{"name", Str(e->name())},
-                        {"description", Str(e->description())},
-                        {"rules", Rules(e->rules())},
-                        {"builtin", e->builtin()}}};
+      what("group.created", "group", e->group_id());
+      json.Key("builtin");
+      json.Bool(e->builtin());
+      json.Key("description");
+      json.String(Str(e->description()));
+      json.Key("name");
+      json.String(Str(e->name()));
+      json.Key("rules");
+      WriteRules(json, e->rules());
+      break;
     }
     case fb::Payload::GroupRulesChanged: {
       const auto* e = event.payload_as_GroupRulesChanged();
-      return Described{"group.rules_updated",
-                       "group",
-                       Str(e->group_id()),
-                       {{"rules", Rules(e->rules())}, {"description", Str(e->description())}}};
+      what("group.rules_updated", "group", e->group_id());
+      json.Key("description");
+      json.String(Str(e->description()));
+      json.Key("rules");
+      WriteRules(json, e->rules());
+      break;
     }
     case fb::Payload::GroupDeleted:
-      return Described{"group.deleted", "group", Str(event.payload_as_GroupDeleted()->group_id())};
+      what("group.deleted", "group", event.payload_as_GroupDeleted()->group_id());
+      break;
     case fb::Payload::MemberGroupsChanged: {
       const auto* e = event.payload_as_MemberGroupsChanged();
-      return Described{"member.groups_updated",
-                       "member",
-                       Str(e->member_id()),
-                       {{"groups", Strings(e->groups())}}};
+      what("member.groups_updated", "member", e->member_id());
+      json.Key("groups");
+      WriteStrings(json, e->groups());
+      break;
     }
     case fb::Payload::KeyCreated: {
       const auto* e = event.payload_as_KeyCreated();
-      return Described{"api_key.created",
-                       "api_key",
-                       Str(e->key_id()),
-                       {{"name", Str(e->name())},
-                        {"group", Str(e->group_id())},
-                        {"expires_at_us", e->expires_at_us()},
-                        {"permissions", Strings(e->permissions())},
-                        {"created_by", Str(e->created_by())},
-                        {"hint", Str(e->hint())}}};
+      what("api_key.created", "api_key", e->key_id());
+      json.Key("created_by");
+      json.String(Str(e->created_by()));
+      json.Key("expires_at_us");
+      json.Int(e->expires_at_us());
+      json.Key("group");
+      json.String(Str(e->group_id()));
+      json.Key("hint");
+      json.String(Str(e->hint()));
+      json.Key("name");
+      json.String(Str(e->name()));
+      json.Key("permissions");
+      WriteStrings(json, e->permissions());
+      break;
     }
     case fb::Payload::KeyGroupChanged: {
       const auto* e = event.payload_as_KeyGroupChanged();
-      return Described{
-          "api_key.group_updated",
-          "api_key",
-          Str(e->key_id()),
-          {{"group", Str(e->group_id())}, {"previous_group", Str(e->previous_group_id())}}};
+      what("api_key.group_updated", "api_key", e->key_id());
+      json.Key("group");
+      json.String(Str(e->group_id()));
+      json.Key("previous_group");
+      json.String(Str(e->previous_group_id()));
+      break;
     }
     case fb::Payload::KeyRotated: {
       const auto* e = event.payload_as_KeyRotated();
-      return Described{
-          "api_key.rotated",
-          "api_key",
-          Str(e->key_id()),
-          {{"hint", Str(e->hint())}, {"previous_valid_until_us", e->previous_valid_until_us()}}};
+      what("api_key.rotated", "api_key", e->key_id());
+      json.Key("hint");
+      json.String(Str(e->hint()));
+      json.Key("previous_valid_until_us");
+      json.Int(e->previous_valid_until_us());
+      break;
     }
     case fb::Payload::KeyRevoked: {
       const auto* e = event.payload_as_KeyRevoked();
-      return Described{
-          "api_key.revoked", "api_key", Str(e->key_id()), {{"reason", Str(e->reason())}}};
+      what("api_key.revoked", "api_key", e->key_id());
+      json.Key("reason");
+      json.String(Str(e->reason()));
+      break;
     }
     case fb::Payload::KeyExpired: {
       const auto* e = event.payload_as_KeyExpired();
-      return Described{
-          "api_key.expired", "api_key", Str(e->key_id()), {{"expires_at_us", e->expires_at_us()}}};
+      what("api_key.expired", "api_key", e->key_id());
+      json.Key("expires_at_us");
+      json.Int(e->expires_at_us());
+      break;
     }
     default:
       return Status::Corruption(fmt::format("audit: no action for payload type {}",
                                             static_cast<int>(event.payload_type())));
   }
+  json.EndObject();
+  return d;
 }
 
 std::string LowerCase(std::string text) {
@@ -275,11 +307,68 @@ Status Scan(ViewStore& store, std::string_view org, const AuditFilter& filter,
   return failed;
 }
 
+// Who did it: the record's "actor" object.
+struct Actor {
+  std::string_view kind;
+  std::string_view id;
+  std::optional<std::string> key_name;  // the acting key's name, when the actor is a key
+  std::string_view on_behalf_of;        // empty: not written
+};
+
+// The record's bytes: canonical JSON (keys in byte order, see JsonWriter).
+std::string FormatRecord(const LogPosition& position, std::string_view org, const Actor& actor,
+                         const Described& described, std::string_view event_id,
+                         Micros occurred_at_us, std::string_view prev_hash) {
+  std::string bytes;
+  bytes.reserve(384 + described.details.size());
+  JsonWriter json(&bytes);
+  json.BeginObject();
+  json.Key("action");
+  json.String(described.action);
+  json.Key("actor");
+  json.BeginObject();
+  json.Key("id");
+  json.String(actor.id);
+  if (actor.key_name) {
+    json.Key("key_name");
+    json.String(*actor.key_name);
+  }
+  json.Key("kind");
+  json.String(actor.kind);
+  if (!actor.on_behalf_of.empty()) {
+    json.Key("on_behalf_of");
+    json.String(actor.on_behalf_of);
+  }
+  json.EndObject();
+  json.Key("details");
+  json.Raw(described.details);
+  json.Key("event_id");
+  json.String(event_id);
+  json.Key("occurred_at_us");
+  json.Int(occurred_at_us);
+  json.Key("offset");
+  json.Int(position.offset);
+  json.Key("org");
+  json.String(org);
+  json.Key("partition");
+  json.Int(position.partition);
+  json.Key("prev_hash");
+  json.String(Hex(prev_hash));
+  json.Key("target");
+  json.BeginObject();
+  json.Key("id");
+  json.String(described.target_id);
+  json.Key("type");
+  json.String(described.target_type);
+  json.EndObject();
+  json.EndObject();
+  return bytes;
+}
+
 // Writes the record (chained to the partition's previous one) and its index rows.
-Status WriteRecord(const LogPosition& position, const std::string& org, json actor,
-                   Described described, const std::string& event_id, Micros occurred_at_us,
+Status WriteRecord(const LogPosition& position, std::string_view org, const Actor& actor,
+                   const Described& described, std::string_view event_id, Micros occurred_at_us,
                    ViewBatch& batch) {
-  const std::string actor_id = actor["id"];
   // The chain: this record holds the hash of the partition's previous record.
   const std::string head_key = HeadKey(position.partition);
   auto head = batch.Get(head_key);
@@ -289,17 +378,8 @@ Status WriteRecord(const LogPosition& position, const std::string& org, json act
     if ((*head)->size() != 40) return Status::Corruption("audit: malformed chain head");
     prev_hash = (*head)->substr(0, 32);
   }
-  const json record = {{"action", described.action},
-                       {"actor", std::move(actor)},
-                       {"details", std::move(described.details)},
-                       {"event_id", event_id},
-                       {"occurred_at_us", occurred_at_us},
-                       {"offset", position.offset},
-                       {"org", org},
-                       {"partition", position.partition},
-                       {"prev_hash", Hex(prev_hash)},
-                       {"target", {{"type", described.target_type}, {"id", described.target_id}}}};
-  const std::string bytes = record.dump(-1, ' ', false, json::error_handler_t::replace);
+  const std::string bytes =
+      FormatRecord(position, org, actor, described, event_id, occurred_at_us, prev_hash);
   const Hash hash = Sha256(bytes);
   const std::string pos = Pos(position);
   batch.Put(std::string(kRecords) + pos, bytes);
@@ -311,7 +391,7 @@ Status WriteRecord(const LogPosition& position, const std::string& org, json act
   PutBigEndian64(&suffix, static_cast<uint64_t>(occurred_at_us));
   suffix += pos;
   batch.Put(IndexPrefix('t', org, std::nullopt) + suffix, "");
-  batch.Put(IndexPrefix('a', org, actor_id) + suffix, "");
+  batch.Put(IndexPrefix('a', org, actor.id) + suffix, "");
   batch.Put(IndexPrefix('c', org, described.action) + suffix, "");
   if (described.target_type == "api_key") {
     batch.Put(IndexPrefix('k', org, described.target_id) + suffix, "");
@@ -329,44 +409,44 @@ Status AuditProjection::Apply(const LogPosition& position, const fb::Envelope& e
                               ViewBatch& batch) {
   auto described = Describe(event);
   KT_RETURN_IF_ERROR(described.status());
-  const std::string org = Str(event.org());
+  const std::string_view org = Str(event.org());
   if (org.size() > 0xffff || described->target_id.size() > 0xffff) {
     return Status::InvalidArgument("audit: org or target id longer than 65535 bytes");
   }
-
-  json actor = {{"kind", event.actor() ? LowerCase(fb::EnumNameActorKind(event.actor()->kind()))
-                                       : std::string("unknown")},
-                {"id", event.actor() ? Str(event.actor()->id()) : std::string()}};
-  const std::string actor_id = actor["id"];
-  if (actor_id.size() > 0xffff) return Status::InvalidArgument("audit: actor id too long");
-  if (event.actor() && event.actor()->on_behalf_of() && event.actor()->on_behalf_of()->size()) {
-    actor["on_behalf_of"] = Str(event.actor()->on_behalf_of());
-  }
-  if (event.actor() && event.actor()->kind() == fb::ActorKind::Key) {
-    auto name = batch.Get(NameKey(org, actor_id));
+  const fb::Actor* who = event.actor();
+  const std::string kind =
+      who ? LowerCase(fb::EnumNameActorKind(who->kind())) : std::string("unknown");
+  Actor actor{.kind = kind, .id = who ? Str(who->id()) : std::string_view()};
+  if (actor.id.size() > 0xffff) return Status::InvalidArgument("audit: actor id too long");
+  if (who) actor.on_behalf_of = Str(who->on_behalf_of());
+  if (who && who->kind() == fb::ActorKind::Key) {
+    auto name = batch.Get(NameKey(org, actor.id));
     KT_RETURN_IF_ERROR(name.status());
-    if (name->has_value()) actor["key_name"] = **name;
+    actor.key_name = std::move(*name);
   }
   if (event.payload_type() == fb::Payload::KeyCreated) {
     batch.Put(NameKey(org, described->target_id), Str(event.payload_as_KeyCreated()->name()));
   }
   const std::string event_id = event.id() ? events::FormatEventId(*event.id()) : "";
-  return WriteRecord(position, org, std::move(actor), std::move(*described), event_id,
-                     event.occurred_at_us(), batch);
+  return WriteRecord(position, org, actor, *described, event_id, event.occurred_at_us(), batch);
 }
 
 Status AuditProjection::ApplySkipped(const LogPosition& position, const SkippedRecord& skip,
                                      ViewBatch& batch) {
-  Described described{"projector.skipped",
-                      "log_record",
-                      fmt::format("{}/{}", position.partition, position.offset),
-                      {{"reason", skip.reason}, {"error", skip.error}}};
-  json actor = {{"kind", "operator"}, {"id", skip.operator_id}};
   if (skip.org.size() > 0xffff || skip.operator_id.size() > 0xffff) {
     return Status::InvalidArgument("audit: org or operator longer than 65535 bytes");
   }
-  return WriteRecord(position, skip.org, std::move(actor), std::move(described), "",
-                     skip.skipped_at_us, batch);
+  Described described{"projector.skipped", "log_record",
+                      fmt::format("{}/{}", position.partition, position.offset), ""};
+  JsonWriter details(&described.details);
+  details.BeginObject();
+  details.Key("error");
+  details.String(skip.error);
+  details.Key("reason");
+  details.String(skip.reason);
+  details.EndObject();
+  const Actor actor{.kind = "operator", .id = skip.operator_id};
+  return WriteRecord(position, skip.org, actor, described, "", skip.skipped_at_us, batch);
 }
 
 Result<AuditPage> AuditProjection::Query(ViewStore& store, std::string_view org,

@@ -1,7 +1,8 @@
 // AuditProjection: one audit record per event, hash-chained per partition, indexed for
 // compliance queries.
 //
-// A record is a JSON object (keys sorted, no whitespace), never holding a secret:
+// A record is a JSON object (keys sorted, no whitespace: the bytes nlohmann::json's dump()
+// prints, written directly by JsonWriter), never holding a secret:
 //   {"action": "api_key.created", "actor": {"kind": "key", "id": ..., "key_name": ...,
 //    "on_behalf_of": ...}, "details": {...}, "event_id": ..., "occurred_at_us": ...,
 //    "offset": ..., "org": ..., "partition": ..., "prev_hash": "<64 hex>",

@@ -18,6 +18,13 @@ namespace {
 // A partition whose records stop arriving for this many one-second reads is reported.
 constexpr int kMaxIdleReads = 30;
 
+// Records per commit. Larger than a live projector's runs: a chain head or key row
+// rewritten within a run reaches RocksDB once, and a run's rows go in sorted, so fewer,
+// larger runs mean fewer memtable inserts, each nearer the previous one (2000 -> 10000:
+// ~+20% events/s in keytrail_bench rebuild). A run's rows are held in memory until it
+// commits: about 10 MB per worker here.
+constexpr size_t kRebuildBatchRecords = 10000;
+
 }  // namespace
 
 Result<RebuildResult> RebuildViews(events::EventLog& log, ViewStore& store,
@@ -64,7 +71,8 @@ Result<RebuildResult> RebuildViews(events::EventLog& log, ViewStore& store,
   for (int t = 0, n = running; t < n; ++t) {
     workers.emplace_back([&] {
       ViewSet views;
-      Projector projector(log, store, views.projections());
+      Projector projector(log, store, views.projections(),
+                          {.max_batch_records = kRebuildBatchRecords});
       while (true) {
         {
           std::lock_guard lock(mu);

@@ -1,11 +1,14 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
-#include <unordered_map>
+#include <cstring>
+#include <functional>
+#include <memory>
 #include <vector>
 
 #include <fmt/format.h>
@@ -20,54 +23,144 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   return Status::IoError(fmt::format("view store: {}: {}", what, s.ToString()));
 }
 
-// The batch's final write per key, in a hash map that reads through the batch use; the
-// RocksDB WriteBatch is built only at Commit, in key order and with one write per key.
-// Both matter for speed: a key written many times in a run (a chain head, a key's row)
-// reaches the memtable once, and inserting in key order lets the memtable's skip list
-// resume each search where the previous one ended instead of at its top.
+// RocksDB counts into thread-local perf counters at every key comparison unless the
+// thread's perf level says not to, and in a shared librocksdb each of those thread-local
+// accesses is a __tls_get_addr call: they were a tenth of a rebuild's CPU. Nothing here
+// reads the counters, so each call into RocksDB first turns them off for its thread (the
+// level is itself thread-local: threads may be new at every call).
+void WithoutPerfCounters() { rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable); }
+
+Result<std::optional<std::string>> ReadRow(rocksdb::DB* db, std::string_view key) {
+  WithoutPerfCounters();
+  std::string value;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), key, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "get");
+  return std::optional<std::string>(std::move(value));
+}
+
+// Copies of byte strings that stay put until the arena goes: a batch's keys and values,
+// without an allocation per row.
+class Arena {
+ public:
+  std::string_view Copy(std::string_view bytes) {
+    if (bytes.size() > left_) {
+      const size_t size = std::max(kBlockBytes, bytes.size());
+      blocks_.push_back(std::make_unique<char[]>(size));
+      next_ = blocks_.back().get();
+      left_ = size;
+    }
+    char* copy = next_;
+    std::memcpy(copy, bytes.data(), bytes.size());
+    next_ += bytes.size();
+    left_ -= bytes.size();
+    bytes_ += bytes.size();
+    return {copy, bytes.size()};
+  }
+  // Bytes copied in so far.
+  size_t bytes() const { return bytes_; }
+
+ private:
+  static constexpr size_t kBlockBytes = 256 << 10;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  char* next_ = nullptr;
+  size_t left_ = 0;
+  size_t bytes_ = 0;
+};
+
+// The batch's final write per key, found through an open-addressing hash table (reads
+// through the batch use it); the RocksDB WriteBatch is built only at Commit, in key order
+// and with one write per key. Both matter for speed: a key written many times in a run (a
+// chain head, a key's row) reaches the memtable once, and inserting in key order lets the
+// memtable's skip list resume each search where the previous one ended instead of at its
+// top. Keys and values live in an arena, so a row costs no allocation of its own.
 class RocksViewBatch final : public ViewBatch {
  public:
   explicit RocksViewBatch(rocksdb::DB* db) : db_(db) {}
 
   void Put(std::string_view key, std::string_view value) override {
-    written_.insert_or_assign(std::string(key), std::optional<std::string>(value));
-    ++count_;
+    Write(key, arena_.Copy(value), /*deleted=*/false);
   }
-  void Delete(std::string_view key) override {
-    written_.insert_or_assign(std::string(key), std::nullopt);
-    ++count_;
-  }
+  void Delete(std::string_view key) override { Write(key, {}, /*deleted=*/true); }
   Result<std::optional<std::string>> Get(std::string_view key) override {
-    if (auto it = written_.find(std::string(key)); it != written_.end()) return it->second;
-    std::string value;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &value);
-    if (s.IsNotFound()) return std::optional<std::string>();
-    if (!s.ok()) return FromRocks(s, "get");
-    return std::optional<std::string>(std::move(value));
+    if (const Row* row = Find(key, Hash(key))) {
+      if (row->deleted) return std::optional<std::string>();
+      return std::optional<std::string>(row->value);
+    }
+    return ReadRow(db_, key);
   }
   size_t Count() const override { return count_; }
 
   // The writes as a WriteBatch, in key order.
   rocksdb::WriteBatch Build() const {
-    std::vector<const std::pair<const std::string, std::optional<std::string>>*> rows;
-    rows.reserve(written_.size());
-    for (const auto& row : written_) rows.push_back(&row);
-    std::sort(rows.begin(), rows.end(),
-              [](const auto* a, const auto* b) { return a->first < b->first; });
-    rocksdb::WriteBatch batch;
-    for (const auto* row : rows) {
-      if (row->second) {
-        batch.Put(row->first, *row->second);
+    std::vector<const Row*> sorted;
+    sorted.reserve(rows_.size());
+    for (const Row& row : rows_) sorted.push_back(&row);
+    std::sort(sorted.begin(), sorted.end(),
+              [](const Row* a, const Row* b) { return a->key < b->key; });
+    // Each write adds a tag and two varint lengths to its bytes.
+    rocksdb::WriteBatch batch(arena_.bytes() + 16 * rows_.size() + 64);
+    for (const Row* row : sorted) {
+      if (row->deleted) {
+        batch.Delete(row->key);
       } else {
-        batch.Delete(row->first);
+        batch.Put(row->key, row->value);
       }
     }
     return batch;
   }
 
  private:
+  struct Row {
+    std::string_view key;  // in arena_
+    std::string_view value;
+    size_t hash;
+    bool deleted;
+  };
+  static constexpr uint32_t kEmpty = UINT32_MAX;
+
+  static size_t Hash(std::string_view key) { return std::hash<std::string_view>()(key); }
+
+  const Row* Find(std::string_view key, size_t hash) const {
+    if (table_.empty()) return nullptr;
+    for (size_t i = hash & (table_.size() - 1);; i = (i + 1) & (table_.size() - 1)) {
+      if (table_[i] == kEmpty) return nullptr;
+      const Row& row = rows_[table_[i]];
+      if (row.hash == hash && row.key == key) return &row;
+    }
+  }
+
+  void Write(std::string_view key, std::string_view value, bool deleted) {
+    ++count_;
+    const size_t hash = Hash(key);
+    if (const Row* row = Find(key, hash)) {
+      Row& existing = rows_[row - rows_.data()];
+      existing.value = value;
+      existing.deleted = deleted;
+      return;
+    }
+    if (2 * (rows_.size() + 1) > table_.size()) Grow();
+    rows_.push_back({arena_.Copy(key), value, hash, deleted});
+    Place(rows_.size() - 1);
+  }
+
+  // Puts rows_[row] in the first free slot of its probe sequence.
+  void Place(size_t row) {
+    size_t i = rows_[row].hash & (table_.size() - 1);
+    while (table_[i] != kEmpty) i = (i + 1) & (table_.size() - 1);
+    table_[i] = static_cast<uint32_t>(row);
+  }
+
+  // Doubles the table (at most half full, so probe sequences stay short).
+  void Grow() {
+    table_.assign(std::max<size_t>(1024, 2 * table_.size()), kEmpty);
+    for (size_t row = 0; row < rows_.size(); ++row) Place(row);
+  }
+
   rocksdb::DB* db_;
-  std::unordered_map<std::string, std::optional<std::string>> written_;
+  Arena arena_;
+  std::vector<Row> rows_;        // one per key, in first-write order
+  std::vector<uint32_t> table_;  // indexes into rows_, or kEmpty; size a power of two
   size_t count_ = 0;
 };
 
@@ -84,6 +177,7 @@ class RocksViewStore final : public ViewStore {
 
   Status Commit(ViewBatch& batch) override {
     if (options_.read_only) return Status::FailedPrecondition("view store is open read-only");
+    WithoutPerfCounters();
     rocksdb::WriteBatch rocks_batch = static_cast<RocksViewBatch&>(batch).Build();
     return FromRocks(db_->Write(write_options_, &rocks_batch), "commit");
   }
@@ -97,14 +191,11 @@ class RocksViewStore final : public ViewStore {
   }
 
   Result<std::optional<std::string>> Get(std::string_view key) override {
-    std::string value;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &value);
-    if (s.IsNotFound()) return std::optional<std::string>();
-    if (!s.ok()) return FromRocks(s, "get");
-    return std::optional<std::string>(std::move(value));
+    return ReadRow(db_.get(), key);
   }
 
   Status Scan(std::string_view begin, std::string_view end, const RowVisitor& visit) override {
+    WithoutPerfCounters();
     rocksdb::ReadOptions options;
     rocksdb::Slice upper(end);
     if (!end.empty()) options.iterate_upper_bound = &upper;
