@@ -22,14 +22,15 @@ std::string Written(std::string_view text) {
 }
 
 TEST(JsonWriterTest, StringsAreEscapedAsNlohmannDoes) {
-  std::vector<std::string> texts = {"",
-                                    "plain text",
-                                    "quote \" backslash \\ slash /",
-                                    "\b\f\n\r\t",
-                                    std::string("nul \0 and \x01 \x1f \x7f", 20),
-                                    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91",
-                                    "invalid \xff\xfe utf-8 \xc3",
-                                    "truncated \xe2\x82"};
+  std::vector<std::string> texts = {
+      "",
+      "plain text",
+      "quote \" backslash \\ slash /",
+      "\b\f\n\r\t",
+      std::string("nul \0 and \x01 \x1f \x7f", 15),  // 15: the NUL is inside
+      "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91",
+      "invalid \xff\xfe utf-8 \xc3",
+      "truncated \xe2\x82"};
   for (int c = 0; c < 256; ++c) texts.push_back(std::string(1, static_cast<char>(c)) + "x");
   for (const std::string& text : texts) EXPECT_EQ(Written(text), Dump(text)) << text;
 }
