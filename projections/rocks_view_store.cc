@@ -189,6 +189,13 @@ class RocksViewStore final : public ViewStore {
     KT_RETURN_IF_ERROR(FromRocks(db_->Flush(flush), "flush"));
     return FromRocks(db_->SyncWAL(), "sync");
   }
+  Status Compact() override {
+    KT_RETURN_IF_ERROR(Flush());
+    if (options_.read_only) return Status::Ok();
+    WithoutPerfCounters();
+    return FromRocks(db_->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr),
+                     "compact");
+  }
 
   Result<std::optional<std::string>> Get(std::string_view key) override {
     return ReadRow(db_.get(), key);

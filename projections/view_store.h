@@ -45,6 +45,11 @@ class ViewStore {
   // Makes every committed batch durable on disk (a store opened for bulk loading keeps
   // them in memory until then). Default: nothing to do.
   virtual Status Flush() { return Status::Ok(); }
+  // Flushes, then rewrites the whole store into its most compact form for reads, waiting
+  // until done (minutes for millions of rows). For a freshly built store, before it serves
+  // reads: otherwise the background compactions its bulk load leaves behind compete with
+  // every read for a while. Default: nothing to do.
+  virtual Status Compact() { return Flush(); }
 };
 
 struct RocksViewStoreOptions {
