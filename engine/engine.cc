@@ -33,6 +33,7 @@ Engine::Engine(events::EventLog& log, projections::ViewStore& views, const Clock
       clock_(clock),
       options_(std::move(options)),
       random_(options_.random ? *options_.random : SystemRandom()),
+      queries_(log, views),
       tokens_(options_.token_prefix),
       ids_(clock, SeedFrom(random_)) {}
 

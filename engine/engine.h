@@ -17,11 +17,11 @@
 #include "base/status.h"
 #include "engine/domain/authorize.h"
 #include "engine/domain/decide.h"
-#include "engine/key_material.h"
+#include "engine/queries.h"
+#include "keys/key_material.h"
 #include "engine/verify_index.h"
 #include "engine/writer.h"
 #include "events/event_log.h"
-#include "projections/view_store.h"
 
 namespace keytrail {
 
@@ -99,7 +99,8 @@ class Engine {
   // at most `max_lag` events behind. Ok, or kUnavailable saying the first problem.
   Status CheckReady(int64_t max_lag);
 
-  projections::ViewStore& views() { return views_; }
+  // The read side: keys, audit trail, point-in-time answers.
+  const Queries& queries() const { return queries_; }
   const TokenCodec& tokens() const { return tokens_; }
   const VerifyIndex& index() const { return index_; }
 
@@ -114,6 +115,7 @@ class Engine {
   const Clock& clock_;
   const Options options_;
   Random& random_;
+  Queries queries_;
   TokenCodec tokens_;
   VerifyIndex index_;
   events::EventIdGenerator ids_;

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "base/clock.h"
-#include "engine/key_material.h"
+#include "keys/key_material.h"
 #include "engine/latency_histogram.h"
 #include "schemas/events_generated.h"
 

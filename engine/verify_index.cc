@@ -5,6 +5,8 @@
 #include <new>
 #include <type_traits>
 
+#include "projections/key_view.h"
+
 namespace keytrail {
 
 // One key, fixed size, no pointer it owns: a shard is copied with memcpy.
@@ -16,7 +18,7 @@ struct VerifyIndex::Entry {
   Micros expires_at_us;
   const GroupRef* group;
   uint32_t permissions;
-  projections::KeyStatus status;
+  model::KeyStatus status;
 };
 static_assert(std::is_trivially_copyable_v<VerifyIndex::Entry>);
 static_assert(sizeof(VerifyIndex::Entry) <= 112);
@@ -38,8 +40,8 @@ namespace {
 
 using Entry = VerifyIndex::Entry;
 using Shard = VerifyIndex::Shard;
-using projections::KeyRecord;
-using projections::KeyStatus;
+using model::KeyRecord;
+using model::KeyStatus;
 
 // --- epoch-based reclamation ------------------------------------------------------------
 //

@@ -29,8 +29,13 @@
 
 #include "base/clock.h"
 #include "base/status.h"
-#include "engine/key_material.h"
-#include "projections/key_view.h"
+#include "keys/key_material.h"
+#include "model/keys.h"
+
+namespace keytrail::projections {
+class ViewStore;
+struct KeyViewListener;
+}  // namespace keytrail::projections
 
 namespace keytrail {
 
@@ -89,8 +94,8 @@ class VerifyIndex {
   // Writer side: serialized by an internal mutex; each change becomes visible to readers
   // atomically per key.
   // Inserts or replaces the key. With several records for one key, the last wins.
-  void Upsert(const projections::KeyRecord& record);
-  void Upsert(std::span<const projections::KeyRecord> records);
+  void Upsert(const model::KeyRecord& record);
+  void Upsert(std::span<const model::KeyRecord> records);
   // Marks (org, group) deleted or not; affects every key of the group at once.
   void SetGroupDeleted(std::string_view org, std::string_view group, bool deleted);
   // Replaces the whole contents with the key view's keys and group rows. Changes that
@@ -120,7 +125,7 @@ class VerifyIndex {
  private:
   struct Change;
   GroupRef* Intern(std::string_view org, std::string_view group);
-  Entry MakeEntry(const projections::KeyRecord& record);
+  Entry MakeEntry(const model::KeyRecord& record);
   // REQUIRES: mu_ held. Replaces shard `index` by `fresh` (may be null) and retires the old.
   void Publish(size_t index, const Shard* fresh);
   // REQUIRES: mu_ held. Frees retired shards no reader can see any more.

@@ -7,6 +7,7 @@
 
 #include "engine/domain/command_policy.h"
 #include "events/codec.h"
+#include "projections/projector.h"
 
 namespace keytrail {
 

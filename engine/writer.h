@@ -47,7 +47,10 @@
 #include "engine/timer_queue.h"
 #include "events/event_id.h"
 #include "events/event_log.h"
-#include "projections/projector.h"
+
+namespace keytrail::projections {
+class Projector;
+}  // namespace keytrail::projections
 
 namespace keytrail {
 

@@ -249,17 +249,40 @@ std::string IndexPrefixFor(char index, std::string_view org, const AuditFilter& 
   return IndexPrefix('t', org, std::nullopt);
 }
 
+// The typed form of a stored record; `suffix` (time ‖ partition ‖ offset, from the
+// index row) gives the position and time. kCorruption if the bytes are not a record.
+Result<model::AuditRecord> ParseRecord(std::string stored, std::string_view suffix) {
+  const json r = json::parse(stored, nullptr, false);
+  if (!r.is_object()) return Status::Corruption("audit: a stored record is not a JSON object");
+  auto text = [](const json& object, const char* name) {
+    auto it = object.find(name);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const json& actor = r.contains("actor") ? r["actor"] : json::object();
+  const json& target = r.contains("target") ? r["target"] : json::object();
+  model::AuditRecord record;
+  record.occurred_at_us = static_cast<Micros>(GetBigEndian64(suffix.substr(0, 8)));
+  record.partition = static_cast<int32_t>(GetBigEndian32(suffix.substr(8, 4)));
+  record.offset = static_cast<int64_t>(GetBigEndian64(suffix.substr(12, 8)));
+  record.org = text(r, "org");
+  record.action = text(r, "action");
+  record.event_id = text(r, "event_id");
+  record.actor = {.kind = text(actor, "kind"),
+                  .id = text(actor, "id"),
+                  .key_name = text(actor, "key_name"),
+                  .on_behalf_of = text(actor, "on_behalf_of")};
+  record.target = {.type = text(target, "type"), .id = text(target, "id")};
+  record.details = r.contains("details") ? r["details"].dump() : "{}";
+  record.prev_hash = text(r, "prev_hash");
+  record.stored = std::move(stored);
+  return record;
+}
+
 // Whether `record` passes the filters that `index` does not apply by itself (key and
-// time always come from the index; the record is parsed only when another filter
-// remains, e.g. an action filter on the key index).
-bool Matches(std::string_view record, const AuditFilter& filter, char index) {
-  const bool check_actor = !filter.actor.empty() && index != 'a';
-  const bool check_action = !filter.action.empty() && index != 'c';
-  if (!check_actor && !check_action) return true;
-  const json r = json::parse(record, nullptr, false);
-  if (!r.is_object()) return false;
-  if (check_actor && r["actor"].value("id", "") != filter.actor) return false;
-  if (check_action && r.value("action", "") != filter.action) return false;
+// time always come from the index).
+bool Matches(const model::AuditRecord& record, const AuditFilter& filter, char index) {
+  if (!filter.actor.empty() && index != 'a' && record.actor.id != filter.actor) return false;
+  if (!filter.action.empty() && index != 'c' && record.action != filter.action) return false;
   return true;
 }
 
@@ -267,7 +290,7 @@ bool Matches(std::string_view record, const AuditFilter& filter, char index) {
 // visits (suffix, record) until `visit` returns false.
 Status Scan(ViewStore& store, std::string_view org, const AuditFilter& filter,
             std::string_view after,
-            const std::function<bool(std::string_view suffix, std::string_view record)>& visit) {
+            const std::function<bool(std::string_view suffix, model::AuditRecord record)>& visit) {
   const char index = ChooseIndex(filter);
   const std::string prefix = IndexPrefixFor(index, org, filter);
   std::string begin = prefix;
@@ -291,17 +314,22 @@ Status Scan(ViewStore& store, std::string_view org, const AuditFilter& filter,
     const std::string_view suffix = key.substr(prefix.size());
     const auto time = static_cast<Micros>(GetBigEndian64(suffix.substr(0, 8)));
     if (time < filter.from) return true;
-    auto record = store.Get(std::string(kRecords) + std::string(suffix.substr(8)));
+    auto stored = store.Get(std::string(kRecords) + std::string(suffix.substr(8)));
+    if (!stored.ok()) {
+      failed = stored.status();
+      return false;
+    }
+    if (!stored->has_value()) {
+      failed = Status::Corruption("audit: an index row points at no record");
+      return false;
+    }
+    auto record = ParseRecord(std::move(**stored), suffix);
     if (!record.ok()) {
       failed = record.status();
       return false;
     }
-    if (!record->has_value()) {
-      failed = Status::Corruption("audit: an index row points at no record");
-      return false;
-    }
-    if (!Matches(**record, filter, index)) return true;
-    return visit(suffix, **record);
+    if (!Matches(*record, filter, index)) return true;
+    return visit(suffix, std::move(*record));
   });
   KT_RETURN_IF_ERROR(scanned);
   return failed;
@@ -463,12 +491,12 @@ Result<AuditPage> AuditProjection::Query(ViewStore& store, std::string_view org,
   AuditPage page;
   std::string last_suffix;
   bool more = false;
-  Status s = Scan(store, org, filter, after, [&](std::string_view suffix, std::string_view record) {
+  Status s = Scan(store, org, filter, after, [&](std::string_view suffix, model::AuditRecord record) {
     if (page.records.size() == page_size) {
       more = true;
       return false;
     }
-    page.records.emplace_back(record);
+    page.records.push_back(std::move(record));
     last_suffix = suffix;
     return true;
   });
@@ -478,9 +506,9 @@ Result<AuditPage> AuditProjection::Query(ViewStore& store, std::string_view org,
 }
 
 Status AuditProjection::ForEach(ViewStore& store, std::string_view org, const AuditFilter& filter,
-                                const std::function<bool(std::string_view record)>& visit) {
+                                const std::function<bool(const model::AuditRecord&)>& visit) {
   return Scan(store, org, filter, "",
-              [&](std::string_view, std::string_view record) { return visit(record); });
+              [&](std::string_view, model::AuditRecord record) { return visit(record); });
 }
 
 Result<AuditChainReport> AuditProjection::VerifyChain(ViewStore& store) {

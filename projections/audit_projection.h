@@ -34,32 +34,15 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "model/audit.h"
 #include "projections/projection.h"
 
 namespace keytrail::projections {
 
-// Which records of an org a query wants. Empty strings and zero times do not filter.
-struct AuditFilter {
-  std::string key;     // target key id
-  std::string actor;   // actor id (key id or member id)
-  std::string action;  // e.g. "api_key.revoked"
-  Micros from = 0;     // occurred_at >= from
-  Micros to = 0;       // occurred_at < to (0: no upper bound)
-};
-
-struct AuditPage {
-  std::vector<std::string> records;  // JSON, oldest first
-  std::string next_page_token;       // empty: no more
-};
-
-// Where the chain first breaks, if it does.
-struct AuditChainReport {
-  uint64_t records = 0;  // records checked
-  bool ok = true;
-  int32_t partition = 0;  // of the first broken record, if !ok
-  int64_t offset = 0;
-  std::string problem;
-};
+using model::AuditChainReport;
+using model::AuditFilter;
+using model::AuditPage;
+using model::AuditRecord;
 
 class AuditProjection final : public Projection {
  public:
@@ -80,7 +63,7 @@ class AuditProjection final : public Projection {
   // Every matching record in order, without holding them all; `visit` returns false to
   // stop.
   static Status ForEach(ViewStore& store, std::string_view org, const AuditFilter& filter,
-                        const std::function<bool(std::string_view record)>& visit);
+                        const std::function<bool(const AuditRecord& record)>& visit);
 
   // Recomputes every partition's chain and compares it with each record's prev_hash and
   // the stored chain heads.

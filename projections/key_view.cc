@@ -177,10 +177,10 @@ const flatbuffers::String* ChangedKeyId(const fb::Envelope& event) {
   }
 }
 
-bool Matches(const KeyRecord& r, const ListFilter& f) {
+bool Matches(const KeyRecord& r, const KeyFilter& f) {
   if (f.group.has_value() && r.group_id != *f.group) return false;
   if (f.created_by.has_value() && r.created_by != *f.created_by) return false;
-  if (f.status.has_value() && r.status != *f.status) return false;
+  if (f.status.has_value() && model::StatusAt(r, f.now) != *f.status) return false;
   if (f.expires_before_us.has_value() &&
       (r.expires_at_us == 0 || r.expires_at_us >= *f.expires_before_us)) {
     return false;
@@ -350,7 +350,7 @@ Result<std::optional<KeyRecord>> KeyViewProjection::GetKey(ViewStore& store, std
 }
 
 Result<KeyPage> KeyViewProjection::ListKeys(ViewStore& store, std::string_view org,
-                                            const ListFilter& filter, size_t page_size,
+                                            const KeyFilter& filter, size_t page_size,
                                             std::string_view page_token) {
   if (page_size == 0 || page_size > kMaxPageSize) {
     return Status::InvalidArgument(fmt::format("page size must be 1..{}", kMaxPageSize));
@@ -383,6 +383,9 @@ Result<KeyPage> KeyViewProjection::ListKeys(ViewStore& store, std::string_view o
   }
 
   bool more = false;
+  size_t scanned = 0;
+  KeyId last_read;  // the token of a page cut short by kMaxRowsScannedPerPage
+  bool cut_short = false;
   Status failed;
   std::string aligned;  // scan values carry no alignment guarantee; rows need 8 bytes
   Status s =
@@ -412,17 +415,24 @@ Result<KeyPage> KeyViewProjection::ListKeys(ViewStore& store, std::string_view o
           if (!got->has_value()) return true;
           record = std::move(*got);
         }
-        if (!Matches(*record, filter)) return true;
-        if (page.keys.size() == page_size) {
-          more = true;
+        if (Matches(*record, filter)) {
+          if (page.keys.size() == page_size) {
+            more = true;
+            return false;
+          }
+          page.keys.push_back(std::move(*record));
+        }
+        last_read = id;
+        if (++scanned == kMaxRowsScannedPerPage) {
+          cut_short = true;
           return false;
         }
-        page.keys.push_back(std::move(*record));
         return true;
       });
   KT_RETURN_IF_ERROR(s);
   KT_RETURN_IF_ERROR(failed);
   if (more) page.next_page_token = FormatKeyId(page.keys.back().key_id);
+  if (cut_short) page.next_page_token = FormatKeyId(last_read);
   return page;
 }
 

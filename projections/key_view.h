@@ -37,34 +37,16 @@
 #include <vector>
 
 #include "base/clock.h"
-#include "engine/key_material.h"
+#include "keys/key_material.h"
+#include "model/keys.h"
 #include "projections/projection.h"
 
 namespace keytrail::projections {
 
-enum class KeyStatus : uint8_t { kActive = 0, kRevoked = 1, kExpired = 2 };
-
-// A key's state as the view holds it (one "key/" row). Holds hashes, never a secret.
-struct KeyRecord {
-  std::string org;
-  KeyId key_id;
-  std::string name;
-  std::string group_id;
-  SecretHash secret_hash{};
-  SecretHash previous_hash{};          // the secret before the last rotation
-  Micros previous_valid_until_us = 0;  // previous secret valid while now < this
-  std::string hint;
-  Micros created_at_us = 0;
-  std::string created_by;
-  Micros expires_at_us = 0;  // 0 = never
-  std::vector<std::string> permissions;
-  KeyStatus status = KeyStatus::kActive;
-  std::string revoked_reason;
-  Micros last_rotated_at_us = 0;  // 0 = never rotated
-  uint64_t version = 0;           // aggregate version of the key's latest event
-
-  friend bool operator==(const KeyRecord&, const KeyRecord&) = default;
-};
+using model::KeyFilter;
+using model::KeyPage;
+using model::KeyRecord;
+using model::KeyStatus;
 
 // Keys with an expiry, for the scheduler.
 struct ExpiringKey {
@@ -72,22 +54,6 @@ struct ExpiringKey {
   std::string org;
   KeyId key_id;
   friend bool operator==(const ExpiringKey&, const ExpiringKey&) = default;
-};
-
-// ListKeys filters; an unset field does not filter. All set fields must match.
-struct ListFilter {
-  std::optional<std::string> group;
-  std::optional<std::string> created_by;
-  std::optional<KeyStatus> status;
-  std::optional<Micros> expires_before_us;  // keys with 0 < expires_at < this
-  std::optional<bool> never_expires;        // true: expires_at == 0; false: it has an expiry
-  // Keys whose secret was last issued (rotated, or created if never rotated) before this.
-  std::optional<Micros> not_rotated_since_us;
-};
-
-struct KeyPage {
-  std::vector<KeyRecord> keys;  // ordered by key id
-  std::string next_page_token;  // empty: this is the last page
 };
 
 // A group's existence changed by a committed event.
@@ -125,6 +91,7 @@ class KeyViewProjection final : public Projection {
   void Aborted() override;
 
   static constexpr size_t kMaxPageSize = 1000;
+  static constexpr size_t kMaxRowsScannedPerPage = 10'000;
 
   // The key, or nullopt if the view has none. Errors: the store's, or kCorruption for a
   // row that does not verify.
@@ -133,14 +100,15 @@ class KeyViewProjection final : public Projection {
 
   // One page of `org`'s keys matching `filter`, ordered by key id, starting after the
   // key named by `page_token` (empty: from the first). The token is the text form of the
-  // last key returned, so a page is stable under concurrent inserts: a key created
-  // meanwhile shows up on a later page iff its id sorts after the token. Uses the group
-  // index if filter.group is set, else the creator index if filter.created_by is set,
-  // else scans the org's keys; the status and expiry filters are checked per row, so a
-  // page with a rarely matching filter may read many rows.
+  // last key returned (or read), so a page is stable under concurrent inserts: a key
+  // created meanwhile shows up on a later page iff its id sorts after the token. Uses the
+  // group index if filter.group is set, else the creator index if filter.created_by is
+  // set, else scans the org's keys; the status and expiry filters are checked per row. A
+  // page reads at most kMaxRowsScannedPerPage rows: a rarely matching filter gets a short
+  // (even empty) page whose token continues the scan.
   // Errors: kInvalidArgument if page_size is not 1..kMaxPageSize or the token is not one
   // this function returned; the store's; kCorruption.
-  static Result<KeyPage> ListKeys(ViewStore& store, std::string_view org, const ListFilter& filter,
+  static Result<KeyPage> ListKeys(ViewStore& store, std::string_view org, const KeyFilter& filter,
                                   size_t page_size, std::string_view page_token);
 
   // Up to `limit` active keys with 0 < expires_at < t_us, soonest first (ties by org,

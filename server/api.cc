@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "projections/key_view.h"
+#include "model/keys.h"
 #include "server/handlers/handlers.h"
 #include "server/log.h"
 #include "server/problem.h"
@@ -89,14 +89,14 @@ std::variant<std::string, HttpResponse> ApiContext::CommandId(const Caller& call
   return caller.key_id + ":" + std::string(*key);
 }
 
-std::variant<projections::KeyRecord, HttpResponse> ApiContext::LoadKey(const Caller& caller,
+std::variant<model::KeyRecord, HttpResponse> ApiContext::LoadKey(const Caller& caller,
                                                                        std::string_view id) {
   auto not_found = [&] {
     return Problem(404, "key_not_found", fmt::format("no key '{}' in org '{}'", id, caller.org));
   };
   auto key_id = ParseKeyId(id);
   if (!key_id) return not_found();
-  auto record = projections::KeyViewProjection::GetKey(engine.views(), caller.org, *key_id);
+  auto record = engine.queries().GetKey(caller.org, *key_id);
   if (!record.ok()) return StatusProblem(record.status());
   if (!record->has_value()) return not_found();
   return std::move(**record);

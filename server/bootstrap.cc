@@ -2,19 +2,10 @@
 
 #include <fmt/format.h>
 
-#include "projections/audit_projection.h"
-
 namespace keytrail::server {
 namespace {
 
 using Kind = CommandOutcome::Kind;
-
-// True if the views hold an OrgCreated for `org`.
-Result<bool> OrgExists(projections::ViewStore& views, const std::string& org) {
-  auto created = projections::AuditProjection::Query(views, org, {.action = "org.created"}, 1, "");
-  if (!created.ok()) return created.status();
-  return !created->records.empty();
-}
 
 Result<bool> LogIsEmpty(events::EventLog& log) {
   for (int32_t p = 0; p < log.PartitionCount(); ++p) {
@@ -56,13 +47,12 @@ Result<OrgSetup> SetUpOrg(Engine& engine, domain::CommandContext context,
   return setup;
 }
 
-Result<BootstrapResult> Bootstrap(Engine& engine, events::EventLog& log,
-                                  projections::ViewStore& views, const std::string& org) {
+Result<BootstrapResult> Bootstrap(Engine& engine, events::EventLog& log, const std::string& org) {
   BootstrapResult result;
   auto empty = LogIsEmpty(log);
   if (!empty.ok()) return empty.status();
   if (!*empty) {
-    auto exists = OrgExists(views, org);
+    auto exists = engine.queries().OrgExists(org);
     if (!exists.ok()) return exists.status();
     if (!*exists) {
       result.reason = fmt::format(

@@ -18,7 +18,6 @@
 
 #include "engine/engine.h"
 #include "events/event_log.h"
-#include "projections/view_store.h"
 
 namespace keytrail::server {
 
@@ -62,7 +61,6 @@ struct BootstrapResult {
 // nothing). A non-empty log without `org` is not bootstrapped (kSkipped): that happens
 // when --bootstrap-org changes between starts, and an extra admin key for a new org must
 // not appear silently. Errors: the log's, the views', the engine's.
-Result<BootstrapResult> Bootstrap(Engine& engine, events::EventLog& log,
-                                  projections::ViewStore& views, const std::string& org);
+Result<BootstrapResult> Bootstrap(Engine& engine, events::EventLog& log, const std::string& org);
 
 }  // namespace keytrail::server

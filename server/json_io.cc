@@ -96,7 +96,7 @@ json RulesToJson(std::span<const domain::Rule> rules) {
   return out;
 }
 
-json KeyToJson(const projections::KeyRecord& key, Micros now) {
+json KeyToJson(const model::KeyRecord& key, Micros now) {
   return json{{"id", FormatKeyId(key.key_id)},
               {"name", key.name},
               {"group", key.group_id},

@@ -13,7 +13,7 @@
 
 #include "base/clock.h"
 #include "engine/domain/roles.h"
-#include "projections/key_view.h"
+#include "model/keys.h"
 #include "server/http.h"
 
 namespace keytrail::server {
@@ -49,7 +49,7 @@ class BodyReader {
 // A key as the API shows it: id, name, group, created_by, created_at, expires_at (null
 // = never), status (see DisplayStatus), hint, permissions, last_rotated_at (null =
 // never rotated).
-nlohmann::json KeyToJson(const projections::KeyRecord& key, Micros now);
+nlohmann::json KeyToJson(const model::KeyRecord& key, Micros now);
 
 // Rules as the API shows them: [{role, resources}], resources only on scoped rules.
 nlohmann::json RulesToJson(std::span<const domain::Rule> rules);

@@ -67,16 +67,15 @@ std::optional<Micros> ParseDuration(std::string_view text) {
   return total;
 }
 
-std::string_view DisplayStatus(const projections::KeyRecord& key, Micros now) {
-  switch (key.status) {
-    case projections::KeyStatus::kRevoked:
+std::string_view DisplayStatus(const model::KeyRecord& key, Micros now) {
+  switch (model::StatusAt(key, now)) {
+    case model::KeyStatus::kRevoked:
       return "revoked";
-    case projections::KeyStatus::kExpired:
+    case model::KeyStatus::kExpired:
       return "expired";
-    case projections::KeyStatus::kActive:
+    case model::KeyStatus::kActive:
       break;
   }
-  if (key.expires_at_us != 0 && now >= key.expires_at_us) return "expired";
   return "active";
 }
 

@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "base/clock.h"
-#include "projections/key_view.h"
+#include "model/keys.h"
 
 namespace keytrail::server {
 
@@ -24,8 +24,8 @@ std::optional<Micros> ParseDuration(std::string_view text);
 // A page size: 1..max in decimal digits; nullopt otherwise.
 std::optional<size_t> ParsePageSize(std::string_view text, size_t max);
 
-// The status a client sees: "revoked", "expired" (by event, or now >= expires_at before
-// the scheduler has written KeyExpired), or "active".
-std::string_view DisplayStatus(const projections::KeyRecord& key, Micros now);
+// The status a client sees (model::StatusAt): "revoked", "expired" (by event, or now >=
+// expires_at before the scheduler has written KeyExpired), or "active".
+std::string_view DisplayStatus(const model::KeyRecord& key, Micros now);
 
 }  // namespace keytrail::server

@@ -10,7 +10,7 @@
 
 #include "base/clock.h"
 #include "engine/domain/roles.h"
-#include "engine/key_material.h"
+#include "keys/key_material.h"
 
 namespace keytrail::domain {
 

@@ -16,7 +16,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "engine/domain/roles.h"
-#include "engine/key_material.h"
+#include "keys/key_material.h"
 #include "schemas/events_generated.h"
 
 namespace keytrail::domain {

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "projections/audit_projection.h"
+#include "model/audit.h"
 #include "server/handlers/handlers.h"
 #include "server/handlers/point_in_time.h"
 #include "server/json_io.h"
@@ -17,8 +17,8 @@ namespace keytrail::server {
 namespace {
 
 using nlohmann::json;
-using projections::AuditFilter;
-using projections::AuditProjection;
+using model::AuditFilter;
+using model::AuditRecord;
 
 constexpr size_t kDefaultPageSize = 100;
 constexpr size_t kExportPageSize = 500;  // records per chunk of a streamed export
@@ -30,13 +30,31 @@ constexpr std::string_view kActions[] = {
 
 enum class Format { kJson, kNdjson, kCsv };
 
-// A stored record as the API shows it: the record plus "time" in RFC 3339.
-json Present(std::string_view stored) {
-  json record = json::parse(stored, nullptr, false);
-  if (record.is_object() && record["occurred_at_us"].is_number_integer()) {
-    record["time"] = FormatRfc3339(record["occurred_at_us"].get<Micros>());
+// A record as the API shows it: the stored JSON object, verbatim, plus "time" in
+// RFC 3339 as its last member.
+std::string Present(const AuditRecord& record) {
+  std::string out = record.stored;
+  out.pop_back();  // the closing brace
+  out += fmt::format(",\"time\":\"{}\"}}", FormatRfc3339(record.occurred_at_us));
+  return out;
+}
+
+// A JSON array of records as the API shows them.
+std::string PresentAll(const std::vector<AuditRecord>& records) {
+  std::string out = "[";
+  for (const AuditRecord& record : records) {
+    if (out.size() > 1) out.push_back(',');
+    out += Present(record);
   }
-  return record;
+  out.push_back(']');
+  return out;
+}
+
+HttpResponse RawJsonResponse(std::string body) {
+  HttpResponse response;
+  response.content_type = "application/json";
+  response.body = std::move(body);
+  return response;
 }
 
 std::string CsvField(std::string_view value) {
@@ -53,20 +71,13 @@ constexpr std::string_view kCsvHeader =
     "time,org,action,actor_kind,actor_id,actor_key_name,on_behalf_of,target_type,target_id,"
     "partition,offset,event_id,details,prev_hash\r\n";
 
-std::string CsvLine(const json& r) {
-  const json& actor = r["actor"];
-  const json& target = r["target"];
-  auto s = [](const json& object, const char* name) {
-    return object.is_object() && object.contains(name) && object[name].is_string()
-               ? object[name].get<std::string>()
-               : std::string();
-  };
+std::string CsvLine(const AuditRecord& r) {
   std::string line;
   for (const std::string& field :
-       {s(r, "time"), s(r, "org"), s(r, "action"), s(actor, "kind"), s(actor, "id"),
-        s(actor, "key_name"), s(actor, "on_behalf_of"), s(target, "type"), s(target, "id"),
-        r.value("partition", json(0)).dump(), r.value("offset", json(0)).dump(), s(r, "event_id"),
-        r.value("details", json::object()).dump(), s(r, "prev_hash")}) {
+       {FormatRfc3339(r.occurred_at_us), r.org, r.action, r.actor.kind, r.actor.id,
+        r.actor.key_name, r.actor.on_behalf_of, r.target.type, r.target.id,
+        std::to_string(r.partition), std::to_string(r.offset), r.event_id, r.details,
+        r.prev_hash}) {
     line += CsvField(field);
     line += ',';
   }
@@ -105,10 +116,10 @@ std::variant<AuditQuery, HttpResponse> ParseQuery(const RoutedRequest& request) 
         return Problem(400, "invalid_request", fmt::format("{} must be an RFC 3339 time", name));
       (name == "from" ? q.filter.from : q.filter.to) = *t;
     } else if (name == "page_size") {
-      const auto size = ParsePageSize(value, AuditProjection::kMaxPageSize);
+      const auto size = ParsePageSize(value, Queries::kMaxAuditPageSize);
       if (!size) {
         return Problem(400, "invalid_request",
-                       fmt::format("page_size must be 1..{}", AuditProjection::kMaxPageSize));
+                       fmt::format("page_size must be 1..{}", Queries::kMaxAuditPageSize));
       }
       q.page_size = *size;
     } else if (name == "page_token") {
@@ -137,14 +148,14 @@ HttpResponse Export(ApiContext& ctx, std::string org, AuditFilter filter, Format
     bool header_sent = false;
   };
   auto cursor = std::make_shared<Cursor>();
-  projections::ViewStore& views = ctx.engine.views();
-  response.stream = [&views, org = std::move(org), filter = std::move(filter), format,
+  const Queries& queries = ctx.engine.queries();
+  response.stream = [&queries, org = std::move(org), filter = std::move(filter), format,
                      cursor](std::string* out) {
     if (format == Format::kCsv && !cursor->header_sent) {
       out->append(kCsvHeader);
       cursor->header_sent = true;
     }
-    auto page = AuditProjection::Query(views, org, filter, kExportPageSize, cursor->token);
+    auto page = queries.AuditPage(org, filter, kExportPageSize, cursor->token);
     if (!page.ok()) {
       // Headers are gone already: end the body with a line saying the export is cut.
       Log(LogLevel::kError, "audit export failed", {{"error", page.status().ToString()}});
@@ -152,12 +163,11 @@ HttpResponse Export(ApiContext& ctx, std::string org, AuditFilter filter, Format
                                          : "{\"error\":\"export failed; see the server log\"}\n");
       return false;
     }
-    for (const std::string& stored : page->records) {
-      const json record = Present(stored);
+    for (const AuditRecord& record : page->records) {
       if (format == Format::kCsv) {
         out->append(CsvLine(record));
       } else {
-        out->append(record.dump());
+        out->append(Present(record));
         out->push_back('\n');
       }
     }
@@ -179,13 +189,13 @@ HttpResponse GetKeyAsOf(ApiContext& ctx, const Caller& caller, std::string_view 
   auto t = ParseAsOf(as_of, ctx.clock.NowMicros());
   if (auto* bad = std::get_if<HttpResponse>(&t)) return std::move(*bad);
   const Micros at = std::get<Micros>(t);
-  auto key = KeyAsOf(ctx.engine.views(), caller.org, std::string(id), at);
+  auto key = ctx.engine.queries().KeyAsOf(caller.org, id, at);
   if (!key.ok()) return StatusProblem(key.status());
   if (!key->has_value()) {
     return Problem(404, "key_not_found",
                    fmt::format("no key '{}' in org '{}' at {}", id, caller.org, as_of));
   }
-  auto directory = DirectoryAsOf(ctx.engine.views(), caller.org, at);
+  auto directory = ctx.engine.queries().DirectoryAsOf(caller.org, at);
   if (!directory.ok()) return StatusProblem(directory.status());
   const domain::GroupState* group = directory->FindGroup((*key)->group_id);
   json out = KeyToJson(**key, at);
@@ -208,20 +218,17 @@ HttpResponse ListAuditHandler(ApiContext& ctx, const RoutedRequest& request) {
     }
     return Export(ctx, caller.org, std::move(q.filter), format);
   }
-  auto page =
-      AuditProjection::Query(ctx.engine.views(), caller.org, q.filter, q.page_size, q.page_token);
+  auto page = ctx.engine.queries().AuditPage(caller.org, q.filter, q.page_size, q.page_token);
   if (!page.ok()) {
     if (page.status().code() == StatusCode::kInvalidArgument) {
       return Problem(400, "invalid_request", page.status().message());
     }
     return StatusProblem(page.status());
   }
-  json records = json::array();
-  for (const std::string& stored : page->records) records.push_back(Present(stored));
-  return JsonResponse(
-      200, json{{"records", std::move(records)},
-                {"next_page_token",
-                 page->next_page_token.empty() ? json(nullptr) : json(page->next_page_token)}});
+  return RawJsonResponse(fmt::format(
+      "{{\"next_page_token\":{},\"records\":{}}}",
+      page->next_page_token.empty() ? "null" : json(page->next_page_token).dump(),
+      PresentAll(page->records)));
 }
 
 HttpResponse KeyHistoryHandler(ApiContext& ctx, const RoutedRequest& request) {
@@ -230,19 +237,10 @@ HttpResponse KeyHistoryHandler(ApiContext& ctx, const RoutedRequest& request) {
   const Caller& caller = std::get<Caller>(who);
   auto loaded = ctx.LoadKey(caller, request.Param("id"));
   if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
-  json events = json::array();
-  Status s = AuditProjection::ForEach(ctx.engine.views(), caller.org,
-                                      {.key = std::string(request.Param("id"))},
-                                      [&](std::string_view stored) {
-                                        events.push_back(Present(stored));
-                                        return true;
-                                      });
-  if (!s.ok()) return StatusProblem(s);
-  // The index orders by time, then log position; the log position is the truth.
-  std::stable_sort(events.begin(), events.end(), [](const json& a, const json& b) {
-    return a["offset"].get<int64_t>() < b["offset"].get<int64_t>();
-  });
-  return JsonResponse(200, json{{"key_id", request.Param("id")}, {"events", std::move(events)}});
+  auto history = ctx.engine.queries().KeyHistory(caller.org, request.Param("id"));
+  if (!history.ok()) return StatusProblem(history.status());
+  return RawJsonResponse(fmt::format("{{\"events\":{},\"key_id\":{}}}", PresentAll(*history),
+                                     json(request.Param("id")).dump()));
 }
 
 HttpResponse VerifyAuditHandler(ApiContext& ctx, const RoutedRequest& request) {
@@ -254,7 +252,7 @@ HttpResponse VerifyAuditHandler(ApiContext& ctx, const RoutedRequest& request) {
                    fmt::format("only an admin key of org '{}' may verify the whole audit chain",
                                ctx.options.bootstrap_org));
   }
-  auto report = AuditProjection::VerifyChain(ctx.engine.views());
+  auto report = ctx.engine.queries().VerifyAuditChain();
   if (!report.ok()) return StatusProblem(report.status());
   json out = {{"ok", report->ok}, {"records", report->records}};
   if (!report->ok) {

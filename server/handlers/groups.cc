@@ -243,7 +243,7 @@ namespace {
 
 // Key `id` as a principal at `at`: its group while it is active then (a revoked or expired
 // key is denied everything), and its scim permission.
-domain::Principal KeyPrincipal(const projections::KeyRecord& key, std::string_view id, Micros at) {
+domain::Principal KeyPrincipal(const model::KeyRecord& key, std::string_view id, Micros at) {
   const bool active = DisplayStatus(key, at) == "active";
   const bool scim =
       std::find(key.permissions.begin(), key.permissions.end(), "scim") != key.permissions.end();
@@ -261,21 +261,21 @@ json AuthorizeAnswer(const domain::AccessDecision& d) {
 }
 
 // The authorize question as of `at`: the key (or member) and the org's groups and members
-// as the audit trail says they were then (point_in_time.h), evaluated by the same
-// domain::Authorize. A key that did not exist yet is 404 key_not_found.
+// as the org's events up to then fold them (Queries::KeyAsOf, DirectoryAsOf), evaluated
+// by the same domain::Authorize. A key that did not exist yet is 404 key_not_found.
 HttpResponse AuthorizeAsOf(ApiContext& ctx, const Caller& caller,
                            const std::optional<std::string>& key_id,
                            const std::optional<std::string>& member, domain::Action action,
                            const domain::Resource& resource, Micros at) {
-  auto directory = DirectoryAsOf(ctx.engine.views(), caller.org, at);
+  auto directory = ctx.engine.queries().DirectoryAsOf(caller.org, at);
   if (!directory.ok()) return StatusProblem(directory.status());
   const std::string& id = key_id ? *key_id : caller.key_id;
-  std::optional<projections::KeyRecord> key;
+  std::optional<model::KeyRecord> key;
   domain::Principal principal;
   if (member) {
     principal = domain::Principal::Member(*member);
   } else {
-    auto then = KeyAsOf(ctx.engine.views(), caller.org, id, at);
+    auto then = ctx.engine.queries().KeyAsOf(caller.org, id, at);
     if (!then.ok()) return StatusProblem(then.status());
     if (!then->has_value()) {
       return Problem(
@@ -366,11 +366,11 @@ HttpResponse AuthorizeHandler(ApiContext& ctx, const RoutedRequest& request) {
   }
 
   domain::Principal principal = PrincipalOf(caller);
-  projections::KeyRecord key;
+  model::KeyRecord key;
   if (key_id) {
     auto loaded = ctx.LoadKey(caller, *key_id);
     if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
-    key = std::move(std::get<projections::KeyRecord>(loaded));
+    key = std::move(std::get<model::KeyRecord>(loaded));
     principal = KeyPrincipal(key, *key_id, ctx.clock.NowMicros());
   } else if (member) {
     principal = domain::Principal::Member(*member);

@@ -17,7 +17,7 @@ using Kind = CommandOutcome::Kind;
 struct KeyActionStart {
   Caller caller;
   std::string command_id;
-  projections::KeyRecord key;
+  model::KeyRecord key;
 };
 
 std::variant<KeyActionStart, HttpResponse> Begin(ApiContext& ctx, const RoutedRequest& request) {
@@ -30,7 +30,7 @@ std::variant<KeyActionStart, HttpResponse> Begin(ApiContext& ctx, const RoutedRe
   start.command_id = std::move(std::get<std::string>(command_id));
   auto loaded = ctx.LoadKey(start.caller, request.Param("id"));
   if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
-  start.key = std::move(std::get<projections::KeyRecord>(loaded));
+  start.key = std::move(std::get<model::KeyRecord>(loaded));
   return start;
 }
 
@@ -48,7 +48,7 @@ HttpResponse AnswerWithKey(ApiContext& ctx, const Caller& caller, const KeyId& i
   auto loaded = ctx.LoadKey(caller, FormatKeyId(id));
   if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
   return JsonResponse(200,
-                      KeyToJson(std::get<projections::KeyRecord>(loaded), ctx.clock.NowMicros()));
+                      KeyToJson(std::get<model::KeyRecord>(loaded), ctx.clock.NowMicros()));
 }
 
 }  // namespace
@@ -76,7 +76,7 @@ HttpResponse RotateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
   }
   auto loaded = ctx.LoadKey(start.caller, FormatKeyId(start.key.key_id));
   if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
-  const projections::KeyRecord& key = std::get<projections::KeyRecord>(loaded);
+  const model::KeyRecord& key = std::get<model::KeyRecord>(loaded);
   json out = {{"id", FormatKeyId(key.key_id)},
               {"hint", key.hint},
               {"previous_valid_until", TimeOrNull(key.previous_valid_until_us)}};

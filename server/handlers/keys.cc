@@ -3,7 +3,7 @@
 
 #include <fmt/format.h>
 
-#include "projections/key_view.h"
+#include "model/keys.h"
 #include "server/handlers/handlers.h"
 #include "server/json_io.h"
 #include "server/problem.h"
@@ -16,44 +16,6 @@ using nlohmann::json;
 using Kind = CommandOutcome::Kind;
 
 constexpr size_t kDefaultPageSize = 100;
-// A status filter is checked per row; a page stops after this many rows even if short,
-// and its next_page_token continues the scan.
-constexpr size_t kMaxRowsScannedPerPage = 10'000;
-
-// One page of keys whose *displayed* status (server/wire_format.h) is `status`: keys
-// past their expiry that the scheduler has not expired yet count as expired, which the
-// view's stored status cannot filter, so rows are checked here.
-Result<projections::KeyPage> ListByDisplayedStatus(projections::ViewStore& views,
-                                                   const std::string& org,
-                                                   projections::ListFilter filter,
-                                                   std::string_view status, size_t page_size,
-                                                   std::string page_token, Micros now) {
-  if (status == "revoked") filter.status = projections::KeyStatus::kRevoked;
-  if (status == "active") filter.status = projections::KeyStatus::kActive;
-  projections::KeyPage out;
-  size_t scanned = 0;
-  while (true) {
-    auto batch =
-        projections::KeyViewProjection::ListKeys(views, org, filter, page_size, page_token);
-    if (!batch.ok()) return batch.status();
-    for (projections::KeyRecord& key : batch->keys) {
-      ++scanned;
-      if (DisplayStatus(key, now) != status) continue;
-      if (out.keys.size() == page_size) {
-        out.next_page_token = FormatKeyId(out.keys.back().key_id);
-        return out;
-      }
-      out.keys.push_back(std::move(key));
-    }
-    if (batch->next_page_token.empty()) return out;  // the scan reached the end
-    page_token = batch->next_page_token;
-    if (scanned >= kMaxRowsScannedPerPage) {
-      // A short page; the token resumes after the last row read.
-      out.next_page_token = page_token;
-      return out;
-    }
-  }
-}
 
 }  // namespace
 
@@ -94,7 +56,7 @@ HttpResponse CreateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
   }
   auto loaded = ctx.LoadKey(caller, issued->key_id);
   if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
-  json out = KeyToJson(std::get<projections::KeyRecord>(loaded), ctx.clock.NowMicros());
+  json out = KeyToJson(std::get<model::KeyRecord>(loaded), ctx.clock.NowMicros());
   HttpResponse response;
   if (outcome.kind == Kind::kApplied) {
     out["token"] = std::string(issued->token->reveal());  // shown this once
@@ -113,8 +75,7 @@ HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request) {
   if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
   const Caller& caller = std::get<Caller>(who);
 
-  projections::ListFilter filter;
-  std::optional<std::string> status;
+  model::KeyFilter filter;
   size_t page_size = kDefaultPageSize;
   std::string page_token;
   std::vector<std::string_view> seen;
@@ -128,10 +89,15 @@ HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request) {
     } else if (name == "created_by") {
       filter.created_by = value;
     } else if (name == "status") {
-      if (value != "active" && value != "revoked" && value != "expired") {
+      if (value == "active") {
+        filter.status = model::KeyStatus::kActive;
+      } else if (value == "revoked") {
+        filter.status = model::KeyStatus::kRevoked;
+      } else if (value == "expired") {
+        filter.status = model::KeyStatus::kExpired;
+      } else {
         return Problem(400, "invalid_request", "status must be active, revoked or expired");
       }
-      status = value;
     } else if (name == "expires_before") {
       auto t = ParseRfc3339Time(value);
       if (!t) return Problem(400, "invalid_request", "expires_before must be an RFC 3339 time");
@@ -146,11 +112,10 @@ HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request) {
       if (!t) return Problem(400, "invalid_request", "not_rotated_since must be an RFC 3339 time");
       filter.not_rotated_since_us = *t;
     } else if (name == "page_size") {
-      auto size = ParsePageSize(value, projections::KeyViewProjection::kMaxPageSize);
+      auto size = ParsePageSize(value, Queries::kMaxKeyPageSize);
       if (!size) {
-        return Problem(
-            400, "invalid_request",
-            fmt::format("page_size must be 1..{}", projections::KeyViewProjection::kMaxPageSize));
+        return Problem(400, "invalid_request",
+                       fmt::format("page_size must be 1..{}", Queries::kMaxKeyPageSize));
       }
       page_size = *size;
     } else if (name == "page_token") {
@@ -162,10 +127,8 @@ HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request) {
   }
 
   const Micros now = ctx.clock.NowMicros();
-  auto page = status ? ListByDisplayedStatus(ctx.engine.views(), caller.org, filter, *status,
-                                             page_size, page_token, now)
-                     : projections::KeyViewProjection::ListKeys(ctx.engine.views(), caller.org,
-                                                                filter, page_size, page_token);
+  filter.now = now;
+  auto page = ctx.engine.queries().ListKeys(caller.org, filter, page_size, page_token);
   if (!page.ok()) {
     if (page.status().code() == StatusCode::kInvalidArgument) {
       return Problem(400, "invalid_request", page.status().message());
@@ -173,7 +136,7 @@ HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request) {
     return StatusProblem(page.status());
   }
   json keys = json::array();
-  for (const projections::KeyRecord& key : page->keys) keys.push_back(KeyToJson(key, now));
+  for (const model::KeyRecord& key : page->keys) keys.push_back(KeyToJson(key, now));
   return JsonResponse(
       200, json{{"keys", std::move(keys)},
                 {"next_page_token",
@@ -193,7 +156,7 @@ HttpResponse GetKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto loaded = ctx.LoadKey(caller, request.Param("id"));
   if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
   return JsonResponse(200,
-                      KeyToJson(std::get<projections::KeyRecord>(loaded), ctx.clock.NowMicros()));
+                      KeyToJson(std::get<model::KeyRecord>(loaded), ctx.clock.NowMicros()));
 }
 
 }  // namespace keytrail::server

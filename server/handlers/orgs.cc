@@ -65,8 +65,8 @@ HttpResponse CreateOrgHandler(ApiContext& ctx, const RoutedRequest& request) {
 
   const IssuedKey& admin = setup->admin_key;
   auto key_id = ParseKeyId(admin.key_id);
-  auto record = key_id ? projections::KeyViewProjection::GetKey(ctx.engine.views(), *id, *key_id)
-                       : Result<std::optional<projections::KeyRecord>>(std::nullopt);
+  auto record = key_id ? ctx.engine.queries().GetKey(*id, *key_id)
+                       : Result<std::optional<model::KeyRecord>>(std::nullopt);
   if (!record.ok()) return StatusProblem(record.status());
   if (!record->has_value()) {
     return StatusProblem(Status::Internal("the new org's admin key is not in the key view"));

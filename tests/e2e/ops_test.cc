@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/hex.h"
-#include "engine/key_material.h"
+#include "keys/key_material.h"
 #include "events/local_event_log.h"
 #include "projections/audit_projection.h"
 #include "projections/key_view.h"
@@ -106,10 +106,10 @@ class OpsToolsTest : public ::testing::Test {
     return views.ok() ? std::move(views).value() : nullptr;
   }
 
-  static projections::KeyStatus StatusIn(projections::ViewStore& views, const std::string& id) {
+  static model::KeyStatus StatusIn(projections::ViewStore& views, const std::string& id) {
     auto key = projections::KeyViewProjection::GetKey(views, "default", *ParseKeyId(id));
     EXPECT_TRUE(key.ok() && key->has_value());
-    return key.ok() && key->has_value() ? (*key)->status : projections::KeyStatus::kExpired;
+    return key.ok() && key->has_value() ? (*key)->status : model::KeyStatus::kExpired;
   }
 
   TempDir dir_;
@@ -224,19 +224,19 @@ TEST_F(OpsToolsTest, RebuildUntilBuildsAHistoricalCopyAndSwapsNothing) {
   {
     auto views = OpenViews(by_offset);
     EXPECT_EQ(*projections::ReadCheckpoint(*views, partition_), offset);
-    EXPECT_EQ(StatusIn(*views, keys_[1]), projections::KeyStatus::kActive);
+    EXPECT_EQ(StatusIn(*views, keys_[1]), model::KeyStatus::kActive);
   }
   // By time: before the revocation's instant, and just after it.
   const std::string before = dir_.path() + "/before-time", after = dir_.path() + "/after-time";
   ASSERT_EQ(Tool({"rebuild", "--until", revoked["occurred_at"], "--out", before}).exit_code, 0);
   const std::string later = FormatMicrosForTest(revoked["occurred_at_us"].get<int64_t>() + 1);
   ASSERT_EQ(Tool({"rebuild", "--until", later, "--out", after}).exit_code, 0);
-  EXPECT_EQ(StatusIn(*OpenViews(before), keys_[1]), projections::KeyStatus::kActive);
-  EXPECT_EQ(StatusIn(*OpenViews(after), keys_[1]), projections::KeyStatus::kRevoked);
+  EXPECT_EQ(StatusIn(*OpenViews(before), keys_[1]), model::KeyStatus::kActive);
+  EXPECT_EQ(StatusIn(*OpenViews(after), keys_[1]), model::KeyStatus::kRevoked);
 
   // The live views were not touched.
   EXPECT_FALSE(std::filesystem::exists(data_ + "/views.previous"));
-  EXPECT_EQ(StatusIn(*OpenViews(data_ + "/views"), keys_[1]), projections::KeyStatus::kRevoked);
+  EXPECT_EQ(StatusIn(*OpenViews(data_ + "/views"), keys_[1]), model::KeyStatus::kRevoked);
 
   EXPECT_EQ(Tool({"rebuild", "--until", "5"}).exit_code, 2) << "needs --out";
   EXPECT_EQ(Tool({"rebuild", "--until", "yesterday", "--out", dir_.path() + "/x"}).exit_code, 2);

@@ -20,7 +20,8 @@ namespace {
 
 using domain::CommandContext;
 using nlohmann::json;
-using projections::AuditFilter;
+using model::AuditFilter;
+using model::AuditRecord;
 using projections::AuditProjection;
 using Kind = CommandOutcome::Kind;
 
@@ -57,8 +58,8 @@ class AuditTest : public ::testing::Test {
 
   std::vector<json> All(const std::string& org, AuditFilter filter = {}) {
     std::vector<json> out;
-    EXPECT_TRUE(AuditProjection::ForEach(*views_, org, filter, [&](std::string_view record) {
-                  out.push_back(json::parse(record));
+    EXPECT_TRUE(AuditProjection::ForEach(*views_, org, filter, [&](const AuditRecord& record) {
+                  out.push_back(json::parse(record.stored));
                   return true;
                 }).ok());
     return out;
@@ -192,7 +193,7 @@ TEST_F(AuditTest, PagesAreStableWhileRecordsAreAdded) {
   do {
     auto page = AuditProjection::Query(*views_, "acme", {}, 3, token);
     ASSERT_TRUE(page.ok());
-    for (const std::string& r : page->records) paged.push_back(json::parse(r));
+    for (const AuditRecord& r : page->records) paged.push_back(json::parse(r.stored));
     token = page->next_page_token;
   } while (!token.empty() && paged.size() < before.size() + 30);
   stop = true;

@@ -78,7 +78,7 @@ class KeyViewTest : public ::testing::Test {
     return key->value_or(KeyRecord{});
   }
 
-  std::vector<KeyId> List(const std::string& org, const ListFilter& filter) {
+  std::vector<KeyId> List(const std::string& org, const KeyFilter& filter) {
     std::vector<KeyId> ids;
     std::string token;
     do {
@@ -215,7 +215,7 @@ TEST_F(KeyViewTest, FiltersUseIndexesAndCombine) {
   Apply("acme", {EncodeKeyGroupChanged("acme", seq_++, FormatKeyId(made[1].id), "g0", "g1")});
   made[1].group = "g0";
 
-  auto expect = [&](const ListFilter& filter) {
+  auto expect = [&](const KeyFilter& filter) {
     std::vector<KeyId> want;
     for (const Made& m : made) {
       if (filter.group && m.group != *filter.group) continue;
@@ -231,7 +231,7 @@ TEST_F(KeyViewTest, FiltersUseIndexesAndCombine) {
     std::sort(want.begin(), want.end());
     return want;
   };
-  const std::vector<ListFilter> filters = {
+  const std::vector<KeyFilter> filters = {
       {},
       {.group = "g0"},
       {.group = "g1"},

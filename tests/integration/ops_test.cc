@@ -24,7 +24,8 @@ namespace {
 
 using domain::CommandContext;
 using nlohmann::json;
-using projections::AuditFilter;
+using model::AuditFilter;
+using model::AuditRecord;
 using projections::AuditProjection;
 using projections::Projector;
 using projections::SkippedRecord;
@@ -72,8 +73,8 @@ class OpsTest : public ::testing::Test {
 
   std::vector<json> Audit(const std::string& org, AuditFilter filter = {}) {
     std::vector<json> out;
-    EXPECT_TRUE(AuditProjection::ForEach(*views_, org, filter, [&](std::string_view record) {
-                  out.push_back(json::parse(record));
+    EXPECT_TRUE(AuditProjection::ForEach(*views_, org, filter, [&](const AuditRecord& record) {
+                  out.push_back(json::parse(record.stored));
                   return true;
                 }).ok());
     return out;

@@ -11,6 +11,7 @@
 #include "engine/engine.h"
 #include "events/codec.h"
 #include "events/local_event_log.h"
+#include "projections/view_store.h"
 #include "tests/support/temp_dir.h"
 
 namespace keytrail {

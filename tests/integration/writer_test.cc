@@ -11,6 +11,7 @@
 #include "events/kafka_mock_cluster.h"
 #include "events/local_event_log.h"
 #include "projections/history_projection.h"
+#include "projections/projector.h"
 #include "tests/support/temp_dir.h"
 
 namespace keytrail {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "events/local_event_log.h"
+#include "projections/view_store.h"
 #include "server/bootstrap.h"
 #include "server/wire_format.h"
 #include "tests/support/temp_dir.h"
@@ -39,7 +40,7 @@ class ApiTest : public ::testing::Test {
     auto engine = Engine::Start(*log_, *views_, clock_, options);
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
     engine_ = std::move(engine).value();
-    auto boot = Bootstrap(*engine_, *log_, *views_, "default");
+    auto boot = Bootstrap(*engine_, *log_, "default");
     ASSERT_TRUE(boot.ok()) << boot.status().ToString();
     ASSERT_EQ(boot->kind, BootstrapResult::Kind::kCreated);
     admin_ = std::string(boot->token->reveal());
@@ -714,13 +715,13 @@ TEST_F(ApiTest, QuotaIsAConflict) {
 }
 
 TEST_F(ApiTest, BootstrapRunsOnceAndFinishesAnInterruptedOne) {
-  auto again = Bootstrap(*engine_, *log_, *views_, "default");
+  auto again = Bootstrap(*engine_, *log_, "default");
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->kind, BootstrapResult::Kind::kAlreadyDone);
   EXPECT_FALSE(again->token.has_value());
   EXPECT_EQ(again->key_id, admin_id_);
   // A non-empty log without the named org is left alone.
-  auto other = Bootstrap(*engine_, *log_, *views_, "renamed");
+  auto other = Bootstrap(*engine_, *log_, "renamed");
   ASSERT_TRUE(other.ok());
   EXPECT_EQ(other->kind, BootstrapResult::Kind::kSkipped);
   // An org whose setup stopped after CreateOrg is finished by the next bootstrap.
@@ -730,7 +731,7 @@ TEST_F(ApiTest, BootstrapRunsOnceAndFinishesAnInterruptedOne) {
                                  .command_id = "bootstrap:org"};
   ASSERT_EQ(engine_->Execute(context, domain::CreateOrg{"half"})->kind,
             CommandOutcome::Kind::kApplied);
-  auto finished = Bootstrap(*engine_, *log_, *views_, "half");
+  auto finished = Bootstrap(*engine_, *log_, "half");
   ASSERT_TRUE(finished.ok()) << finished.status().ToString();
   EXPECT_EQ(finished->kind, BootstrapResult::Kind::kCreated);
   EXPECT_TRUE(engine_->Verify(finished->token->reveal()).valid);

@@ -96,13 +96,13 @@ TEST(WireFormat, Durations) {
 }
 
 TEST(WireFormat, ExpiredIsShownFromTheExpiryOn) {
-  projections::KeyRecord key;
+  model::KeyRecord key;
   key.expires_at_us = 100;
   EXPECT_EQ(DisplayStatus(key, 99), "active");
   EXPECT_EQ(DisplayStatus(key, 100), "expired");
-  key.status = projections::KeyStatus::kRevoked;
+  key.status = model::KeyStatus::kRevoked;
   EXPECT_EQ(DisplayStatus(key, 100), "revoked");
-  key.status = projections::KeyStatus::kExpired;
+  key.status = model::KeyStatus::kExpired;
   EXPECT_EQ(DisplayStatus(key, 0), "expired");
   key = {};
   EXPECT_EQ(DisplayStatus(key, 1'000'000'000'000'000), "active");  // never expires

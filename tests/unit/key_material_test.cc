@@ -1,4 +1,4 @@
-#include "engine/key_material.h"
+#include "keys/key_material.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>

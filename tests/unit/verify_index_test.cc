@@ -15,8 +15,8 @@
 namespace keytrail {
 namespace {
 
-using projections::KeyRecord;
-using projections::KeyStatus;
+using model::KeyRecord;
+using model::KeyStatus;
 using projections::KeyViewProjection;
 
 constexpr Micros kNow = 1'800'000'000'000'000;

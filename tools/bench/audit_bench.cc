@@ -23,7 +23,7 @@
 namespace keytrail::bench {
 namespace {
 
-using projections::AuditFilter;
+using model::AuditFilter;
 using projections::AuditProjection;
 
 constexpr int kQueriesPerKind = 2000;

@@ -4,7 +4,7 @@
 #include <array>
 #include <memory>
 
-#include "engine/key_material.h"
+#include "keys/key_material.h"
 #include "events/codec.h"
 
 namespace keytrail::bench {

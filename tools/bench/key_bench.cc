@@ -57,10 +57,10 @@ int RunVerify(const Args& args) {
   VerifyIndex index;
   std::vector<std::string> valid_tokens;
   valid_tokens.reserve(n);
-  std::vector<projections::KeyRecord> batch;
+  std::vector<model::KeyRecord> batch;
   for (size_t i = 0; i < n; ++i) {
     IssuedToken token = codec.Issue(SystemRandom());
-    projections::KeyRecord record;
+    model::KeyRecord record;
     record.org = "org-" + std::to_string(i % 100);
     record.key_id = token.key_id;
     record.group_id = "ci";

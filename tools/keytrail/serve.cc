@@ -189,7 +189,7 @@ int RunServe(const ServeOptions& options) {
         return Fail("cannot open --bootstrap-token-file", s);
       }
     }
-    auto bootstrap = server::Bootstrap(**engine, *log, **views, options.bootstrap_org);
+    auto bootstrap = server::Bootstrap(**engine, *log, options.bootstrap_org);
     if (!bootstrap.ok()) {
       (*http)->Shutdown(std::chrono::seconds(0));
       return Fail("bootstrap failed", bootstrap.status());

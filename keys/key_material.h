@@ -21,7 +21,7 @@
 #include <string_view>
 
 #include "base/status.h"
-#include "engine/secret.h"
+#include "keys/secret.h"
 
 namespace keytrail {
 

@@ -1,4 +1,4 @@
-#include "engine/secret.h"
+#include "keys/secret.h"
 
 #include <openssl/crypto.h>
 

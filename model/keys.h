@@ -1,0 +1,67 @@
+// The read side's answer about keys: a key as the key view holds it, the filter a key
+// list takes, and one page of a list. Plain data, no I/O. projections/ fills these;
+// engine/queries.h hands them out; server/ renders them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "keys/key_material.h"
+
+namespace keytrail::model {
+
+enum class KeyStatus : uint8_t { kActive = 0, kRevoked = 1, kExpired = 2 };
+
+// A key's state as the view holds it. Holds hashes, never a secret.
+struct KeyRecord {
+  std::string org;
+  KeyId key_id;
+  std::string name;
+  std::string group_id;
+  SecretHash secret_hash{};
+  SecretHash previous_hash{};          // the secret before the last rotation
+  Micros previous_valid_until_us = 0;  // previous secret valid while now < this
+  std::string hint;
+  Micros created_at_us = 0;
+  std::string created_by;
+  Micros expires_at_us = 0;  // 0 = never
+  std::vector<std::string> permissions;
+  KeyStatus status = KeyStatus::kActive;  // as stored: set by KeyRevoked / KeyExpired
+  std::string revoked_reason;
+  Micros last_rotated_at_us = 0;  // 0 = never rotated
+  uint64_t version = 0;           // aggregate version of the key's latest event
+
+  friend bool operator==(const KeyRecord&, const KeyRecord&) = default;
+};
+
+// The status a person sees at `now`: a key past its expiry is expired from that
+// instant, whether or not the scheduler has written its KeyExpired yet.
+inline KeyStatus StatusAt(const KeyRecord& key, Micros now) {
+  if (key.status != KeyStatus::kActive) return key.status;
+  if (key.expires_at_us != 0 && now >= key.expires_at_us) return KeyStatus::kExpired;
+  return KeyStatus::kActive;
+}
+
+// Which keys of an org a list wants; an unset field does not filter, and every set
+// field must match.
+struct KeyFilter {
+  std::optional<std::string> group;
+  std::optional<std::string> created_by;
+  std::optional<KeyStatus> status;          // StatusAt(key, now)
+  Micros now = 0;                           // the time `status` is judged at
+  std::optional<Micros> expires_before_us;  // keys with 0 < expires_at < this
+  std::optional<bool> never_expires;        // true: expires_at == 0; false: it has an expiry
+  // Keys whose secret was last issued (rotated, or created if never rotated) before this.
+  std::optional<Micros> not_rotated_since_us;
+};
+
+struct KeyPage {
+  std::vector<KeyRecord> keys;  // ordered by key id
+  std::string next_page_token;  // empty: this is the last page
+};
+
+}  // namespace keytrail::model
