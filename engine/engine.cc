@@ -118,6 +118,10 @@ void Engine::WakeSchedulers() {
   for (auto& partition : partitions_) partition->writer->Wake();
 }
 
+void Engine::WaitIdle() {
+  for (auto& partition : partitions_) partition->writer->WaitIdle();
+}
+
 std::vector<WriterHealth> Engine::writer_health() const {
   std::vector<WriterHealth> out;
   out.reserve(partitions_.size());

@@ -18,10 +18,10 @@
 #include "engine/domain/authorize.h"
 #include "engine/domain/decide.h"
 #include "engine/queries.h"
-#include "keys/key_material.h"
 #include "engine/verify_index.h"
 #include "engine/writer.h"
 #include "events/event_log.h"
+#include "keys/key_material.h"
 
 namespace keytrail {
 
@@ -90,6 +90,9 @@ class Engine {
 
   // Makes every partition's scheduler re-read the clock now (see PartitionWriter::Wake).
   void WakeSchedulers();
+  // Waits until every writer is idle (PartitionWriter::WaitIdle): every command
+  // submitted before the call answered, every timer due at the clock's now fired.
+  void WaitIdle();
   // The expiry scheduler's metrics, summed over partitions.
   SchedulerStats scheduler_stats() const;
   // Every partition's writer health, without I/O (see WriterHealth).

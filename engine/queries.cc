@@ -83,9 +83,8 @@ Result<model::KeyPage> Queries::ListKeys(std::string_view org, const model::KeyF
   return KeyViewProjection::ListKeys(views_, org, filter, page_size, page_token);
 }
 
-Result<model::AuditPage> Queries::AuditPage(std::string_view org,
-                                            const model::AuditFilter& filter, size_t page_size,
-                                            std::string_view page_token) const {
+Result<model::AuditPage> Queries::AuditPage(std::string_view org, const model::AuditFilter& filter,
+                                            size_t page_size, std::string_view page_token) const {
   if (page_size == 0 || page_size > kMaxAuditPageSize) {
     return Status::InvalidArgument(fmt::format("page size must be 1..{}", kMaxAuditPageSize));
   }
@@ -133,14 +132,14 @@ Status Queries::ReadEvents(std::string_view org, std::vector<int64_t> offsets,
       auto records = (*reader)->Next(run - read, kReadWait);
       if (!records.ok()) return records.status();
       if (records->empty()) {
-        return Status::Unavailable(fmt::format("log record {}/{} not readable in time",
-                                               partition, offsets[i + read]));
+        return Status::Unavailable(
+            fmt::format("log record {}/{} not readable in time", partition, offsets[i + read]));
       }
       for (const events::LogRecord& record : *records) {
         if (read == run) break;
         if (record.offset != offsets[i + read]) {
-          return Status::Corruption(fmt::format("log returned offset {} for {}", record.offset,
-                                                offsets[i + read]));
+          return Status::Corruption(
+              fmt::format("log returned offset {} for {}", record.offset, offsets[i + read]));
         }
         auto event = events::Decode(record.value);
         if (!event.ok()) return event.status();
@@ -160,23 +159,23 @@ Status Queries::ReadEvents(std::string_view org, std::vector<int64_t> offsets,
 Status Queries::DirectoryOffsets(std::string_view org, Micros t,
                                  std::vector<int64_t>& offsets) const {
   for (std::string_view action : kDirectoryActions) {
-    KT_RETURN_IF_ERROR(AuditProjection::ForEach(
-        views_, org, {.action = std::string(action), .to = t + 1},
-        [&](const model::AuditRecord& record) {
-          offsets.push_back(record.offset);
-          return true;
-        }));
+    KT_RETURN_IF_ERROR(AuditProjection::ForEach(views_, org,
+                                                {.action = std::string(action), .to = t + 1},
+                                                [&](const model::AuditRecord& record) {
+                                                  offsets.push_back(record.offset);
+                                                  return true;
+                                                }));
   }
   return Status::Ok();
 }
 
 Result<std::optional<model::KeyRecord>> Queries::KeyAsOf(std::string_view org,
-                                                         std::string_view key_id,
-                                                         Micros t) const {
+                                                         std::string_view key_id, Micros t) const {
   const std::optional<KeyId> id = ParseKeyId(key_id);
   if (!id) return std::optional<model::KeyRecord>();
   std::vector<int64_t> offsets;
-  KT_RETURN_IF_ERROR(AuditProjection::ForEach(views_, org, {.key = std::string(key_id), .to = t + 1},
+  KT_RETURN_IF_ERROR(AuditProjection::ForEach(views_, org,
+                                              {.key = std::string(key_id), .to = t + 1},
                                               [&](const model::AuditRecord& record) {
                                                 offsets.push_back(record.offset);
                                                 return true;

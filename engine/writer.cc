@@ -26,6 +26,11 @@ struct PartitionWriter::Pending {
 namespace {
 
 constexpr size_t kMaxExpiriesPerBatch = 4096;
+// Recovery reads the partition in runs of this many records, and gives up when the log
+// says it holds more but nothing arrives for kRecoveryMaxIdlePolls polls in a row.
+constexpr size_t kRecoveryReadBatch = 4096;
+constexpr auto kRecoveryPoll = std::chrono::milliseconds(1000);
+constexpr int kRecoveryMaxIdlePolls = 30;
 // Longest sleep: bounds how late a timer fires if the wall clock jumps forward.
 constexpr auto kMaxSleep = std::chrono::seconds(1);
 
@@ -102,9 +107,9 @@ Status PartitionWriter::RecoverState() {
   int64_t next = 0;
   int idle = 0;
   while (next < *end) {
-    auto records = (*reader)->Next(4096, std::chrono::milliseconds(1000));
+    auto records = (*reader)->Next(kRecoveryReadBatch, kRecoveryPoll);
     if (!records.ok()) return records.status();
-    if (records->empty() && ++idle == 30) {
+    if (records->empty() && ++idle == kRecoveryMaxIdlePolls) {
       return Status::Timeout(
           fmt::format("partition {}: offset {} of {} never arrived", partition_, next, *end));
     }
@@ -145,6 +150,7 @@ void PartitionWriter::Stop() {
     running_ = false;
   }
   cv_.notify_all();
+  idle_cv_.notify_all();
   thread_.join();
   for (auto& pending : queue_) {
     pending->promise.set_value(Status::Unavailable("the writer is stopping"));
@@ -176,6 +182,21 @@ void PartitionWriter::Wake() {
     wake_ = true;
   }
   cv_.notify_one();
+}
+
+void PartitionWriter::NoteIdle() {
+  ++idle_passes_;
+  idle_cv_.notify_all();
+}
+
+bool PartitionWriter::WaitIdle() {
+  std::unique_lock lock(mu_);
+  if (!running_) return false;
+  const uint64_t before = idle_passes_;
+  wake_ = true;
+  cv_.notify_one();
+  idle_cv_.wait(lock, [&] { return !running_ || idle_passes_ > before; });
+  return running_;
 }
 
 void PartitionWriter::PublishTimerStats() {
@@ -234,12 +255,14 @@ void PartitionWriter::Run() {
       // Sleep until a command arrives, the earliest timer is due, or Wake().
       while (running_ && queue_.empty() && !wake_) {
         if (next_due_ < 0) {
+          NoteIdle();
           cv_.wait(lock);
           continue;
         }
         const Micros wake_at = std::max(next_due_, retry_timers_at_);
         const Micros delay = wake_at - clock_.NowMicros();
         if (delay <= 0) break;
+        NoteIdle();
         cv_.wait_for(
             lock, std::min<std::chrono::microseconds>(std::chrono::microseconds(delay), kMaxSleep));
         if (next_due_ >= 0 && clock_.NowMicros() >= wake_at) break;
@@ -305,7 +328,32 @@ void PartitionWriter::Answer(Pending& pending, Result<CommandOutcome> result) {
   pending.promise.set_value(std::move(result));
 }
 
-void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch) {
+// What deciding a batch produced: the events to append, per org, in order.
+struct PartitionWriter::DecidedBatch {
+  std::map<std::string, std::vector<std::string>> appends;  // org -> encoded events
+  std::set<std::string> directory_changed;                  // orgs whose groups or members changed
+  Status broken;  // set if a decided event did not fold: nothing may be appended
+};
+
+void PartitionWriter::ProcessBatch(Batch& batch) {
+  if (!ReadyToDecide(batch)) return;
+  DecidedBatch decided = DecideAll(batch, clock_.NowMicros());
+  const bool wrote = !decided.appends.empty();
+  Written written = AppendAll(decided);
+  // Read-your-writes: the views must hold the events before anyone is answered.
+  Status projected = wrote ? CatchUpViews() : Status::Ok();
+  PublishTimerStats();  // so is the scheduler's view of the timers
+  // And the group directories, so an acknowledged rule change holds for every reader.
+  for (const std::string& org : decided.directory_changed) {
+    if (written.at(org).ok()) PublishDirectory(org);
+  }
+  AnswerAll(batch, written, projected);
+  // Some events may or may not be in the log: the log is the truth, so the state is
+  // re-read from it before the next command is decided.
+  if (!decided.broken.ok()) needs_recovery_ = true;
+}
+
+bool PartitionWriter::ReadyToDecide(Batch& batch) {
   if (needs_recovery_) {
     Status recovered = RecoverState();
     if (!recovered.ok()) {
@@ -314,7 +362,7 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
                              fmt::format("partition {} cannot reload its state from the log: {}",
                                          partition_, recovered.message())));
       }
-      return;
+      return false;
     }
     needs_recovery_ = false;
   }
@@ -327,20 +375,19 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
              Status(current.code(), fmt::format("partition {}'s views are not current: {}",
                                                 partition_, current.message())));
     }
-    return;
+    return false;
   }
-  const Micros now = clock_.NowMicros();
-  // Decide each command against the state as the commands before it left it.
-  std::map<std::string, std::vector<std::string>> appends;  // org -> encoded events
-  std::set<std::pair<std::string, std::string>> fresh;      // (org, command id) of this batch
-  std::vector<Pending*> writing;
-  std::set<std::string> directory_changed;  // orgs whose groups or members changed
-  Status broken;
+  return true;
+}
+
+PartitionWriter::DecidedBatch PartitionWriter::DecideAll(Batch& batch, Micros now) {
+  DecidedBatch decided;
+  std::set<std::pair<std::string, std::string>> fresh;  // (org, command id) of this batch
   for (auto& pending : batch) {
     domain::OrgState& state = StateOf(pending->context.org);
     // Decided on top of events this batch has not written yet: stands or falls with them.
-    auto earlier = appends.find(pending->context.org);
-    pending->depends_on_batch = earlier != appends.end() && !earlier->second.empty();
+    auto earlier = decided.appends.find(pending->context.org);
+    pending->depends_on_batch = earlier != decided.appends.end() && !earlier->second.empty();
     const std::string& command_id = pending->context.command_id;
     if (!command_id.empty()) {
       if (auto seen = state.commands.find(command_id); seen != state.commands.end()) {
@@ -352,17 +399,10 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
         continue;
       }
     }
-    if (pending->context.authorize) {
-      // Checked against the state Decide sees: no concurrent move can slip in between.
-      if (auto principal = domain::PrincipalOf(state, pending->context, now)) {
-        if (auto denial = domain::AuthorizeCommand(state, *principal, pending->command)) {
-          pending->outcome.kind = CommandOutcome::Kind::kRejected;
-          pending->outcome.rejection = domain::Rejection{
-              domain::RejectionCode::kForbidden,
-              fmt::format("{}: {}", domain::DenialCodeName(denial->code), denial->message)};
-          continue;
-        }
-      }
+    if (auto refusal = Refusal(state, *pending, now)) {
+      pending->outcome.kind = CommandOutcome::Kind::kRejected;
+      pending->outcome.rejection = std::move(*refusal);
+      continue;
     }
     domain::Decision decision = domain::Decide(state, pending->command, now, options_.domain);
     if (auto* rejection = std::get_if<domain::Rejection>(&decision)) {
@@ -372,33 +412,56 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
     }
     auto& events = std::get<std::vector<domain::NewEvent>>(decision);
     if (!command_id.empty() && !events.empty()) fresh.emplace(pending->context.org, command_id);
-    auto& org_events = appends[pending->context.org];
-    pending->first_event = org_events.size();
-    pending->event_count = events.size();
-    for (domain::NewEvent& event : events) {
-      if (pending->outcome.aggregate_id.empty()) {
-        pending->outcome.aggregate_id = event.aggregate_id;
-        pending->outcome.first_event = event.payload.type;
-      }
-      if (ChangesDirectory(event.payload.type)) directory_changed.insert(pending->context.org);
-      std::string bytes =
-          events::Encode(domain::Stamp(pending->context, std::move(event), ids_.Next(), now));
-      // Apply now, so later commands of this batch see this one. If the append fails,
-      // the state is rebuilt from the log below.
-      auto decoded = events::Decode(bytes);
-      Status applied = decoded.ok() ? domain::Evolve(state, **decoded) : decoded.status();
-      if (applied.ok()) timers_.Apply(**decoded);
-      if (!applied.ok() && broken.ok()) broken = applied;
-      org_events.push_back(std::move(bytes));
-    }
-    writing.push_back(pending.get());
+    StageEvents(state, *pending, std::move(events), now, decided);
   }
+  return decided;
+}
 
-  // One append per org; the local log's group commit shares the sync among them.
-  std::map<std::string, Result<std::vector<int64_t>>> written;
-  for (auto& [org, events] : appends) {
-    if (!broken.ok()) {
-      written.emplace(org, broken);
+std::optional<domain::Rejection> PartitionWriter::Refusal(const domain::OrgState& state,
+                                                          const Pending& pending, Micros now) {
+  if (!pending.context.authorize) return std::nullopt;
+  // Checked against the state Decide sees: no concurrent move can slip in between.
+  auto principal = domain::PrincipalOf(state, pending.context, now);
+  if (!principal) return std::nullopt;
+  auto denial = domain::AuthorizeCommand(state, *principal, pending.command);
+  if (!denial) return std::nullopt;
+  return domain::Rejection{
+      domain::RejectionCode::kForbidden,
+      fmt::format("{}: {}", domain::DenialCodeName(denial->code), denial->message)};
+}
+
+void PartitionWriter::StageEvents(domain::OrgState& state, Pending& pending,
+                                  std::vector<domain::NewEvent> events, Micros now,
+                                  DecidedBatch& decided) {
+  auto& org_events = decided.appends[pending.context.org];
+  pending.first_event = org_events.size();
+  pending.event_count = events.size();
+  for (domain::NewEvent& event : events) {
+    if (pending.outcome.aggregate_id.empty()) {
+      pending.outcome.aggregate_id = event.aggregate_id;
+      pending.outcome.first_event = event.payload.type;
+    }
+    if (ChangesDirectory(event.payload.type)) decided.directory_changed.insert(pending.context.org);
+    std::string bytes =
+        events::Encode(domain::Stamp(pending.context, std::move(event), ids_.Next(), now));
+    // Apply now, so later commands of this batch see this one. If the append fails, the
+    // state is rebuilt from the log before the next batch.
+    auto decoded = events::Decode(bytes);
+    Status applied = decoded.ok() ? domain::Evolve(state, **decoded) : decoded.status();
+    if (applied.ok()) timers_.Apply(**decoded);
+    if (!applied.ok() && decided.broken.ok()) decided.broken = applied;
+    org_events.push_back(std::move(bytes));
+  }
+}
+
+PartitionWriter::Written PartitionWriter::AppendAll(DecidedBatch& decided) {
+  // One append per org; the local log's group commit shares the sync among them. After
+  // a failure nothing more is appended: the state already holds events that may not be
+  // in the log.
+  Written written;
+  for (auto& [org, events] : decided.appends) {
+    if (!decided.broken.ok()) {
+      written.emplace(org, decided.broken);
       continue;
     }
     const auto start = std::chrono::steady_clock::now();
@@ -407,18 +470,14 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
                                std::chrono::steady_clock::now() - start)
                                .count());
     log_ok_.store(offsets.ok(), std::memory_order_relaxed);
-    if (!offsets.ok()) broken = offsets.status();
+    if (!offsets.ok()) decided.broken = offsets.status();
     if (offsets.ok() && !offsets->empty()) NoteLogEnd(offsets->back() + 1);
     written.emplace(org, std::move(offsets));
   }
-  // Read-your-writes: the views must hold the events before anyone is answered.
-  Status projected = appends.empty() ? Status::Ok() : CatchUpViews();
-  PublishTimerStats();  // so is the scheduler's view of the timers
-  // And the group directories, so an acknowledged rule change holds for every reader.
-  for (const std::string& org : directory_changed) {
-    if (written.at(org).ok()) PublishDirectory(org);
-  }
+  return written;
+}
 
+void PartitionWriter::AnswerAll(Batch& batch, const Written& written, const Status& projected) {
   for (auto& pending : batch) {
     if (pending->event_count == 0 && !pending->depends_on_batch) {
       Answer(*pending, std::move(pending->outcome));  // rejected, replayed, no-op
@@ -445,9 +504,5 @@ void PartitionWriter::ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch)
                                     offsets->begin() + pending->first_event + pending->event_count);
     Answer(*pending, std::move(pending->outcome));
   }
-  // Some events may or may not be in the log: the log is the truth, so the state is
-  // re-read from it before the next command is decided.
-  if (!broken.ok()) needs_recovery_ = true;
 }
-
 }  // namespace keytrail

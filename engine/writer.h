@@ -33,8 +33,10 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -118,6 +120,11 @@ class PartitionWriter {
   // Re-reads the clock and fires whatever timers are due: for clocks that jump (tests'
   // FakeClock, or a wall clock set forward). Without it the writer notices within 1 s.
   void Wake();
+  // Wakes the writer and waits until it has answered every command queued before the
+  // call, fired every timer due at the clock's now, and gone to sleep: for tests and
+  // tools that drive a FakeClock, so "nothing happened" is checked without sleeping.
+  // False if the writer is not running.
+  bool WaitIdle();
 
   SchedulerStats scheduler_stats() const;
   WriterHealth health() const;
@@ -127,14 +134,35 @@ class PartitionWriter {
 
  private:
   struct Pending;
+  struct DecidedBatch;
+  using Batch = std::vector<std::unique_ptr<Pending>>;
+  using Written = std::map<std::string, Result<std::vector<int64_t>>>;  // org -> offsets
   void Run();
-  void ProcessBatch(std::vector<std::unique_ptr<Pending>>& batch);
+  // A batch in four steps: ReadyToDecide (recover the state, catch the views up),
+  // DecideAll (authorize, decide, stage the events), AppendAll (one append per org), then
+  // catch the views up and AnswerAll.
+  void ProcessBatch(Batch& batch);
+  // False after answering every command with the reason, if the state or the views
+  // cannot be made current.
+  bool ReadyToDecide(Batch& batch);
+  DecidedBatch DecideAll(Batch& batch, Micros now);
+  // The rejection of a command the acting principal may not issue, if any.
+  static std::optional<domain::Rejection> Refusal(const domain::OrgState& state,
+                                                  const Pending& pending, Micros now);
+  // Stamps and encodes the command's events, folds them into the state (later commands
+  // of the batch see them) and queues them for the org's append.
+  void StageEvents(domain::OrgState& state, Pending& pending, std::vector<domain::NewEvent> events,
+                   Micros now, DecidedBatch& decided);
+  Written AppendAll(DecidedBatch& decided);
+  void AnswerAll(Batch& batch, const Written& written, const Status& projected);
   // Records the command's latency, then answers it.
   void Answer(Pending& pending, Result<CommandOutcome> result);
   // Submits ExpireKey for up to one batch of due timers.
   enum class Fired { kNone, kProgress, kFailed };
   Fired FireDueTimers();
   void PublishTimerStats();
+  // Called under mu_ each time the thread goes to sleep with nothing to do.
+  void NoteIdle();
   // projector_.CatchUp, publishing the views' health.
   Status CatchUpViews();
   Status RecoverState();
@@ -159,6 +187,8 @@ class PartitionWriter {
   std::deque<std::unique_ptr<Pending>> queue_;  // guarded by mu_
   bool running_ = false;                        // guarded by mu_
   bool wake_ = false;                           // guarded by mu_
+  uint64_t idle_passes_ = 0;                    // guarded by mu_; see NoteIdle
+  std::condition_variable idle_cv_;             // signalled by NoteIdle
   Micros next_due_ = -1;                        // guarded by mu_; -1 = no timer
   Micros retry_timers_at_ = 0;                  // writer thread only: backoff after failure
 

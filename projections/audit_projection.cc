@@ -491,15 +491,16 @@ Result<AuditPage> AuditProjection::Query(ViewStore& store, std::string_view org,
   AuditPage page;
   std::string last_suffix;
   bool more = false;
-  Status s = Scan(store, org, filter, after, [&](std::string_view suffix, model::AuditRecord record) {
-    if (page.records.size() == page_size) {
-      more = true;
-      return false;
-    }
-    page.records.push_back(std::move(record));
-    last_suffix = suffix;
-    return true;
-  });
+  Status s =
+      Scan(store, org, filter, after, [&](std::string_view suffix, model::AuditRecord record) {
+        if (page.records.size() == page_size) {
+          more = true;
+          return false;
+        }
+        page.records.push_back(std::move(record));
+        last_suffix = suffix;
+        return true;
+      });
   KT_RETURN_IF_ERROR(s);
   if (more) page.next_page_token = Hex(last_suffix);
   return page;

@@ -138,9 +138,8 @@ Result<Projector::PartitionState*> Projector::State(int32_t partition) {
   return slot.get();
 }
 
-Status Projector::ApplyRecords(PartitionState& state,
-                               const std::vector<events::LogRecord>& records) {
-  auto batch = store_.NewBatch();
+Status Projector::ApplyRecords(PartitionState& state, const std::vector<events::LogRecord>& records,
+                               ViewBatch& batch) {
   for (const events::LogRecord& record : records) {
     if (record.offset != state.next_offset) {
       return Status::Corruption(fmt::format("partition {}: expected offset {}, log gave {}",
@@ -149,7 +148,7 @@ Status Projector::ApplyRecords(PartitionState& state,
     const LogPosition position{state.partition, record.offset};
     if (auto skipped = state.skips.find(record.offset); skipped != state.skips.end()) {
       for (Projection* projection : projections_) {
-        KT_RETURN_IF_ERROR(projection->ApplySkipped(position, skipped->second, *batch));
+        KT_RETURN_IF_ERROR(projection->ApplySkipped(position, skipped->second, batch));
       }
       ++state.next_offset;
       continue;
@@ -161,7 +160,7 @@ Status Projector::ApplyRecords(PartitionState& state,
                                             event.status().message()));
     }
     for (Projection* projection : projections_) {
-      Status s = projection->Apply(position, **event, *batch);
+      Status s = projection->Apply(position, **event, batch);
       if (!s.ok()) {
         return Status(s.code(), fmt::format("projection {} failed at partition {} offset {}: {}",
                                             projection->prefix(), state.partition, record.offset,
@@ -172,8 +171,8 @@ Status Projector::ApplyRecords(PartitionState& state,
   }
   std::string checkpoint;
   PutBigEndian64(&checkpoint, static_cast<uint64_t>(state.next_offset));
-  batch->Put(CheckpointKey(state.partition), checkpoint);
-  return store_.Commit(*batch);
+  batch.Put(CheckpointKey(state.partition), checkpoint);
+  return Status::Ok();
 }
 
 Result<size_t> Projector::Step(int32_t partition, std::chrono::milliseconds wait) {
@@ -192,21 +191,27 @@ Result<size_t> Projector::StepUntil(int32_t partition, int64_t end,
   if (!records.ok()) return records.status();
   if (records->empty()) return size_t{0};
   const int64_t first = s.next_offset;
-  Status applied = ApplyRecords(s, *records);
+  auto batch = store_.NewBatch();
+  const Status applied = ApplyRecords(s, *records, *batch);
+  const Status committed = applied.ok() ? store_.Commit(*batch) : applied;
   for (Projection* projection : projections_) {
-    if (applied.ok()) {
+    if (committed.ok()) {
       projection->Committed();
     } else {
       projection->Aborted();
     }
   }
   if (!applied.ok()) {
-    // Nothing of this run was committed: rewind, and refuse to go on until an operator
-    // acts. A failed commit (I/O) is not the record's fault, but the reader has moved
-    // past it, so the projector must be rebuilt to retry either way.
+    // A record that cannot be applied: rewind, and refuse to go on until an operator acts.
     s.next_offset = first;
     s.halted = applied;
     return applied;
+  }
+  if (!committed.ok()) {
+    // Not the records' fault (I/O): nothing of the run was committed, so the next call
+    // starts over from the stored checkpoint with a fresh reader.
+    partitions_[partition].reset();
+    return committed;
   }
   return records->size();
 }

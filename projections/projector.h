@@ -110,7 +110,9 @@ class Projector {
   // Why the record cannot be applied (decoded and applied to a batch never committed),
   // or OK if it can.
   Status TryApply(const LogPosition& position, const events::LogRecord& record);
-  Status ApplyRecords(PartitionState& state, const std::vector<events::LogRecord>& records);
+  // Applies `records` to `batch`, with the new checkpoint; commits nothing.
+  Status ApplyRecords(PartitionState& state, const std::vector<events::LogRecord>& records,
+                      ViewBatch& batch);
 
   events::EventLog& log_;
   ViewStore& store_;

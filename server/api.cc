@@ -90,7 +90,7 @@ std::variant<std::string, HttpResponse> ApiContext::CommandId(const Caller& call
 }
 
 std::variant<model::KeyRecord, HttpResponse> ApiContext::LoadKey(const Caller& caller,
-                                                                       std::string_view id) {
+                                                                 std::string_view id) {
   auto not_found = [&] {
     return Problem(404, "key_not_found", fmt::format("no key '{}' in org '{}'", id, caller.org));
   };

@@ -16,9 +16,9 @@
 namespace keytrail::server {
 namespace {
 
-using nlohmann::json;
 using model::AuditFilter;
 using model::AuditRecord;
+using nlohmann::json;
 
 constexpr size_t kDefaultPageSize = 100;
 constexpr size_t kExportPageSize = 500;  // records per chunk of a streamed export
@@ -73,11 +73,10 @@ constexpr std::string_view kCsvHeader =
 
 std::string CsvLine(const AuditRecord& r) {
   std::string line;
-  for (const std::string& field :
-       {FormatRfc3339(r.occurred_at_us), r.org, r.action, r.actor.kind, r.actor.id,
-        r.actor.key_name, r.actor.on_behalf_of, r.target.type, r.target.id,
-        std::to_string(r.partition), std::to_string(r.offset), r.event_id, r.details,
-        r.prev_hash}) {
+  for (const std::string& field : {FormatRfc3339(r.occurred_at_us), r.org, r.action, r.actor.kind,
+                                   r.actor.id, r.actor.key_name, r.actor.on_behalf_of,
+                                   r.target.type, r.target.id, std::to_string(r.partition),
+                                   std::to_string(r.offset), r.event_id, r.details, r.prev_hash}) {
     line += CsvField(field);
     line += ',';
   }
@@ -225,10 +224,10 @@ HttpResponse ListAuditHandler(ApiContext& ctx, const RoutedRequest& request) {
     }
     return StatusProblem(page.status());
   }
-  return RawJsonResponse(fmt::format(
-      "{{\"next_page_token\":{},\"records\":{}}}",
-      page->next_page_token.empty() ? "null" : json(page->next_page_token).dump(),
-      PresentAll(page->records)));
+  return RawJsonResponse(
+      fmt::format("{{\"next_page_token\":{},\"records\":{}}}",
+                  page->next_page_token.empty() ? "null" : json(page->next_page_token).dump(),
+                  PresentAll(page->records)));
 }
 
 HttpResponse KeyHistoryHandler(ApiContext& ctx, const RoutedRequest& request) {

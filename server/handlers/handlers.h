@@ -47,8 +47,7 @@ struct ApiContext {
 
   // The key {id} of the caller's org; 404 key_not_found if the id is malformed or the
   // org has no such key.
-  std::variant<model::KeyRecord, HttpResponse> LoadKey(const Caller& caller,
-                                                             std::string_view id);
+  std::variant<model::KeyRecord, HttpResponse> LoadKey(const Caller& caller, std::string_view id);
 
   // The context of a command of `caller` in its org.
   domain::CommandContext CommandFor(const Caller& caller, std::string command_id,

@@ -47,8 +47,7 @@ HttpResponse AnswerWithKey(ApiContext& ctx, const Caller& caller, const KeyId& i
   }
   auto loaded = ctx.LoadKey(caller, FormatKeyId(id));
   if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
-  return JsonResponse(200,
-                      KeyToJson(std::get<model::KeyRecord>(loaded), ctx.clock.NowMicros()));
+  return JsonResponse(200, KeyToJson(std::get<model::KeyRecord>(loaded), ctx.clock.NowMicros()));
 }
 
 }  // namespace

@@ -155,8 +155,7 @@ HttpResponse GetKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
   }
   auto loaded = ctx.LoadKey(caller, request.Param("id"));
   if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
-  return JsonResponse(200,
-                      KeyToJson(std::get<model::KeyRecord>(loaded), ctx.clock.NowMicros()));
+  return JsonResponse(200, KeyToJson(std::get<model::KeyRecord>(loaded), ctx.clock.NowMicros()));
 }
 
 }  // namespace keytrail::server

@@ -7,6 +7,7 @@
 
 #include "events/kafka_event_log.h"
 #include "tests/support/child_process.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_events.h"
 
@@ -27,19 +28,19 @@ TEST(DevKafka, ServesAUsableClusterAndStopsCleanlyOnSigterm) {
 
   {
     auto log = events::KafkaEventLog::Open({.brokers = servers});
-    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    ASSERT_OK(log);
     EXPECT_EQ((*log)->PartitionCount(), 4);
     const std::vector<std::string> batch = {EncodedKeyCreated("acme", "k1", 1),
                                             EncodedKeyCreated("acme", "k2", 2)};
     auto offsets = (*log)->Append("acme", batch);
-    ASSERT_TRUE(offsets.ok()) << offsets.status().ToString();
+    ASSERT_OK(offsets);
     EXPECT_EQ(*offsets, (std::vector<int64_t>{0, 1}));
     auto reader = (*log)->OpenReader((*log)->PartitionFor("acme"), 0);
-    ASSERT_TRUE(reader.ok());
+    ASSERT_OK(reader);
     std::vector<events::LogRecord> got;
     for (int i = 0; i < 20 && got.size() < 2; ++i) {
       auto records = (*reader)->Next(10, std::chrono::milliseconds(250));
-      ASSERT_TRUE(records.ok()) << records.status().ToString();
+      ASSERT_OK(records);
       for (auto& r : *records) got.push_back(std::move(r));
     }
     ASSERT_EQ(got.size(), 2u);

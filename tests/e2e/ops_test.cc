@@ -14,14 +14,15 @@
 #include <nlohmann/json.hpp>
 
 #include "base/hex.h"
-#include "keys/key_material.h"
 #include "events/local_event_log.h"
+#include "keys/key_material.h"
 #include "projections/audit_projection.h"
 #include "projections/key_view.h"
 #include "projections/projector.h"
 #include "tests/e2e/serve_process.h"
 #include "tests/support/child_process.h"
 #include "tests/support/run_command.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_events.h"
 
@@ -94,15 +95,15 @@ class OpsToolsTest : public ::testing::Test {
   // Returns the offset of the first.
   int64_t AppendToLog(const std::vector<std::string>& records) {
     auto log = events::LocalEventLog::Open({.path = data_ + "/log"});
-    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    EXPECT_OK(log);
     auto offsets = (*log)->Append("default", records);
-    EXPECT_TRUE(offsets.ok());
+    EXPECT_OK(offsets);
     return offsets.ok() ? (*offsets)[0] : -1;
   }
 
   std::unique_ptr<projections::ViewStore> OpenViews(const std::string& path) {
     auto views = projections::OpenRocksViewStore(path);
-    EXPECT_TRUE(views.ok()) << views.status().ToString();
+    EXPECT_OK(views);
     return views.ok() ? std::move(views).value() : nullptr;
   }
 
@@ -250,17 +251,14 @@ TEST_F(OpsToolsTest, CheckFindsATamperedRowARemovedRowAndABrokenChain) {
     auto views = OpenViews(data_ + "/views");
     // Remove one row of the key view's group index.
     std::string group_row;
-    ASSERT_TRUE(views
-                    ->Scan("kgrp/", "kgrp0",
-                           [&](std::string_view key, std::string_view) {
-                             group_row = key;
-                             return false;
-                           })
-                    .ok());
+    ASSERT_OK(views->Scan("kgrp/", "kgrp0", [&](std::string_view key, std::string_view) {
+      group_row = key;
+      return false;
+    }));
     ASSERT_FALSE(group_row.empty());
     auto batch = views->NewBatch();
     batch->Delete(group_row);
-    ASSERT_TRUE(views->Commit(*batch).ok());
+    ASSERT_OK(views->Commit(*batch));
     views.reset();
     CommandResult removed = Tool({"check"});
     EXPECT_EQ(removed.exit_code, 1);
@@ -271,7 +269,7 @@ TEST_F(OpsToolsTest, CheckFindsATamperedRowARemovedRowAndABrokenChain) {
     views = OpenViews(data_ + "/views");
     batch = views->NewBatch();
     batch->Put(group_row, "");
-    ASSERT_TRUE(views->Commit(*batch).ok());
+    ASSERT_OK(views->Commit(*batch));
   }
   ASSERT_EQ(Tool({"check"}).exit_code, 0) << "restored";
   {
@@ -285,7 +283,7 @@ TEST_F(OpsToolsTest, CheckFindsATamperedRowARemovedRowAndABrokenChain) {
     forged.replace(forged.find("leaked"), 6, "forgd!");
     auto batch = views->NewBatch();
     batch->Put(record_key, forged);
-    ASSERT_TRUE(views->Commit(*batch).ok());
+    ASSERT_OK(views->Commit(*batch));
   }
   CommandResult tampered = Tool({"check"});
   EXPECT_EQ(tampered.exit_code, 1);

@@ -12,6 +12,7 @@
 
 #include "engine/engine.h"
 #include "events/local_event_log.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_time.h"
 
@@ -19,9 +20,9 @@ namespace keytrail {
 namespace {
 
 using domain::CommandContext;
-using nlohmann::json;
 using model::AuditFilter;
 using model::AuditRecord;
+using nlohmann::json;
 using projections::AuditProjection;
 using Kind = CommandOutcome::Kind;
 
@@ -36,13 +37,13 @@ class AuditTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto log = events::LocalEventLog::Open({.path = dir_.path() + "/log", .partitions = 4});
-    ASSERT_TRUE(log.ok());
+    ASSERT_OK(log);
     log_ = std::move(log).value();
     auto views = projections::OpenRocksViewStore(dir_.path() + "/views");
-    ASSERT_TRUE(views.ok());
+    ASSERT_OK(views);
     views_ = std::move(views).value();
     auto engine = Engine::Start(*log_, *views_, clock_, {});
-    ASSERT_TRUE(engine.ok());
+    ASSERT_OK(engine);
     engine_ = std::move(engine).value();
   }
 
@@ -52,16 +53,16 @@ class AuditTest : public ::testing::Test {
     EXPECT_EQ(engine_->Execute(alice, domain::CreateOrg{org})->kind, Kind::kApplied);
     EXPECT_EQ(engine_->Execute(alice, domain::CreateGroup{"ci", "CI", ""})->kind, Kind::kApplied);
     auto admin = engine_->CreateKey(alice, {.name = "admin key", .group = "ci"});
-    EXPECT_TRUE(admin.ok());
+    EXPECT_OK(admin);
     return admin->key_id;
   }
 
   std::vector<json> All(const std::string& org, AuditFilter filter = {}) {
     std::vector<json> out;
-    EXPECT_TRUE(AuditProjection::ForEach(*views_, org, filter, [&](const AuditRecord& record) {
-                  out.push_back(json::parse(record.stored));
-                  return true;
-                }).ok());
+    EXPECT_OK(AuditProjection::ForEach(*views_, org, filter, [&](const AuditRecord& record) {
+      out.push_back(json::parse(record.stored));
+      return true;
+    }));
     return out;
   }
 
@@ -69,7 +70,7 @@ class AuditTest : public ::testing::Test {
   void Overwrite(const projections::LogPosition& position, const std::string& bytes) {
     auto batch = views_->NewBatch();
     batch->Put(AuditProjection::RecordKey(position), bytes);
-    ASSERT_TRUE(views_->Commit(*batch).ok());
+    ASSERT_OK(views_->Commit(*batch));
   }
 
   testing::TempDir dir_;
@@ -84,11 +85,11 @@ TEST_F(AuditTest, EveryEventHasExactlyOneRecordSayingWhoDidWhat) {
   const auto as_key = As(fb::ActorKind::Key, admin);
   auto key = engine_->CreateKey(
       as_key, {.name = "deploy", .group = "ci", .expires = domain::Expiration::At(kNow + kSecond)});
-  ASSERT_TRUE(key.ok());
+  ASSERT_OK(key);
   const KeyId id = *ParseKeyId(key->key_id);
-  ASSERT_TRUE(engine_->RotateKey(as_key, id, 0).ok());
-  ASSERT_TRUE(engine_->Execute(as_key, domain::CreateGroup{"ops", "Ops", ""}).ok());
-  ASSERT_TRUE(engine_->Execute(as_key, domain::ChangeKeyGroup{id, "ops"}).ok());
+  ASSERT_OK(engine_->RotateKey(as_key, id, 0));
+  ASSERT_OK(engine_->Execute(as_key, domain::CreateGroup{"ops", "Ops", ""}));
+  ASSERT_OK(engine_->Execute(as_key, domain::ChangeKeyGroup{id, "ops"}));
   clock_.Advance(2 * kSecond);
   engine_->WakeSchedulers();
   for (int i = 0; i < 200 && engine_->scheduler_stats().expired == 0; ++i) {
@@ -101,9 +102,9 @@ TEST_F(AuditTest, EveryEventHasExactlyOneRecordSayingWhoDidWhat) {
   size_t events = 0;
   for (int32_t p = 0; p < log_->PartitionCount(); ++p) {
     auto reader = log_->OpenReader(p, 0);
-    ASSERT_TRUE(reader.ok());
+    ASSERT_OK(reader);
     auto records = (*reader)->Next(10000, std::chrono::milliseconds(0));
-    ASSERT_TRUE(records.ok());
+    ASSERT_OK(records);
     for (const events::LogRecord& r : *records) {
       auto row = views_->Get(AuditProjection::RecordKey({r.partition, r.offset}));
       ASSERT_TRUE(row.ok() && row->has_value()) << p << "/" << r.offset;
@@ -117,13 +118,10 @@ TEST_F(AuditTest, EveryEventHasExactlyOneRecordSayingWhoDidWhat) {
     }
   }
   size_t rows = 0;
-  ASSERT_TRUE(views_
-                  ->Scan("aud/r/", "aud/r0",
-                         [&](std::string_view, std::string_view) {
-                           ++rows;
-                           return true;
-                         })
-                  .ok());
+  ASSERT_OK(views_->Scan("aud/r/", "aud/r0", [&](std::string_view, std::string_view) {
+    ++rows;
+    return true;
+  }));
   EXPECT_EQ(rows, events);
   // Two orgs' set-up (the org with its 4 built-in groups, ci, a key), then deploy's five.
   EXPECT_EQ(events, 7u + 7u + 5u);
@@ -156,10 +154,8 @@ TEST_F(AuditTest, FiltersSelectByActorActionAndTime) {
   const std::string admin = GivenOrg("acme");
   for (int i = 0; i < 5; ++i) {
     clock_.Advance(kSecond);
-    ASSERT_TRUE(engine_
-                    ->CreateKey(As(fb::ActorKind::Key, admin),
-                                {.name = "key " + std::to_string(i), .group = "ci"})
-                    .ok());
+    ASSERT_OK(engine_->CreateKey(As(fb::ActorKind::Key, admin),
+                                 {.name = "key " + std::to_string(i), .group = "ci"}));
   }
   EXPECT_EQ(All("acme", {.actor = admin}).size(), 5u);
   EXPECT_EQ(All("acme", {.actor = "alice"}).size(), 7u);  // org, 4 built-in groups, ci, key
@@ -174,10 +170,8 @@ TEST_F(AuditTest, FiltersSelectByActorActionAndTime) {
 TEST_F(AuditTest, PagesAreStableWhileRecordsAreAdded) {
   const std::string admin = GivenOrg("acme");
   for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE(engine_
-                    ->CreateKey(As(fb::ActorKind::Key, admin),
-                                {.name = "before " + std::to_string(i), .group = "ci"})
-                    .ok());
+    ASSERT_OK(engine_->CreateKey(As(fb::ActorKind::Key, admin),
+                                 {.name = "before " + std::to_string(i), .group = "ci"}));
   }
   const std::vector<json> before = All("acme");
   std::atomic<bool> stop{false};
@@ -192,7 +186,7 @@ TEST_F(AuditTest, PagesAreStableWhileRecordsAreAdded) {
   std::string token;
   do {
     auto page = AuditProjection::Query(*views_, "acme", {}, 3, token);
-    ASSERT_TRUE(page.ok());
+    ASSERT_OK(page);
     for (const AuditRecord& r : page->records) paged.push_back(json::parse(r.stored));
     token = page->next_page_token;
   } while (!token.empty() && paged.size() < before.size() + 30);
@@ -208,13 +202,11 @@ TEST_F(AuditTest, PagesAreStableWhileRecordsAreAdded) {
 TEST_F(AuditTest, TamperingIsReportedAtTheAlteredRecord) {
   GivenOrg("acme");
   for (int i = 0; i < 4; ++i) {
-    ASSERT_TRUE(engine_
-                    ->CreateKey(As(fb::ActorKind::Member, "alice"),
-                                {.name = "key " + std::to_string(i), .group = "ci"})
-                    .ok());
+    ASSERT_OK(engine_->CreateKey(As(fb::ActorKind::Member, "alice"),
+                                 {.name = "key " + std::to_string(i), .group = "ci"}));
   }
   auto clean = AuditProjection::VerifyChain(*views_);
-  ASSERT_TRUE(clean.ok());
+  ASSERT_OK(clean);
   EXPECT_TRUE(clean->ok) << clean->problem;
   const int32_t partition = log_->PartitionFor("acme");
   const int64_t end = *log_->EndOffset(partition);
@@ -232,7 +224,7 @@ TEST_F(AuditTest, TamperingIsReportedAtTheAlteredRecord) {
       altered[where + needle.size()] ^= 0x01;
       Overwrite(at, altered);
       auto report = AuditProjection::VerifyChain(*views_);
-      ASSERT_TRUE(report.ok());
+      ASSERT_OK(report);
       EXPECT_FALSE(report->ok) << offset << " " << needle;
       EXPECT_EQ(report->partition, partition);
       EXPECT_EQ(report->offset, offset) << needle << ": " << report->problem;

@@ -17,6 +17,7 @@
 #include "projections/view_compare.h"
 #include "tests/support/child_process.h"
 #include "tests/support/counting_projection.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_events.h"
 
@@ -52,20 +53,20 @@ TEST(Crash, KilledAppenderLosesNoAcknowledgedRecordAndLeavesNoTornOne) {
   ASSERT_GT(acked.size(), 200u);
 
   auto log = events::LocalEventLog::Open({.path = log_dir, .partitions = kPartitions});
-  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_OK(log);
   std::map<std::pair<std::string, int64_t>, std::string> stored;
   for (int32_t p = 0; p < kPartitions; ++p) {
     auto end = (*log)->EndOffset(p);
-    ASSERT_TRUE(end.ok());
+    ASSERT_OK(end);
     auto reader = (*log)->OpenReader(p, 0);
-    ASSERT_TRUE(reader.ok());
+    ASSERT_OK(reader);
     int64_t expected_offset = 0;
     while (expected_offset < *end) {
       auto batch = (*reader)->Next(10000, std::chrono::milliseconds(100));
-      ASSERT_TRUE(batch.ok()) << batch.status().ToString();  // gaps are reported as errors
+      ASSERT_OK(batch);  // gaps are reported as errors
       for (auto& record : *batch) {
         ASSERT_EQ(record.offset, expected_offset++);
-        ASSERT_TRUE(events::Decode(record.value).ok()) << "torn record at " << record.offset;
+        ASSERT_OK(events::Decode(record.value)) << "torn record at " << record.offset;
         stored[{record.key, record.offset}] = std::move(record.value);
       }
     }
@@ -84,7 +85,7 @@ TEST(Crash, KilledProjectorResumesToViewsIdenticalToACleanRebuild) {
   const std::string views_dir = dir.path() + "/views";
   {
     auto log = events::LocalEventLog::Open({.path = log_dir, .partitions = kPartitions});
-    ASSERT_TRUE(log.ok());
+    ASSERT_OK(log);
     for (int org = 0; org < 40; ++org) {
       const std::string name = "org-" + std::to_string(org);
       std::vector<std::string> batch;
@@ -92,7 +93,7 @@ TEST(Crash, KilledProjectorResumesToViewsIdenticalToACleanRebuild) {
         batch.push_back(i % 10 == 9 ? EncodedKeyRevoked(name, "k" + std::to_string(i - 1), i)
                                     : EncodedKeyCreated(name, "k" + std::to_string(i), i));
       }
-      ASSERT_TRUE((*log)->Append(name, batch).ok());
+      ASSERT_OK((*log)->Append(name, batch));
     }
   }
   constexpr int64_t kTotal = 40 * 1500;
@@ -110,7 +111,7 @@ TEST(Crash, KilledProjectorResumesToViewsIdenticalToACleanRebuild) {
     child.Kill();
     child.Wait();
     auto store = projections::OpenRocksViewStore(views_dir);
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    ASSERT_OK(store);
     int64_t applied = 0;
     for (int32_t p = 0; p < kPartitions; ++p) applied += *projections::ReadCheckpoint(**store, p);
     if (applied > 0 && applied < kTotal) ++killed_midway;
@@ -125,7 +126,7 @@ TEST(Crash, KilledProjectorResumesToViewsIdenticalToACleanRebuild) {
   }
 
   auto log = events::LocalEventLog::Open({.path = log_dir, .partitions = kPartitions});
-  ASSERT_TRUE(log.ok());
+  ASSERT_OK(log);
   auto resumed = projections::OpenRocksViewStore(views_dir);
   auto fresh = projections::OpenRocksViewStore(dir.path() + "/fresh");
   ASSERT_TRUE(resumed.ok() && fresh.ok());
@@ -133,7 +134,7 @@ TEST(Crash, KilledProjectorResumesToViewsIdenticalToACleanRebuild) {
   projections::AuditProjection audit;
   CountingProjection counting;
   projections::Projector rebuild(**log, **fresh, {&history, &audit, &counting});
-  ASSERT_TRUE(rebuild.CatchUpAll().ok());
+  ASSERT_OK(rebuild.CatchUpAll());
   const std::string expected = DumpViews(**fresh);
   EXPECT_GT(expected.size(), 60000u * 20);
   EXPECT_TRUE(DumpViews(**resumed) == expected) << "resumed views differ from a clean rebuild";
@@ -168,7 +169,7 @@ TEST(Crash, KilledEngineLosesNoAcknowledgedKey) {
   auto views = projections::OpenRocksViewStore(views_dir);
   ASSERT_TRUE(log.ok() && views.ok());
   auto engine = Engine::Start(**log, **views, SystemClock::Instance(), {});
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ASSERT_OK(engine);
   for (const auto& [key_id, token] : acked) {
     const VerifyResult r = (*engine)->Verify(token);
     ASSERT_TRUE(r.valid) << key_id << ": " << ReasonCode(r.reason);

@@ -17,6 +17,7 @@
 #include "projections/key_view.h"
 #include "projections/projector.h"
 #include "projections/view_compare.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
 namespace keytrail {
@@ -41,13 +42,13 @@ class EngineTest : public ::testing::Test {
 
   void Open() {
     auto log = events::LocalEventLog::Open({.path = dir_.path() + "/log", .partitions = 4});
-    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    ASSERT_OK(log);
     log_ = std::move(log).value();
     auto views = projections::OpenRocksViewStore(dir_.path() + "/views");
-    ASSERT_TRUE(views.ok()) << views.status().ToString();
+    ASSERT_OK(views);
     views_ = std::move(views).value();
     auto engine = Engine::Start(*log_, *views_, clock_, {});
-    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    ASSERT_OK(engine);
     engine_ = std::move(engine).value();
   }
 
@@ -68,7 +69,7 @@ class EngineTest : public ::testing::Test {
                    std::string command_id = "") {
     auto issued = engine_->CreateKey(As(std::move(command_id)),
                                      {.name = std::move(name), .group = "ci", .expires = expires});
-    EXPECT_TRUE(issued.ok()) << issued.status().ToString();
+    EXPECT_OK(issued);
     return issued.ok() ? std::move(issued).value() : IssuedKey{};
   }
 
@@ -123,7 +124,7 @@ TEST_F(EngineTest, RotationKeepsThePreviousSecretOnlyForTheGrace) {
   IssuedKey key = Create("deploy");
   const std::string old_token(key.token->reveal());
   auto rotated = engine_->RotateKey(As(), *ParseKeyId(key.key_id), 10 * kSecond);
-  ASSERT_TRUE(rotated.ok());
+  ASSERT_OK(rotated);
   ASSERT_EQ(rotated->outcome.kind, Kind::kApplied);
   const std::string new_token(rotated->token->reveal());
   EXPECT_NE(new_token, old_token);
@@ -132,7 +133,7 @@ TEST_F(EngineTest, RotationKeepsThePreviousSecretOnlyForTheGrace) {
   EXPECT_TRUE(engine_->VerifyAt(old_token, kNow + 10 * kSecond - 1).valid);
   EXPECT_EQ(engine_->VerifyAt(old_token, kNow + 10 * kSecond).reason, VerifyReason::kUnknown);
   auto again = engine_->RotateKey(As(), *ParseKeyId(key.key_id), 0);
-  ASSERT_TRUE(again.ok());
+  ASSERT_OK(again);
   EXPECT_EQ(engine_->VerifyAt(new_token, kNow).reason, VerifyReason::kUnknown);
   EXPECT_TRUE(engine_->VerifyAt(again->token->reveal(), kNow).valid);
 }
@@ -155,11 +156,11 @@ TEST_F(EngineTest, WriterAuthorizesCommandsAndPublishesGroupsBeforeAnswering) {
       .org = "acme", .actor_kind = fb::ActorKind::Key, .actor_id = dev->key_id, .authorize = true};
   // A developer may not mint an admin key, nor manage groups.
   auto admin_key = engine_->CreateKey(as_dev, {.name = "root", .group = "admin"});
-  ASSERT_TRUE(admin_key.ok());
+  ASSERT_OK(admin_key);
   ASSERT_EQ(admin_key->outcome.kind, Kind::kRejected);
   EXPECT_EQ(admin_key->outcome.rejection->code, domain::RejectionCode::kForbidden);
   auto group = engine_->Execute(as_dev, domain::CreateGroup{"mine", "", "", {}});
-  ASSERT_TRUE(group.ok());
+  ASSERT_OK(group);
   EXPECT_EQ(group->kind, Kind::kRejected);
   // The same command without `authorize` is trusted (the caller authorized it).
   as_dev.authorize = false;
@@ -215,7 +216,7 @@ TEST_F(EngineTest, RestartRebuildsTheIndexFromTheViews) {
   EXPECT_EQ(engine_->index().size(), 2u);
   // The writer's state came back too.
   auto dup = engine_->CreateKey(As(), {.name = "live", .group = "ci"});
-  ASSERT_TRUE(dup.ok());
+  ASSERT_OK(dup);
   EXPECT_EQ(dup->outcome.rejection->code, domain::RejectionCode::kNameTaken);
 }
 
@@ -224,11 +225,11 @@ TEST_F(EngineTest, RebuiltViewsEqualTheLiveViews) {
   for (int i = 0; i < 30; ++i) Create("key-" + std::to_string(i));
   testing::TempDir other;
   auto fresh = projections::OpenRocksViewStore(other.path());
-  ASSERT_TRUE(fresh.ok());
+  ASSERT_OK(fresh);
   projections::KeyViewProjection key_view;
   projections::AuditProjection audit;
   projections::Projector rebuild(*log_, **fresh, {&key_view, &audit});
-  ASSERT_TRUE(rebuild.CatchUpAll().ok());
+  ASSERT_OK(rebuild.CatchUpAll());
   EXPECT_EQ(projections::DumpViews(**fresh), projections::DumpViews(*views_));
 }
 
@@ -261,18 +262,15 @@ TEST_F(EngineTest, NoIssuedSecretReachesTheLogOrTheViews) {
   std::string decoded;
   for (int32_t p = 0; p < log_->PartitionCount(); ++p) {
     auto reader = log_->OpenReader(p, 0);
-    ASSERT_TRUE(reader.ok());
+    ASSERT_OK(reader);
     auto records = (*reader)->Next(100000, std::chrono::milliseconds(0));
-    ASSERT_TRUE(records.ok());
+    ASSERT_OK(records);
     for (const auto& r : *records) decoded += r.key + r.value;
   }
-  ASSERT_TRUE(views_
-                  ->Scan("", "",
-                         [&](std::string_view k, std::string_view v) {
-                           decoded.append(k).append(v);
-                           return true;
-                         })
-                  .ok());
+  ASSERT_OK(views_->Scan("", "", [&](std::string_view k, std::string_view v) {
+    decoded.append(k).append(v);
+    return true;
+  }));
   for (const std::string& needle : needles) {
     ASSERT_EQ(decoded.find(needle), std::string::npos) << "a secret is in a record or row";
   }
@@ -300,28 +298,28 @@ TEST_F(EngineTest, NoIssuedSecretReachesTheLogOrTheViews) {
 // Readiness: the log answers, and the views are current and within the allowed lag.
 TEST_F(EngineTest, ReadyUntilTheViewsFallBehindOrHalt) {
   GivenOrgAndGroups();
-  ASSERT_TRUE(engine_->CheckReady(0).ok()) << engine_->CheckReady(0).ToString();
+  ASSERT_OK(engine_->CheckReady(0)) << engine_->CheckReady(0).ToString();
   const int32_t partition = log_->PartitionFor("acme");
 
   // Three events written past the writer (copies of the org's first event): the views
   // are three behind until the writer catches up before its next command.
   auto reader = log_->OpenReader(partition, 0);
-  ASSERT_TRUE(reader.ok());
+  ASSERT_OK(reader);
   auto first = (*reader)->Next(1, std::chrono::milliseconds(0));
   ASSERT_TRUE(first.ok() && !first->empty());
   const std::string org_created = (*first)[0].value;
   const std::vector<std::string> copies(3, org_created);
-  ASSERT_TRUE(log_->Append("acme", copies).ok());
+  ASSERT_OK(log_->Append("acme", copies));
   Status behind = engine_->CheckReady(2);
   EXPECT_EQ(behind.code(), StatusCode::kUnavailable);
   EXPECT_NE(behind.message().find("3 events behind"), std::string::npos) << behind.ToString();
-  EXPECT_TRUE(engine_->CheckReady(3).ok());
+  EXPECT_OK(engine_->CheckReady(3));
   std::vector<WriterHealth> health = engine_->writer_health();
   EXPECT_EQ(health[partition].log_end_seen - health[partition].applied_offset, 3);
 
   // A poison record: the views halt at it, and readiness says so.
   const std::vector<std::string> poison = {"not an event"};
-  ASSERT_TRUE(log_->Append("acme", poison).ok());
+  ASSERT_OK(log_->Append("acme", poison));
   EXPECT_FALSE(engine_->Execute(As(), domain::CreateGroup{"qa", "", ""}).ok());
   Status halted = engine_->CheckReady(1000);
   EXPECT_EQ(halted.code(), StatusCode::kUnavailable);

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "events/codec.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/test_events.h"
 
 namespace keytrail::testing {
@@ -16,13 +17,13 @@ using std::chrono::milliseconds;
 
 std::vector<LogRecord> ReadAll(EventLog& log, int32_t partition, int64_t from, size_t count) {
   auto reader = log.OpenReader(partition, from);
-  EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_OK(reader);
   if (!reader.ok()) return {};
   std::vector<LogRecord> out;
   int empty_polls = 0;
   while (out.size() < count && empty_polls < 50) {
     auto batch = (*reader)->Next(count - out.size(), milliseconds(200));
-    EXPECT_TRUE(batch.ok()) << batch.status().ToString();
+    EXPECT_OK(batch);
     if (!batch.ok()) break;
     if (batch->empty()) ++empty_polls;
     for (auto& r : *batch) out.push_back(std::move(r));
@@ -42,10 +43,10 @@ TEST_P(EventLogContract, AppendReturnsConsecutiveOffsetsAndReadsBackInOrder) {
   auto log = factory_->Open();
   const int32_t p = log->PartitionFor("acme");
   auto first = log->Append("acme", Events("acme", 0, 3));
-  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_OK(first);
   EXPECT_EQ(*first, (std::vector<int64_t>{0, 1, 2}));
   auto second = log->Append("acme", Events("acme", 3, 2));
-  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  ASSERT_OK(second);
   EXPECT_EQ(*second, (std::vector<int64_t>{3, 4}));
   EXPECT_EQ(*log->EndOffset(p), 5);
 
@@ -57,14 +58,14 @@ TEST_P(EventLogContract, AppendReturnsConsecutiveOffsetsAndReadsBackInOrder) {
     EXPECT_EQ(records[i].offset, i);
     EXPECT_EQ(records[i].key, "acme");
     EXPECT_EQ(records[i].value, expected[i]);
-    EXPECT_TRUE(events::Decode(records[i].value).ok());
+    EXPECT_OK(events::Decode(records[i].value));
   }
 }
 
 TEST_P(EventLogContract, ReadsFromAnOffsetInTheMiddle) {
   auto log = factory_->Open();
   const int32_t p = log->PartitionFor("acme");
-  ASSERT_TRUE(log->Append("acme", Events("acme", 0, 10)).ok());
+  ASSERT_OK(log->Append("acme", Events("acme", 0, 10)));
   auto records = ReadAll(*log, p, 7, 3);
   ASSERT_EQ(records.size(), 3u);
   EXPECT_EQ(records[0].offset, 7);
@@ -76,15 +77,15 @@ TEST_P(EventLogContract, ReaderAtTheEndWaitsThenSeesNewRecords) {
   auto log = factory_->Open();
   const int32_t p = log->PartitionFor("acme");
   auto reader = log->OpenReader(p, 0);
-  ASSERT_TRUE(reader.ok());
+  ASSERT_OK(reader);
   auto none = (*reader)->Next(10, milliseconds(50));
-  ASSERT_TRUE(none.ok());
+  ASSERT_OK(none);
   EXPECT_TRUE(none->empty());
-  std::thread appender([&] { ASSERT_TRUE(log->Append("acme", Events("acme", 0, 1)).ok()); });
+  std::thread appender([&] { ASSERT_OK(log->Append("acme", Events("acme", 0, 1))); });
   std::vector<LogRecord> got;
   for (int i = 0; i < 50 && got.empty(); ++i) {
     auto batch = (*reader)->Next(10, milliseconds(200));
-    ASSERT_TRUE(batch.ok());
+    ASSERT_OK(batch);
     got = std::move(*batch);
   }
   appender.join();
@@ -99,7 +100,7 @@ TEST_P(EventLogContract, OrgsMapToStablePartitionsAndStayOrderedPerOrg) {
   std::set<int32_t> used;
   for (int round = 0; round < 4; ++round) {
     for (const auto& org : orgs) {
-      ASSERT_TRUE(log->Append(org, Events(org, round, 1)).ok());
+      ASSERT_OK(log->Append(org, Events(org, round, 1)));
     }
   }
   for (const auto& org : orgs) used.insert(log->PartitionFor(org));
@@ -107,14 +108,14 @@ TEST_P(EventLogContract, OrgsMapToStablePartitionsAndStayOrderedPerOrg) {
 
   for (int32_t p : used) {
     auto end = log->EndOffset(p);
-    ASSERT_TRUE(end.ok());
+    ASSERT_OK(end);
     auto records = ReadAll(*log, p, 0, static_cast<size_t>(*end));
     ASSERT_EQ(static_cast<int64_t>(records.size()), *end);
     std::map<std::string, uint64_t> last_version;
     for (const auto& r : records) {
       EXPECT_EQ(log->PartitionFor(r.key), p);
       auto e = events::Decode(r.value);
-      ASSERT_TRUE(e.ok());
+      ASSERT_OK(e);
       EXPECT_EQ((*e)->org()->str(), r.key);
       auto [it, inserted] = last_version.emplace(r.key, (*e)->aggregate_version());
       if (!inserted) {
@@ -130,7 +131,7 @@ TEST_P(EventLogContract, LargeBatch) {
   const int32_t p = log->PartitionFor("big");
   auto batch = Events("big", 0, 2000);
   auto offsets = log->Append("big", batch);
-  ASSERT_TRUE(offsets.ok()) << offsets.status().ToString();
+  ASSERT_OK(offsets);
   ASSERT_EQ(offsets->size(), 2000u);
   for (size_t i = 0; i < offsets->size(); ++i) EXPECT_EQ((*offsets)[i], static_cast<int64_t>(i));
   auto records = ReadAll(*log, p, 0, 2000);
@@ -149,7 +150,7 @@ TEST_P(EventLogContract, ConcurrentAppendersGetDistinctOffsetsAndNoLoss) {
       const std::string org = "org-" + std::to_string(t % 4);
       for (int i = 0; i < kPerThread; ++i) {
         auto r = log->Append(org, Events(org, t * 1000 + i, 1));
-        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        ASSERT_OK(r);
         offsets[t].push_back((*r)[0]);
       }
     });
@@ -163,7 +164,7 @@ TEST_P(EventLogContract, ConcurrentAppendersGetDistinctOffsetsAndNoLoss) {
   }
   for (auto& [p, set] : seen) {
     auto end = log->EndOffset(p);
-    ASSERT_TRUE(end.ok());
+    ASSERT_OK(end);
     EXPECT_EQ(static_cast<size_t>(*end), set.size());
     EXPECT_EQ(*set.rbegin(), *end - 1);
     EXPECT_EQ(ReadAll(*log, p, 0, set.size()).size(), set.size());
@@ -175,14 +176,14 @@ TEST_P(EventLogContract, ReopenKeepsEverythingAndContinuesOffsets) {
   {
     auto log = factory_->Open();
     p = log->PartitionFor("acme");
-    ASSERT_TRUE(log->Append("acme", Events("acme", 0, 4)).ok());
+    ASSERT_OK(log->Append("acme", Events("acme", 0, 4)));
   }
   auto log = factory_->Open();
   auto end = log->EndOffset(p);
-  ASSERT_TRUE(end.ok());
+  ASSERT_OK(end);
   EXPECT_EQ(*end, 4);
   auto more = log->Append("acme", Events("acme", 4, 1));
-  ASSERT_TRUE(more.ok());
+  ASSERT_OK(more);
   EXPECT_EQ((*more)[0], 4);
   auto records = ReadAll(*log, p, 0, 5);
   ASSERT_EQ(records.size(), 5u);
@@ -199,7 +200,7 @@ TEST_P(EventLogContract, RejectsBadPartitions) {
 TEST_P(EventLogContract, EmptyAppendIsANoOp) {
   auto log = factory_->Open();
   auto r = log->Append("acme", {});
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_TRUE(r->empty());
   EXPECT_EQ(*log->EndOffset(log->PartitionFor("acme")), 0);
 }

@@ -18,6 +18,7 @@
 
 #include "events/kafka_mock_cluster.h"
 #include "tests/integration/event_log_contract.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/test_events.h"
 
 namespace keytrail::testing {
@@ -33,7 +34,7 @@ constexpr char kSource[] = "/keytrail/test";
 
 std::unique_ptr<KafkaMockCluster> StartCluster() {
   auto cluster = KafkaMockCluster::Start(/*brokers=*/3);
-  EXPECT_TRUE(cluster.ok()) << cluster.status().ToString();
+  EXPECT_OK(cluster);
   return cluster.ok() ? std::move(cluster).value() : nullptr;
 }
 
@@ -55,7 +56,7 @@ class KafkaFactory final : public EventLogFactory {
   std::unique_ptr<events::EventLog> Open() override {
     if (cluster_ == nullptr) return nullptr;
     auto log = KafkaEventLog::Open(OptionsFor(*cluster_));
-    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    EXPECT_OK(log);
     return log.ok() ? std::move(log).value() : nullptr;
   }
 
@@ -135,9 +136,9 @@ std::vector<Expected> AppendSampleEvents(KafkaEventLog& log) {
   const std::vector<std::string> acme = {expected[0].value, expected[1].value};
   const std::vector<std::string> globex = {expected[2].value};
   auto a = log.Append("acme", acme);
-  EXPECT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_OK(a);
   auto g = log.Append("globex", globex);
-  EXPECT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_OK(g);
   return expected;
 }
 
@@ -173,7 +174,7 @@ class KafkaEventLogTest : public ::testing::Test {
 
   std::unique_ptr<KafkaEventLog> OpenLog(milliseconds timeout = seconds(10)) {
     auto log = KafkaEventLog::Open(OptionsFor(*cluster_, timeout));
-    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    EXPECT_OK(log);
     return log.ok() ? std::move(log).value() : nullptr;
   }
 
@@ -217,9 +218,9 @@ TEST_F(KafkaEventLogTest, MissingTopicIsNotFoundAndNotCreated) {
 
 TEST_F(KafkaEventLogTest, SeesTheTopicsPartitionCount) {
   auto cluster = KafkaMockCluster::Start(/*brokers=*/1, "other.events", /*partitions=*/3);
-  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  ASSERT_OK(cluster);
   auto log = KafkaEventLog::Open(OptionsFor(**cluster));
-  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_OK(log);
   EXPECT_EQ((*log)->PartitionCount(), 3);
   EXPECT_EQ(OpenLog()->PartitionCount(), 8);
 }
@@ -243,12 +244,12 @@ TEST_F(KafkaEventLogTest, RejectsUndecodableOrForeignEventsAndWritesNothing) {
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().ToString();
   }
   auto end = log->EndOffset(p);
-  ASSERT_TRUE(end.ok()) << end.status().ToString();
+  ASSERT_OK(end);
   EXPECT_EQ(*end, 0) << "a rejected batch must not write its valid prefix";
 
   // The log is still usable, and the first good record gets offset 0.
   auto ok = log->Append("acme", std::vector<std::string>{good});
-  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  ASSERT_OK(ok);
   EXPECT_EQ(*ok, std::vector<int64_t>{0});
 }
 
@@ -256,10 +257,9 @@ TEST_F(KafkaEventLogTest, AppendFailsInBoundedTimeWhileBrokersAreDownThenRecover
   auto log = OpenLog(seconds(2));
   ASSERT_NE(log, nullptr);
   const int32_t p = log->PartitionFor("acme");
-  ASSERT_TRUE(
-      log->Append("acme", std::vector<std::string>{EncodedKeyCreated("acme", "k", 0)}).ok());
+  ASSERT_OK(log->Append("acme", std::vector<std::string>{EncodedKeyCreated("acme", "k", 0)}));
 
-  ASSERT_TRUE(cluster_->SetBrokersDown(true).ok());
+  ASSERT_OK(cluster_->SetBrokersDown(true));
   auto start = SteadyClock::now();
   auto failed = log->Append("acme", std::vector<std::string>{EncodedKeyCreated("acme", "k", 1)});
   double elapsed = SecondsSince(start);
@@ -274,15 +274,15 @@ TEST_F(KafkaEventLogTest, AppendFailsInBoundedTimeWhileBrokersAreDownThenRecover
   EXPECT_LT(elapsed, 2.0 + 3.0) << "EndOffset must be bounded by the timeout";
 
   // Once the brokers are back, appends succeed again and offsets stay dense.
-  ASSERT_TRUE(cluster_->SetBrokersDown(false).ok());
+  ASSERT_OK(cluster_->SetBrokersDown(false));
   Result<std::vector<int64_t>> recovered = Status::Unavailable("not tried");
   const auto deadline = SteadyClock::now() + seconds(15);
   while (!recovered.ok() && SteadyClock::now() < deadline) {
     recovered = log->Append("acme", std::vector<std::string>{EncodedKeyCreated("acme", "k", 2)});
   }
-  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  ASSERT_OK(recovered);
   end = log->EndOffset(p);
-  ASSERT_TRUE(end.ok()) << end.status().ToString();
+  ASSERT_OK(end);
   EXPECT_EQ((*recovered)[0], *end - 1);
 }
 
@@ -301,7 +301,7 @@ TEST_F(KafkaEventLogTest, EachAppendIsContiguousUnderConcurrency) {
           batch.push_back(EncodedKeyCreated("acme", "k", (t * kBatches + b) * kBatchSize + i));
         }
         auto offsets = log->Append("acme", batch);
-        ASSERT_TRUE(offsets.ok()) << offsets.status().ToString();
+        ASSERT_OK(offsets);
         for (int i = 1; i < kBatchSize; ++i) {
           EXPECT_EQ((*offsets)[i], (*offsets)[0] + i) << "another append was interleaved";
         }
@@ -316,10 +316,9 @@ TEST_F(KafkaEventLogTest, ReaderPastTheEndFailsRatherThanSkipping) {
   auto log = OpenLog();
   ASSERT_NE(log, nullptr);
   const int32_t p = log->PartitionFor("acme");
-  ASSERT_TRUE(
-      log->Append("acme", std::vector<std::string>{EncodedKeyCreated("acme", "k", 0)}).ok());
+  ASSERT_OK(log->Append("acme", std::vector<std::string>{EncodedKeyCreated("acme", "k", 0)}));
   auto reader = log->OpenReader(p, 5);
-  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  ASSERT_OK(reader);
   Result<std::vector<events::LogRecord>> next = std::vector<events::LogRecord>{};
   for (int i = 0; i < 25 && next.ok(); ++i) {
     next = (*reader)->Next(10, milliseconds(200));
@@ -337,18 +336,18 @@ TEST_F(KafkaEventLogTest, ReaderRidesOutABrokerOutageWithoutSkipping) {
   const int32_t p = log->PartitionFor("acme");
   std::vector<std::string> events;
   for (int i = 0; i < 5; ++i) events.push_back(EncodedKeyCreated("acme", "k", i));
-  ASSERT_TRUE(log->Append("acme", std::span(events).first(3)).ok());
+  ASSERT_OK(log->Append("acme", std::span(events).first(3)));
   auto reader = log->OpenReader(p, 0);
-  ASSERT_TRUE(reader.ok());
+  ASSERT_OK(reader);
   std::vector<events::LogRecord> got;
   for (int i = 0; i < 25 && got.size() < 3; ++i) {
     auto batch = (*reader)->Next(10, milliseconds(200));
-    ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+    ASSERT_OK(batch);
     for (auto& r : *batch) got.push_back(std::move(r));
   }
   ASSERT_EQ(got.size(), 3u);
 
-  ASSERT_TRUE(cluster_->SetBrokersDown(true).ok());
+  ASSERT_OK(cluster_->SetBrokersDown(true));
   for (int i = 0; i < 5; ++i) {
     const auto start = SteadyClock::now();
     auto batch = (*reader)->Next(10, milliseconds(300));
@@ -359,14 +358,14 @@ TEST_F(KafkaEventLogTest, ReaderRidesOutABrokerOutageWithoutSkipping) {
       EXPECT_EQ(batch.status().code(), StatusCode::kUnavailable) << batch.status().ToString();
     }
   }
-  ASSERT_TRUE(cluster_->SetBrokersDown(false).ok());
+  ASSERT_OK(cluster_->SetBrokersDown(false));
 
   Result<std::vector<int64_t>> appended = Status::Unavailable("not tried");
   const auto deadline = SteadyClock::now() + seconds(15);
   while (!appended.ok() && SteadyClock::now() < deadline) {
     appended = log->Append("acme", std::span(events).subspan(3));
   }
-  ASSERT_TRUE(appended.ok()) << appended.status().ToString();
+  ASSERT_OK(appended);
   ASSERT_EQ(*appended, (std::vector<int64_t>{3, 4}));
   for (int i = 0; i < 50 && got.size() < 5; ++i) {
     auto batch = (*reader)->Next(10, milliseconds(200));
@@ -388,14 +387,14 @@ TEST_F(KafkaEventLogTest, ReaderOutlivesTheLog) {
   ASSERT_NE(log, nullptr);
   const int32_t p = log->PartitionFor("acme");
   const std::string event = EncodedKeyCreated("acme", "k", 0);
-  ASSERT_TRUE(log->Append("acme", std::vector<std::string>{event}).ok());
+  ASSERT_OK(log->Append("acme", std::vector<std::string>{event}));
   auto reader = log->OpenReader(p, 0);
-  ASSERT_TRUE(reader.ok());
+  ASSERT_OK(reader);
   log.reset();
   std::vector<events::LogRecord> got;
   for (int i = 0; i < 25 && got.empty(); ++i) {
     auto batch = (*reader)->Next(10, milliseconds(200));
-    ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+    ASSERT_OK(batch);
     got = std::move(*batch);
   }
   ASSERT_EQ(got.size(), 1u);

@@ -10,6 +10,7 @@
 #include "events/local_event_log.h"
 #include "projections/projector.h"
 #include "projections/view_compare.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_events.h"
 
@@ -44,7 +45,7 @@ class KeyViewTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto log = events::LocalEventLog::Open({.path = dir_.path() + "/log", .partitions = 4});
-    ASSERT_TRUE(log.ok());
+    ASSERT_OK(log);
     log_ = std::move(log).value();
     store_ = OpenStore("views");
     projector_ = std::make_unique<Projector>(*log_, *store_, std::vector<Projection*>{&view_});
@@ -52,15 +53,15 @@ class KeyViewTest : public ::testing::Test {
 
   std::unique_ptr<ViewStore> OpenStore(const std::string& name) {
     auto store = OpenRocksViewStore(dir_.path() + "/" + name);
-    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    EXPECT_OK(store);
     return std::move(store).value();
   }
 
   // Appends and applies.
   void Apply(const std::string& org, std::vector<std::string> events) {
-    ASSERT_TRUE(log_->Append(org, events).ok());
+    ASSERT_OK(log_->Append(org, events));
     Status s = projector_->CatchUpAll();
-    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_OK(s) << s.ToString();
   }
 
   // Creates a key with a fresh random id; returns the id.
@@ -73,7 +74,7 @@ class KeyViewTest : public ::testing::Test {
 
   KeyRecord Get(const std::string& org, const KeyId& id) {
     auto key = KeyViewProjection::GetKey(*store_, org, id);
-    EXPECT_TRUE(key.ok()) << key.status().ToString();
+    EXPECT_OK(key);
     EXPECT_TRUE(key->has_value());
     return key->value_or(KeyRecord{});
   }
@@ -83,7 +84,7 @@ class KeyViewTest : public ::testing::Test {
     std::string token;
     do {
       auto page = KeyViewProjection::ListKeys(*store_, org, filter, 7, token);
-      EXPECT_TRUE(page.ok()) << page.status().ToString();
+      EXPECT_OK(page);
       if (!page.ok()) break;
       for (const KeyRecord& k : page->keys) ids.push_back(k.key_id);
       token = page->next_page_token;
@@ -139,7 +140,7 @@ TEST_F(KeyViewTest, RowsFollowEveryEventKind) {
   EXPECT_EQ(List("acme", {.group = "dev"}), std::vector<KeyId>{id});
   EXPECT_EQ(List("acme", {.created_by = "alice"}), std::vector<KeyId>{id});
   auto expiring = KeyViewProjection::KeysExpiringBefore(*store_, kT0 + 1'000'001, 10);
-  ASSERT_TRUE(expiring.ok());
+  ASSERT_OK(expiring);
   EXPECT_EQ(*expiring, (std::vector<ExpiringKey>{{kT0 + 1'000'000, "acme", id}}));
   EXPECT_TRUE(KeyViewProjection::KeysExpiringBefore(*store_, kT0 + 1'000'000, 10)->empty())
       << "strictly before";
@@ -181,12 +182,12 @@ TEST_F(KeyViewTest, RowsFollowEveryEventKind) {
   Apply("acme", {EncodeGroupCreated("acme", seq_++, "dev")});
   EXPECT_TRUE(*KeyViewProjection::GroupExists(*store_, "acme", "dev"));
   std::vector<std::pair<std::string, bool>> groups;
-  ASSERT_TRUE(KeyViewProjection::ForEachGroup(*store_, [&](std::string_view org,
-                                                           std::string_view group, bool exists) {
-                EXPECT_EQ(org, "acme");
-                groups.emplace_back(std::string(group), exists);
-                return true;
-              }).ok());
+  ASSERT_OK(KeyViewProjection::ForEachGroup(
+      *store_, [&](std::string_view org, std::string_view group, bool exists) {
+        EXPECT_EQ(org, "acme");
+        groups.emplace_back(std::string(group), exists);
+        return true;
+      }));
   EXPECT_EQ(groups, (std::vector<std::pair<std::string, bool>>{{"dev", true}, {"ops", true}}));
 }
 
@@ -272,7 +273,7 @@ TEST_F(KeyViewTest, PaginationReturnsEachKeyOnceEvenWithConcurrentInserts) {
   std::vector<size_t> sizes;
   do {
     auto page = KeyViewProjection::ListKeys(*store_, "acme", {}, 100, token);
-    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    ASSERT_OK(page);
     sizes.push_back(page->keys.size());
     for (const KeyRecord& k : page->keys) seen.push_back(k.key_id);
     token = page->next_page_token;
@@ -288,7 +289,7 @@ TEST_F(KeyViewTest, PaginationReturnsEachKeyOnceEvenWithConcurrentInserts) {
   std::vector<KeyId> all = ids;
   do {
     auto page = KeyViewProjection::ListKeys(*store_, "acme", {}, 100, token);
-    ASSERT_TRUE(page.ok());
+    ASSERT_OK(page);
     for (const KeyRecord& k : page->keys) seen.push_back(k.key_id);
     token = page->next_page_token;
     for (int i = 0; i < 30; ++i) {
@@ -335,7 +336,7 @@ TEST_F(KeyViewTest, ExpiryIndexIsInTimeOrderAndDropsRevokedKeys) {
   Create("acme", {});  // never expires: never listed
   std::sort(want.begin(), want.end());
   auto due = KeyViewProjection::KeysExpiringBefore(*store_, kT0 + 1'000'000, 100);
-  ASSERT_TRUE(due.ok());
+  ASSERT_OK(due);
   ASSERT_EQ(due->size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     EXPECT_EQ((*due)[i].expires_at_us, want[i].first);
@@ -354,9 +355,8 @@ TEST_F(KeyViewTest, KeyEventWithoutItsKeyHaltsTheProjectorAndReachesNoListener) 
   KeyCreatedFields f;
   f.key_id = FormatKeyId(RandomId(rng_));
   f.secret_hash = HashOf(1);
-  ASSERT_TRUE(
-      log_->Append("acme", std::vector<std::string>{EncodeKeyCreated("acme", seq_++, f)}).ok());
-  ASSERT_TRUE(projector.CatchUpAll().ok());
+  ASSERT_OK(log_->Append("acme", std::vector<std::string>{EncodeKeyCreated("acme", seq_++, f)}));
+  ASSERT_OK(projector.CatchUpAll());
   EXPECT_EQ(index.size(), 1u);
 
   // The next run holds a good creation, then a rotation of a key nobody created.
@@ -365,7 +365,7 @@ TEST_F(KeyViewTest, KeyEventWithoutItsKeyHaltsTheProjectorAndReachesNoListener) 
   std::vector<std::string> bad = {
       EncodeKeyCreated("acme", seq_++, g),
       EncodeKeyRotated("acme", seq_++, FormatKeyId(RandomId(rng_)), HashOf(2), "h", 0)};
-  ASSERT_TRUE(log_->Append("acme", bad).ok());
+  ASSERT_OK(log_->Append("acme", bad));
   const int32_t p = log_->PartitionFor("acme");
   Status s = projector.CatchUp(p);
   ASSERT_FALSE(s.ok());
@@ -383,7 +383,7 @@ TEST_F(KeyViewTest, KeyEventWithoutItsKeyHaltsTheProjectorAndReachesNoListener) 
   auto other_store = OpenStore("halting-2");
   Projector other(*log_, *other_store, {&view_});
   std::vector<std::string> garbage = {EncodeKeyRevoked(org, seq_++, "k1", "r")};
-  ASSERT_TRUE(log_->Append(org, garbage).ok());
+  ASSERT_OK(log_->Append(org, garbage));
   s = other.CatchUp(log_->PartitionFor(org));
   EXPECT_EQ(s.code(), StatusCode::kCorruption);
   EXPECT_NE(s.message().find("not a key id"), std::string::npos) << s.message();
@@ -427,36 +427,36 @@ TEST_F(KeyViewTest, RebuildFromOffsetZeroEqualsTheLiveViews) {
         }
       }
       if (round == 3) batch.push_back(EncodeGroupDeleted(org, seq_++, "g1"));
-      ASSERT_TRUE(log_->Append(org, batch).ok());
+      ASSERT_OK(log_->Append(org, batch));
     }
-    ASSERT_TRUE(projector.CatchUpAll().ok());
+    ASSERT_OK(projector.CatchUpAll());
   }
 
   auto fresh = OpenStore("rebuilt");
   KeyViewProjection rebuilt_view;
   Projector rebuild(*log_, *fresh, {&rebuilt_view});
-  ASSERT_TRUE(rebuild.CatchUpAll().ok());
+  ASSERT_OK(rebuild.CatchUpAll());
   EXPECT_EQ(DumpViews(*live), DumpViews(*fresh));
 
   // And the verify index built from the rebuilt view answers like the live one.
   VerifyIndex rebuilt_index;
-  ASSERT_TRUE(rebuilt_index.RebuildFrom(*fresh).ok());
+  ASSERT_OK(rebuilt_index.RebuildFrom(*fresh));
   ASSERT_EQ(rebuilt_index.size(), live_index.size());
   size_t visited = 0;
-  ASSERT_TRUE(KeyViewProjection::ForEachKey(*fresh, [&](const KeyRecord& k) {
-                ++visited;
-                for (const SecretHash& h : {k.secret_hash, k.previous_hash, HashOf(200)}) {
-                  const ParsedToken t{k.key_id, h};
-                  for (Micros now : {kT0, kT0 + 77, kT0 + 100'000}) {
-                    const VerifyResult a = live_index.Verify(t, now);
-                    const VerifyResult b = rebuilt_index.Verify(t, now);
-                    EXPECT_EQ(a.reason, b.reason);
-                    EXPECT_EQ(a.org, b.org);
-                    EXPECT_EQ(a.group, b.group);
-                  }
-                }
-                return true;
-              }).ok());
+  ASSERT_OK(KeyViewProjection::ForEachKey(*fresh, [&](const KeyRecord& k) {
+    ++visited;
+    for (const SecretHash& h : {k.secret_hash, k.previous_hash, HashOf(200)}) {
+      const ParsedToken t{k.key_id, h};
+      for (Micros now : {kT0, kT0 + 77, kT0 + 100'000}) {
+        const VerifyResult a = live_index.Verify(t, now);
+        const VerifyResult b = rebuilt_index.Verify(t, now);
+        EXPECT_EQ(a.reason, b.reason);
+        EXPECT_EQ(a.org, b.org);
+        EXPECT_EQ(a.group, b.group);
+      }
+    }
+    return true;
+  }));
   EXPECT_EQ(visited, keys.size());
 }
 

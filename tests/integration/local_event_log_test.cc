@@ -1,6 +1,7 @@
 #include "events/local_event_log.h"
 
 #include "tests/integration/event_log_contract.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_events.h"
 
@@ -13,7 +14,7 @@ class LocalFactory final : public EventLogFactory {
  public:
   std::unique_ptr<events::EventLog> Open() override {
     auto log = events::LocalEventLog::Open({.path = dir_.path() + "/log", .partitions = 8});
-    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    EXPECT_OK(log);
     return std::move(log).value();
   }
 
@@ -28,7 +29,7 @@ INSTANTIATE_TEST_SUITE_P(Local, EventLogContract,
 
 TEST(LocalEventLog, ReopenWithAnotherPartitionCountFails) {
   TempDir dir;
-  ASSERT_TRUE(events::LocalEventLog::Open({.path = dir.path(), .partitions = 4}).ok());
+  ASSERT_OK(events::LocalEventLog::Open({.path = dir.path(), .partitions = 4}));
   auto again = events::LocalEventLog::Open({.path = dir.path(), .partitions = 8});
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.status().code(), StatusCode::kInvalidArgument);
@@ -43,14 +44,14 @@ TEST(LocalEventLog, RejectsBadOptions) {
 TEST(LocalEventLog, ConcurrentAppendersShareSyncedWrites) {
   TempDir dir;
   auto log = events::LocalEventLog::Open({.path = dir.path(), .partitions = 4});
-  ASSERT_TRUE(log.ok());
+  ASSERT_OK(log);
   std::vector<std::thread> threads;
   for (int t = 0; t < 16; ++t) {
     threads.emplace_back([&, t] {
       const std::string org = "org-" + std::to_string(t);
       for (int i = 0; i < 20; ++i) {
         const std::vector<std::string> batch = {EncodedKeyCreated(org, "k", i)};
-        ASSERT_TRUE((*log)->Append(org, batch).ok());
+        ASSERT_OK((*log)->Append(org, batch));
       }
     });
   }

@@ -15,6 +15,7 @@
 #include "projections/rebuild.h"
 #include "projections/view_compare.h"
 #include "projections/view_set.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_events.h"
 #include "tests/support/test_time.h"
@@ -23,9 +24,9 @@ namespace keytrail {
 namespace {
 
 using domain::CommandContext;
-using nlohmann::json;
 using model::AuditFilter;
 using model::AuditRecord;
+using nlohmann::json;
 using projections::AuditProjection;
 using projections::Projector;
 using projections::SkippedRecord;
@@ -38,31 +39,31 @@ class OpsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto log = events::LocalEventLog::Open({.path = dir_.path() + "/log", .partitions = 4});
-    ASSERT_TRUE(log.ok());
+    ASSERT_OK(log);
     log_ = std::move(log).value();
     views_ = OpenStore("views");
   }
 
   std::unique_ptr<projections::ViewStore> OpenStore(const std::string& name) {
     auto store = projections::OpenRocksViewStore(dir_.path() + "/" + name);
-    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    EXPECT_OK(store);
     return std::move(store).value();
   }
 
   void Append(const std::string& org, std::string event) {
     std::vector<std::string> batch = {std::move(event)};
-    ASSERT_TRUE(log_->Append(org, batch).ok());
+    ASSERT_OK(log_->Append(org, batch));
   }
 
   // An engine run that creates org `acme` with a group and a key, then stops.
   void GivenAcmeWithAKey() {
     auto engine = Engine::Start(*log_, *views_, clock_, {});
-    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    ASSERT_OK(engine);
     const CommandContext alice{
         .org = "acme", .actor_kind = fb::ActorKind::Member, .actor_id = "alice"};
     EXPECT_EQ((*engine)->Execute(alice, domain::CreateOrg{"acme"})->kind, Kind::kApplied);
     EXPECT_EQ((*engine)->Execute(alice, domain::CreateGroup{"ci", "CI", ""})->kind, Kind::kApplied);
-    EXPECT_TRUE((*engine)->CreateKey(alice, {.name = "deploy", .group = "ci"}).ok());
+    EXPECT_OK((*engine)->CreateKey(alice, {.name = "deploy", .group = "ci"}));
   }
 
   static SkippedRecord Skip(std::string reason) {
@@ -73,10 +74,10 @@ class OpsTest : public ::testing::Test {
 
   std::vector<json> Audit(const std::string& org, AuditFilter filter = {}) {
     std::vector<json> out;
-    EXPECT_TRUE(AuditProjection::ForEach(*views_, org, filter, [&](const AuditRecord& record) {
-                  out.push_back(json::parse(record.stored));
-                  return true;
-                }).ok());
+    EXPECT_OK(AuditProjection::ForEach(*views_, org, filter, [&](const AuditRecord& record) {
+      out.push_back(json::parse(record.stored));
+      return true;
+    }));
     return out;
   }
 
@@ -103,7 +104,7 @@ TEST_F(OpsTest, SkippedPoisonRecordIsAuditedAndTheEngineAndRebuildsGoOn) {
     Projector projector(*log_, *views_, set.projections());
     Status elsewhere = projector.Skip(p, poison + 1, Skip("wrong offset"));
     EXPECT_EQ(elsewhere.code(), StatusCode::kFailedPrecondition) << elsewhere.ToString();
-    ASSERT_TRUE(projector.Skip(p, poison, Skip("garbage from a misconfigured producer")).ok());
+    ASSERT_OK(projector.Skip(p, poison, Skip("garbage from a misconfigured producer")));
     EXPECT_EQ(*projector.Checkpoint(p), poison + 1);
     EXPECT_EQ(*projector.SkippedOffsets(p), std::vector<int64_t>{poison});
   }
@@ -111,11 +112,11 @@ TEST_F(OpsTest, SkippedPoisonRecordIsAuditedAndTheEngineAndRebuildsGoOn) {
   // The engine starts past it, and new commands work.
   {
     auto engine = Engine::Start(*log_, *views_, clock_, {});
-    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    ASSERT_OK(engine);
     const CommandContext alice{
         .org = "acme", .actor_kind = fb::ActorKind::Member, .actor_id = "alice"};
     auto second = (*engine)->CreateKey(alice, {.name = "second", .group = "ci"});
-    ASSERT_TRUE(second.ok());
+    ASSERT_OK(second);
     EXPECT_EQ(second->outcome.kind, Kind::kApplied);
   }
 
@@ -132,17 +133,17 @@ TEST_F(OpsTest, SkippedPoisonRecordIsAuditedAndTheEngineAndRebuildsGoOn) {
       << skipped[0].dump();
   EXPECT_EQ(skipped[0]["offset"], poison);
   auto chain = AuditProjection::VerifyChain(*views_);
-  ASSERT_TRUE(chain.ok());
+  ASSERT_OK(chain);
   EXPECT_TRUE(chain->ok) << chain->problem;
 
   // A rebuild that carries the skip rows over equals the live views.
   auto fresh = OpenStore("fresh");
   EXPECT_EQ(*projections::CopySkips(*views_, *fresh), 1u);
   auto rebuilt = projections::RebuildViews(*log_, *fresh, {});
-  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
+  ASSERT_OK(rebuilt);
   EXPECT_EQ(rebuilt->events, *log_->EndOffset(p));
   auto difference = projections::FirstDifference(*views_, *fresh);
-  ASSERT_TRUE(difference.ok());
+  ASSERT_OK(difference);
   EXPECT_FALSE(difference->has_value()) << (*difference)->Describe("live", "fresh");
   // Without them it halts where the engine did.
   auto bare = OpenStore("bare");
@@ -161,19 +162,19 @@ TEST_F(OpsTest, SkipRefusesHealthyAndMissingRecordsAndTakesRefusedOnes) {
   EXPECT_NE(healthy.message().find("applies cleanly"), std::string::npos) << healthy.ToString();
   EXPECT_FALSE(views_->Get(projections::SkipKey(p, 0))->has_value());
 
-  ASSERT_TRUE(projector.CatchUp(p).ok());
+  ASSERT_OK(projector.CatchUp(p));
   EXPECT_EQ(projector.Skip(p, 1, Skip("nothing there")).code(), StatusCode::kNotFound);
 
   // Decodes, but the key view refuses it (not a key id): skippable, and the error says so.
   Append("acme", testing::EncodedKeyCreated("acme", "not-a-key-id", 2));
   EXPECT_FALSE(projector.CatchUp(p).ok());
-  ASSERT_TRUE(projector.Skip(p, 1, Skip("bad id")).ok());
+  ASSERT_OK(projector.Skip(p, 1, Skip("bad id")));
   auto skips = projections::ReadSkips(*views_, p);
-  ASSERT_TRUE(skips.ok());
+  ASSERT_OK(skips);
   ASSERT_EQ(skips->size(), 1u);
   EXPECT_NE(skips->at(1).error.find("key/"), std::string::npos) << skips->at(1).error;
   EXPECT_EQ(skips->at(1).org, "acme");
-  EXPECT_TRUE(projector.CatchUp(p).ok());
+  EXPECT_OK(projector.CatchUp(p));
 }
 
 TEST_F(OpsTest, RebuildStopsAtTheGivenOffsetsAndOffsetsBeforeCutsByTime) {
@@ -183,12 +184,12 @@ TEST_F(OpsTest, RebuildStopsAtTheGivenOffsetsAndOffsetsBeforeCutsByTime) {
   }
   const int32_t p = log_->PartitionFor("acme");
   auto cut = projections::OffsetsBefore(*log_, 1700000000000000 + 3);
-  ASSERT_TRUE(cut.ok());
+  ASSERT_OK(cut);
   ASSERT_EQ(cut->size(), 4u);
   EXPECT_EQ((*cut)[p], 3);
 
   auto rebuilt = projections::RebuildViews(*log_, *views_, {.end_offsets = *cut});
-  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
+  ASSERT_OK(rebuilt);
   EXPECT_EQ(rebuilt->events, 3);
   EXPECT_EQ(*projections::ReadCheckpoint(*views_, p), 3);
   EXPECT_TRUE(*projections::KeyViewProjection::GroupExists(*views_, "acme", "g2"));
@@ -200,7 +201,7 @@ TEST_F(OpsTest, RebuildStopsAtTheGivenOffsetsAndOffsetsBeforeCutsByTime) {
       *log_, *views_, {.progress = [&](const projections::RebuildProgress& progress) {
         reported = progress.done;
       }});
-  ASSERT_TRUE(rest.ok());
+  ASSERT_OK(rest);
   EXPECT_EQ(rest->events, 2);
   EXPECT_EQ(reported, 2);
   EXPECT_EQ(rest->end_offsets[p], 5);
@@ -211,7 +212,7 @@ TEST_F(OpsTest, FirstDifferenceNamesTheRowButNeverItsValue) {
   auto put = [](projections::ViewStore& store, std::string key, std::string value) {
     auto batch = store.NewBatch();
     batch->Put(key, value);
-    ASSERT_TRUE(store.Commit(*batch).ok());
+    ASSERT_OK(store.Commit(*batch));
   };
   for (int i = 0; i < 5000; ++i) {  // more than one chunk
     const std::string key = fmt::format("row/{:05}", i);

@@ -7,6 +7,8 @@
 #include "projections/history_projection.h"
 #include "projections/view_compare.h"
 #include "tests/support/counting_projection.h"
+#include "tests/support/fault_injection.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_events.h"
 
@@ -19,36 +21,17 @@ using testing::EncodedKeyRevoked;
 using testing::TempDir;
 
 // Fails the Nth Commit (1-based) with an I/O error; passes everything else through.
-class FailingStore final : public ViewStore {
- public:
-  FailingStore(ViewStore& inner, int fail_on) : inner_(inner), fail_on_(fail_on) {}
-  std::unique_ptr<ViewBatch> NewBatch() override { return inner_.NewBatch(); }
-  Status Commit(ViewBatch& batch) override {
-    if (++commits_ == fail_on_) return Status::IoError("injected fault: disk full");
-    return inner_.Commit(batch);
-  }
-  Result<std::optional<std::string>> Get(std::string_view key) override { return inner_.Get(key); }
-  Status Scan(std::string_view b, std::string_view e, const RowVisitor& v) override {
-    return inner_.Scan(b, e, v);
-  }
-
- private:
-  ViewStore& inner_;
-  const int fail_on_;
-  int commits_ = 0;
-};
-
 class ProjectorTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto log = events::LocalEventLog::Open({.path = dir_.path() + "/log", .partitions = 4});
-    ASSERT_TRUE(log.ok());
+    ASSERT_OK(log);
     log_ = std::move(log).value();
   }
 
   std::unique_ptr<ViewStore> OpenStore(const std::string& name) {
     auto store = OpenRocksViewStore(dir_.path() + "/" + name);
-    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    EXPECT_OK(store);
     return std::move(store).value();
   }
 
@@ -57,7 +40,7 @@ class ProjectorTest : public ::testing::Test {
     for (int i = first; i < first + n; ++i) {
       batch.push_back(EncodedKeyCreated(org, "k" + std::to_string(i), i));
     }
-    ASSERT_TRUE(log_->Append(org, batch).ok());
+    ASSERT_OK(log_->Append(org, batch));
   }
 
   // A clean rebuild from offset 0 into a fresh store.
@@ -66,7 +49,7 @@ class ProjectorTest : public ::testing::Test {
     HistoryProjection history;
     CountingProjection counting;
     Projector projector(*log_, *store, {&history, &counting});
-    EXPECT_TRUE(projector.CatchUpAll().ok());
+    EXPECT_OK(projector.CatchUpAll());
     return DumpViews(*store);
   }
 
@@ -82,19 +65,19 @@ class ProjectorTest : public ::testing::Test {
 TEST_F(ProjectorTest, AppliesEventsAndStoresCheckpointWithRows) {
   AppendKeys("acme", 0, 10);
   std::vector<std::string> revoke = {EncodedKeyRevoked("acme", "k3", 10)};
-  ASSERT_TRUE(log_->Append("acme", revoke).ok());
+  ASSERT_OK(log_->Append("acme", revoke));
   auto store = OpenStore("views");
   HistoryProjection history;
   CountingProjection counting;
   Projector projector(*log_, *store, {&history, &counting}, {.max_batch_records = 4});
-  ASSERT_TRUE(projector.CatchUpAll().ok());
+  ASSERT_OK(projector.CatchUpAll());
 
   const int32_t p = log_->PartitionFor("acme");
   EXPECT_EQ(*projector.Checkpoint(p), 11);
   EXPECT_EQ(*ReadCheckpoint(*store, p), 11);
   EXPECT_EQ(Count(*store, "acme"), 11u);
   auto k3 = HistoryProjection::Read(*store, "acme", "k3");
-  ASSERT_TRUE(k3.ok());
+  ASSERT_OK(k3);
   ASSERT_EQ(k3->size(), 2u);
   EXPECT_EQ((*k3)[0].type, fb::Payload::KeyCreated);
   EXPECT_EQ((*k3)[0].offset, 3);
@@ -110,13 +93,13 @@ TEST_F(ProjectorTest, RestartResumesAtCheckpointWithoutReapplying) {
   CountingProjection counting;
   {
     Projector projector(*log_, *store, {&history, &counting});
-    ASSERT_TRUE(projector.CatchUpAll().ok());
+    ASSERT_OK(projector.CatchUpAll());
   }
   AppendKeys("acme", 5, 3);
   {
     Projector projector(*log_, *store, {&history, &counting});
     EXPECT_EQ(*projector.Checkpoint(log_->PartitionFor("acme")), 5);
-    ASSERT_TRUE(projector.CatchUpAll().ok());
+    ASSERT_OK(projector.CatchUpAll());
   }
   EXPECT_EQ(Count(*store, "acme"), 8u);
   EXPECT_EQ(DumpViews(*store), Rebuild("fresh"));
@@ -129,7 +112,7 @@ TEST_F(ProjectorTest, PoisonRecordHaltsAtItsOffsetAndIsNeverSkipped) {
   poison[poison.size() / 2 + 1] ^= 0x5a;
   poison.resize(poison.size() - 3);  // truncated: the size prefix no longer matches
   std::vector<std::string> bad = {poison};
-  ASSERT_TRUE(log_->Append("acme", bad).ok());
+  ASSERT_OK(log_->Append("acme", bad));
   AppendKeys("acme", 4, 2);
 
   auto store = OpenStore("views");
@@ -158,7 +141,8 @@ TEST_F(ProjectorTest, FailedCommitLeavesViewsEqualToACleanRebuild) {
   for (int org = 0; org < 6; ++org) AppendKeys("org-" + std::to_string(org), 0, 40);
   for (int fail_on : {1, 2, 5, 9}) {
     auto real = OpenStore("views-" + std::to_string(fail_on));
-    FailingStore failing(*real, fail_on);
+    testing::FaultyViewStore failing(*real);
+    failing.FailCommit(fail_on);
     HistoryProjection history;
     CountingProjection counting;
     {
@@ -168,10 +152,26 @@ TEST_F(ProjectorTest, FailedCommitLeavesViewsEqualToACleanRebuild) {
       EXPECT_EQ(s.code(), StatusCode::kIoError);
     }
     Projector resumed(*log_, *real, {&history, &counting}, {.max_batch_records = 7});
-    ASSERT_TRUE(resumed.CatchUpAll().ok());
+    ASSERT_OK(resumed.CatchUpAll());
     EXPECT_EQ(DumpViews(*real), Rebuild("fresh-" + std::to_string(fail_on)))
         << "fault on commit " << fail_on;
   }
+}
+
+// A failed commit is the store's fault, not the records': the same projector starts over
+// from the stored checkpoint on its next call and ends equal to a clean rebuild.
+TEST_F(ProjectorTest, SameProjectorRetriesAfterAFailedCommit) {
+  for (int org = 0; org < 6; ++org) AppendKeys("org-" + std::to_string(org), 0, 40);
+  auto real = OpenStore("views");
+  testing::FaultyViewStore failing(*real);
+  HistoryProjection history;
+  CountingProjection counting;
+  Projector projector(*log_, failing, {&history, &counting}, {.max_batch_records = 7});
+  failing.FailCommit(3);
+  EXPECT_EQ(projector.CatchUpAll().code(), StatusCode::kIoError);
+  ASSERT_OK(projector.CatchUpAll());
+  EXPECT_EQ(failing.failures(), 1);
+  EXPECT_EQ(DumpViews(*real), Rebuild("fresh"));
 }
 
 TEST_F(ProjectorTest, RejectsBadPartition) {

@@ -12,6 +12,7 @@
 #include "events/local_event_log.h"
 #include "projections/history_projection.h"
 #include "projections/projector.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
 namespace keytrail {
@@ -51,7 +52,7 @@ class WriterTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     if (GetParam() == "kafka") {
       auto cluster = events::KafkaMockCluster::Start(3, "keytrail.events", 4);
-      ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+      ASSERT_OK(cluster);
       cluster_ = std::move(cluster).value();
     }
     Open();
@@ -61,21 +62,21 @@ class WriterTest : public ::testing::TestWithParam<std::string> {
   void Open() {
     if (cluster_) {
       auto log = events::KafkaEventLog::Open({.brokers = cluster_->bootstrap_servers()});
-      ASSERT_TRUE(log.ok()) << log.status().ToString();
+      ASSERT_OK(log);
       log_ = std::move(log).value();
     } else {
       auto log = events::LocalEventLog::Open({.path = dir_.path() + "/log", .partitions = 4});
-      ASSERT_TRUE(log.ok()) << log.status().ToString();
+      ASSERT_OK(log);
       log_ = std::move(log).value();
     }
     auto store = projections::OpenRocksViewStore(dir_.path() + "/views");
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    ASSERT_OK(store);
     store_ = std::move(store).value();
     projector_ = std::make_unique<projections::Projector>(
         *log_, *store_, std::vector<projections::Projection*>{&history_});
     writer_ = std::make_unique<PartitionWriter>(log_->PartitionFor("acme"), *log_, *projector_,
                                                 clock_, ids_, PartitionWriter::Options{});
-    ASSERT_TRUE(writer_->Start().ok());
+    ASSERT_OK(writer_->Start());
   }
 
   void Close() {
@@ -87,7 +88,7 @@ class WriterTest : public ::testing::TestWithParam<std::string> {
 
   CommandOutcome Run(domain::Command command, std::string command_id = "") {
     auto result = writer_->Submit(Context(std::move(command_id)), std::move(command)).get();
-    EXPECT_TRUE(result.ok()) << result.status().ToString();
+    EXPECT_OK(result);
     return result.ok() ? std::move(result).value() : CommandOutcome{};
   }
 
@@ -120,7 +121,7 @@ TEST_P(WriterTest, AppliedCommandsAreDurableAndAlreadyInTheViews) {
   EXPECT_EQ(created.offsets[0], end);
   // Read-your-writes: the view has it the moment the command is answered.
   auto history = projections::HistoryProjection::Read(*store_, "acme", FormatKeyId(Id(1)));
-  ASSERT_TRUE(history.ok());
+  ASSERT_OK(history);
   ASSERT_EQ(history->size(), 1u);
   EXPECT_EQ((*history)[0].offset, end);
   EXPECT_EQ((*history)[0].type, fb::Payload::KeyCreated);
@@ -161,7 +162,7 @@ TEST_P(WriterTest, SameCommandIdTwiceInOneBatchAppliesOnce) {
   int applied = 0, replayed = 0;
   for (auto& f : futures) {
     auto r = f.get();
-    ASSERT_TRUE(r.ok());
+    ASSERT_OK(r);
     applied += r->kind == Kind::kApplied;
     replayed += r->kind == Kind::kReplayed;
   }

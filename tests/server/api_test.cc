@@ -16,6 +16,7 @@
 #include "projections/view_store.h"
 #include "server/bootstrap.h"
 #include "server/wire_format.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
 namespace keytrail::server {
@@ -30,18 +31,18 @@ class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto log = events::LocalEventLog::Open({.path = dir_.path() + "/log", .partitions = 4});
-    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    ASSERT_OK(log);
     log_ = std::move(log).value();
     auto views = projections::OpenRocksViewStore(dir_.path() + "/views");
-    ASSERT_TRUE(views.ok());
+    ASSERT_OK(views);
     views_ = std::move(views).value();
     Engine::Options options;
     options.domain.max_active_keys = 20;
     auto engine = Engine::Start(*log_, *views_, clock_, options);
-    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    ASSERT_OK(engine);
     engine_ = std::move(engine).value();
     auto boot = Bootstrap(*engine_, *log_, "default");
-    ASSERT_TRUE(boot.ok()) << boot.status().ToString();
+    ASSERT_OK(boot);
     ASSERT_EQ(boot->kind, BootstrapResult::Kind::kCreated);
     admin_ = std::string(boot->token->reveal());
     admin_id_ = boot->key_id;
@@ -716,13 +717,13 @@ TEST_F(ApiTest, QuotaIsAConflict) {
 
 TEST_F(ApiTest, BootstrapRunsOnceAndFinishesAnInterruptedOne) {
   auto again = Bootstrap(*engine_, *log_, "default");
-  ASSERT_TRUE(again.ok());
+  ASSERT_OK(again);
   EXPECT_EQ(again->kind, BootstrapResult::Kind::kAlreadyDone);
   EXPECT_FALSE(again->token.has_value());
   EXPECT_EQ(again->key_id, admin_id_);
   // A non-empty log without the named org is left alone.
   auto other = Bootstrap(*engine_, *log_, "renamed");
-  ASSERT_TRUE(other.ok());
+  ASSERT_OK(other);
   EXPECT_EQ(other->kind, BootstrapResult::Kind::kSkipped);
   // An org whose setup stopped after CreateOrg is finished by the next bootstrap.
   domain::CommandContext context{.org = "half",
@@ -732,7 +733,7 @@ TEST_F(ApiTest, BootstrapRunsOnceAndFinishesAnInterruptedOne) {
   ASSERT_EQ(engine_->Execute(context, domain::CreateOrg{"half"})->kind,
             CommandOutcome::Kind::kApplied);
   auto finished = Bootstrap(*engine_, *log_, "half");
-  ASSERT_TRUE(finished.ok()) << finished.status().ToString();
+  ASSERT_OK(finished);
   EXPECT_EQ(finished->kind, BootstrapResult::Kind::kCreated);
   EXPECT_TRUE(engine_->Verify(finished->token->reveal()).valid);
 }

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "events/event_id.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/test_events.h"
 
 namespace keytrail::events {
@@ -27,7 +28,7 @@ TEST(Codec, RoundTripsEveryHeaderField) {
 
   const std::string bytes = Encode(in);
   auto out = DecodeToObject(bytes);
-  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ASSERT_OK(out);
   EXPECT_EQ(out->id->hi(), in.id->hi());
   EXPECT_EQ(out->id->lo(), in.id->lo());
   EXPECT_EQ(out->org, "acme");

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/status_matchers.h"
 #include "tests/support/test_time.h"
 
 #include "engine/domain/decide.h"
@@ -55,8 +56,8 @@ class DomainTest : public ::testing::Test {
       CommandContext context{.org = "acme", .actor_id = "alice", .command_id = "c"};
       const std::string bytes = events::Encode(Stamp(context, std::move(e), fb::EventId(1, 2), at));
       auto decoded = events::Decode(bytes);
-      ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
-      ASSERT_TRUE(Evolve(state_, **decoded).ok());
+      ASSERT_OK(decoded);
+      ASSERT_OK(Evolve(state_, **decoded));
     }
   }
 

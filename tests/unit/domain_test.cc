@@ -1,5 +1,6 @@
 // Domain tests in Given(events) / When(command) / Then(events or rejection) form.
 #include <gtest/gtest.h>
+#include "tests/support/status_matchers.h"
 
 #include "tests/unit/domain_fixture.h"
 
@@ -253,7 +254,7 @@ TEST_F(DomainTest, EvolveRefusesAnEventForAnUnknownKey) {
   e.payload.Set(std::move(p));
   const std::string bytes = events::Encode(e);
   auto decoded = events::Decode(bytes);
-  ASSERT_TRUE(decoded.ok());
+  ASSERT_OK(decoded);
   EXPECT_EQ(Evolve(state_, **decoded).code(), StatusCode::kCorruption);
 }
 

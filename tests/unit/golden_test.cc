@@ -2,6 +2,7 @@
 // decode forever, with every field as written here. To add a fixture for a new kind, run
 // with KEYTRAIL_WRITE_GOLDEN=1 once and commit the new file; never rewrite an existing one.
 #include <gtest/gtest.h>
+#include "tests/support/status_matchers.h"
 
 #include <array>
 #include <cstdlib>
@@ -168,7 +169,7 @@ class Golden : public ::testing::Test {
   fb::EnvelopeT Load(const std::string& kind) {
     const std::string bytes = ReadFile(Path(kind));
     auto decoded = DecodeToObject(bytes);
-    EXPECT_TRUE(decoded.ok()) << kind << ": " << decoded.status().ToString();
+    EXPECT_OK(decoded) << kind << ": " << decoded.status().ToString();
     if (!decoded.ok()) return {};
     ExpectHeader(*decoded);
     EXPECT_EQ(PayloadName(decoded->payload.type), kind);

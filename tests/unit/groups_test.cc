@@ -1,6 +1,7 @@
 // Groups, rules and members: Given(events) / When(command) / Then(events or rejection),
 // and how Evolve folds them (rules, counts of keys and members).
 #include <gtest/gtest.h>
+#include "tests/support/status_matchers.h"
 
 #include <filesystem>
 #include <fstream>
@@ -329,7 +330,7 @@ TEST_F(GroupsTest, EvolveRefusesChangesToGroupsThatDoNotExist) {
     }
     const std::string bytes = events::Encode(e);
     auto decoded = events::Decode(bytes);
-    ASSERT_TRUE(decoded.ok());
+    ASSERT_OK(decoded);
     EXPECT_EQ(Evolve(state_, **decoded).code(), StatusCode::kCorruption);
   }
 }
@@ -343,8 +344,8 @@ TEST_F(GroupsTest, GoldenGroupEventsFold) {
     read << in.rdbuf();
     const std::string bytes = read.str();  // the decoded envelope points into it
     auto decoded = events::Decode(bytes);
-    ASSERT_TRUE(decoded.ok()) << kind;
-    ASSERT_TRUE(Evolve(state_, **decoded).ok()) << kind;
+    ASSERT_OK(decoded) << kind;
+    ASSERT_OK(Evolve(state_, **decoded)) << kind;
     if (std::string_view(kind) == "GroupCreated") {
       const GroupState& g = GroupOf("ci");
       EXPECT_TRUE(g.builtin);

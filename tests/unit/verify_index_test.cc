@@ -10,6 +10,7 @@
 
 #include "events/codec.h"
 #include "projections/key_view.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/test_events.h"
 
 namespace keytrail {
@@ -348,12 +349,12 @@ void Feed(KeyViewProjection& view, projections::ViewStore& store,
   int64_t offset = 0;
   for (const std::string& bytes : encoded) {
     auto event = events::Decode(bytes);
-    ASSERT_TRUE(event.ok()) << event.status().ToString();
+    ASSERT_OK(event);
     Status s = view.Apply({0, offset++}, **event, *batch);
-    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_OK(s) << s.ToString();
   }
   if (commit) {
-    ASSERT_TRUE(store.Commit(*batch).ok());
+    ASSERT_OK(store.Commit(*batch));
     view.Committed();
   } else {
     view.Aborted();
@@ -428,7 +429,7 @@ TEST(VerifyIndexTest, RebuildFromTheViewAnswersLikeTheLiveIndex) {
   EXPECT_TRUE(live.Verify(Token(1), kNow).valid) << "acme/dev must still exist";
 
   VerifyIndex rebuilt;
-  ASSERT_TRUE(rebuilt.RebuildFrom(store).ok());
+  ASSERT_OK(rebuilt.RebuildFrom(store));
   EXPECT_EQ(rebuilt.size(), kKeys);
   EXPECT_EQ(live.size(), kKeys);
   for (Micros now : {kNow - 1, kNow + 49, kNow + 50, kNow + 1000}) {
@@ -436,7 +437,7 @@ TEST(VerifyIndexTest, RebuildFromTheViewAnswersLikeTheLiveIndex) {
     ExpectSameAnswers(Answers(live, kKeys, now), Answers(rebuilt, kKeys, now));
   }
   // Rebuilding over existing contents replaces them.
-  ASSERT_TRUE(live.RebuildFrom(store).ok());
+  ASSERT_OK(live.RebuildFrom(store));
   EXPECT_EQ(live.size(), kKeys);
   ExpectSameAnswers(Answers(live, kKeys, kNow), Answers(rebuilt, kKeys, kNow));
   // The answers are not all alike (the fixture exercises every reason).

@@ -1,0 +1,95 @@
+// EngineWorld: the storage and the engine that most engine, scheduler and API tests (and
+// the write-path benchmarks) run against. A log and a view store (the real LocalEventLog
+// and RocksDB views in a temporary directory, or MemoryEventLog and MemoryViewStore),
+// each behind a fault-injecting wrapper, and an Engine started on them. Restart() is a
+// process restart: a new engine over the same storage.
+//
+// EngineFixture is the same as a gtest fixture, with a FakeClock.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "engine/engine.h"
+#include "tests/support/fault_injection.h"
+#include "tests/support/memory_event_log.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_time.h"
+
+namespace keytrail::testing {
+
+struct EngineWorldOptions {
+  bool in_memory = false;  // MemoryEventLog + MemoryViewStore instead of disk
+  int32_t partitions = 4;
+  bool sync = true;  // the local log's fsync (benchmarks may measure without it)
+  Engine::Options engine;
+};
+
+class EngineWorld {
+ public:
+  // Borrows the clock; it must outlive the world.
+  explicit EngineWorld(const Clock& clock, EngineWorldOptions options = {});
+  ~EngineWorld();
+  EngineWorld(const EngineWorld&) = delete;
+  EngineWorld& operator=(const EngineWorld&) = delete;
+
+  // Opens the storage (kept across Restart) and starts the engine.
+  Status Open();
+  // Stops the engine and closes the on-disk storage; the memory storage stays.
+  void Close();
+  Status Restart() {
+    Close();
+    return Open();
+  }
+
+  // REQUIRES: Open() succeeded.
+  Engine& engine() { return *engine_; }
+  // The log and the views as the engine sees them: through the fault injectors.
+  FaultyEventLog& log() { return *faulty_log_; }
+  FaultyViewStore& views() { return *faulty_views_; }
+  const std::string& dir() const { return dir_.path(); }
+
+ private:
+  const Clock& clock_;
+  const EngineWorldOptions options_;
+  TempDir dir_;
+  std::shared_ptr<MemoryEventLog::Storage> memory_log_;
+  std::unique_ptr<events::EventLog> log_;
+  std::unique_ptr<projections::ViewStore> views_;
+  std::unique_ptr<FaultyEventLog> faulty_log_;
+  std::unique_ptr<FaultyViewStore> faulty_views_;
+  std::unique_ptr<Engine> engine_;
+};
+
+// A member of `org` acting (no authorization by the writer), with an optional command id.
+domain::CommandContext AsMember(std::string id = "alice", std::string org = "acme",
+                                std::string command_id = "");
+
+// A gtest fixture around an EngineWorld on a FakeClock at kTestNow. Override
+// WorldOptions() to change the world.
+class EngineFixture : public ::testing::Test {
+ protected:
+  virtual EngineWorldOptions WorldOptions() const { return {}; }
+
+  void SetUp() override {
+    world_ = std::make_unique<EngineWorld>(clock_, WorldOptions());
+    ASSERT_OK(world_->Open());
+  }
+  void Restart() { ASSERT_OK(world_->Restart()); }
+
+  Engine& engine() { return world_->engine(); }
+  FaultyEventLog& log() { return world_->log(); }
+  FaultyViewStore& views() { return world_->views(); }
+
+  // Creates org `org` (with its built-in groups) and the groups `groups` with no rules,
+  // as member alice; fails the test if any is refused.
+  void GivenOrg(const std::string& org = "acme", std::initializer_list<std::string> groups = {});
+
+  FakeClock clock_{kTestNow};
+  std::unique_ptr<EngineWorld> world_;
+};
+
+}  // namespace keytrail::testing

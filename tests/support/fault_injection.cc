@@ -1,0 +1,38 @@
+#include "tests/support/fault_injection.h"
+
+#include <algorithm>
+
+namespace keytrail::testing {
+namespace {
+
+// Counts `countdown` down; true on the call that takes it from 1 to 0.
+bool Due(std::atomic<int>& countdown) {
+  int left = countdown.load();
+  while (left > 0 && !countdown.compare_exchange_weak(left, left - 1)) {
+  }
+  return left == 1;
+}
+
+}  // namespace
+
+void FaultyEventLog::FailAppend(int nth, size_t keep_prefix) {
+  keep_prefix_.store(keep_prefix);
+  countdown_.store(nth);
+}
+
+Result<std::vector<int64_t>> FaultyEventLog::Append(std::string_view org,
+                                                    std::span<const std::string> events) {
+  if (!Due(countdown_)) return log_.Append(org, events);
+  ++failures_;
+  const size_t keep = std::min(keep_prefix_.load(), events.size());
+  if (keep > 0) KT_RETURN_IF_ERROR(log_.Append(org, events.first(keep)).status());
+  return Status::Unavailable("injected append failure");
+}
+
+Status FaultyViewStore::Commit(projections::ViewBatch& batch) {
+  if (!Due(countdown_)) return store_.Commit(batch);
+  ++failures_;
+  return Status::IoError("injected commit failure");
+}
+
+}  // namespace keytrail::testing
