@@ -12,8 +12,8 @@
 
 #include "engine/engine.h"
 #include "events/local_event_log.h"
+#include "tests/support/engine_fixture.h"
 #include "tests/support/status_matchers.h"
-#include "tests/support/temp_dir.h"
 #include "tests/support/test_time.h"
 
 namespace keytrail {
@@ -33,33 +33,21 @@ CommandContext As(fb::ActorKind kind, std::string id, std::string org = "acme") 
   return CommandContext{.org = std::move(org), .actor_kind = kind, .actor_id = std::move(id)};
 }
 
-class AuditTest : public ::testing::Test {
+class AuditTest : public testing::EngineFixture {
  protected:
-  void SetUp() override {
-    auto log = events::LocalEventLog::Open({.path = dir_.path() + "/log", .partitions = 4});
-    ASSERT_OK(log);
-    log_ = std::move(log).value();
-    auto views = projections::OpenRocksViewStore(dir_.path() + "/views");
-    ASSERT_OK(views);
-    views_ = std::move(views).value();
-    auto engine = Engine::Start(*log_, *views_, clock_, {});
-    ASSERT_OK(engine);
-    engine_ = std::move(engine).value();
-  }
-
   // An org with a group and a key `admin` that acts afterwards; returns its key id.
-  std::string GivenOrg(const std::string& org) {
+  std::string GivenOrgWithAdmin(const std::string& org) {
     const auto alice = As(fb::ActorKind::Member, "alice", org);
-    EXPECT_EQ(engine_->Execute(alice, domain::CreateOrg{org})->kind, Kind::kApplied);
-    EXPECT_EQ(engine_->Execute(alice, domain::CreateGroup{"ci", "CI", ""})->kind, Kind::kApplied);
-    auto admin = engine_->CreateKey(alice, {.name = "admin key", .group = "ci"});
+    EXPECT_EQ(engine().Execute(alice, domain::CreateOrg{org})->kind, Kind::kApplied);
+    EXPECT_EQ(engine().Execute(alice, domain::CreateGroup{"ci", "CI", ""})->kind, Kind::kApplied);
+    auto admin = engine().CreateKey(alice, {.name = "admin key", .group = "ci"});
     EXPECT_OK(admin);
     return admin->key_id;
   }
 
   std::vector<json> All(const std::string& org, AuditFilter filter = {}) {
     std::vector<json> out;
-    EXPECT_OK(AuditProjection::ForEach(*views_, org, filter, [&](const AuditRecord& record) {
+    EXPECT_OK(AuditProjection::ForEach(views(), org, filter, [&](const AuditRecord& record) {
       out.push_back(json::parse(record.stored));
       return true;
     }));
@@ -68,45 +56,39 @@ class AuditTest : public ::testing::Test {
 
   // Replaces the stored bytes of the record at `position` with `bytes`.
   void Overwrite(const projections::LogPosition& position, const std::string& bytes) {
-    auto batch = views_->NewBatch();
+    auto batch = views().NewBatch();
     batch->Put(AuditProjection::RecordKey(position), bytes);
-    ASSERT_OK(views_->Commit(*batch));
+    ASSERT_OK(views().Commit(*batch));
   }
-
-  testing::TempDir dir_;
-  FakeClock clock_{kNow};
-  std::unique_ptr<events::LocalEventLog> log_;
-  std::unique_ptr<projections::ViewStore> views_;
-  std::unique_ptr<Engine> engine_;
 };
 
 TEST_F(AuditTest, EveryEventHasExactlyOneRecordSayingWhoDidWhat) {
-  const std::string admin = GivenOrg("acme");
+  const std::string admin = GivenOrgWithAdmin("acme");
   const auto as_key = As(fb::ActorKind::Key, admin);
-  auto key = engine_->CreateKey(
+  auto key = engine().CreateKey(
       as_key, {.name = "deploy", .group = "ci", .expires = domain::Expiration::At(kNow + kSecond)});
   ASSERT_OK(key);
   const KeyId id = *ParseKeyId(key->key_id);
-  ASSERT_OK(engine_->RotateKey(as_key, id, 0));
-  ASSERT_OK(engine_->Execute(as_key, domain::CreateGroup{"ops", "Ops", ""}));
-  ASSERT_OK(engine_->Execute(as_key, domain::ChangeKeyGroup{id, "ops"}));
+  ASSERT_OK(engine().RotateKey(as_key, id, 0));
+  ASSERT_OK(engine().Execute(as_key, domain::CreateGroup{"ops", "Ops", ""}));
+  ASSERT_OK(engine().Execute(as_key, domain::ChangeKeyGroup{id, "ops"}));
   clock_.Advance(2 * kSecond);
-  engine_->WakeSchedulers();
-  for (int i = 0; i < 200 && engine_->scheduler_stats().expired == 0; ++i) {
+  engine().WakeSchedulers();
+  for (int i = 0; i < 200 && engine().scheduler_stats().expired == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  ASSERT_EQ(engine_->scheduler_stats().expired, 1u);
-  GivenOrg("globex");
+  ASSERT_EQ(engine().scheduler_stats().expired, 1u);
+  GivenOrgWithAdmin("globex");
 
   // Every event in the log has its record at its position, and nothing else does.
   size_t events = 0;
-  for (int32_t p = 0; p < log_->PartitionCount(); ++p) {
-    auto reader = log_->OpenReader(p, 0);
+  for (int32_t p = 0; p < log().PartitionCount(); ++p) {
+    auto reader = log().OpenReader(p, 0);
     ASSERT_OK(reader);
     auto records = (*reader)->Next(10000, std::chrono::milliseconds(0));
     ASSERT_OK(records);
     for (const events::LogRecord& r : *records) {
-      auto row = views_->Get(AuditProjection::RecordKey({r.partition, r.offset}));
+      auto row = views().Get(AuditProjection::RecordKey({r.partition, r.offset}));
       ASSERT_TRUE(row.ok() && row->has_value()) << p << "/" << r.offset;
       const json record = json::parse(**row);
       // Canonical: the bytes nlohmann prints for the record (sorted keys), as before
@@ -118,7 +100,7 @@ TEST_F(AuditTest, EveryEventHasExactlyOneRecordSayingWhoDidWhat) {
     }
   }
   size_t rows = 0;
-  ASSERT_OK(views_->Scan("aud/r/", "aud/r0", [&](std::string_view, std::string_view) {
+  ASSERT_OK(views().Scan("aud/r/", "aud/r0", [&](std::string_view, std::string_view) {
     ++rows;
     return true;
   }));
@@ -151,10 +133,10 @@ TEST_F(AuditTest, EveryEventHasExactlyOneRecordSayingWhoDidWhat) {
 }
 
 TEST_F(AuditTest, FiltersSelectByActorActionAndTime) {
-  const std::string admin = GivenOrg("acme");
+  const std::string admin = GivenOrgWithAdmin("acme");
   for (int i = 0; i < 5; ++i) {
     clock_.Advance(kSecond);
-    ASSERT_OK(engine_->CreateKey(As(fb::ActorKind::Key, admin),
+    ASSERT_OK(engine().CreateKey(As(fb::ActorKind::Key, admin),
                                  {.name = "key " + std::to_string(i), .group = "ci"}));
   }
   EXPECT_EQ(All("acme", {.actor = admin}).size(), 5u);
@@ -164,13 +146,13 @@ TEST_F(AuditTest, FiltersSelectByActorActionAndTime) {
   // Keys 1..3 were created at kNow + 2 s .. kNow + 4 s.
   EXPECT_EQ(All("acme", {.from = kNow + 2 * kSecond, .to = kNow + 5 * kSecond}).size(), 3u);
   EXPECT_EQ(All("acme", {.action = "api_key.created", .from = kNow + 5 * kSecond}).size(), 1u);
-  EXPECT_FALSE(AuditProjection::Query(*views_, "acme", {}, 10, "zz").ok());
+  EXPECT_FALSE(AuditProjection::Query(views(), "acme", {}, 10, "zz").ok());
 }
 
 TEST_F(AuditTest, PagesAreStableWhileRecordsAreAdded) {
-  const std::string admin = GivenOrg("acme");
+  const std::string admin = GivenOrgWithAdmin("acme");
   for (int i = 0; i < 20; ++i) {
-    ASSERT_OK(engine_->CreateKey(As(fb::ActorKind::Key, admin),
+    ASSERT_OK(engine().CreateKey(As(fb::ActorKind::Key, admin),
                                  {.name = "before " + std::to_string(i), .group = "ci"}));
   }
   const std::vector<json> before = All("acme");
@@ -178,14 +160,14 @@ TEST_F(AuditTest, PagesAreStableWhileRecordsAreAdded) {
   std::thread writer([&] {
     for (int i = 0; !stop; ++i) {
       clock_.Advance(1);
-      (void)engine_->CreateKey(As(fb::ActorKind::Key, admin),
+      (void)engine().CreateKey(As(fb::ActorKind::Key, admin),
                                {.name = "during " + std::to_string(i), .group = "ci"});
     }
   });
   std::vector<json> paged;
   std::string token;
   do {
-    auto page = AuditProjection::Query(*views_, "acme", {}, 3, token);
+    auto page = AuditProjection::Query(views(), "acme", {}, 3, token);
     ASSERT_OK(page);
     for (const AuditRecord& r : page->records) paged.push_back(json::parse(r.stored));
     token = page->next_page_token;
@@ -200,21 +182,21 @@ TEST_F(AuditTest, PagesAreStableWhileRecordsAreAdded) {
 }
 
 TEST_F(AuditTest, TamperingIsReportedAtTheAlteredRecord) {
-  GivenOrg("acme");
+  GivenOrgWithAdmin("acme");
   for (int i = 0; i < 4; ++i) {
-    ASSERT_OK(engine_->CreateKey(As(fb::ActorKind::Member, "alice"),
+    ASSERT_OK(engine().CreateKey(As(fb::ActorKind::Member, "alice"),
                                  {.name = "key " + std::to_string(i), .group = "ci"}));
   }
-  auto clean = AuditProjection::VerifyChain(*views_);
+  auto clean = AuditProjection::VerifyChain(views());
   ASSERT_OK(clean);
   EXPECT_TRUE(clean->ok) << clean->problem;
-  const int32_t partition = log_->PartitionFor("acme");
-  const int64_t end = *log_->EndOffset(partition);
+  const int32_t partition = log().PartitionFor("acme");
+  const int64_t end = *log().EndOffset(partition);
   EXPECT_EQ(clean->records, static_cast<uint64_t>(end));
 
   for (int64_t offset : {int64_t{0}, end / 2, end - 1}) {  // first, middle, last
     const projections::LogPosition at{partition, offset};
-    const std::string original = **views_->Get(AuditProjection::RecordKey(at));
+    const std::string original = **views().Get(AuditProjection::RecordKey(at));
     // A flipped byte in the body (the org's first letter), and one in the stored
     // prev_hash (its first hex digit).
     for (const std::string& needle : {std::string("\"org\":\""), std::string("\"prev_hash\":\"")}) {
@@ -223,7 +205,7 @@ TEST_F(AuditTest, TamperingIsReportedAtTheAlteredRecord) {
       ASSERT_NE(where, std::string::npos);
       altered[where + needle.size()] ^= 0x01;
       Overwrite(at, altered);
-      auto report = AuditProjection::VerifyChain(*views_);
+      auto report = AuditProjection::VerifyChain(views());
       ASSERT_OK(report);
       EXPECT_FALSE(report->ok) << offset << " " << needle;
       EXPECT_EQ(report->partition, partition);
@@ -231,7 +213,7 @@ TEST_F(AuditTest, TamperingIsReportedAtTheAlteredRecord) {
       Overwrite(at, original);
     }
   }
-  EXPECT_TRUE(AuditProjection::VerifyChain(*views_)->ok);
+  EXPECT_TRUE(AuditProjection::VerifyChain(views())->ok);
 }
 
 }  // namespace

@@ -17,8 +17,8 @@
 #include "projections/key_view.h"
 #include "projections/projector.h"
 #include "projections/view_compare.h"
+#include "tests/support/engine_fixture.h"
 #include "tests/support/status_matchers.h"
-#include "tests/support/temp_dir.h"
 
 namespace keytrail {
 namespace {
@@ -30,54 +30,24 @@ constexpr Micros kNow = testing::kTestNow;
 constexpr Micros kSecond = testing::kTestSecond;
 
 CommandContext As(std::string command_id = "") {
-  return CommandContext{.org = "acme",
-                        .actor_kind = fb::ActorKind::Member,
-                        .actor_id = "alice",
-                        .command_id = std::move(command_id)};
+  return testing::AsMember("alice", "acme", std::move(command_id));
 }
 
-class EngineTest : public ::testing::Test {
+class EngineTest : public testing::EngineFixture {
  protected:
-  void SetUp() override { Open(); }
-
-  void Open() {
-    auto log = events::LocalEventLog::Open({.path = dir_.path() + "/log", .partitions = 4});
-    ASSERT_OK(log);
-    log_ = std::move(log).value();
-    auto views = projections::OpenRocksViewStore(dir_.path() + "/views");
-    ASSERT_OK(views);
-    views_ = std::move(views).value();
-    auto engine = Engine::Start(*log_, *views_, clock_, {});
-    ASSERT_OK(engine);
-    engine_ = std::move(engine).value();
-  }
-
-  void Restart() {
-    engine_.reset();
-    views_.reset();
-    log_.reset();
-    Open();
-  }
-
   void GivenOrgAndGroups() {
-    ASSERT_EQ(engine_->Execute(As(), domain::CreateOrg{"Acme"})->kind, Kind::kApplied);
-    ASSERT_EQ(engine_->Execute(As(), domain::CreateGroup{"ci", "", ""})->kind, Kind::kApplied);
-    ASSERT_EQ(engine_->Execute(As(), domain::CreateGroup{"ops", "", ""})->kind, Kind::kApplied);
+    ASSERT_EQ(engine().Execute(As(), domain::CreateOrg{"Acme"})->kind, Kind::kApplied);
+    ASSERT_EQ(engine().Execute(As(), domain::CreateGroup{"ci", "", ""})->kind, Kind::kApplied);
+    ASSERT_EQ(engine().Execute(As(), domain::CreateGroup{"ops", "", ""})->kind, Kind::kApplied);
   }
 
   IssuedKey Create(std::string name, domain::Expiration expires = domain::Expiration::Never(),
                    std::string command_id = "") {
-    auto issued = engine_->CreateKey(As(std::move(command_id)),
+    auto issued = engine().CreateKey(As(std::move(command_id)),
                                      {.name = std::move(name), .group = "ci", .expires = expires});
     EXPECT_OK(issued);
     return issued.ok() ? std::move(issued).value() : IssuedKey{};
   }
-
-  testing::TempDir dir_;
-  FakeClock clock_{kNow};
-  std::unique_ptr<events::LocalEventLog> log_;
-  std::unique_ptr<projections::ViewStore> views_;
-  std::unique_ptr<Engine> engine_;
 };
 
 TEST_F(EngineTest, CreatedKeyVerifiesAtOnceWithItsGroupAndExpiry) {
@@ -87,13 +57,13 @@ TEST_F(EngineTest, CreatedKeyVerifiesAtOnceWithItsGroupAndExpiry) {
   ASSERT_TRUE(key.token.has_value());
   EXPECT_TRUE(key.token->reveal().starts_with("kt_"));
   EXPECT_EQ(key.hint.substr(0, 3), "kt_");
-  const VerifyResult r = engine_->Verify(key.token->reveal());
+  const VerifyResult r = engine().Verify(key.token->reveal());
   ASSERT_TRUE(r.valid) << ReasonCode(r.reason);
   EXPECT_EQ(FormatKeyId(r.key_id), key.key_id);
   EXPECT_EQ(r.org, "acme");
   EXPECT_EQ(r.group, "ci");
   EXPECT_EQ(r.expires_at_us, kNow + 60 * kSecond);
-  auto record = projections::KeyViewProjection::GetKey(*views_, "acme", *ParseKeyId(key.key_id));
+  auto record = projections::KeyViewProjection::GetKey(views(), "acme", *ParseKeyId(key.key_id));
   ASSERT_TRUE(record.ok() && record->has_value());
   EXPECT_EQ((*record)->name, "deploy");
   EXPECT_EQ((*record)->created_by, "alice");
@@ -103,93 +73,94 @@ TEST_F(EngineTest, VerifyReasons) {
   GivenOrgAndGroups();
   IssuedKey key = Create("deploy", domain::Expiration::At(kNow + 60 * kSecond));
   const std::string token(key.token->reveal());
-  EXPECT_EQ(engine_->Verify("kt_nope").reason, VerifyReason::kMalformed);
-  EXPECT_EQ(engine_->Verify("").reason, VerifyReason::kMalformed);
+  EXPECT_EQ(engine().Verify("kt_nope").reason, VerifyReason::kMalformed);
+  EXPECT_EQ(engine().Verify("").reason, VerifyReason::kMalformed);
   std::string tampered = token;
   tampered[10] = tampered[10] == 'a' ? 'b' : 'a';
-  EXPECT_EQ(engine_->Verify(tampered).reason, VerifyReason::kMalformed);  // checksum
+  EXPECT_EQ(engine().Verify(tampered).reason, VerifyReason::kMalformed);  // checksum
   // A well-formed token of a key that does not exist.
-  IssuedToken stranger = engine_->tokens().Issue(SystemRandom());
-  EXPECT_EQ(engine_->Verify(stranger.token.reveal()).reason, VerifyReason::kUnknown);
+  IssuedToken stranger = engine().tokens().Issue(SystemRandom());
+  EXPECT_EQ(engine().Verify(stranger.token.reveal()).reason, VerifyReason::kUnknown);
   // Exact to the microsecond, with no scheduler running.
-  EXPECT_TRUE(engine_->VerifyAt(token, kNow + 60 * kSecond - 1).valid);
-  EXPECT_EQ(engine_->VerifyAt(token, kNow + 60 * kSecond).reason, VerifyReason::kExpired);
-  ASSERT_EQ(engine_->Execute(As(), domain::RevokeKey{*ParseKeyId(key.key_id), "leaked"})->kind,
+  EXPECT_TRUE(engine().VerifyAt(token, kNow + 60 * kSecond - 1).valid);
+  EXPECT_EQ(engine().VerifyAt(token, kNow + 60 * kSecond).reason, VerifyReason::kExpired);
+  ASSERT_EQ(engine().Execute(As(), domain::RevokeKey{*ParseKeyId(key.key_id), "leaked"})->kind,
             Kind::kApplied);
-  EXPECT_EQ(engine_->Verify(token).reason, VerifyReason::kRevoked);
+  EXPECT_EQ(engine().Verify(token).reason, VerifyReason::kRevoked);
 }
 
 TEST_F(EngineTest, RotationKeepsThePreviousSecretOnlyForTheGrace) {
   GivenOrgAndGroups();
   IssuedKey key = Create("deploy");
   const std::string old_token(key.token->reveal());
-  auto rotated = engine_->RotateKey(As(), *ParseKeyId(key.key_id), 10 * kSecond);
+  auto rotated = engine().RotateKey(As(), *ParseKeyId(key.key_id), 10 * kSecond);
   ASSERT_OK(rotated);
   ASSERT_EQ(rotated->outcome.kind, Kind::kApplied);
   const std::string new_token(rotated->token->reveal());
   EXPECT_NE(new_token, old_token);
   EXPECT_EQ(rotated->key_id, key.key_id);
-  EXPECT_TRUE(engine_->VerifyAt(new_token, kNow).valid);
-  EXPECT_TRUE(engine_->VerifyAt(old_token, kNow + 10 * kSecond - 1).valid);
-  EXPECT_EQ(engine_->VerifyAt(old_token, kNow + 10 * kSecond).reason, VerifyReason::kUnknown);
-  auto again = engine_->RotateKey(As(), *ParseKeyId(key.key_id), 0);
+  EXPECT_TRUE(engine().VerifyAt(new_token, kNow).valid);
+  EXPECT_TRUE(engine().VerifyAt(old_token, kNow + 10 * kSecond - 1).valid);
+  EXPECT_EQ(engine().VerifyAt(old_token, kNow + 10 * kSecond).reason, VerifyReason::kUnknown);
+  auto again = engine().RotateKey(As(), *ParseKeyId(key.key_id), 0);
   ASSERT_OK(again);
-  EXPECT_EQ(engine_->VerifyAt(new_token, kNow).reason, VerifyReason::kUnknown);
-  EXPECT_TRUE(engine_->VerifyAt(again->token->reveal(), kNow).valid);
+  EXPECT_EQ(engine().VerifyAt(new_token, kNow).reason, VerifyReason::kUnknown);
+  EXPECT_TRUE(engine().VerifyAt(again->token->reveal(), kNow).valid);
 }
 
 TEST_F(EngineTest, GroupChangeShowsInVerify) {
   GivenOrgAndGroups();
   IssuedKey key = Create("deploy");
-  ASSERT_EQ(engine_->Execute(As(), domain::ChangeKeyGroup{*ParseKeyId(key.key_id), "ops"})->kind,
+  ASSERT_EQ(engine().Execute(As(), domain::ChangeKeyGroup{*ParseKeyId(key.key_id), "ops"})->kind,
             Kind::kApplied);
-  EXPECT_EQ(engine_->Verify(key.token->reveal()).group, "ops");
+  EXPECT_EQ(engine().Verify(key.token->reveal()).group, "ops");
 }
 
 // The writer authorizes commands that ask for it (CommandContext::authorize) against the
 // state Decide sees, and publishes the group directory before answering.
 TEST_F(EngineTest, WriterAuthorizesCommandsAndPublishesGroupsBeforeAnswering) {
   GivenOrgAndGroups();
-  auto dev = engine_->CreateKey(As(), {.name = "dev", .group = "developer"});
+  auto dev = engine().CreateKey(As(), {.name = "dev", .group = "developer"});
   ASSERT_TRUE(dev.ok() && dev->outcome.kind == Kind::kApplied);
   CommandContext as_dev{
       .org = "acme", .actor_kind = fb::ActorKind::Key, .actor_id = dev->key_id, .authorize = true};
   // A developer may not mint an admin key, nor manage groups.
-  auto admin_key = engine_->CreateKey(as_dev, {.name = "root", .group = "admin"});
+  auto admin_key = engine().CreateKey(as_dev, {.name = "root", .group = "admin"});
   ASSERT_OK(admin_key);
   ASSERT_EQ(admin_key->outcome.kind, Kind::kRejected);
   EXPECT_EQ(admin_key->outcome.rejection->code, domain::RejectionCode::kForbidden);
-  auto group = engine_->Execute(as_dev, domain::CreateGroup{"mine", "", "", {}});
+  auto group = engine().Execute(as_dev, domain::CreateGroup{"mine", "", "", {}});
   ASSERT_OK(group);
   EXPECT_EQ(group->kind, Kind::kRejected);
   // The same command without `authorize` is trusted (the caller authorized it).
   as_dev.authorize = false;
-  EXPECT_EQ(engine_->Execute(as_dev, domain::CreateGroup{"mine", "", "", {}})->kind,
+  EXPECT_EQ(engine().Execute(as_dev, domain::CreateGroup{"mine", "", "", {}})->kind,
             Kind::kApplied);
 
   // A rule change is visible through Engine::Authorize once answered.
   const auto principal = domain::Principal::Key(dev->key_id, "developer");
-  EXPECT_TRUE(engine_
-                  ->Authorize("acme", domain::Principal::Key("k", "ci"), domain::Action::kGraphRead,
-                              domain::Resource::Org())
+  EXPECT_TRUE(engine()
+                  .Authorize("acme", domain::Principal::Key("k", "ci"), domain::Action::kGraphRead,
+                             domain::Resource::Org())
                   .decision.allowed == false);
-  ASSERT_EQ(
-      engine_->Execute(As(), domain::ChangeGroupRules{"ci", {{"organization-viewer", {}}}, {}})
-          ->kind,
-      Kind::kApplied);
-  const Authorization now = engine_->Authorize("acme", domain::Principal::Key("k", "ci"),
+  ASSERT_EQ(engine()
+                .Execute(As(), domain::ChangeGroupRules{"ci", {{"organization-viewer", {}}}, {}})
+                ->kind,
+            Kind::kApplied);
+  const Authorization now = engine().Authorize("acme", domain::Principal::Key("k", "ci"),
                                                domain::Action::kGraphRead, domain::Resource::Org());
   EXPECT_TRUE(now.decision.allowed);
   EXPECT_EQ(now.decision.grant.group, "ci");
   EXPECT_TRUE(
-      engine_->Authorize("acme", principal, domain::Action::kKeysCreate, domain::Resource::Org())
+      engine()
+          .Authorize("acme", principal, domain::Action::kKeysCreate, domain::Resource::Org())
           .decision.allowed);
-  EXPECT_TRUE(engine_->Groups("nowhere")->groups.empty());
+  EXPECT_TRUE(engine().Groups("nowhere")->groups.empty());
   // And survives a restart (the directory is rebuilt from the log).
   Restart();
-  EXPECT_TRUE(engine_
-                  ->Authorize("acme", domain::Principal::Key("k", "ci"), domain::Action::kGraphRead,
-                              domain::Resource::Org())
+  EXPECT_TRUE(engine()
+                  .Authorize("acme", domain::Principal::Key("k", "ci"), domain::Action::kGraphRead,
+                             domain::Resource::Org())
                   .decision.allowed);
 }
 
@@ -200,22 +171,22 @@ TEST_F(EngineTest, RetriedCreateReturnsTheKeyButNoSecret) {
   EXPECT_EQ(retry.outcome.kind, Kind::kReplayed);
   EXPECT_EQ(retry.key_id, first.key_id);
   EXPECT_FALSE(retry.token.has_value());
-  EXPECT_TRUE(engine_->Verify(first.token->reveal()).valid);
+  EXPECT_TRUE(engine().Verify(first.token->reveal()).valid);
 }
 
 TEST_F(EngineTest, RestartRebuildsTheIndexFromTheViews) {
   GivenOrgAndGroups();
   IssuedKey live = Create("live");
   IssuedKey revoked = Create("revoked");
-  ASSERT_EQ(engine_->Execute(As(), domain::RevokeKey{*ParseKeyId(revoked.key_id), ""})->kind,
+  ASSERT_EQ(engine().Execute(As(), domain::RevokeKey{*ParseKeyId(revoked.key_id), ""})->kind,
             Kind::kApplied);
   const std::string live_token(live.token->reveal()), revoked_token(revoked.token->reveal());
   Restart();
-  EXPECT_TRUE(engine_->Verify(live_token).valid);
-  EXPECT_EQ(engine_->Verify(revoked_token).reason, VerifyReason::kRevoked);
-  EXPECT_EQ(engine_->index().size(), 2u);
+  EXPECT_TRUE(engine().Verify(live_token).valid);
+  EXPECT_EQ(engine().Verify(revoked_token).reason, VerifyReason::kRevoked);
+  EXPECT_EQ(engine().index().size(), 2u);
   // The writer's state came back too.
-  auto dup = engine_->CreateKey(As(), {.name = "live", .group = "ci"});
+  auto dup = engine().CreateKey(As(), {.name = "live", .group = "ci"});
   ASSERT_OK(dup);
   EXPECT_EQ(dup->outcome.rejection->code, domain::RejectionCode::kNameTaken);
 }
@@ -228,9 +199,9 @@ TEST_F(EngineTest, RebuiltViewsEqualTheLiveViews) {
   ASSERT_OK(fresh);
   projections::KeyViewProjection key_view;
   projections::AuditProjection audit;
-  projections::Projector rebuild(*log_, **fresh, {&key_view, &audit});
+  projections::Projector rebuild(log(), **fresh, {&key_view, &audit});
   ASSERT_OK(rebuild.CatchUpAll());
-  EXPECT_EQ(projections::DumpViews(**fresh), projections::DumpViews(*views_));
+  EXPECT_EQ(projections::DumpViews(**fresh), projections::DumpViews(views()));
 }
 
 std::string Hex(std::string_view s) { return HexEncode(s); }
@@ -249,7 +220,7 @@ TEST_F(EngineTest, NoIssuedSecretReachesTheLogOrTheViews) {
   std::vector<std::string> needles;
   for (int i = 0; i < 20; ++i) {
     IssuedKey key = Create("key-" + std::to_string(i));
-    auto rotated = engine_->RotateKey(As(), *ParseKeyId(key.key_id), kSecond);
+    auto rotated = engine().RotateKey(As(), *ParseKeyId(key.key_id), kSecond);
     for (std::string_view token : {key.token->reveal(), rotated->token->reveal()}) {
       const std::string body(token.substr(3));  // without the prefix
       needles.push_back(std::string(token));
@@ -260,14 +231,14 @@ TEST_F(EngineTest, NoIssuedSecretReachesTheLogOrTheViews) {
   }
   // Decoded contents first (files may be compressed): every log record and view row.
   std::string decoded;
-  for (int32_t p = 0; p < log_->PartitionCount(); ++p) {
-    auto reader = log_->OpenReader(p, 0);
+  for (int32_t p = 0; p < log().PartitionCount(); ++p) {
+    auto reader = log().OpenReader(p, 0);
     ASSERT_OK(reader);
     auto records = (*reader)->Next(100000, std::chrono::milliseconds(0));
     ASSERT_OK(records);
     for (const auto& r : *records) decoded += r.key + r.value;
   }
-  ASSERT_OK(views_->Scan("", "", [&](std::string_view k, std::string_view v) {
+  ASSERT_OK(views().Scan("", "", [&](std::string_view k, std::string_view v) {
     decoded.append(k).append(v);
     return true;
   }));
@@ -276,11 +247,9 @@ TEST_F(EngineTest, NoIssuedSecretReachesTheLogOrTheViews) {
   }
   EXPECT_GT(decoded.size(), 10000u);
 
-  engine_.reset();
-  views_.reset();
-  log_.reset();  // flush and close, so everything is on disk
+  world_->Close();  // flush and close, so everything is on disk
   size_t scanned = 0;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir_.path())) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(world_->dir())) {
     if (!entry.is_regular_file()) continue;
     std::ifstream in(entry.path(), std::ios::binary);
     std::stringstream bytes;
@@ -298,33 +267,33 @@ TEST_F(EngineTest, NoIssuedSecretReachesTheLogOrTheViews) {
 // Readiness: the log answers, and the views are current and within the allowed lag.
 TEST_F(EngineTest, ReadyUntilTheViewsFallBehindOrHalt) {
   GivenOrgAndGroups();
-  ASSERT_OK(engine_->CheckReady(0)) << engine_->CheckReady(0).ToString();
-  const int32_t partition = log_->PartitionFor("acme");
+  ASSERT_OK(engine().CheckReady(0)) << engine().CheckReady(0).ToString();
+  const int32_t partition = log().PartitionFor("acme");
 
   // Three events written past the writer (copies of the org's first event): the views
   // are three behind until the writer catches up before its next command.
-  auto reader = log_->OpenReader(partition, 0);
+  auto reader = log().OpenReader(partition, 0);
   ASSERT_OK(reader);
   auto first = (*reader)->Next(1, std::chrono::milliseconds(0));
   ASSERT_TRUE(first.ok() && !first->empty());
   const std::string org_created = (*first)[0].value;
   const std::vector<std::string> copies(3, org_created);
-  ASSERT_OK(log_->Append("acme", copies));
-  Status behind = engine_->CheckReady(2);
+  ASSERT_OK(log().Append("acme", copies));
+  Status behind = engine().CheckReady(2);
   EXPECT_EQ(behind.code(), StatusCode::kUnavailable);
   EXPECT_NE(behind.message().find("3 events behind"), std::string::npos) << behind.ToString();
-  EXPECT_OK(engine_->CheckReady(3));
-  std::vector<WriterHealth> health = engine_->writer_health();
+  EXPECT_OK(engine().CheckReady(3));
+  std::vector<WriterHealth> health = engine().writer_health();
   EXPECT_EQ(health[partition].log_end_seen - health[partition].applied_offset, 3);
 
   // A poison record: the views halt at it, and readiness says so.
   const std::vector<std::string> poison = {"not an event"};
-  ASSERT_OK(log_->Append("acme", poison));
-  EXPECT_FALSE(engine_->Execute(As(), domain::CreateGroup{"qa", "", ""}).ok());
-  Status halted = engine_->CheckReady(1000);
+  ASSERT_OK(log().Append("acme", poison));
+  EXPECT_FALSE(engine().Execute(As(), domain::CreateGroup{"qa", "", ""}).ok());
+  Status halted = engine().CheckReady(1000);
   EXPECT_EQ(halted.code(), StatusCode::kUnavailable);
   EXPECT_NE(halted.message().find("halted"), std::string::npos) << halted.ToString();
-  EXPECT_FALSE(engine_->writer_health()[partition].views_current);
+  EXPECT_FALSE(engine().writer_health()[partition].views_current);
 }
 
 TEST_F(EngineTest, HealthCountsCommandsAndAppends) {
@@ -332,12 +301,12 @@ TEST_F(EngineTest, HealthCountsCommandsAndAppends) {
   Create("one");
   Create("two");
   LatencySnapshot commands, appends;
-  for (const WriterHealth& health : engine_->writer_health()) {
+  for (const WriterHealth& health : engine().writer_health()) {
     commands.Add(health.command_latency);
     appends.Add(health.append_latency);
     EXPECT_TRUE(health.views_current);
     EXPECT_TRUE(health.log_ok);
-    EXPECT_EQ(health.applied_offset, *log_->EndOffset(health.partition));
+    EXPECT_EQ(health.applied_offset, *log().EndOffset(health.partition));
   }
   EXPECT_EQ(commands.count, 5u);  // org, two groups, two keys
   EXPECT_GE(appends.count, 1u);

@@ -4,7 +4,7 @@
 // stand behind, and a retry with the same command id learns the outcome.
 #include <gtest/gtest.h>
 
-#include "tests/support/engine_world.h"
+#include "tests/support/engine_fixture.h"
 
 namespace keytrail {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "engine/engine.h"
 #include "events/codec.h"
-#include "tests/support/engine_world.h"
+#include "tests/support/engine_fixture.h"
 
 namespace keytrail {
 namespace {

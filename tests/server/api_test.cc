@@ -16,8 +16,8 @@
 #include "projections/view_store.h"
 #include "server/bootstrap.h"
 #include "server/wire_format.h"
+#include "tests/support/engine_fixture.h"
 #include "tests/support/status_matchers.h"
-#include "tests/support/temp_dir.h"
 
 namespace keytrail::server {
 namespace {
@@ -27,26 +27,22 @@ using nlohmann::json;
 constexpr Micros kNow = testing::kTestNow;
 constexpr Micros kSecond = testing::kTestSecond;
 
-class ApiTest : public ::testing::Test {
+class ApiTest : public testing::EngineFixture {
  protected:
+  testing::EngineWorldOptions WorldOptions() const override {
+    testing::EngineWorldOptions options;
+    options.engine.domain.max_active_keys = 20;
+    return options;
+  }
+
   void SetUp() override {
-    auto log = events::LocalEventLog::Open({.path = dir_.path() + "/log", .partitions = 4});
-    ASSERT_OK(log);
-    log_ = std::move(log).value();
-    auto views = projections::OpenRocksViewStore(dir_.path() + "/views");
-    ASSERT_OK(views);
-    views_ = std::move(views).value();
-    Engine::Options options;
-    options.domain.max_active_keys = 20;
-    auto engine = Engine::Start(*log_, *views_, clock_, options);
-    ASSERT_OK(engine);
-    engine_ = std::move(engine).value();
-    auto boot = Bootstrap(*engine_, *log_, "default");
+    EngineFixture::SetUp();
+    auto boot = Bootstrap(engine(), log(), "default");
     ASSERT_OK(boot);
     ASSERT_EQ(boot->kind, BootstrapResult::Kind::kCreated);
     admin_ = std::string(boot->token->reveal());
     admin_id_ = boot->key_id;
-    api_ = std::make_unique<Api>(*engine_, clock_, ApiOptions{});
+    api_ = std::make_unique<Api>(engine(), clock_, ApiOptions{});
     api_->SetReady(true);
   }
 
@@ -80,11 +76,6 @@ class ApiTest : public ::testing::Test {
     return Json(r);
   }
 
-  testing::TempDir dir_;
-  FakeClock clock_{kNow};
-  std::unique_ptr<events::LocalEventLog> log_;
-  std::unique_ptr<projections::ViewStore> views_;
-  std::unique_ptr<Engine> engine_;
   std::unique_ptr<Api> api_;
   std::string admin_, admin_id_;
 };
@@ -202,7 +193,7 @@ TEST_F(ApiTest, BadInputOnCreateGets4xxWithItsCode) {
     EXPECT_EQ(Code(r), c.code) << c.body;
     EXPECT_EQ(r.content_type, "application/problem+json");
   }
-  EXPECT_EQ(engine_->index().size(), 1u);  // only the bootstrap key
+  EXPECT_EQ(engine().index().size(), 1u);  // only the bootstrap key
 }
 
 TEST_F(ApiTest, AuthenticationFailures) {
@@ -716,13 +707,13 @@ TEST_F(ApiTest, QuotaIsAConflict) {
 }
 
 TEST_F(ApiTest, BootstrapRunsOnceAndFinishesAnInterruptedOne) {
-  auto again = Bootstrap(*engine_, *log_, "default");
+  auto again = Bootstrap(engine(), log(), "default");
   ASSERT_OK(again);
   EXPECT_EQ(again->kind, BootstrapResult::Kind::kAlreadyDone);
   EXPECT_FALSE(again->token.has_value());
   EXPECT_EQ(again->key_id, admin_id_);
   // A non-empty log without the named org is left alone.
-  auto other = Bootstrap(*engine_, *log_, "renamed");
+  auto other = Bootstrap(engine(), log(), "renamed");
   ASSERT_OK(other);
   EXPECT_EQ(other->kind, BootstrapResult::Kind::kSkipped);
   // An org whose setup stopped after CreateOrg is finished by the next bootstrap.
@@ -730,12 +721,12 @@ TEST_F(ApiTest, BootstrapRunsOnceAndFinishesAnInterruptedOne) {
                                  .actor_kind = fb::ActorKind::System,
                                  .actor_id = "bootstrap",
                                  .command_id = "bootstrap:org"};
-  ASSERT_EQ(engine_->Execute(context, domain::CreateOrg{"half"})->kind,
+  ASSERT_EQ(engine().Execute(context, domain::CreateOrg{"half"})->kind,
             CommandOutcome::Kind::kApplied);
-  auto finished = Bootstrap(*engine_, *log_, "half");
+  auto finished = Bootstrap(engine(), log(), "half");
   ASSERT_OK(finished);
   EXPECT_EQ(finished->kind, BootstrapResult::Kind::kCreated);
-  EXPECT_TRUE(engine_->Verify(finished->token->reveal()).valid);
+  EXPECT_TRUE(engine().Verify(finished->token->reveal()).valid);
 }
 
 // docs/openapi.yaml must describe every route the router serves: each pattern under

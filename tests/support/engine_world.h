@@ -3,11 +3,8 @@
 // and RocksDB views in a temporary directory, or MemoryEventLog and MemoryViewStore),
 // each behind a fault-injecting wrapper, and an Engine started on them. Restart() is a
 // process restart: a new engine over the same storage.
-//
-// EngineFixture is the same as a gtest fixture, with a FakeClock.
+// EngineFixture (engine_fixture.h) is the same as a gtest fixture.
 #pragma once
-
-#include <gtest/gtest.h>
 
 #include <memory>
 #include <string>
@@ -15,9 +12,7 @@
 #include "engine/engine.h"
 #include "tests/support/fault_injection.h"
 #include "tests/support/memory_event_log.h"
-#include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
-#include "tests/support/test_time.h"
 
 namespace keytrail::testing {
 
@@ -67,29 +62,5 @@ class EngineWorld {
 // A member of `org` acting (no authorization by the writer), with an optional command id.
 domain::CommandContext AsMember(std::string id = "alice", std::string org = "acme",
                                 std::string command_id = "");
-
-// A gtest fixture around an EngineWorld on a FakeClock at kTestNow. Override
-// WorldOptions() to change the world.
-class EngineFixture : public ::testing::Test {
- protected:
-  virtual EngineWorldOptions WorldOptions() const { return {}; }
-
-  void SetUp() override {
-    world_ = std::make_unique<EngineWorld>(clock_, WorldOptions());
-    ASSERT_OK(world_->Open());
-  }
-  void Restart() { ASSERT_OK(world_->Restart()); }
-
-  Engine& engine() { return world_->engine(); }
-  FaultyEventLog& log() { return world_->log(); }
-  FaultyViewStore& views() { return world_->views(); }
-
-  // Creates org `org` (with its built-in groups) and the groups `groups` with no rules,
-  // as member alice; fails the test if any is refused.
-  void GivenOrg(const std::string& org = "acme", std::initializer_list<std::string> groups = {});
-
-  FakeClock clock_{kTestNow};
-  std::unique_ptr<EngineWorld> world_;
-};
 
 }  // namespace keytrail::testing

@@ -4,8 +4,8 @@
 #include <array>
 #include <memory>
 
-#include "keys/key_material.h"
 #include "events/codec.h"
+#include "keys/key_material.h"
 
 namespace keytrail::bench {
 namespace {

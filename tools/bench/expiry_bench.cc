@@ -16,48 +16,45 @@
 namespace keytrail::bench {
 namespace {
 
-struct Fixture : EngineFixture {
-  // Creates `n` keys over 8 orgs from 16 threads; key i expires at due(i).
-  template <typename DueFn>
-  bool CreateKeys(size_t n, DueFn due) {
-    std::atomic<size_t> next{0};
-    std::atomic<bool> failed{false};
-    std::vector<std::thread> workers;
-    for (int t = 0; t < 16; ++t) {
-      workers.emplace_back([&] {
-        for (size_t i = next++; i < n && !failed; i = next++) {
-          auto key = engine->CreateKey({.org = "org-" + std::to_string(i % 8), .actor_id = "bench"},
-                                       {.name = "key-" + std::to_string(i),
-                                        .group = "ci",
-                                        .expires = domain::Expiration::At(due(i))});
-          if (!key.ok() || key->outcome.kind != CommandOutcome::Kind::kApplied) {
-            if (key.ok() && key->outcome.rejection) {
-              fmt::print(stderr, "create refused: {}\n", key->outcome.rejection->message);
-            }
-            failed = true;
+// Creates `n` keys over 8 orgs from 16 threads; key i expires at due(i).
+template <typename DueFn>
+bool CreateKeys(Engine& engine, size_t n, DueFn due) {
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 16; ++t) {
+    workers.emplace_back([&] {
+      for (size_t i = next++; i < n && !failed; i = next++) {
+        auto key = engine.CreateKey({.org = "org-" + std::to_string(i % 8), .actor_id = "bench"},
+                                    {.name = "key-" + std::to_string(i),
+                                     .group = "ci",
+                                     .expires = domain::Expiration::At(due(i))});
+        if (!key.ok() || key->outcome.kind != CommandOutcome::Kind::kApplied) {
+          if (key.ok() && key->outcome.rejection) {
+            fmt::print(stderr, "create refused: {}\n", key->outcome.rejection->message);
           }
+          failed = true;
         }
-      });
-    }
-    for (auto& w : workers) w.join();
-    return !failed;
+      }
+    });
   }
-};
+  for (auto& w : workers) w.join();
+  return !failed;
+}
 
 int RunBurst(const Args& args) {
   const size_t n = static_cast<size_t>(args.expiry_keys);
   FakeClock clock(1'767'225'600'000'000);
   const Micros due = clock.NowMicros() + 3600'000'000;
-  Fixture fixture;
-  if (!fixture.Open(clock, /*sync=*/true, 8) ||
-      !fixture.CreateKeys(n, [&](size_t) { return due; })) {
+  auto world = OpenEngineWorld(clock, /*sync=*/true, 8);
+  if (!world || !CreateKeys(world->engine(), n, [&](size_t) { return due; })) {
     fmt::print(stderr, "expiry burst: set-up failed\n");
     return 1;
   }
   clock.Set(due + 999'999);  // the whole second has passed
   const auto start = std::chrono::steady_clock::now();
-  fixture.engine->WakeSchedulers();
-  while (fixture.engine->scheduler_stats().expired < n) {
+  world->engine().WakeSchedulers();
+  while (world->engine().scheduler_stats().expired < n) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   const double seconds = SecondsSince(start);
@@ -69,21 +66,22 @@ int RunBurst(const Args& args) {
 
 int RunSteady(const Args& args) {
   const Clock& clock = SystemClock::Instance();
-  Fixture fixture;
-  if (!fixture.Open(clock, /*sync=*/true, 8)) return 1;
+  auto world = OpenEngineWorld(clock, /*sync=*/true, 8);
+  if (!world) return 1;
   const size_t n = static_cast<size_t>(args.seconds * 1000);
   const Micros first_due = clock.NowMicros() + 3'000'000 + static_cast<Micros>(n) * 200;
-  if (!fixture.CreateKeys(n, [&](size_t i) { return first_due + static_cast<Micros>(i) * 1000; })) {
+  if (!CreateKeys(world->engine(), n,
+                  [&](size_t i) { return first_due + static_cast<Micros>(i) * 1000; })) {
     return 1;
   }
   if (clock.NowMicros() >= first_due) {
     fmt::print(stderr, "expiry steady: set-up took too long\n");
     return 1;
   }
-  while (fixture.engine->scheduler_stats().expired < n) {
+  while (world->engine().scheduler_stats().expired < n) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  const SchedulerStats stats = fixture.engine->scheduler_stats();
+  const SchedulerStats stats = world->engine().scheduler_stats();
   Report("expiry_steady", "expiries", static_cast<double>(n), "keys");
   Report("expiry_steady", "lateness_p50_upper_bound",
          static_cast<double>(stats.lateness.Quantile(0.5)), "us");

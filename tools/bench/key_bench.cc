@@ -136,10 +136,10 @@ double CreateRate(Engine& engine, int clients, double seconds, size_t limit, int
 }
 
 int RunCreate(const Args& args) {
-  EngineFixture fixture;
-  if (!fixture.Open(SystemClock::Instance(), /*sync=*/true, 1)) return 1;
-  const double one = CreateRate(*fixture.engine, 1, args.seconds, SIZE_MAX, 1);
-  const double sixteen = CreateRate(*fixture.engine, 16, args.seconds, SIZE_MAX, 16);
+  auto world = OpenEngineWorld(SystemClock::Instance(), /*sync=*/true, 1);
+  if (!world) return 1;
+  const double one = CreateRate(world->engine(), 1, args.seconds, SIZE_MAX, 1);
+  const double sixteen = CreateRate(world->engine(), 16, args.seconds, SIZE_MAX, 16);
   Report("create", "durable_creates_per_s_1_client", one, "creates/s");
   Report("create", "durable_creates_per_s_16_clients", sixteen, "creates/s");
   Report("create", "ratio_16_vs_1", sixteen / one, "x");
@@ -147,17 +147,17 @@ int RunCreate(const Args& args) {
 }
 
 int RunMemory(const Args& args) {
-  EngineFixture fixture;
   // Unsynced: this measures memory, not the disk.
-  if (!fixture.Open(SystemClock::Instance(), /*sync=*/false, 1)) return 1;
+  auto world = OpenEngineWorld(SystemClock::Instance(), /*sync=*/false, 1);
+  if (!world) return 1;
   const size_t before = ResidentBytes();
-  CreateRate(*fixture.engine, 16, 1e9, static_cast<size_t>(args.keys), 0);
+  CreateRate(world->engine(), 16, 1e9, static_cast<size_t>(args.keys), 0);
   const size_t after = ResidentBytes();
-  const double keys = static_cast<double>(fixture.engine->index().size());
+  const double keys = static_cast<double>(world->engine().index().size());
   Report("memory", "keys", keys, "keys");
   Report("memory", "resident_bytes_per_key", static_cast<double>(after - before) / keys, "B");
   Report("memory", "verify_index_bytes_per_key",
-         static_cast<double>(fixture.engine->index().MemoryBytes()) / keys, "B");
+         static_cast<double>(world->engine().index().MemoryBytes()) / keys, "B");
   return 0;
 }
 
