@@ -84,6 +84,8 @@ std::string_view CloudEventType(fb::Payload type) {
       return "io.keytrail.key.revoked.v1";
     case fb::Payload::KeyExpired:
       return "io.keytrail.key.expired.v1";
+    case fb::Payload::WriterClaimed:
+      return "io.keytrail.writer.claimed.v1";
     case fb::Payload::NONE:
       break;
   }

@@ -215,6 +215,19 @@ Result<Described> Describe(const fb::Envelope& event) {
       json.Int(e->expires_at_us());
       break;
     }
+    case fb::Payload::WriterClaimed: {
+      const auto* e = event.payload_as_WriterClaimed();
+      d.action = "writer.claimed";
+      d.target_type = "partition";
+      d.target_id = std::to_string(e->partition());
+      json.Key("advertise_url");
+      json.String(Str(e->advertise_url()));
+      json.Key("epoch");
+      json.Int(e->epoch());
+      json.Key("node_id");
+      json.String(Str(e->node_id()));
+      break;
+    }
     default:
       return Status::Corruption(fmt::format("audit: no action for payload type {}",
                                             static_cast<int>(event.payload_type())));
@@ -337,7 +350,7 @@ Status Scan(ViewStore& store, std::string_view org, const AuditFilter& filter,
 
 // Who did it: the record's "actor" object.
 struct Actor {
-  std::string_view kind;
+  std::string kind;
   std::string_view id;
   std::optional<std::string> key_name;  // the acting key's name, when the actor is a key
   std::string_view on_behalf_of;        // empty: not written
@@ -433,6 +446,21 @@ std::string AuditProjection::RecordKey(const LogPosition& position) {
   return std::string(kRecords) + Pos(position);
 }
 
+// The event's actor as the trail shows it (a key's name from the name rows).
+Result<Actor> ActorOf(const fb::Envelope& event, std::string_view org, ViewBatch& batch) {
+  const fb::Actor* who = event.actor();
+  Actor actor{.kind = who ? LowerCase(fb::EnumNameActorKind(who->kind())) : std::string("unknown"),
+              .id = who ? Str(who->id()) : std::string_view()};
+  if (actor.id.size() > 0xffff) return Status::InvalidArgument("audit: actor id too long");
+  if (who) actor.on_behalf_of = Str(who->on_behalf_of());
+  if (who && who->kind() == fb::ActorKind::Key) {
+    auto name = batch.Get(NameKey(org, actor.id));
+    KT_RETURN_IF_ERROR(name.status());
+    actor.key_name = std::move(*name);
+  }
+  return actor;
+}
+
 Status AuditProjection::Apply(const LogPosition& position, const fb::Envelope& event,
                               ViewBatch& batch) {
   auto described = Describe(event);
@@ -441,22 +469,37 @@ Status AuditProjection::Apply(const LogPosition& position, const fb::Envelope& e
   if (org.size() > 0xffff || described->target_id.size() > 0xffff) {
     return Status::InvalidArgument("audit: org or target id longer than 65535 bytes");
   }
-  const fb::Actor* who = event.actor();
-  const std::string kind =
-      who ? LowerCase(fb::EnumNameActorKind(who->kind())) : std::string("unknown");
-  Actor actor{.kind = kind, .id = who ? Str(who->id()) : std::string_view()};
-  if (actor.id.size() > 0xffff) return Status::InvalidArgument("audit: actor id too long");
-  if (who) actor.on_behalf_of = Str(who->on_behalf_of());
-  if (who && who->kind() == fb::ActorKind::Key) {
-    auto name = batch.Get(NameKey(org, actor.id));
-    KT_RETURN_IF_ERROR(name.status());
-    actor.key_name = std::move(*name);
-  }
+  auto who = ActorOf(event, org, batch);
+  KT_RETURN_IF_ERROR(who.status());
+  const Actor& actor = *who;
   if (event.payload_type() == fb::Payload::KeyCreated) {
     batch.Put(NameKey(org, described->target_id), Str(event.payload_as_KeyCreated()->name()));
   }
   const std::string event_id = event.id() ? events::FormatEventId(*event.id()) : "";
   return WriteRecord(position, org, actor, *described, event_id, event.occurred_at_us(), batch);
+}
+
+Status AuditProjection::ApplyFenced(const LogPosition& position, const fb::Envelope& event,
+                                    const events::PartitionClaim& current, ViewBatch& batch) {
+  const std::string_view org = Str(event.org());
+  if (org.size() > 0xffff) return Status::InvalidArgument("audit: org longer than 65535 bytes");
+  auto actor = ActorOf(event, org, batch);
+  KT_RETURN_IF_ERROR(actor.status());
+  Described described{"event.fenced", "log_record",
+                      fmt::format("{}/{}", position.partition, position.offset), ""};
+  JsonWriter details(&described.details);
+  details.BeginObject();
+  details.Key("current_epoch");
+  details.Int(current.epoch);
+  details.Key("current_node");
+  details.String(current.node_id);
+  details.Key("payload");
+  details.String(fb::EnumNamePayload(event.payload_type()));
+  details.Key("writer_epoch");
+  details.Int(event.writer_epoch());
+  details.EndObject();
+  const std::string event_id = event.id() ? events::FormatEventId(*event.id()) : "";
+  return WriteRecord(position, org, *actor, described, event_id, event.occurred_at_us(), batch);
 }
 
 Status AuditProjection::ApplySkipped(const LogPosition& position, const SkippedRecord& skip,

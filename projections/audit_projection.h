@@ -11,6 +11,13 @@
 // (64 zeros for the first), so changing, removing or reordering any stored record breaks
 // the chain at that record (VerifyChain).
 //
+// An event the epoch fence refused (events/epoch_fence.h: written by a writer that had
+// lost its partition) gets a record instead of its own: action "event.fenced", the
+// event's actor, target {"type": "log_record", "id": "<partition>/<offset>"}, details
+// {current_epoch, current_node, payload, writer_epoch}. A WriterClaimed is
+// "writer.claimed", target {"type": "partition", "id": "<partition>"}, details
+// {advertise_url, epoch, node_id}, under the claim's reserved record key as its org.
+//
 // A record an operator skipped (Projector::Skip) gets a record too, so the trail stays
 // complete (one record per log offset) and the chain unbroken: action
 // "projector.skipped", actor {"kind": "operator", "id": <OS user>}, target
@@ -52,6 +59,8 @@ class AuditProjection final : public Projection {
   Status Apply(const LogPosition& position, const fb::Envelope& event, ViewBatch& batch) override;
   Status ApplySkipped(const LogPosition& position, const SkippedRecord& skip,
                       ViewBatch& batch) override;
+  Status ApplyFenced(const LogPosition& position, const fb::Envelope& event,
+                     const events::PartitionClaim& current, ViewBatch& batch) override;
 
   // One page of the org's records matching `filter`, in (time, log position) order,
   // continuing after `page_token` (from a previous page of the same query). Records

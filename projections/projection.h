@@ -7,6 +7,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "events/epoch_fence.h"
 #include "projections/view_store.h"
 #include "schemas/events_generated.h"
 
@@ -48,6 +49,14 @@ class Projection {
   // as deterministic as Apply. Default: writes nothing.
   virtual Status ApplySkipped(const LogPosition& position, const SkippedRecord& skip,
                               ViewBatch& batch) {
+    return Status::Ok();
+  }
+
+  // The event at `position` was fenced (events/epoch_fence.h): written by a writer whose
+  // epoch is below `current`'s, so it changes no state. Must be as deterministic as
+  // Apply. Default: writes nothing.
+  virtual Status ApplyFenced(const LogPosition& position, const fb::Envelope& event,
+                             const events::PartitionClaim& current, ViewBatch& batch) {
     return Status::Ok();
   }
 

@@ -5,6 +5,7 @@
 
 #include "base/big_endian.h"
 #include "events/codec.h"
+#include "events/epoch_fence.h"
 #include "projections/row_key.h"
 
 namespace keytrail::projections {
@@ -13,6 +14,7 @@ namespace {
 using nlohmann::json;
 
 constexpr std::string_view kSkipPrefix("\0skip/", 6);
+constexpr std::string_view kClaimPrefix("\0claim/", 7);
 constexpr int kMaxIdleSteps = 30;  // one second each
 
 std::string EncodeSkip(const SkippedRecord& skip) {
@@ -89,6 +91,39 @@ Result<std::map<int64_t, SkippedRecord>> ReadSkips(ViewStore& store, int32_t par
   return skips;
 }
 
+std::string ClaimKey(int32_t partition) {
+  std::string key(kClaimPrefix);
+  PutBigEndian32(&key, static_cast<uint32_t>(partition));
+  return key;
+}
+
+std::string EncodeClaim(const events::PartitionClaim& claim) {
+  std::string row;
+  PutBigEndian64(&row, static_cast<uint64_t>(claim.epoch));
+  PutBigEndian64(&row, static_cast<uint64_t>(claim.offset));
+  PutComponent(&row, claim.node_id);
+  row.append(claim.advertise_url);
+  return row;
+}
+
+Result<events::PartitionClaim> ReadClaim(ViewStore& store, int32_t partition) {
+  auto value = store.Get(ClaimKey(partition));
+  if (!value.ok()) return value.status();
+  events::PartitionClaim claim;
+  if (!value->has_value()) return claim;
+  const std::string_view row = **value;
+  std::string_view rest = row.size() >= 16 ? row.substr(16) : std::string_view();
+  std::string_view node;
+  if (row.size() < 16 || !GetComponent(&rest, &node)) {
+    return Status::Corruption(fmt::format("the claim row of partition {} is malformed", partition));
+  }
+  claim.epoch = static_cast<int64_t>(GetBigEndian64(row.substr(0, 8)));
+  claim.offset = static_cast<int64_t>(GetBigEndian64(row.substr(8, 8)));
+  claim.node_id = std::string(node);
+  claim.advertise_url = std::string(rest);
+  return claim;
+}
+
 Result<size_t> CopySkips(ViewStore& from, ViewStore& to) {
   auto batch = to.NewBatch();
   const std::string prefix = SkipPrefix();
@@ -107,6 +142,8 @@ struct Projector::PartitionState {
   int64_t next_offset = 0;
   std::unique_ptr<events::LogReader> reader;
   std::map<int64_t, SkippedRecord> skips;  // offsets an operator skipped
+  events::EpochFence fence;                // as of next_offset
+  uint64_t fenced = 0;                     // events fenced since the state was loaded
   Status halted;                           // non-OK once a record could not be applied
 };
 
@@ -128,6 +165,8 @@ Result<Projector::PartitionState*> Projector::State(int32_t partition) {
   if (!checkpoint.ok()) return checkpoint.status();
   auto skips = ReadSkips(store_, partition);
   if (!skips.ok()) return skips.status();
+  auto claim = ReadClaim(store_, partition);
+  if (!claim.ok()) return claim.status();
   auto reader = log_.OpenReader(partition, *checkpoint);
   if (!reader.ok()) return reader.status();
   slot = std::make_unique<PartitionState>();
@@ -135,6 +174,7 @@ Result<Projector::PartitionState*> Projector::State(int32_t partition) {
   slot->next_offset = *checkpoint;
   slot->reader = std::move(reader).value();
   slot->skips = std::move(skips).value();
+  slot->fence = events::EpochFence(std::move(claim).value());
   return slot.get();
 }
 
@@ -159,6 +199,14 @@ Status Projector::ApplyRecords(PartitionState& state, const std::vector<events::
                                             state.partition, record.offset,
                                             event.status().message()));
     }
+    if (!state.fence.Admit(record.offset, **event)) {
+      for (Projection* projection : projections_) {
+        KT_RETURN_IF_ERROR(projection->ApplyFenced(position, **event, state.fence.claim(), batch));
+      }
+      ++state.fenced;
+      ++state.next_offset;
+      continue;
+    }
     for (Projection* projection : projections_) {
       Status s = projection->Apply(position, **event, batch);
       if (!s.ok()) {
@@ -172,6 +220,7 @@ Status Projector::ApplyRecords(PartitionState& state, const std::vector<events::
   std::string checkpoint;
   PutBigEndian64(&checkpoint, static_cast<uint64_t>(state.next_offset));
   batch.Put(CheckpointKey(state.partition), checkpoint);
+  batch.Put(ClaimKey(state.partition), EncodeClaim(state.fence.claim()));
   return Status::Ok();
 }
 
@@ -191,6 +240,8 @@ Result<size_t> Projector::StepUntil(int32_t partition, int64_t end,
   if (!records.ok()) return records.status();
   if (records->empty()) return size_t{0};
   const int64_t first = s.next_offset;
+  const events::EpochFence fence_before = s.fence;
+  const uint64_t fenced_before = s.fenced;
   auto batch = store_.NewBatch();
   const Status applied = ApplyRecords(s, *records, *batch);
   const Status committed = applied.ok() ? store_.Commit(*batch) : applied;
@@ -204,6 +255,8 @@ Result<size_t> Projector::StepUntil(int32_t partition, int64_t end,
   if (!applied.ok()) {
     // A record that cannot be applied: rewind, and refuse to go on until an operator acts.
     s.next_offset = first;
+    s.fence = fence_before;
+    s.fenced = fenced_before;
     s.halted = applied;
     return applied;
   }
@@ -249,6 +302,18 @@ Result<int64_t> Projector::Checkpoint(int32_t partition) {
   auto state = State(partition);
   if (!state.ok()) return state.status();
   return (*state)->next_offset;
+}
+
+Result<events::PartitionClaim> Projector::Claim(int32_t partition) {
+  auto state = State(partition);
+  if (!state.ok()) return state.status();
+  return (*state)->fence.claim();
+}
+
+Result<uint64_t> Projector::FencedEvents(int32_t partition) {
+  auto state = State(partition);
+  if (!state.ok()) return state.status();
+  return (*state)->fenced;
 }
 
 Result<std::vector<int64_t>> Projector::SkippedOffsets(int32_t partition) {

@@ -15,6 +15,13 @@
 // Rows the projector owns (besides the projections' own):
 //   "\0ckpt/" ‖ partition (4 BE)                -> next offset to apply (8 BE)
 //   "\0skip/" ‖ partition (4 BE) ‖ offset (8 BE) -> SkippedRecord as JSON
+//   "\0claim/" ‖ partition (4 BE)               -> the partition's current claim (epoch
+//                                                  8 BE ‖ offset 8 BE ‖ c(node) ‖ url)
+//
+// Fencing (events/epoch_fence.h): the projector keeps each partition's EpochFence, stored
+// with the checkpoint. A record the fence refuses (written by a writer that had lost the
+// partition) is not applied: every projection gets ApplyFenced instead, so the trail shows
+// it and every replica and replay agrees.
 #pragma once
 
 #include <chrono>
@@ -26,6 +33,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "events/epoch_fence.h"
 #include "events/event_log.h"
 #include "projections/projection.h"
 #include "projections/view_store.h"
@@ -42,6 +50,9 @@ Result<int64_t> ReadCheckpoint(ViewStore& store, int32_t partition);
 std::string SkipKey(int32_t partition, int64_t offset);
 std::string SkipPrefix();
 std::string SkipPrefix(int32_t partition);
+
+// The stored claim of `partition` (epoch 0 if it was never claimed), as of its checkpoint.
+Result<events::PartitionClaim> ReadClaim(ViewStore& store, int32_t partition);
 
 // The skipped records of `partition`, by offset. kCorruption for a malformed row.
 Result<std::map<int64_t, SkippedRecord>> ReadSkips(ViewStore& store, int32_t partition);
@@ -86,6 +97,11 @@ class Projector {
 
   // The next offset this projector will apply for `partition`.
   Result<int64_t> Checkpoint(int32_t partition);
+
+  // The partition's current claim as of Checkpoint(partition).
+  Result<events::PartitionClaim> Claim(int32_t partition);
+  // Events of `partition` this projector fenced since it (re)loaded the partition.
+  Result<uint64_t> FencedEvents(int32_t partition);
 
   // The offsets of `partition` an operator skipped (read when the partition was first
   // used), in order.

@@ -250,6 +250,8 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       (*key)->version = event.aggregate_version();
       return Status::Ok();
     }
+    case fb::Payload::WriterClaimed:
+      return Status::Ok();  // about the partition's writer, not the org
     case fb::Payload::NONE:
       break;
   }

@@ -26,7 +26,8 @@ constexpr size_t kExportPageSize = 500;  // records per chunk of a streamed expo
 constexpr std::string_view kActions[] = {
     "api_key.created",       "api_key.rotated", "api_key.revoked",     "api_key.expired",
     "api_key.group_updated", "group.created",   "group.rules_updated", "group.deleted",
-    "member.groups_updated", "org.created",     "projector.skipped"};
+    "member.groups_updated", "org.created",     "projector.skipped",   "event.fenced",
+    "writer.claimed"};
 
 enum class Format { kJson, kNdjson, kCsv };
 

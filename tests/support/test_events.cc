@@ -1,5 +1,7 @@
 #include "tests/support/test_events.h"
 
+#include "events/epoch_fence.h"
+
 #include <memory>
 
 namespace keytrail::testing {
@@ -118,6 +120,27 @@ std::string EncodeGroupDeleted(const std::string& org, uint64_t seq, const std::
   p.group_id = group_id;
   e.payload.Set(std::move(p));
   return events::Encode(e);
+}
+
+std::string EncodeWriterClaimed(int32_t partition, int32_t partition_count, uint64_t seq,
+                                int64_t epoch, const std::string& node) {
+  const std::string key = events::ClaimKeyFor(partition, partition_count);
+  fb::EnvelopeT e = MakeEnvelope(key, key, seq);
+  e.writer_epoch = epoch;
+  fb::WriterClaimedT p;
+  p.partition = partition;
+  p.node_id = node;
+  p.advertise_url = "http://" + node + ".test:8080";
+  p.epoch = epoch;
+  e.payload.Set(std::move(p));
+  return events::Encode(e);
+}
+
+std::string WithWriterEpoch(const std::string& encoded, int64_t epoch) {
+  auto e = events::DecodeToObject(encoded);
+  if (!e.ok()) return encoded;
+  e->writer_epoch = epoch;
+  return events::Encode(*e);
 }
 
 }  // namespace keytrail::testing

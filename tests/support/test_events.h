@@ -46,4 +46,12 @@ std::string EncodeKeyGroupChanged(const std::string& org, uint64_t seq, const st
 std::string EncodeGroupCreated(const std::string& org, uint64_t seq, const std::string& group_id);
 std::string EncodeGroupDeleted(const std::string& org, uint64_t seq, const std::string& group_id);
 
+// A WriterClaimed of `partition` (of `partition_count`) by `node` at `epoch`, keyed as
+// events::ClaimKeyFor says and stamped with writer_epoch = epoch.
+std::string EncodeWriterClaimed(int32_t partition, int32_t partition_count, uint64_t seq,
+                                int64_t epoch, const std::string& node);
+
+// `encoded` with its envelope's writer_epoch set to `epoch`.
+std::string WithWriterEpoch(const std::string& encoded, int64_t epoch);
+
 }  // namespace keytrail::testing

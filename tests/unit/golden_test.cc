@@ -142,6 +142,18 @@ std::map<std::string, fb::EnvelopeT> GoldenEvents() {
     e.payload.Set(std::move(p));
     out["KeyExpired"] = std::move(e);
   }
+  {
+    // Written after writer epochs arrived: it also fixes the envelope's writer_epoch.
+    auto e = Header("keytrail.writer.3.0", 1);
+    e.writer_epoch = 7;
+    fb::WriterClaimedT p;
+    p.partition = 3;
+    p.node_id = "node-a";
+    p.advertise_url = "http://10.0.0.1:8080";
+    p.epoch = 7;
+    e.payload.Set(std::move(p));
+    out["WriterClaimed"] = std::move(e);
+  }
   return out;
 }
 
@@ -202,6 +214,23 @@ TEST_F(Golden, EveryPayloadKindHasAFixture) {
     const std::string kind(PayloadName(static_cast<fb::Payload>(t)));
     EXPECT_TRUE(std::filesystem::exists(Path(kind))) << "no golden fixture for " << kind;
   }
+}
+
+TEST_F(Golden, WriterClaimed) {
+  auto e = Load("WriterClaimed");
+  const auto* p = e.payload.AsWriterClaimed();
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(e.writer_epoch, 7);
+  EXPECT_EQ(p->partition, 3);
+  EXPECT_EQ(p->node_id, "node-a");
+  EXPECT_EQ(p->advertise_url, "http://10.0.0.1:8080");
+  EXPECT_EQ(p->epoch, 7);
+}
+
+// Fixtures written before writer epochs existed read as epoch 0.
+TEST_F(Golden, OlderFixturesHaveWriterEpochZero) {
+  EXPECT_EQ(Load("KeyCreated").writer_epoch, 0);
+  EXPECT_EQ(Load("OrgCreated").writer_epoch, 0);
 }
 
 TEST_F(Golden, OrgCreated) {

@@ -104,6 +104,14 @@ json Payload(const fb::Envelope& event) {
       PutTime(p, "expires_at", e->expires_at_us());
       break;
     }
+    case fb::Payload::WriterClaimed: {
+      const auto* e = event.payload_as_WriterClaimed();
+      p = {{"partition", e->partition()},
+           {"node_id", Str(e->node_id())},
+           {"advertise_url", Str(e->advertise_url())},
+           {"epoch", e->epoch()}};
+      break;
+    }
     case fb::Payload::NONE:
       break;
   }
@@ -144,6 +152,7 @@ json EventJson(const events::LogRecord& record, const fb::Envelope& event) {
               {"command_id", Str(event.command_id())},
               {"correlation_id", Str(event.correlation_id())},
               {"schema_version", event.schema_version()},
+              {"writer_epoch", event.writer_epoch()},
               {"type", std::string(events::PayloadName(event.payload_type()))},
               {"ce_type", std::string(events::CloudEventType(event.payload_type()))},
               {"payload", Payload(event)}};
