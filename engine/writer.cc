@@ -2,6 +2,8 @@
 
 #include <map>
 #include <set>
+#include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -31,6 +33,9 @@ constexpr size_t kMaxExpiriesPerBatch = 4096;
 constexpr size_t kRecoveryReadBatch = 4096;
 constexpr auto kRecoveryPoll = std::chrono::milliseconds(1000);
 constexpr int kRecoveryMaxIdlePolls = 30;
+// How long a following writer waits for new records before it looks at its queue again:
+// bounds how late it picks up a command, and how often an idle node polls the log.
+constexpr auto kFollowPoll = std::chrono::milliseconds(5);
 // Longest sleep: bounds how late a timer fires if the wall clock jumps forward.
 constexpr auto kMaxSleep = std::chrono::seconds(1);
 
@@ -50,6 +55,47 @@ bool ChangesDirectory(fb::Payload type) {
 
 }  // namespace
 
+// Folds what the projector applies into the writer's state (others' events, when several
+// nodes share the log), so the state stays what the log says: events the writer wrote
+// itself (below folded_through_) are already in it. Runs on the writer thread, which
+// drives the projector.
+class PartitionWriter::StateFold final : public projections::Projection {
+ public:
+  explicit StateFold(PartitionWriter& writer) : writer_(writer) {}
+
+  std::string_view prefix() const override { return "(writer state)"; }
+
+  Status Apply(const projections::LogPosition& position, const fb::Envelope& event,
+               projections::ViewBatch&) override {
+    // Already folded, or about to be read again from the log (RecoverState).
+    if (position.offset < writer_.folded_through_ || writer_.needs_recovery_) return Status::Ok();
+    writer_.folded_through_ = position.offset + 1;
+    if (event.payload_type() == fb::Payload::WriterClaimed) return Status::Ok();
+    const std::string org = event.org()->str();
+    Status s = domain::Evolve(writer_.StateOf(org), event);
+    if (!s.ok()) {
+      return Status::Corruption(fmt::format("partition {} offset {}: {}", position.partition,
+                                            position.offset, s.message()));
+    }
+    writer_.timers_.Apply(event);
+    if (ChangesDirectory(event.payload_type())) changed_.insert(org);
+    return Status::Ok();
+  }
+  void Committed() override {
+    for (const std::string& org : changed_) writer_.PublishDirectory(org);
+    changed_.clear();
+  }
+  // The state holds events whose rows were not committed: read it again from the log.
+  void Aborted() override {
+    writer_.needs_recovery_ = true;
+    changed_.clear();
+  }
+
+ private:
+  PartitionWriter& writer_;
+  std::set<std::string> changed_;
+};
+
 PartitionWriter::PartitionWriter(int32_t partition, events::EventLog& log,
                                  projections::Projector& projector, const Clock& clock,
                                  events::EventIdGenerator& ids, Options options)
@@ -58,7 +104,10 @@ PartitionWriter::PartitionWriter(int32_t partition, events::EventLog& log,
       projector_(projector),
       clock_(clock),
       ids_(ids),
-      options_(options) {}
+      options_(std::move(options)),
+      fold_(std::make_unique<StateFold>(*this)) {
+  projector_.Add(fold_.get());
+}
 
 PartitionWriter::~PartitionWriter() { Stop(); }
 
@@ -104,6 +153,7 @@ Status PartitionWriter::RecoverState() {
   const std::set<int64_t> skipped(skipped_offsets->begin(), skipped_offsets->end());
   auto reader = log_.OpenReader(partition_, 0);
   if (!reader.ok()) return reader.status();
+  events::EpochFence fence;  // the projector's rule: fenced events never reach the state
   int64_t next = 0;
   int idle = 0;
   while (next < *end) {
@@ -121,6 +171,8 @@ Status PartitionWriter::RecoverState() {
         return Status::Corruption(fmt::format("partition {} offset {}: {}", partition_,
                                               record.offset, event.status().message()));
       }
+      if (!fence.Admit(record.offset, **event)) continue;
+      if ((*event)->payload_type() == fb::Payload::WriterClaimed) continue;
       Status s = domain::Evolve(StateOf((*event)->org()->str()), **event);
       if (!s.ok()) {
         return Status::Corruption(
@@ -129,6 +181,7 @@ Status PartitionWriter::RecoverState() {
       timers_.Apply(**event);
     }
   }
+  folded_through_ = next;
   PublishAllDirectories();
   return Status::Ok();
 }
@@ -137,6 +190,7 @@ Status PartitionWriter::Start() {
   KT_RETURN_IF_ERROR(RecoverState());
   KT_RETURN_IF_ERROR(CatchUpViews());
   PublishTimerStats();
+  writing_.store(!options_.follow_log, std::memory_order_release);
   std::lock_guard lock(mu_);
   running_ = true;
   thread_ = std::thread([this] { Run(); });
@@ -214,7 +268,111 @@ WriterHealth PartitionWriter::health() const {
   health.log_ok = log_ok_.load(std::memory_order_relaxed);
   health.command_latency = command_latency_.Snapshot();
   health.append_latency = append_latency_.Snapshot();
+  health.writing = writing();
+  health.claim = claim();
+  health.fenced_events = fenced_events_.load(std::memory_order_relaxed);
   return health;
+}
+
+events::PartitionClaim PartitionWriter::claim() const {
+  std::lock_guard lock(claim_mu_);
+  return claim_;
+}
+
+void PartitionWriter::Claim() {
+  {
+    std::lock_guard lock(mu_);
+    claim_requested_ = true;
+  }
+  cv_.notify_one();
+}
+
+void PartitionWriter::Release() {
+  writing_.store(false, std::memory_order_release);
+  Wake();
+}
+
+void PartitionWriter::PublishClaim() {
+  auto current = projector_.Claim(partition_);
+  if (!current.ok()) return;
+  if (auto fenced = projector_.FencedEvents(partition_); fenced.ok()) {
+    fenced_events_.store(*fenced, std::memory_order_relaxed);
+  }
+  if (writing() && options_.follow_log && current->epoch != epoch_) {
+    // Another node claimed the partition after us: nothing we append counts any more.
+    writing_.store(false, std::memory_order_release);
+  }
+  std::lock_guard lock(claim_mu_);
+  claim_ = std::move(current).value();
+}
+
+void PartitionWriter::ClaimNow() {
+  if (!options_.follow_log || writing()) return;
+  if (needs_recovery_) {
+    if (!RecoverState().ok()) return;
+    needs_recovery_ = false;
+  }
+  if (!CatchUpViews().ok()) return;
+  const events::PartitionClaim before = claim();
+  fb::EnvelopeT e;
+  e.id = std::make_unique<fb::EventId>(ids_.Next());
+  e.org = events::ClaimKeyFor(partition_, log_.PartitionCount());
+  e.aggregate_id = e.org;
+  e.aggregate_version = static_cast<uint64_t>(before.epoch + 1);
+  e.occurred_at_us = clock_.NowMicros();
+  e.actor = std::make_unique<fb::ActorT>();
+  e.actor->kind = fb::ActorKind::System;
+  e.actor->id = options_.node_id;
+  e.writer_epoch = before.epoch + 1;
+  fb::WriterClaimedT claimed;
+  claimed.partition = partition_;
+  claimed.node_id = options_.node_id;
+  claimed.advertise_url = options_.advertise_url;
+  claimed.epoch = before.epoch + 1;
+  e.payload.Set(std::move(claimed));
+  const std::string bytes = events::Encode(e);
+  auto offsets = log_.Append(e.org, std::span<const std::string>(&bytes, 1));
+  if (!offsets.ok() || offsets->size() != 1) return;  // the group will ask again
+  NoteLogEnd(offsets->back() + 1);
+  if (!CatchUpViews().ok()) return;
+  const events::PartitionClaim now = claim();
+  // Ours iff the claim read back is the record we wrote: a node that claimed the same
+  // epoch first wins, and ours was fenced.
+  if (now.offset == offsets->front() && now.epoch == before.epoch + 1) {
+    epoch_ = now.epoch;
+    writing_.store(true, std::memory_order_release);
+  }
+}
+
+Status PartitionWriter::CheckNotFenced(const std::vector<int64_t>& offsets) {
+  if (!options_.follow_log || offsets.empty()) return Status::Ok();
+  const events::PartitionClaim current = claim();
+  // Events before the claim that superseded ours were judged under our epoch.
+  if (current.epoch == epoch_ || current.offset > offsets.back()) return Status::Ok();
+  writing_.store(false, std::memory_order_release);
+  needs_recovery_ = true;  // the state holds events the log refused
+  return Status::Unavailable(fmt::format(
+      "partition {} moved to node '{}' before the command's events were written (fenced); "
+      "retry",
+      partition_, current.node_id));
+}
+
+void PartitionWriter::FollowLog() {
+  auto applied = projector_.Step(partition_, kFollowPoll);
+  views_current_.store(applied.ok(), std::memory_order_relaxed);
+  if (!applied.ok()) {
+    std::this_thread::sleep_for(kFollowPoll);  // a halted or failing projector: no spin
+    return;
+  }
+  if (auto checkpoint = projector_.Checkpoint(partition_); checkpoint.ok()) {
+    applied_offset_.store(*checkpoint, std::memory_order_relaxed);
+    NoteLogEnd(*checkpoint);
+  }
+  if (*applied > 0) {
+    PublishClaim();
+    PublishTimerStats();
+  }
+  if (needs_recovery_ && RecoverState().ok()) needs_recovery_ = false;
 }
 
 void PartitionWriter::NoteLogEnd(int64_t end) {
@@ -232,6 +390,7 @@ Status PartitionWriter::CatchUpViews() {
       NoteLogEnd(*checkpoint);
     }
   }
+  PublishClaim();
   return status;
 }
 
@@ -250,10 +409,18 @@ SchedulerStats PartitionWriter::scheduler_stats() const {
 void PartitionWriter::Run() {
   std::vector<std::unique_ptr<Pending>> batch;
   while (true) {
+    bool follow = false;
+    bool claim = false;
     {
       std::unique_lock lock(mu_);
-      // Sleep until a command arrives, the earliest timer is due, or Wake().
-      while (running_ && queue_.empty() && !wake_) {
+      // Sleep until a command arrives, the earliest timer is due, or Wake(); a writer
+      // that follows the log reads it instead of sleeping.
+      while (running_ && queue_.empty() && !wake_ && !claim_requested_) {
+        if (options_.follow_log) {
+          NoteIdle();
+          follow = true;
+          break;
+        }
         if (next_due_ < 0) {
           NoteIdle();
           cv_.wait(lock);
@@ -268,12 +435,17 @@ void PartitionWriter::Run() {
         if (next_due_ >= 0 && clock_.NowMicros() >= wake_at) break;
       }
       if (!running_) return;
-      wake_ = false;
-      while (!queue_.empty() && batch.size() < options_.max_batch) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+      if (!follow) {
+        wake_ = false;
+        claim = std::exchange(claim_requested_, false);
+        while (!queue_.empty() && batch.size() < options_.max_batch) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
       }
     }
+    if (follow) FollowLog();
+    if (claim) ClaimNow();
     if (!batch.empty()) ProcessBatch(batch);
     batch.clear();
     for (Fired fired = FireDueTimers(); fired == Fired::kProgress; fired = FireDueTimers()) {
@@ -285,6 +457,7 @@ void PartitionWriter::Run() {
 }
 
 PartitionWriter::Fired PartitionWriter::FireDueTimers() {
+  if (!writing()) return Fired::kNone;  // timers fire only where the partition is written
   const Micros now = clock_.NowMicros();
   if (now < retry_timers_at_) return Fired::kNone;
   std::vector<TimerQueue::Timer> due = timers_.Due(now, kMaxExpiriesPerBatch);
@@ -340,20 +513,39 @@ void PartitionWriter::ProcessBatch(Batch& batch) {
   DecidedBatch decided = DecideAll(batch, clock_.NowMicros());
   const bool wrote = !decided.appends.empty();
   Written written = AppendAll(decided);
-  // Read-your-writes: the views must hold the events before anyone is answered.
+  // Some events may or may not be in the log: the log is the truth, so the state is
+  // re-read from it before the next command is decided.
+  if (!decided.broken.ok()) needs_recovery_ = true;
+  // Read-your-writes: the views must hold the events before anyone is answered; and what
+  // was read back must not have been fenced.
   Status projected = wrote ? CatchUpViews() : Status::Ok();
+  if (projected.ok()) {
+    for (auto& [org, offsets] : written) {
+      if (!offsets.ok()) continue;
+      if (Status fenced = CheckNotFenced(*offsets); !fenced.ok()) offsets = fenced;
+    }
+  }
   PublishTimerStats();  // so is the scheduler's view of the timers
   // And the group directories, so an acknowledged rule change holds for every reader.
   for (const std::string& org : decided.directory_changed) {
     if (written.at(org).ok()) PublishDirectory(org);
   }
   AnswerAll(batch, written, projected);
-  // Some events may or may not be in the log: the log is the truth, so the state is
-  // re-read from it before the next command is decided.
-  if (!decided.broken.ok()) needs_recovery_ = true;
 }
 
 bool PartitionWriter::ReadyToDecide(Batch& batch) {
+  if (!writing()) {
+    const events::PartitionClaim current = claim();
+    for (auto& pending : batch) {
+      Answer(*pending,
+             Status::Unavailable(
+                 current.node_id.empty()
+                     ? fmt::format("partition {} has no writer yet; retry", partition_)
+                     : fmt::format("partition {} is written by node '{}' ({}), not this one",
+                                   partition_, current.node_id, current.advertise_url)));
+    }
+    return false;
+  }
   if (needs_recovery_) {
     Status recovered = RecoverState();
     if (!recovered.ok()) {
@@ -442,8 +634,9 @@ void PartitionWriter::StageEvents(domain::OrgState& state, Pending& pending,
       pending.outcome.first_event = event.payload.type;
     }
     if (ChangesDirectory(event.payload.type)) decided.directory_changed.insert(pending.context.org);
-    std::string bytes =
-        events::Encode(domain::Stamp(pending.context, std::move(event), ids_.Next(), now));
+    fb::EnvelopeT envelope = domain::Stamp(pending.context, std::move(event), ids_.Next(), now);
+    envelope.writer_epoch = epoch_;
+    std::string bytes = events::Encode(envelope);
     // Apply now, so later commands of this batch see this one. If the append fails, the
     // state is rebuilt from the log before the next batch.
     auto decoded = events::Decode(bytes);
@@ -471,7 +664,10 @@ PartitionWriter::Written PartitionWriter::AppendAll(DecidedBatch& decided) {
                                .count());
     log_ok_.store(offsets.ok(), std::memory_order_relaxed);
     if (!offsets.ok()) decided.broken = offsets.status();
-    if (offsets.ok() && !offsets->empty()) NoteLogEnd(offsets->back() + 1);
+    if (offsets.ok() && !offsets->empty()) {
+      NoteLogEnd(offsets->back() + 1);
+      folded_through_ = std::max(folded_through_, offsets->back() + 1);  // folded at staging
+    }
     written.emplace(org, std::move(offsets));
   }
   return written;

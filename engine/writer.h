@@ -26,6 +26,17 @@
 // through the same path as any command (actor kind `scheduler`, command id
 // "expire:<key id>"), so a key revoked meanwhile is not expired and exactly one
 // KeyExpired is written per key. Overdue timers fire at once after a restart.
+//
+// Several nodes (Options::follow_log, Kafka): every node runs a writer per partition, and
+// every writer follows its partition continuously, folding what any node writes into its
+// state, views, verify index and group directories (a full replica). It writes only
+// while it holds the partition: Claim() appends a WriterClaimed with an epoch one above
+// the last and takes the partition once that claim is read back as the current one;
+// every event it writes carries that epoch. Events are fenced by the log
+// (events/epoch_fence.h): a command is acknowledged only if its events were read back
+// unfenced; otherwise it is answered kUnavailable and the writer stops writing.
+// Timers fire only while the writer holds the partition. Without follow_log (the
+// embedded log, one process) the writer holds its partition from Start on, at epoch 0.
 #pragma once
 
 #include <array>
@@ -47,6 +58,7 @@
 #include "base/status.h"
 #include "engine/domain/decide.h"
 #include "engine/timer_queue.h"
+#include "events/epoch_fence.h"
 #include "events/event_id.h"
 #include "events/event_log.h"
 
@@ -80,6 +92,9 @@ struct WriterHealth {
   bool log_ok = true;               // false after a failed append, until an append succeeds
   LatencySnapshot command_latency;  // callers' commands, from Submit to answer
   LatencySnapshot append_latency;   // each EventLog::Append call
+  bool writing = false;             // this node holds the partition (see Claim)
+  events::PartitionClaim claim;     // the partition's current claim, as read from the log
+  uint64_t fenced_events = 0;       // events the fence refused since the views loaded
 };
 
 class PartitionWriter {
@@ -87,10 +102,14 @@ class PartitionWriter {
   struct Options {
     domain::DomainOptions domain;
     size_t max_batch = 512;  // commands decided and appended together
+    // Several nodes share the log: follow it continuously, write only after Claim().
+    bool follow_log = false;
+    std::string node_id;        // in WriterClaimed, and in the answers of other nodes
+    std::string advertise_url;  // where other nodes forward this partition's commands
   };
 
   // Borrows everything; all must outlive the writer. `projector` must be used by this
-  // writer only.
+  // writer only; the writer adds its own state fold to it (Projector::Add).
   PartitionWriter(int32_t partition, events::EventLog& log, projections::Projector& projector,
                   const Clock& clock, events::EventIdGenerator& ids, Options options);
   ~PartitionWriter();  // Stop()s
@@ -103,13 +122,26 @@ class PartitionWriter {
   void Stop();
 
   // Queues a command. REQUIRES: context.org maps to this partition.
-  // Errors: kUnavailable (not started, stopping, or the log failed), kCorruption /
+  // Errors: kUnavailable (not started, stopping, the log failed, this node does not hold
+  // the partition, or the command's events were fenced), kCorruption /
   // kIoError (views could not be updated; the events may be durable, so retry with the
   // same command id to learn the outcome).
   std::future<Result<CommandOutcome>> Submit(domain::CommandContext context,
                                              domain::Command command);
 
   int32_t partition() const { return partition_; }
+
+  // Asks the writer thread to claim the partition (follow_log only): catch up, append a
+  // WriterClaimed one epoch above the last, and write once it is read back as current.
+  // Asynchronous; writing() tells when it holds.
+  void Claim();
+  // Stops writing at once (the partition was assigned elsewhere); a batch in flight
+  // finishes, and its events are fenced if the new owner's claim came first.
+  void Release();
+  // Whether this writer holds the partition now. Any thread.
+  bool writing() const { return writing_.load(std::memory_order_acquire); }
+  // The partition's current claim as last read from the log. Any thread.
+  events::PartitionClaim claim() const;
 
   // The groups and members of `org` as of the last answered command that changed them:
   // an immutable copy, published before that command was answered, so a rule change is
@@ -135,6 +167,7 @@ class PartitionWriter {
  private:
   struct Pending;
   struct DecidedBatch;
+  class StateFold;
   using Batch = std::vector<std::unique_ptr<Pending>>;
   using Written = std::map<std::string, Result<std::vector<int64_t>>>;  // org -> offsets
   void Run();
@@ -163,8 +196,16 @@ class PartitionWriter {
   void PublishTimerStats();
   // Called under mu_ each time the thread goes to sleep with nothing to do.
   void NoteIdle();
-  // projector_.CatchUp, publishing the views' health.
+  // projector_.CatchUp, publishing the views' health and the claim.
   Status CatchUpViews();
+  // One step of following the log (follow_log, nothing else to do).
+  void FollowLog();
+  // Reads the partition's claim from the projector; stops writing if it is not ours.
+  void PublishClaim();
+  // The claim procedure (see Claim()), on the writer thread.
+  void ClaimNow();
+  // Offsets of `org`'s append that the fence refused: kUnavailable if any, else Ok.
+  Status CheckNotFenced(const std::vector<int64_t>& offsets);
   Status RecoverState();
   domain::OrgState& StateOf(const std::string& org);
   // Publishes a copy of the org's GroupDirectory for Directory(); every org's after
@@ -181,12 +222,22 @@ class PartitionWriter {
 
   std::unordered_map<std::string, domain::OrgState> states_;  // writer thread only
   bool needs_recovery_ = false;                               // writer thread only
-  TimerQueue timers_;                                         // writer thread only
+  // Offsets below this are folded into states_ (by RecoverState, by the writer's own
+  // batches, or by the fold as the projector applies them). Writer thread only.
+  int64_t folded_through_ = 0;
+  int64_t epoch_ = 0;  // the epoch this writer stamps on its events; writer thread only
+  std::unique_ptr<StateFold> fold_;
+  std::atomic<bool> writing_{false};
+  mutable std::mutex claim_mu_;
+  events::PartitionClaim claim_;  // guarded by claim_mu_
+  std::atomic<uint64_t> fenced_events_{0};
+  TimerQueue timers_;  // writer thread only
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::unique_ptr<Pending>> queue_;  // guarded by mu_
   bool running_ = false;                        // guarded by mu_
   bool wake_ = false;                           // guarded by mu_
+  bool claim_requested_ = false;                // guarded by mu_
   uint64_t idle_passes_ = 0;                    // guarded by mu_; see NoteIdle
   std::condition_variable idle_cv_;             // signalled by NoteIdle
   Micros next_due_ = -1;                        // guarded by mu_; -1 = no timer

@@ -77,6 +77,10 @@ class Projector {
   Projector(const Projector&) = delete;
   Projector& operator=(const Projector&) = delete;
 
+  // Adds a projection, applied after those given at construction. REQUIRES: no Step yet
+  // (its rows would miss the records applied before).
+  void Add(Projection* projection) { projections_.push_back(projection); }
+
   // Reads the next records of `partition` (waiting up to `wait`) and applies them.
   // Returns the number applied (0 if none arrived). Once halted, returns the halting
   // error again without reading.
