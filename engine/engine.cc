@@ -51,6 +51,9 @@ Result<std::unique_ptr<Engine>> Engine::Start(events::EventLog& log, projections
         std::make_unique<projections::Projector>(log, views, partition->views.projections());
     PartitionWriter::Options writer_options;
     writer_options.domain = engine->options_.domain;
+    writer_options.follow_log = engine->options_.follow_log;
+    writer_options.node_id = engine->options_.node_id;
+    writer_options.advertise_url = engine->options_.advertise_url;
     partition->writer = std::make_unique<PartitionWriter>(p, log, *partition->projector, clock,
                                                           engine->ids_, writer_options);
     KT_RETURN_IF_ERROR(partition->writer->Start());
@@ -120,6 +123,23 @@ void Engine::WakeSchedulers() {
 
 void Engine::WaitIdle() {
   for (auto& partition : partitions_) partition->writer->WaitIdle();
+}
+
+Engine::Writer Engine::WriterOf(std::string_view org) const {
+  const PartitionWriter& writer = *partitions_[log_.PartitionFor(org)]->writer;
+  return Writer{.partition = writer.partition(), .self = writer.writing(), .claim = writer.claim()};
+}
+
+void Engine::Claim(const std::vector<int32_t>& partitions) {
+  for (int32_t p : partitions) {
+    if (p >= 0 && p < static_cast<int32_t>(partitions_.size())) partitions_[p]->writer->Claim();
+  }
+}
+
+void Engine::Release(const std::vector<int32_t>& partitions) {
+  for (int32_t p : partitions) {
+    if (p >= 0 && p < static_cast<int32_t>(partitions_.size())) partitions_[p]->writer->Release();
+  }
 }
 
 std::vector<WriterHealth> Engine::writer_health() const {

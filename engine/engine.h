@@ -55,6 +55,18 @@ class Engine {
     std::string token_prefix = std::string(kDefaultTokenPrefix);
     domain::DomainOptions domain;
     Random* random = nullptr;  // nullptr = SystemRandom()
+    // Several nodes on one log (Kafka): every writer follows the log and writes only the
+    // partitions this node claims (Claim). Off: this node writes every partition.
+    bool follow_log = false;
+    std::string node_id;
+    std::string advertise_url;
+  };
+
+  // Who writes the partition of an org, as this node knows it.
+  struct Writer {
+    int32_t partition = 0;
+    bool self = false;             // this node writes it now
+    events::PartitionClaim claim;  // the current claim (epoch 0, no node: none yet)
   };
 
   // Rebuilds the verification index from the views, then starts a writer per
@@ -87,6 +99,13 @@ class Engine {
   // Verifies a presented token at the clock's now / at `now`.
   VerifyResult Verify(std::string_view token) const;
   VerifyResult VerifyAt(std::string_view token, Micros now) const;
+
+  // Who writes `org`'s partition (see Writer). Any thread, no I/O.
+  Writer WriterOf(std::string_view org) const;
+  // Claims / releases partitions for this node (follow_log only): the group protocol's
+  // assignment. Asynchronous: writer_health() says when a claim holds.
+  void Claim(const std::vector<int32_t>& partitions);
+  void Release(const std::vector<int32_t>& partitions);
 
   // Makes every partition's scheduler re-read the clock now (see PartitionWriter::Wake).
   void WakeSchedulers();

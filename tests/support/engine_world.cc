@@ -12,6 +12,7 @@ EngineWorld::~EngineWorld() { Close(); }
 
 Status EngineWorld::Open() {
   if (options_.in_memory) {
+    if (!memory_log_) memory_log_ = options_.shared_log;
     if (!memory_log_) memory_log_ = std::make_shared<MemoryEventLog::Storage>(options_.partitions);
     log_ = std::make_unique<MemoryEventLog>(memory_log_);
     if (!views_) views_ = std::make_unique<MemoryViewStore>();

@@ -18,6 +18,9 @@ namespace keytrail::testing {
 
 struct EngineWorldOptions {
   bool in_memory = false;  // MemoryEventLog + MemoryViewStore instead of disk
+  // With in_memory: the log storage to use, shared with other worlds (several nodes on
+  // one log); null = a storage of its own.
+  std::shared_ptr<MemoryEventLog::Storage> shared_log;
   int32_t partitions = 4;
   bool sync = true;  // the local log's fsync (benchmarks may measure without it)
   Engine::Options engine;

@@ -20,8 +20,32 @@ void FaultyEventLog::FailAppend(int nth, size_t keep_prefix) {
   countdown_.store(nth);
 }
 
+void FaultyEventLog::PauseAppends() {
+  std::lock_guard lock(pause_mu_);
+  paused_ = true;
+}
+
+void FaultyEventLog::ResumeAppends() {
+  {
+    std::lock_guard lock(pause_mu_);
+    paused_ = false;
+  }
+  resumed_.notify_all();
+}
+
+int FaultyEventLog::paused_appends() const {
+  std::lock_guard lock(pause_mu_);
+  return waiting_;
+}
+
 Result<std::vector<int64_t>> FaultyEventLog::Append(std::string_view org,
                                                     std::span<const std::string> events) {
+  {
+    std::unique_lock lock(pause_mu_);
+    ++waiting_;
+    resumed_.wait(lock, [&] { return !paused_; });
+    --waiting_;
+  }
   if (!Due(countdown_)) return log_.Append(org, events);
   ++failures_;
   const size_t keep = std::min(keep_prefix_.load(), events.size());

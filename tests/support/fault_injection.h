@@ -4,7 +4,9 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
+#include <mutex>
 
 #include "events/event_log.h"
 #include "projections/view_store.h"
@@ -20,6 +22,11 @@ class FaultyEventLog final : public events::EventLog {
   explicit FaultyEventLog(events::EventLog& log) : log_(log) {}
 
   void FailAppend(int nth = 1, size_t keep_prefix = 0);
+  // Appends wait (before reaching the log) while paused: a writer stopped mid-command,
+  // as by SIGSTOP. paused_appends() counts those waiting.
+  void PauseAppends();
+  void ResumeAppends();
+  int paused_appends() const;
   // Appends that failed on request so far.
   int failures() const { return failures_.load(); }
 
@@ -37,6 +44,10 @@ class FaultyEventLog final : public events::EventLog {
   std::atomic<int> countdown_{0};  // 0: no failure planned
   std::atomic<size_t> keep_prefix_{0};
   std::atomic<int> failures_{0};
+  mutable std::mutex pause_mu_;
+  std::condition_variable resumed_;
+  bool paused_ = false;  // guarded by pause_mu_
+  int waiting_ = 0;      // guarded by pause_mu_
 };
 
 // Forwards to `store`, except that the `nth` Commit from the call of FailCommit on fails
