@@ -8,11 +8,13 @@
 #include <CLI/CLI.hpp>
 
 #include "tools/keytrail/client/api_call.h"
-#include "tools/keytrail/client/http_client.h"
+#include "server/http_client.h"
 #include "tools/keytrail/client/output.h"
 #include "tools/keytrail/commands.h"
 
 namespace keytrail::cli {
+
+using server::UrlEncode;
 namespace {
 
 using nlohmann::json;

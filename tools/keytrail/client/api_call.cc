@@ -9,10 +9,14 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
-#include "tools/keytrail/client/http_client.h"
+#include "server/http_client.h"
 #include "tools/keytrail/commands.h"
 
 namespace keytrail::cli {
+
+using server::HttpClient;
+using server::HttpReply;
+using server::UrlEncode;
 namespace {
 
 void PrintError(std::string_view code, std::string_view detail) {

@@ -1,4 +1,4 @@
-#include "tools/keytrail/client/http_client.h"
+#include "server/http_client.h"
 
 #include <fmt/format.h>
 #include <boost/asio/connect.hpp>
@@ -7,7 +7,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-namespace keytrail::cli {
+namespace keytrail::server {
 namespace {
 
 namespace beast = boost::beast;
@@ -25,7 +25,7 @@ bool IsDigits(std::string_view text) {
 }  // namespace
 
 Result<HttpClient> HttpClient::Create(const std::string& server,
-                                      std::chrono::milliseconds timeout) {
+                                      std::chrono::milliseconds timeout, std::string user_agent) {
   std::string_view rest = server;
   if (rest.starts_with("http://")) rest.remove_prefix(7);
   while (rest.ends_with('/')) rest.remove_suffix(1);
@@ -36,7 +36,7 @@ Result<HttpClient> HttpClient::Create(const std::string& server,
         fmt::format("--server must look like http://HOST:PORT (plain HTTP), not '{}'", server));
   }
   return HttpClient(std::string(rest.substr(0, colon)), std::string(rest.substr(colon + 1)),
-                    timeout);
+                    timeout, std::move(user_agent));
 }
 
 Result<HttpReply> HttpClient::Send(
@@ -50,7 +50,7 @@ Result<HttpReply> HttpClient::Send(
 
   http::request<http::string_body> request{http::string_to_verb(method), target, 11};
   request.set(http::field::host, host_);
-  request.set(http::field::user_agent, "keytrail-cli");
+  request.set(http::field::user_agent, user_agent_);
   request.set(http::field::accept, "application/json");
   for (const auto& [name, value] : headers) request.set(name, value);
   if (!body.empty()) request.set(http::field::content_type, "application/json");
@@ -92,6 +92,9 @@ Result<HttpReply> HttpClient::Send(
   HttpReply reply;
   reply.status = static_cast<int>(response.result_int());
   reply.content_type = std::string(response[http::field::content_type]);
+  for (const auto& field : response) {
+    reply.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
   reply.body = std::move(response.body());
   return reply;
 }
@@ -110,4 +113,4 @@ std::string UrlEncode(std::string_view text) {
   return out;
 }
 
-}  // namespace keytrail::cli
+}  // namespace keytrail::server
