@@ -33,6 +33,7 @@ Engine::Engine(events::EventLog& log, projections::ViewStore& views, const Clock
       clock_(clock),
       options_(std::move(options)),
       random_(options_.random ? *options_.random : SystemRandom()),
+      advertise_url_(options_.advertise_url),
       queries_(log, views),
       tokens_(options_.token_prefix),
       ids_(clock, SeedFrom(random_)) {}
@@ -53,7 +54,6 @@ Result<std::unique_ptr<Engine>> Engine::Start(events::EventLog& log, projections
     writer_options.domain = engine->options_.domain;
     writer_options.follow_log = engine->options_.follow_log;
     writer_options.node_id = engine->options_.node_id;
-    writer_options.advertise_url = engine->options_.advertise_url;
     partition->writer = std::make_unique<PartitionWriter>(p, log, *partition->projector, clock,
                                                           engine->ids_, writer_options);
     KT_RETURN_IF_ERROR(partition->writer->Start());
@@ -131,9 +131,19 @@ Engine::Writer Engine::WriterOf(std::string_view org) const {
 }
 
 void Engine::Claim(const std::vector<int32_t>& partitions) {
-  for (int32_t p : partitions) {
-    if (p >= 0 && p < static_cast<int32_t>(partitions_.size())) partitions_[p]->writer->Claim();
+  std::string url;
+  {
+    std::lock_guard lock(advertise_mu_);
+    url = advertise_url_;
   }
+  for (int32_t p : partitions) {
+    if (p >= 0 && p < static_cast<int32_t>(partitions_.size())) partitions_[p]->writer->Claim(url);
+  }
+}
+
+void Engine::SetAdvertiseUrl(std::string url) {
+  std::lock_guard lock(advertise_mu_);
+  advertise_url_ = std::move(url);
 }
 
 void Engine::Release(const std::vector<int32_t>& partitions) {

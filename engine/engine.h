@@ -9,6 +9,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,7 +60,7 @@ class Engine {
     // partitions this node claims (Claim). Off: this node writes every partition.
     bool follow_log = false;
     std::string node_id;
-    std::string advertise_url;
+    std::string advertise_url;  // where other nodes forward commands; SetAdvertiseUrl
   };
 
   // Who writes the partition of an org, as this node knows it.
@@ -105,6 +106,8 @@ class Engine {
   // Claims / releases partitions for this node (follow_log only): the group protocol's
   // assignment. Asynchronous: writer_health() says when a claim holds.
   void Claim(const std::vector<int32_t>& partitions);
+  // The URL the next claims advertise (known once the HTTP server has bound its port).
+  void SetAdvertiseUrl(std::string url);
   void Release(const std::vector<int32_t>& partitions);
 
   // Makes every partition's scheduler re-read the clock now (see PartitionWriter::Wake).
@@ -137,6 +140,8 @@ class Engine {
   const Clock& clock_;
   const Options options_;
   Random& random_;
+  mutable std::mutex advertise_mu_;
+  std::string advertise_url_;  // guarded by advertise_mu_
   Queries queries_;
   TokenCodec tokens_;
   VerifyIndex index_;

@@ -279,10 +279,11 @@ events::PartitionClaim PartitionWriter::claim() const {
   return claim_;
 }
 
-void PartitionWriter::Claim() {
+void PartitionWriter::Claim(std::string advertise_url) {
   {
     std::lock_guard lock(mu_);
     claim_requested_ = true;
+    claim_url_ = std::move(advertise_url);
   }
   cv_.notify_one();
 }
@@ -327,7 +328,10 @@ void PartitionWriter::ClaimNow() {
   fb::WriterClaimedT claimed;
   claimed.partition = partition_;
   claimed.node_id = options_.node_id;
-  claimed.advertise_url = options_.advertise_url;
+  {
+    std::lock_guard lock(mu_);
+    claimed.advertise_url = claim_url_;
+  }
   claimed.epoch = before.epoch + 1;
   e.payload.Set(std::move(claimed));
   const std::string bytes = events::Encode(e);

@@ -104,8 +104,7 @@ class PartitionWriter {
     size_t max_batch = 512;  // commands decided and appended together
     // Several nodes share the log: follow it continuously, write only after Claim().
     bool follow_log = false;
-    std::string node_id;        // in WriterClaimed, and in the answers of other nodes
-    std::string advertise_url;  // where other nodes forward this partition's commands
+    std::string node_id;  // in WriterClaimed, and in the answers of other nodes
   };
 
   // Borrows everything; all must outlive the writer. `projector` must be used by this
@@ -134,7 +133,7 @@ class PartitionWriter {
   // Asks the writer thread to claim the partition (follow_log only): catch up, append a
   // WriterClaimed one epoch above the last, and write once it is read back as current.
   // Asynchronous; writing() tells when it holds.
-  void Claim();
+  void Claim(std::string advertise_url);
   // Stops writing at once (the partition was assigned elsewhere); a batch in flight
   // finishes, and its events are fenced if the new owner's claim came first.
   void Release();
@@ -238,6 +237,7 @@ class PartitionWriter {
   bool running_ = false;                        // guarded by mu_
   bool wake_ = false;                           // guarded by mu_
   bool claim_requested_ = false;                // guarded by mu_
+  std::string claim_url_;                       // guarded by mu_: for the next claim
   uint64_t idle_passes_ = 0;                    // guarded by mu_; see NoteIdle
   std::condition_variable idle_cv_;             // signalled by NoteIdle
   Micros next_due_ = -1;                        // guarded by mu_; -1 = no timer

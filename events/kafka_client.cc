@@ -34,6 +34,23 @@ Status Config::Set(const char* name, const std::string& value) {
   return Status::Ok();
 }
 
+bool TrySet(Config& config, const std::string& name, const std::string& value) {
+  char errstr[512];
+  return rd_kafka_conf_set(config.get(), name.c_str(), value.c_str(), errstr, sizeof(errstr)) ==
+         RD_KAFKA_CONF_OK;
+}
+
+Status ApplyProperties(Config& config,
+                       const std::vector<std::pair<std::string, std::string>>& properties) {
+  for (const auto& [name, value] : properties) {
+    if (!TrySet(config, name, value)) {
+      return Status::InvalidArgument(
+          fmt::format("kafka: librdkafka refuses property '{}' or its value", name));
+    }
+  }
+  return Status::Ok();
+}
+
 Result<rd_kafka_t*> Config::NewHandle(rd_kafka_type_t type) {
   char errstr[512];
   rd_kafka_t* rk = rd_kafka_new(type, conf_, errstr, sizeof(errstr));

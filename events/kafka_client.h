@@ -11,6 +11,8 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "base/status.h"
 #include "events/event_log.h"
@@ -21,6 +23,8 @@ namespace keytrail::events::kafka {
 // so it must outlive the handle.
 struct ClientContext {
   std::function<void(int, std::string_view)> log;
+  // A group member's rebalance callback (kafka_writer_group.cc); empty elsewhere.
+  std::function<void(rd_kafka_resp_err_t, rd_kafka_topic_partition_list_t*)> rebalance;
   std::mutex mu;
   std::string last_error;  // guarded by mu
 };
@@ -54,14 +58,24 @@ inline int TimeoutMs(std::chrono::milliseconds timeout) {
   return static_cast<int>(timeout.count());
 }
 
+// Sets a user's property; false if librdkafka refuses it (the reason is not returned: it
+// may quote the value, and values may be secrets).
+bool TrySet(Config& config, const std::string& name, const std::string& value);
+
+// Applies user properties after keytrail's own; kInvalidArgument naming the first
+// refused property (never its value).
+Status ApplyProperties(Config& config,
+                       const std::vector<std::pair<std::string, std::string>>& properties);
+
 // Errors that retrying cannot cure; everything else (timeouts, lost leaders, transport
 // failures) is a dependency being unavailable.
 bool IsPermanent(rd_kafka_resp_err_t err);
 
 // A reader of one partition of `topic`, positioned at `offset`, with its own consumer
 // (explicit assignment; no group offsets are committed). `log` as in KafkaEventLog.
-Result<std::unique_ptr<LogReader>> OpenReader(const std::string& brokers, const std::string& topic,
-                                              const std::function<void(int, std::string_view)>& log,
-                                              int32_t partition, int64_t offset);
+Result<std::unique_ptr<LogReader>> OpenReader(
+    const std::string& brokers, const std::string& topic,
+    const std::vector<std::pair<std::string, std::string>>& properties,
+    const std::function<void(int, std::string_view)>& log, int32_t partition, int64_t offset);
 
 }  // namespace keytrail::events::kafka

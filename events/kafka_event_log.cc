@@ -237,6 +237,7 @@ Result<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(const Options& option
   KT_RETURN_IF_ERROR(config.Set("allow.auto.create.topics", "false"));
   // Reconnect to a broker that came back within a second, not librdkafka's default 10 s.
   KT_RETURN_IF_ERROR(config.Set("reconnect.backoff.max.ms", "1000"));
+  KT_RETURN_IF_ERROR(ApplyProperties(config, options.properties));
   rd_kafka_conf_set_opaque(config.get(), impl->context.get());
   rd_kafka_conf_set_log_cb(config.get(), OnLog);
   rd_kafka_conf_set_error_cb(config.get(), OnError);
@@ -385,8 +386,8 @@ Result<std::unique_ptr<LogReader>> KafkaEventLog::OpenReader(int32_t partition, 
     return Status::InvalidArgument(fmt::format("kafka: no partition {}", partition));
   }
   if (offset < 0) return Status::InvalidArgument("kafka: negative offset");
-  return kafka::OpenReader(impl_->options.brokers, impl_->options.topic, impl_->options.log,
-                           partition, offset);
+  return kafka::OpenReader(impl_->options.brokers, impl_->options.topic, impl_->options.properties,
+                           impl_->options.log, partition, offset);
 }
 
 }  // namespace keytrail::events

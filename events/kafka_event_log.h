@@ -25,6 +25,7 @@
 #include <string_view>
 
 #include "events/event_log.h"
+#include "events/kafka_properties.h"
 
 namespace keytrail::events {
 
@@ -39,6 +40,9 @@ class KafkaEventLog final : public EventLog {
     // from librdkafka's own threads, so it must be thread-safe. Empty = dropped. The
     // messages never contain record payloads.
     std::function<void(int severity, std::string_view message)> log;
+    // librdkafka properties for every client this log makes (producer and readers),
+    // applied after keytrail's own: security.protocol, sasl.*, ssl.*, timeouts.
+    KafkaProperties properties;
   };
 
   // Connects and reads the topic's partition count, within options.timeout.

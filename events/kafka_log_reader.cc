@@ -111,9 +111,10 @@ class KafkaLogReader final : public LogReader {
 
 }  // namespace
 
-Result<std::unique_ptr<LogReader>> OpenReader(const std::string& brokers, const std::string& topic,
-                                              const std::function<void(int, std::string_view)>& log,
-                                              int32_t partition, int64_t offset) {
+Result<std::unique_ptr<LogReader>> OpenReader(
+    const std::string& brokers, const std::string& topic,
+    const std::vector<std::pair<std::string, std::string>>& properties,
+    const std::function<void(int, std::string_view)>& log, int32_t partition, int64_t offset) {
   auto context = std::make_unique<ClientContext>();
   context->log = log;
 
@@ -129,6 +130,7 @@ Result<std::unique_ptr<LogReader>> OpenReader(const std::string& brokers, const 
   // A reader at the end sees a new record within this many ms.
   KT_RETURN_IF_ERROR(config.Set("fetch.wait.max.ms", "100"));
   KT_RETURN_IF_ERROR(config.Set("reconnect.backoff.max.ms", "1000"));
+  KT_RETURN_IF_ERROR(ApplyProperties(config, properties));
   // Errors come back from consumer_poll (see Next), so no error_cb here.
   rd_kafka_conf_set_opaque(config.get(), context.get());
   rd_kafka_conf_set_log_cb(config.get(), OnLog);

@@ -185,7 +185,9 @@ HttpResponse Api::Handle(const HttpRequest& request) {
       case Router::Match::Kind::kFound: {
         route = match.route->pattern;
         RoutedRequest routed{request, std::move(match.params), std::move(split->query), request_id};
-        response = match.route->handler(routed);
+        auto forwarded = ForwardToWriter(context_->engine, context_->options.forward, request,
+                                         route, routed.Param("org"));
+        response = forwarded ? std::move(*forwarded) : match.route->handler(routed);
         if (!routed.principal.empty()) principal = std::move(routed.principal);
         break;
       }

@@ -22,6 +22,7 @@
 
 #include "base/clock.h"
 #include "engine/engine.h"
+#include "server/forward.h"
 #include "server/http.h"
 #include "server/metrics.h"
 #include "server/router.h"
@@ -34,6 +35,8 @@ struct ApiOptions {
   std::string bootstrap_org = "default";
   // /readyz fails while any partition's views are more than this many events behind.
   int64_t max_projector_lag = 1000;
+  // Commands for partitions another node writes go there (server/forward.h).
+  ForwardOptions forward;
 };
 
 struct ApiContext;

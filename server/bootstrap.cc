@@ -2,16 +2,33 @@
 
 #include <fmt/format.h>
 
+#include "events/codec.h"
+
 namespace keytrail::server {
 namespace {
 
 using Kind = CommandOutcome::Kind;
 
+// True if the log holds no event but writer claims (several nodes claim their
+// partitions before anyone bootstraps). Reads each partition up to its first other event.
 Result<bool> LogIsEmpty(events::EventLog& log) {
+  constexpr size_t kReadBatch = 64;
   for (int32_t p = 0; p < log.PartitionCount(); ++p) {
     auto end = log.EndOffset(p);
     if (!end.ok()) return end.status();
-    if (*end > 0) return false;
+    if (*end == 0) continue;
+    auto reader = log.OpenReader(p, 0);
+    if (!reader.ok()) return reader.status();
+    for (int64_t next = 0; next < *end;) {
+      auto records = (*reader)->Next(kReadBatch, std::chrono::seconds(1));
+      if (!records.ok()) return records.status();
+      if (records->empty()) return Status::Unavailable("the log did not deliver its records");
+      for (const events::LogRecord& record : *records) {
+        auto event = events::Decode(record.value);
+        if (!event.ok() || (*event)->payload_type() != fb::Payload::WriterClaimed) return false;
+        next = record.offset + 1;
+      }
+    }
   }
   return true;
 }

@@ -56,11 +56,11 @@ struct BootstrapResult {
 };
 
 // The first-start bootstrap of `org`: runs SetUpOrg (actor system "bootstrap", org
-// command id "bootstrap:org") when the log is empty, or when `org` already exists in the
-// log (to finish a bootstrap cut short by a crash; a finished one is replayed and shows
-// nothing). A non-empty log without `org` is not bootstrapped (kSkipped): that happens
-// when --bootstrap-org changes between starts, and an extra admin key for a new org must
-// not appear silently. Errors: the log's, the views', the engine's.
+// command id "bootstrap:org") when the log is empty (writer claims aside), or when `org` already
+// exists in the log (to finish a bootstrap cut short by a crash; a finished one is replayed and
+// shows nothing). A non-empty log without `org` is not bootstrapped (kSkipped): that happens when
+// --bootstrap-org changes between starts, and an extra admin key for a new org must not appear
+// silently. Errors: the log's, the views', the engine's.
 Result<BootstrapResult> Bootstrap(Engine& engine, events::EventLog& log, const std::string& org);
 
 }  // namespace keytrail::server

@@ -16,12 +16,15 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "engine/engine.h"
 #include "events/kafka_event_log.h"
+#include "events/kafka_properties.h"
+#include "events/kafka_writer_group.h"
 #include "events/local_event_log.h"
 #include "projections/view_store.h"
 #include "server/api.h"
@@ -41,6 +44,11 @@ struct ServeOptions {
   std::string kafka_brokers;
   std::string kafka_topic = "keytrail.events";
   int kafka_timeout_ms = 10'000;
+  std::string kafka_config;
+  std::string kafka_group = "keytrail.writers";
+  std::string node_id;        // default: <hostname>-<pid>
+  std::string advertise_url;  // default: http://<the bound listen address>
+  int bootstrap_wait_ms = 30'000;
   int64_t ready_max_lag = 1000;
   std::string listen = "127.0.0.1:8080";
   int threads = 2;
@@ -109,6 +117,32 @@ int Fail(std::string_view what, const Status& status) {
   return kExitUnavailable;
 }
 
+std::string DefaultNodeId() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) std::strcpy(host, "node");
+  return fmt::format("{}-{}", host, ::getpid());
+}
+
+// Several nodes: the first start bootstraps on the node that writes the bootstrap org's
+// partition; the others leave it to that node. Waits (bounded) for the group to assign it.
+bool ShouldBootstrapHere(const Engine& engine, const std::string& org,
+                         std::chrono::milliseconds wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const Engine::Writer writer = engine.WriterOf(org);
+    if (writer.self) return true;
+    if (!writer.claim.node_id.empty()) {
+      Log(LogLevel::kInfo, "bootstrap left to the writer of its partition",
+          {{"org", org}, {"node", writer.claim.node_id}});
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  Log(LogLevel::kWarn, "no node took the bootstrap org's partition in time; not bootstrapping",
+      {{"org", org}});
+  return false;
+}
+
 int RunServe(const ServeOptions& options) {
   server::LogFormat format;
   if (!server::ParseLogFormat(options.log_format, &format)) {
@@ -141,16 +175,33 @@ int RunServe(const ServeOptions& options) {
                 Status::IoError(fmt::format("{}: {}", options.data_dir, ec.message())));
   }
 
+  events::KafkaProperties kafka_properties;
+  if (!options.kafka_config.empty()) {
+    if (!kafka) {
+      fmt::print(stderr, "keytrail serve: --kafka-config needs --kafka-brokers\n");
+      return kExitUsage;
+    }
+    auto read = events::ReadKafkaProperties(options.kafka_config);
+    if (!read.ok()) {
+      fmt::print(stderr, "keytrail serve: {}\n", read.status().message());
+      return kExitUsage;
+    }
+    kafka_properties = std::move(read).value();
+  }
+  const std::string node_id = options.node_id.empty() ? DefaultNodeId() : options.node_id;
+  auto kafka_log = [](int severity, std::string_view message) {
+    Log(severity <= 3 ? LogLevel::kError : LogLevel::kWarn, "kafka",
+        {{"severity", severity}, {"message", message}});
+  };
+
   std::unique_ptr<events::EventLog> log;
   if (kafka) {
     events::KafkaEventLog::Options kafka_options;
+    kafka_options.properties = kafka_properties;
     kafka_options.brokers = options.kafka_brokers;
     kafka_options.topic = options.kafka_topic;
     kafka_options.timeout = std::chrono::milliseconds(options.kafka_timeout_ms);
-    kafka_options.log = [](int severity, std::string_view message) {
-      Log(severity <= 3 ? LogLevel::kError : LogLevel::kWarn, "kafka",
-          {{"severity", severity}, {"message", message}});
-    };
+    kafka_options.log = kafka_log;
     auto opened = events::KafkaEventLog::Open(kafka_options);
     if (!opened.ok()) return Fail("cannot open the Kafka log", opened.status());
     log = std::move(opened).value();
@@ -164,12 +215,17 @@ int RunServe(const ServeOptions& options) {
 
   Engine::Options engine_options;
   engine_options.domain.max_active_keys = options.key_quota;
+  // On Kafka, several nodes may share the topic: follow it, write what the group assigns.
+  engine_options.follow_log = kafka;
+  engine_options.node_id = node_id;
   auto engine = Engine::Start(*log, **views, SystemClock::Instance(), engine_options);
   if (!engine.ok()) return Fail("cannot start the engine", engine.status());
 
-  server::Api api(
-      **engine, SystemClock::Instance(),
-      {.bootstrap_org = options.bootstrap_org, .max_projector_lag = options.ready_max_lag});
+  server::Api api(**engine, SystemClock::Instance(),
+                  {.bootstrap_org = options.bootstrap_org,
+                   .max_projector_lag = options.ready_max_lag,
+                   .forward = {.node_id = node_id,
+                               .timeout = std::chrono::milliseconds(options.kafka_timeout_ms)}});
   server::HttpServer::Options http_options;
   http_options.listen = options.listen;
   http_options.threads = options.threads;
@@ -178,6 +234,37 @@ int RunServe(const ServeOptions& options) {
   auto http = server::HttpServer::Start(
       http_options, [&api](const server::HttpRequest& request) { return api.Handle(request); });
   if (!http.ok()) return Fail("cannot listen", http.status());
+  const std::string advertise_url =
+      options.advertise_url.empty() ? "http://" + (*http)->address() : options.advertise_url;
+
+  // Several nodes: join the group that assigns each partition one writer.
+  std::unique_ptr<events::KafkaWriterGroup> group;
+  if (kafka) {
+    (*engine)->SetAdvertiseUrl(advertise_url);
+    Engine* writers = engine->get();
+    auto joined = events::KafkaWriterGroup::Join(
+        {.brokers = options.kafka_brokers,
+         .topic = options.kafka_topic,
+         .group_id = options.kafka_group,
+         .member_id = node_id,
+         .properties = kafka_properties,
+         .on_assigned =
+             [writers](std::vector<int32_t> partitions) {
+               Log(LogLevel::kInfo, "partitions assigned", {{"count", partitions.size()}});
+               writers->Claim(partitions);
+             },
+         .on_revoked =
+             [writers](std::vector<int32_t> partitions) {
+               Log(LogLevel::kInfo, "partitions revoked", {{"count", partitions.size()}});
+               writers->Release(partitions);
+             },
+         .log = kafka_log});
+    if (!joined.ok()) {
+      (*http)->Shutdown(std::chrono::seconds(0));
+      return Fail("cannot join the writer group", joined.status());
+    }
+    group = std::move(joined).value();
+  }
 
   // Bootstrap once the address is bound, so a start that cannot listen never mints a
   // token. Requests that arrive meanwhile are served (/readyz says not ready).
@@ -189,7 +276,12 @@ int RunServe(const ServeOptions& options) {
         return Fail("cannot open --bootstrap-token-file", s);
       }
     }
-    auto bootstrap = server::Bootstrap(**engine, *log, options.bootstrap_org);
+    const bool here =
+        !kafka || ShouldBootstrapHere(**engine, options.bootstrap_org,
+                                      std::chrono::milliseconds(options.bootstrap_wait_ms));
+    auto bootstrap = here ? server::Bootstrap(**engine, *log, options.bootstrap_org)
+                          : Result<server::BootstrapResult>(server::BootstrapResult{
+                                .reason = "another node writes the bootstrap org"});
     if (!bootstrap.ok()) {
       (*http)->Shutdown(std::chrono::seconds(0));
       return Fail("bootstrap failed", bootstrap.status());
@@ -228,12 +320,15 @@ int RunServe(const ServeOptions& options) {
        {"log", kafka ? "kafka " + options.kafka_brokers + " " + options.kafka_topic
                      : (data_dir / "log").string()},
        {"views", (data_dir / "views").string()},
+       {"node", node_id},
+       {"advertise", advertise_url},
        {"threads", options.threads}});
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   Log(LogLevel::kInfo, "stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
   api.SetReady(false);
+  group.reset();  // leave the group first: the partitions move on at once
   (*http)->Shutdown(std::chrono::seconds(10));
   engine->reset();  // stops the writers; every answered command is already durable
   views->reset();
@@ -261,6 +356,22 @@ void AddServe(CLI::App& app, int* rc) {
                   "bound on each Kafka request (appends, offset queries): past it, commands "
                   "fail with 503 and /readyz reports the log unreachable")
       ->check(CLI::Range(100, 600'000))
+      ->capture_default_str();
+  cmd->add_option("--kafka-config", options->kafka_config,
+                  "file of librdkafka properties (name=value lines: security.protocol, sasl.*, "
+                  "ssl.*, timeouts) for every Kafka client; values are never logged");
+  cmd->add_option("--kafka-group", options->kafka_group,
+                  "consumer group of the nodes that share the topic (one writer per partition)")
+      ->capture_default_str();
+  cmd->add_option("--node-id", options->node_id,
+                  "this node's name in writer claims and logs (default: <hostname>-<pid>)");
+  cmd->add_option("--advertise-url", options->advertise_url,
+                  "URL other nodes forward commands to (default: http:// and the listen "
+                  "address)");
+  cmd->add_option("--bootstrap-wait-ms", options->bootstrap_wait_ms,
+                  "Kafka: how long the first start waits for the group to assign the bootstrap "
+                  "org's partition")
+      ->check(CLI::Range(0, 600'000))
       ->capture_default_str();
   cmd->add_option("--ready-max-lag", options->ready_max_lag,
                   "/readyz fails while the views are more than this many events behind the log")

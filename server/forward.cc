@@ -1,0 +1,93 @@
+#include "server/forward.h"
+
+#include <cctype>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "server/http_client.h"
+#include "server/log.h"
+#include "server/problem.h"
+
+namespace keytrail::server {
+namespace {
+
+constexpr std::string_view kForwardedBy = "keytrail-forwarded-by";
+constexpr std::string_view kRetryAfterSeconds = "1";
+
+// Requests that change state: everything but reads, verify and authorize questions.
+bool IsCommand(std::string_view method, std::string_view route) {
+  if (method == "GET" || method == "HEAD") return false;
+  return route != "/v1/verify" && route != "/v1/keys/verify" && route != "/v1/authorize";
+}
+
+// The org a command acts on: the {org} of its path, or the "id" of a new org.
+std::string OrgOf(const HttpRequest& request, std::string_view route, std::string_view org) {
+  if (!org.empty()) return std::string(org);
+  if (route != "/v1/orgs") return "";
+  const nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+  if (!body.is_object() || !body.contains("id") || !body["id"].is_string()) return "";
+  return body["id"].get<std::string>();
+}
+
+HttpResponse Unavailable(std::string_view code, std::string detail) {
+  HttpResponse response = Problem(503, code, detail);
+  response.SetHeader("Retry-After", std::string(kRetryAfterSeconds));
+  return response;
+}
+
+}  // namespace
+
+std::optional<HttpResponse> ForwardToWriter(const Engine& engine, const ForwardOptions& options,
+                                            const HttpRequest& request, std::string_view route,
+                                            std::string_view org_param) {
+  if (!IsCommand(request.method, route)) return std::nullopt;
+  const std::string org = OrgOf(request, route, org_param);
+  if (org.empty()) return std::nullopt;  // the handler reports the bad request
+  const Engine::Writer writer = engine.WriterOf(org);
+  if (writer.self) return std::nullopt;
+  if (writer.claim.advertise_url.empty()) {
+    return Unavailable("no_writer", fmt::format("no node writes partition {} yet (the group is "
+                                                "assigning it); retry",
+                                                writer.partition));
+  }
+  if (request.Header(kForwardedBy)) {
+    return Unavailable("writer_moved",
+                       fmt::format("partition {} moved to node '{}' while the command was on its "
+                                   "way; retry with the same Idempotency-Key",
+                                   writer.partition, writer.claim.node_id));
+  }
+  auto client = HttpClient::Create(writer.claim.advertise_url, options.timeout, "keytrail-node");
+  if (!client.ok()) {
+    return Unavailable("writer_unreachable",
+                       fmt::format("node '{}' advertises an unusable URL", writer.claim.node_id));
+  }
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {std::string(kForwardedBy), options.node_id}};
+  for (std::string_view name : {"authorization", "idempotency-key", "x-request-id", "accept"}) {
+    if (auto value = request.Header(name)) headers.emplace_back(name, *value);
+  }
+  auto reply = client->Send(request.method, request.target, request.body, headers);
+  if (!reply.ok()) {
+    Log(LogLevel::kWarn, "forwarding failed",
+        {{"node", writer.claim.node_id}, {"error", reply.status().ToString()}});
+    return Unavailable("writer_unreachable",
+                       fmt::format("node '{}', which writes partition {}, did not answer; retry",
+                                   writer.claim.node_id, writer.partition));
+  }
+  HttpResponse response;
+  response.status = reply->status;
+  response.content_type = reply->content_type;
+  response.body = std::move(reply->body);
+  for (const auto& [name, value] : reply->headers) {
+    std::string lower = name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "location" || lower == "retry-after" || lower == "www-authenticate") {
+      response.SetHeader(name, value);
+    }
+  }
+  response.SetHeader("Keytrail-Served-By", writer.claim.node_id);
+  return response;
+}
+
+}  // namespace keytrail::server

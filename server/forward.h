@@ -1,0 +1,35 @@
+// Any node takes any request (several nodes on one Kafka cluster): reads and verifies
+// are answered from this node's replica, and a command for an org whose partition
+// another node writes is sent on to that node (its advertised URL, from its claim in the
+// log), one hop, with the caller's Authorization, Idempotency-Key and X-Request-Id. The
+// writer's answer comes back unchanged, plus Keytrail-Served-By. A retried command with
+// the same Idempotency-Key is answered, not applied twice, wherever it lands.
+//
+// A forwarded request carries Keytrail-Forwarded-By and is never forwarded again: if the
+// partition moved meanwhile, the answer is 503 with Retry-After, as it is while no node
+// writes the partition or its writer cannot be reached. Server-internal; thread-safe.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "engine/engine.h"
+#include "server/http.h"
+
+namespace keytrail::server {
+
+struct ForwardOptions {
+  std::string node_id;  // this node, in Keytrail-Forwarded-By
+  std::chrono::milliseconds timeout{10000};
+};
+
+// nullopt: handle the request here (it is no command, this node writes its org's
+// partition, or its org is not known from the request). Otherwise the answer to send.
+// `route` is the matched route pattern; `org` its {org} capture (empty if none).
+std::optional<HttpResponse> ForwardToWriter(const Engine& engine, const ForwardOptions& options,
+                                            const HttpRequest& request, std::string_view route,
+                                            std::string_view org);
+
+}  // namespace keytrail::server
