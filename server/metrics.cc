@@ -146,7 +146,7 @@ std::string Metrics::RenderEngine(const Engine& engine) {
   }
 
   LatencySnapshot commands, appends;
-  std::string lag, applied, current, log_ok;
+  std::string lag, applied, current, log_ok, writing, epoch, fenced;
   for (const WriterHealth& health : engine.writer_health()) {
     commands.Add(health.command_latency);
     appends.Add(health.append_latency);
@@ -159,6 +159,12 @@ std::string Metrics::RenderEngine(const Engine& engine) {
                            health.views_current ? 1 : 0);
     log_ok +=
         fmt::format("keytrail_log_append_ok{{partition=\"{}\"}} {}\n", p, health.log_ok ? 1 : 0);
+    writing += fmt::format("keytrail_partition_writing{{partition=\"{}\"}} {}\n", p,
+                           health.writing ? 1 : 0);
+    epoch += fmt::format("keytrail_partition_epoch{{partition=\"{}\"}} {}\n", p,
+                         health.claim.epoch);
+    fenced += fmt::format("keytrail_fenced_events_total{{partition=\"{}\"}} {}\n", p,
+                          health.fenced_events);
   }
   out += RenderLatency("keytrail_command_duration_seconds",
                        "Time from a command's arrival at its partition's writer to its answer "
@@ -180,7 +186,19 @@ std::string Metrics::RenderEngine(const Engine& engine) {
       "# HELP keytrail_log_append_ok 0 after a failed append to the event log, until one "
       "succeeds.\n"
       "# TYPE keytrail_log_append_ok gauge\n" +
-      log_ok;
+      log_ok +
+      "# HELP keytrail_partition_writing 1 while this node writes the partition (it holds the "
+      "current claim).\n"
+      "# TYPE keytrail_partition_writing gauge\n" +
+      writing +
+      "# HELP keytrail_partition_epoch Epoch of the partition's current writer claim (0: "
+      "none).\n"
+      "# TYPE keytrail_partition_epoch gauge\n" +
+      epoch +
+      "# HELP keytrail_fenced_events_total Events of a superseded writer epoch that the views "
+      "ignored, since the views were loaded.\n"
+      "# TYPE keytrail_fenced_events_total counter\n" +
+      fenced;
   return out;
 }
 

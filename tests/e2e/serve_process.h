@@ -41,6 +41,8 @@ class ServeProcess {
     child_.Signal(SIGTERM);
     return child_.Wait();
   }
+  // Sends `signal` (e.g. SIGSTOP / SIGCONT) and returns at once.
+  void Signal(int signal) { child_.Signal(signal); }
   // SIGKILL: no chance to flush or answer anything.
   void Kill() {
     child_.Kill();

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/e2e/api_client.h"
 #include "tests/e2e/serve_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/run_command.h"
@@ -23,42 +24,12 @@ namespace keytrail::testing {
 namespace {
 
 using nlohmann::json;
-using Headers = std::vector<std::pair<std::string, std::string>>;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream out;
   out << in.rdbuf();
   return out.str();
-}
-
-// A client that sends one caller's bearer key and parses JSON answers.
-class Api {
- public:
-  Api(const std::string& address, std::string token) : http_(address), token_(std::move(token)) {}
-
-  HttpClient::Response Raw(const std::string& method, const std::string& target,
-                           const std::string& body = "", Headers headers = {}) {
-    if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
-    return http_.Send(method, target, body, headers);
-  }
-  // The status and the parsed body (null if it is not JSON).
-  std::pair<int, json> Call(const std::string& method, const std::string& target,
-                            const std::string& body = "", Headers headers = {}) {
-    auto r = Raw(method, target, body, std::move(headers));
-    return {r.status, json::parse(r.body, nullptr, false)};
-  }
-  HttpClient& http() { return http_; }
-
- private:
-  HttpClient http_;
-  std::string token_;
-};
-
-std::string CodeOf(const json& body) {
-  return body.is_object() && body.contains("code") && body["code"].is_string()
-             ? body["code"].get<std::string>()
-             : "";
 }
 
 // The README walkthrough against a running server: create -> verify -> rotate (both
