@@ -127,8 +127,11 @@ Result<std::unique_ptr<LogReader>> OpenReader(
   KT_RETURN_IF_ERROR(config.Set("enable.partition.eof", "false"));
   // Never jump silently: a position outside the retained offsets is an error.
   KT_RETURN_IF_ERROR(config.Set("auto.offset.reset", "error"));
-  // A reader at the end sees a new record within this many ms.
-  KT_RETURN_IF_ERROR(config.Set("fetch.wait.max.ms", "100"));
+  // A reader at the end sees a new record within this many ms (a broker that answers a
+  // fetch as soon as data arrives, as Kafka does, makes it sooner; the mock cluster waits
+  // the whole time). Every write is read back before it is acknowledged, so this bounds
+  // write latency too. --kafka-config may change it.
+  KT_RETURN_IF_ERROR(config.Set("fetch.wait.max.ms", "10"));
   KT_RETURN_IF_ERROR(config.Set("reconnect.backoff.max.ms", "1000"));
   KT_RETURN_IF_ERROR(ApplyProperties(config, properties));
   // Errors come back from consumer_poll (see Next), so no error_cb here.

@@ -20,11 +20,12 @@ int main(int argc, char** argv) {
   app.add_option("--expiry-keys", args.expiry_keys, "keys expiring together in expiry-burst")
       ->check(CLI::PositiveNumber);
   app.add_option("sections", sections,
-                 "local-append, kafka-append, projector, verify, create, memory, expiry-burst, "
+                 "local-append, kafka-append, propagation, projector, verify, create, memory, "
+                 "expiry-burst, "
                  "expiry-steady, authorize, rebuild, audit-query or all")
-      ->check(CLI::IsMember({"local-append", "kafka-append", "projector", "verify", "create",
-                             "memory", "expiry-burst", "expiry-steady", "authorize", "rebuild",
-                             "audit-query", "all"}));
+      ->check(CLI::IsMember({"local-append", "kafka-append", "propagation", "projector", "verify",
+                             "create", "memory", "expiry-burst", "expiry-steady", "authorize",
+                             "rebuild", "audit-query", "all"}));
   CLI11_PARSE(app, argc, argv);
 
   int rc = 0;
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
     const bool all = s == "all";
     if (all || s == "local-append") rc |= keytrail::bench::RunLocalAppend(args);
     if (all || s == "kafka-append") rc |= keytrail::bench::RunKafkaAppend(args);
+    if (all || s == "propagation") rc |= keytrail::bench::RunPropagation(args);
     if (all || s == "projector") rc |= keytrail::bench::RunProjector(args);
     for (const char* keys_section : {"verify", "create", "memory"}) {
       if (all || s == keys_section) rc |= keytrail::bench::RunKeys(args, keys_section);

@@ -15,6 +15,8 @@ struct Args {
 
 int RunLocalAppend(const Args& args);
 int RunKafkaAppend(const Args& args);
+// Three nodes on one (mock) Kafka cluster: revoke and create propagation.
+int RunPropagation(const Args& args);
 int RunProjector(const Args& args);
 // section: "verify", "create" or "memory".
 int RunKeys(const Args& args, const std::string& section);
