@@ -7,6 +7,7 @@
 // key on each other node (and from a create acknowledged to verify accepting it), p50 /
 // p99 / max over many keys; each key is one sample per other node.
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -140,6 +141,26 @@ int RunPropagation(const Args& args) {
       return 1;
     }
   }
+  // Writes to one partition (one org) through its writer, 16 clients: every batch is
+  // appended, read back and checked against the fence before it is acknowledged.
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> writes{0};
+  std::vector<std::thread> clients;
+  const auto burst = Clock::now();
+  for (int c = 0; c < 16; ++c) {
+    clients.emplace_back([&, c] {
+      for (int n = 0; !stop.load(); ++n) {
+        auto key =
+            writer.CreateKey(admin, {.name = fmt::format("burst-{}-{}", c, n), .group = "ci"});
+        if (key.ok() && key->outcome.kind == CommandOutcome::Kind::kApplied) ++writes;
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(args.seconds));
+  stop = true;
+  for (auto& t : clients) t.join();
+  Report("propagation", "creates_per_s_one_partition_16_clients",
+         static_cast<double>(writes.load()) / SecondsSince(burst), "creates/s");
   Report("propagation", "samples", static_cast<double>(revoked.size()), "samples");
   ReportLatencies("revoke_to_refused_elsewhere", revoked);
   ReportLatencies("create_to_valid_elsewhere", created);
