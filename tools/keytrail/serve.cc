@@ -61,7 +61,7 @@ struct ServeOptions {
 
 // The file --bootstrap-token-file names. Opened (mode 0600) before bootstrapping, so
 // an unwritable path fails the start before a token exists; written only if a token is
-// minted; removed again if this start created it and had nothing to write.
+// minted; removed again if this start created it and it is still empty.
 class TokenFile {
  public:
   Status Open(const std::string& path) {
@@ -91,10 +91,14 @@ class TokenFile {
     return status;
   }
 
+  // Removes the file if this start created it and nobody wrote to it (several nodes may
+  // share one token file; the one that bootstraps writes it).
   ~TokenFile() {
     if (fd_ < 0) return;
+    struct stat st {};
+    const bool empty = ::fstat(fd_, &st) == 0 && st.st_size == 0;
     ::close(fd_);
-    if (created_ && !written_) ::unlink(path_.c_str());
+    if (created_ && !written_ && empty) ::unlink(path_.c_str());
   }
 
  private:
