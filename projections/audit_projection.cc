@@ -440,10 +440,10 @@ Status WriteRecord(const LogPosition& position, std::string_view org, const Acto
   return Status::Ok();
 }
 
-}  // namespace
-
-std::string AuditProjection::RecordKey(const LogPosition& position) {
-  return std::string(kRecords) + Pos(position);
+// A record about the log record at `position` itself (skipped, fenced), not its event.
+Described AboutLogRecord(std::string_view action, const LogPosition& position) {
+  return Described{action, "log_record", fmt::format("{}/{}", position.partition, position.offset),
+                   ""};
 }
 
 // The event's actor as the trail shows it (a key's name from the name rows).
@@ -459,6 +459,12 @@ Result<Actor> ActorOf(const fb::Envelope& event, std::string_view org, ViewBatch
     actor.key_name = std::move(*name);
   }
   return actor;
+}
+
+}  // namespace
+
+std::string AuditProjection::RecordKey(const LogPosition& position) {
+  return std::string(kRecords) + Pos(position);
 }
 
 Status AuditProjection::Apply(const LogPosition& position, const fb::Envelope& event,
@@ -485,8 +491,7 @@ Status AuditProjection::ApplyFenced(const LogPosition& position, const fb::Envel
   if (org.size() > 0xffff) return Status::InvalidArgument("audit: org longer than 65535 bytes");
   auto actor = ActorOf(event, org, batch);
   KT_RETURN_IF_ERROR(actor.status());
-  Described described{"event.fenced", "log_record",
-                      fmt::format("{}/{}", position.partition, position.offset), ""};
+  Described described = AboutLogRecord("event.fenced", position);
   JsonWriter details(&described.details);
   details.BeginObject();
   details.Key("current_epoch");
@@ -507,8 +512,7 @@ Status AuditProjection::ApplySkipped(const LogPosition& position, const SkippedR
   if (skip.org.size() > 0xffff || skip.operator_id.size() > 0xffff) {
     return Status::InvalidArgument("audit: org or operator longer than 65535 bytes");
   }
-  Described described{"projector.skipped", "log_record",
-                      fmt::format("{}/{}", position.partition, position.offset), ""};
+  Described described = AboutLogRecord("projector.skipped", position);
   JsonWriter details(&described.details);
   details.BeginObject();
   details.Key("error");

@@ -84,7 +84,8 @@ HttpResponse MetricsHandler(ApiContext& ctx, const RoutedRequest& request);
 
 // audit.cc
 // GET /v1/orgs/{org}/keys/{id}?as_of=T: the key and its group's rules as they were at T
-// (from the audit trail); 404 key_not_found if the key did not exist then.
+// (Queries::KeyAsOf / DirectoryAsOf: the org's events up to T, folded); 404 key_not_found
+// if the key did not exist then.
 HttpResponse GetKeyAsOf(ApiContext& ctx, const Caller& caller, std::string_view id,
                         std::string_view as_of);
 HttpResponse ListAuditHandler(ApiContext& ctx, const RoutedRequest& request);

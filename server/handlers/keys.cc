@@ -151,7 +151,12 @@ HttpResponse GetKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
     if (name != "as_of") {
       return Problem(400, "invalid_request", fmt::format("unknown query parameter '{}'", name));
     }
-    return GetKeyAsOf(ctx, caller, request.Param("id"), value);
+  }
+  if (request.query.size() > 1) {
+    return Problem(400, "invalid_request", "query parameter 'as_of' repeated");
+  }
+  if (!request.query.empty()) {
+    return GetKeyAsOf(ctx, caller, request.Param("id"), request.query[0].second);
   }
   auto loaded = ctx.LoadKey(caller, request.Param("id"));
   if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);

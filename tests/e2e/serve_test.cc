@@ -557,5 +557,29 @@ TEST_F(ServeTest, BadFlagsAndUnusableAddressesFailFast) {
   }
 }
 
+// --kafka-config: a property librdkafka refuses, one keytrail sets itself, or a missing file
+// fails the start with exit 2 and a message naming the line and the property, never the
+// value (values may be passwords).
+TEST_F(ServeTest, BadKafkaConfigFailsTheStartWithoutShowingValues) {
+  const std::string file = dir_.path() + "/kafka.properties";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"sasl.password=hunter2-secret\nno.such.property=hunter2-secret\n", "no.such.property"},
+      {"# durability is keytrail's\nacks=hunter2-secret\n", "keytrail sets 'acks' itself"},
+      {"session.timeout.ms=hunter2-secret\n", "session.timeout.ms"},
+      {"just a line\n", "expected name=value"}};
+  for (const auto& [content, expected] : cases) {
+    std::ofstream(file, std::ios::trunc) << content;
+    auto result = RunCommand({KEYTRAIL_BINARY, "serve", "--data-dir", DataDir(), "--kafka-brokers",
+                              "127.0.0.1:1", "--kafka-config", file});
+    EXPECT_EQ(result.exit_code, 2) << content;
+    EXPECT_NE(result.err.find(expected), std::string::npos) << result.err;
+    EXPECT_EQ(result.err.find("hunter2"), std::string::npos) << "a value leaked: " << result.err;
+  }
+  auto missing = RunCommand({KEYTRAIL_BINARY, "serve", "--data-dir", DataDir(), "--kafka-brokers",
+                             "127.0.0.1:1", "--kafka-config", dir_.path() + "/nowhere"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("no such file"), std::string::npos) << missing.err;
+}
+
 }  // namespace
 }  // namespace keytrail::testing

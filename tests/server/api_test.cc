@@ -537,6 +537,11 @@ TEST_F(ApiTest, AuthorizeAsOfAnswersAsThingsWereThen) {
             "invalid_request");
   EXPECT_EQ(Code(Call("GET", key_path + "?as_of=2999-01-01T00:00:00Z", "", admin_)),
             "invalid_request");
+  // Another parameter next to as_of, or as_of twice, is refused, not ignored.
+  EXPECT_EQ(Code(Call("GET", key_path + "?as_of=" + narrowed + "&foo=1", "", admin_)),
+            "invalid_request");
+  EXPECT_EQ(Code(Call("GET", key_path + "?as_of=" + narrowed + "&as_of=" + narrowed, "", admin_)),
+            "invalid_request");
 }
 
 TEST_F(ApiTest, RotateKeepsTheOldTokenForTheGrace) {
