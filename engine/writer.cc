@@ -33,9 +33,12 @@ constexpr size_t kMaxExpiriesPerBatch = 4096;
 constexpr size_t kRecoveryReadBatch = 4096;
 constexpr auto kRecoveryPoll = std::chrono::milliseconds(1000);
 constexpr int kRecoveryMaxIdlePolls = 30;
-// How long a following writer waits for new records before it looks at its queue again:
-// bounds how late it picks up a command, and how often an idle node polls the log.
-constexpr auto kFollowPoll = std::chrono::milliseconds(5);
+// Longest wait of a following writer for new records: a command, a claim or Wake() cut it
+// short (LogReader::Wake), and it ends at the next timer's due time, so this bounds only
+// how often an idle node looks at its partition.
+constexpr auto kFollowPoll = std::chrono::milliseconds(100);
+// How soon a claim that failed is tried again while the partition stays assigned here.
+constexpr auto kClaimRetry = std::chrono::seconds(1);
 // Longest sleep: bounds how late a timer fires if the wall clock jumps forward.
 constexpr auto kMaxSleep = std::chrono::seconds(1);
 
@@ -205,6 +208,7 @@ void PartitionWriter::Stop() {
   }
   cv_.notify_all();
   idle_cv_.notify_all();
+  projector_.Wake(partition_);
   thread_.join();
   for (auto& pending : queue_) {
     pending->promise.set_value(Status::Unavailable("the writer is stopping"));
@@ -227,6 +231,7 @@ std::future<Result<CommandOutcome>> PartitionWriter::Submit(domain::CommandConte
     queue_.push_back(std::move(pending));
   }
   cv_.notify_one();
+  if (options_.follow_log) projector_.Wake(partition_);  // it may be waiting for records
   return future;
 }
 
@@ -236,6 +241,7 @@ void PartitionWriter::Wake() {
     wake_ = true;
   }
   cv_.notify_one();
+  if (options_.follow_log) projector_.Wake(partition_);
 }
 
 void PartitionWriter::NoteIdle() {
@@ -249,6 +255,7 @@ bool PartitionWriter::WaitIdle() {
   const uint64_t before = idle_passes_;
   wake_ = true;
   cv_.notify_one();
+  if (options_.follow_log) projector_.Wake(partition_);
   idle_cv_.wait(lock, [&] { return !running_ || idle_passes_ > before; });
   return running_;
 }
@@ -280,15 +287,18 @@ events::PartitionClaim PartitionWriter::claim() const {
 }
 
 void PartitionWriter::Claim(std::string advertise_url) {
+  assigned_.store(true, std::memory_order_release);
   {
     std::lock_guard lock(mu_);
     claim_requested_ = true;
     claim_url_ = std::move(advertise_url);
   }
   cv_.notify_one();
+  projector_.Wake(partition_);
 }
 
 void PartitionWriter::Release() {
+  assigned_.store(false, std::memory_order_release);
   writing_.store(false, std::memory_order_release);
   Wake();
 }
@@ -300,15 +310,18 @@ void PartitionWriter::PublishClaim() {
     fenced_events_.store(*fenced, std::memory_order_relaxed);
   }
   if (writing() && options_.follow_log && current->epoch != epoch_) {
-    // Another node claimed the partition after us: nothing we append counts any more.
+    // Another node claimed the partition after us: nothing we append counts any more, and
+    // we claim again only when the group assigns the partition here again.
     writing_.store(false, std::memory_order_release);
+    assigned_.store(false, std::memory_order_release);
   }
   std::lock_guard lock(claim_mu_);
   claim_ = std::move(current).value();
 }
 
 void PartitionWriter::ClaimNow() {
-  if (!options_.follow_log || writing()) return;
+  if (!options_.follow_log || writing() || !assigned_.load(std::memory_order_acquire)) return;
+  next_claim_try_ = std::chrono::steady_clock::now() + kClaimRetry;
   if (needs_recovery_) {
     if (!RecoverState().ok()) return;
     needs_recovery_ = false;
@@ -345,6 +358,8 @@ void PartitionWriter::ClaimNow() {
   if (now.offset == offsets->front() && now.epoch == before.epoch + 1) {
     epoch_ = now.epoch;
     writing_.store(true, std::memory_order_release);
+  } else {
+    assigned_.store(false, std::memory_order_release);  // another node's claim won
   }
 }
 
@@ -354,6 +369,7 @@ Status PartitionWriter::CheckNotFenced(const std::vector<int64_t>& offsets) {
   // Events before the claim that superseded ours were judged under our epoch.
   if (current.epoch == epoch_ || current.offset > offsets.back()) return Status::Ok();
   writing_.store(false, std::memory_order_release);
+  assigned_.store(false, std::memory_order_release);
   needs_recovery_ = true;  // the state holds events the log refused
   return Status::Unavailable(fmt::format(
       "partition {} moved to node '{}' before the command's events were written (fenced); "
@@ -362,7 +378,15 @@ Status PartitionWriter::CheckNotFenced(const std::vector<int64_t>& offsets) {
 }
 
 void PartitionWriter::FollowLog() {
-  auto applied = projector_.Step(partition_, kFollowPoll);
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(kFollowPoll);
+  if (writing()) {
+    std::lock_guard lock(mu_);
+    if (next_due_ >= 0) {
+      const Micros until = std::max(next_due_, retry_timers_at_) - clock_.NowMicros();
+      wait = std::min(wait, std::chrono::milliseconds(std::max<Micros>(0, until / 1000)));
+    }
+  }
+  auto applied = projector_.Step(partition_, wait);
   views_current_.store(applied.ok(), std::memory_order_relaxed);
   if (!applied.ok()) {
     std::this_thread::sleep_for(kFollowPoll);  // a halted or failing projector: no spin
@@ -377,6 +401,11 @@ void PartitionWriter::FollowLog() {
     PublishTimerStats();
   }
   if (needs_recovery_ && RecoverState().ok()) needs_recovery_ = false;
+  // Assigned here but not writing: the last claim failed or lost; try again.
+  if (assigned_.load(std::memory_order_acquire) && !writing() &&
+      std::chrono::steady_clock::now() >= next_claim_try_) {
+    ClaimNow();
+  }
 }
 
 void PartitionWriter::NoteLogEnd(int64_t end) {

@@ -237,11 +237,15 @@ class PartitionWriter {
   bool running_ = false;                        // guarded by mu_
   bool wake_ = false;                           // guarded by mu_
   bool claim_requested_ = false;                // guarded by mu_
-  std::string claim_url_;                       // guarded by mu_: for the next claim
-  uint64_t idle_passes_ = 0;                    // guarded by mu_; see NoteIdle
-  std::condition_variable idle_cv_;             // signalled by NoteIdle
-  Micros next_due_ = -1;                        // guarded by mu_; -1 = no timer
-  Micros retry_timers_at_ = 0;                  // writer thread only: backoff after failure
+  // The group assigned this partition here (Claim, until Release, or until another node's
+  // claim supersedes ours): a claim that failed to reach the log is tried again.
+  std::atomic<bool> assigned_{false};
+  std::chrono::steady_clock::time_point next_claim_try_;  // writer thread only
+  std::string claim_url_;                                 // guarded by mu_: for the next claim
+  uint64_t idle_passes_ = 0;                              // guarded by mu_; see NoteIdle
+  std::condition_variable idle_cv_;                       // signalled by NoteIdle
+  Micros next_due_ = -1;                                  // guarded by mu_; -1 = no timer
+  Micros retry_timers_at_ = 0;  // writer thread only: backoff after failure
 
   // Scheduler metrics, read by any thread.
   std::atomic<size_t> pending_timers_{0};

@@ -41,6 +41,11 @@ class LogReader {
   // appended; their values are not verified here.
   virtual Result<std::vector<LogRecord>> Next(size_t max_records,
                                               std::chrono::milliseconds wait) = 0;
+
+  // Makes a Next waiting in another thread return now, with what it has (possibly
+  // nothing); if none is waiting, the next Next may return early once. The one call that
+  // may come from another thread.
+  virtual void Wake() = 0;
 };
 
 // Thread-safe: any number of threads may append and read concurrently.

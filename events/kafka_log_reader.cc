@@ -28,11 +28,13 @@ class KafkaLogReader final : public LogReader {
                  int32_t partition, int64_t offset)
       : context_(std::move(context)),
         consumer_(consumer),
+        queue_(rd_kafka_queue_get_consumer(consumer)),
         topic_(std::move(topic)),
         partition_(partition),
         position_(offset) {}
 
   ~KafkaLogReader() override {
+    if (queue_ != nullptr) rd_kafka_queue_destroy(queue_);
     // Nothing to commit and no group membership to leave: skip the consumer close.
     rd_kafka_destroy_flags(consumer_, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   }
@@ -50,7 +52,7 @@ class KafkaLogReader final : public LogReader {
       }
       rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer_, timeout_ms);
       if (message == nullptr) {
-        if (!out.empty() || SteadyClock::now() >= deadline) break;
+        if (!out.empty() || SteadyClock::now() >= deadline || woken_.exchange(false)) break;
         continue;
       }
       std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> owned(
@@ -82,6 +84,11 @@ class KafkaLogReader final : public LogReader {
     return out;
   }
 
+  void Wake() override {
+    woken_.store(true);
+    if (queue_ != nullptr) rd_kafka_queue_yield(queue_);  // a blocked consumer_poll returns
+  }
+
  private:
   Status ConsumerError(const rd_kafka_message_t& message) const {
     const std::string message_text =
@@ -103,10 +110,12 @@ class KafkaLogReader final : public LogReader {
 
   const std::unique_ptr<ClientContext> context_;  // outlives consumer_
   rd_kafka_t* const consumer_;
+  rd_kafka_queue_t* const queue_;  // the consumer's queue, which consumer_poll serves; may be null
   const std::string topic_;
   const int32_t partition_;
   int64_t position_;
   Status pending_;
+  std::atomic<bool> woken_{false};
 };
 
 }  // namespace

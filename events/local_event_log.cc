@@ -258,6 +258,14 @@ class LocalLogReader final : public LogReader {
   LocalLogReader(LocalEventLog::Impl* log, int32_t partition, int64_t offset)
       : log_(log), partition_(partition), position_(offset) {}
 
+  void Wake() override {
+    {
+      std::lock_guard lock(log_->mu);
+      woken_.store(true);
+    }
+    log_->appended.notify_all();
+  }
+
   Result<std::vector<LogRecord>> Next(size_t max_records, std::chrono::milliseconds wait) override {
     std::vector<LogRecord> out;
     int64_t end = log_->durable_end[partition_].load();
@@ -265,8 +273,9 @@ class LocalLogReader final : public LogReader {
       std::unique_lock lock(log_->mu);
       log_->appended.wait_for(lock, wait, [&] {
         end = log_->durable_end[partition_].load();
-        return end > position_;
+        return end > position_ || woken_.load();
       });
+      woken_.store(false);
       if (end <= position_) return out;
     }
     end = std::min<int64_t>(end, position_ + static_cast<int64_t>(max_records));
@@ -308,6 +317,7 @@ class LocalLogReader final : public LogReader {
   LocalEventLog::Impl* log_;
   const int32_t partition_;
   int64_t position_;
+  std::atomic<bool> woken_{false};
 };
 
 }  // namespace

@@ -140,11 +140,11 @@ Result<size_t> CopySkips(ViewStore& from, ViewStore& to) {
 struct Projector::PartitionState {
   int32_t partition = 0;
   int64_t next_offset = 0;
-  std::unique_ptr<events::LogReader> reader;
-  std::map<int64_t, SkippedRecord> skips;  // offsets an operator skipped
-  events::EpochFence fence;                // as of next_offset
-  uint64_t fenced = 0;                     // events fenced since the state was loaded
-  Status halted;                           // non-OK once a record could not be applied
+  std::shared_ptr<events::LogReader> reader;  // shared with Wake
+  std::map<int64_t, SkippedRecord> skips;     // offsets an operator skipped
+  events::EpochFence fence;                   // as of next_offset
+  uint64_t fenced = 0;                        // events fenced since the state was loaded
+  Status halted;                              // non-OK once a record could not be applied
 };
 
 Projector::Projector(events::EventLog& log, ViewStore& store, std::vector<Projection*> projections,
@@ -169,13 +169,33 @@ Result<Projector::PartitionState*> Projector::State(int32_t partition) {
   if (!claim.ok()) return claim.status();
   auto reader = log_.OpenReader(partition, *checkpoint);
   if (!reader.ok()) return reader.status();
-  slot = std::make_unique<PartitionState>();
-  slot->partition = partition;
-  slot->next_offset = *checkpoint;
-  slot->reader = std::move(reader).value();
-  slot->skips = std::move(skips).value();
-  slot->fence = events::EpochFence(std::move(claim).value());
+  auto state = std::make_unique<PartitionState>();
+  state->partition = partition;
+  state->next_offset = *checkpoint;
+  state->reader = std::move(reader).value();
+  state->skips = std::move(skips).value();
+  state->fence = events::EpochFence(std::move(claim).value());
+  std::lock_guard lock(readers_mu_);
+  slot = std::move(state);
   return slot.get();
+}
+
+void Projector::ResetPartition(int32_t partition) {
+  std::lock_guard lock(readers_mu_);
+  partitions_[partition].reset();
+}
+
+void Projector::Wake(int32_t partition) {
+  std::shared_ptr<events::LogReader> reader;
+  {
+    std::lock_guard lock(readers_mu_);
+    if (partition < 0 || partition >= static_cast<int32_t>(partitions_.size()) ||
+        !partitions_[partition]) {
+      return;
+    }
+    reader = partitions_[partition]->reader;
+  }
+  reader->Wake();
 }
 
 Status Projector::ApplyRecords(PartitionState& state, const std::vector<events::LogRecord>& records,
@@ -263,7 +283,7 @@ Result<size_t> Projector::StepUntil(int32_t partition, int64_t end,
   if (!committed.ok()) {
     // Not the records' fault (I/O): nothing of the run was committed, so the next call
     // starts over from the stored checkpoint with a fresh reader.
-    partitions_[partition].reset();
+    ResetPartition(partition);
     return committed;
   }
   return records->size();
@@ -399,7 +419,7 @@ Status Projector::Skip(int32_t partition, int64_t offset, SkippedRecord skip) {
     }
   }
   // Either way, start over from the store: the checkpoint, the skips and a fresh reader.
-  partitions_[partition].reset();
+  ResetPartition(partition);
   return applied;
 }
 

@@ -29,6 +29,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,10 @@ class Projector {
   // (its rows would miss the records applied before).
   void Add(Projection* projection) { projections_.push_back(projection); }
 
+  // Makes a Step of `partition` waiting in another thread return now (LogReader::Wake).
+  // The one call that may come from another thread.
+  void Wake(int32_t partition);
+
   // Reads the next records of `partition` (waiting up to `wait`) and applies them.
   // Returns the number applied (0 if none arrived). Once halted, returns the halting
   // error again without reading.
@@ -125,6 +130,8 @@ class Projector {
  private:
   struct PartitionState;
   Result<PartitionState*> State(int32_t partition);
+  // Drops the partition's state: the next call starts over from the store.
+  void ResetPartition(int32_t partition);
   // Step, reading no record at or past `end`.
   Result<size_t> StepUntil(int32_t partition, int64_t end, std::chrono::milliseconds wait);
   // Why the record cannot be applied (decoded and applied to a batch never committed),
@@ -138,6 +145,8 @@ class Projector {
   ViewStore& store_;
   std::vector<Projection*> projections_;
   Options options_;
+  // Guards the partitions_ slots' reader pointers against Wake from another thread.
+  std::mutex readers_mu_;
   std::vector<std::unique_ptr<PartitionState>> partitions_;
 };
 

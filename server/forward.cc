@@ -46,7 +46,8 @@ std::optional<HttpResponse> ForwardToWriter(const Engine& engine, const ForwardO
   if (org.empty()) return std::nullopt;  // the handler reports the bad request
   const Engine::Writer writer = engine.WriterOf(org);
   if (writer.self) return std::nullopt;
-  if (writer.claim.advertise_url.empty()) {
+  if (writer.claim.advertise_url.empty() || writer.claim.node_id == options.node_id) {
+    // No claim yet, or our own claim from before we let the partition go: a move is on.
     return Unavailable("no_writer", fmt::format("no node writes partition {} yet (the group is "
                                                 "assigning it); retry",
                                                 writer.partition));

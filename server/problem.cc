@@ -70,7 +70,9 @@ HttpResponse RejectionProblem(const domain::Rejection& rejection) {
 HttpResponse StatusProblem(const Status& status) {
   if (status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kTimeout) {
     Log(LogLevel::kWarn, "dependency unavailable", {{"error", status.ToString()}});
-    return Problem(503, "unavailable", status.ToString());
+    HttpResponse response = Problem(503, "unavailable", status.ToString());
+    response.SetHeader("Retry-After", "1");  // a move, a fenced write, Kafka down: retry
+    return response;
   }
   Log(LogLevel::kError, "internal error", {{"error", status.ToString()}});
   return Problem(500, "internal", "internal error; see the server log");

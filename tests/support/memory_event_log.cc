@@ -16,7 +16,9 @@ class MemoryLogReader final : public events::LogReader {
                                               std::chrono::milliseconds wait) override {
     std::unique_lock lock(storage_->mu);
     const auto& records = storage_->partitions[partition_];
-    storage_->appended.wait_for(lock, wait, [&] { return next_ < int64_t(records.size()); });
+    storage_->appended.wait_for(lock, wait,
+                                [&] { return next_ < int64_t(records.size()) || woken_; });
+    woken_ = false;
     std::vector<events::LogRecord> out;
     while (out.size() < max_records && next_ < int64_t(records.size())) {
       out.push_back(records[next_++]);
@@ -24,10 +26,19 @@ class MemoryLogReader final : public events::LogReader {
     return out;
   }
 
+  void Wake() override {
+    {
+      std::lock_guard lock(storage_->mu);
+      woken_ = true;
+    }
+    storage_->appended.notify_all();
+  }
+
  private:
   std::shared_ptr<Storage> storage_;
   const int32_t partition_;
   int64_t next_;
+  bool woken_ = false;  // guarded by storage_->mu
 };
 
 Status CheckPartition(const Storage& storage, int32_t partition) {

@@ -33,6 +33,8 @@ void AddDataOptions(CLI::App& cmd, DataOptions& options) {
   cmd.add_option("--kafka-timeout-ms", options.kafka_timeout_ms, "bound on each Kafka request")
       ->check(CLI::Range(100, 600'000))
       ->capture_default_str();
+  cmd.add_option("--kafka-config", options.kafka_config,
+                 "file of librdkafka properties (security.protocol, sasl.*, ssl.*), as for serve");
 }
 
 Result<std::unique_ptr<events::EventLog>> OpenLog(const DataOptions& options, bool read_only) {
@@ -41,6 +43,11 @@ Result<std::unique_ptr<events::EventLog>> OpenLog(const DataOptions& options, bo
     kafka.brokers = options.kafka_brokers;
     kafka.topic = options.kafka_topic;
     kafka.timeout = std::chrono::milliseconds(options.kafka_timeout_ms);
+    if (!options.kafka_config.empty()) {
+      auto properties = events::ReadKafkaProperties(options.kafka_config);
+      if (!properties.ok()) return properties.status();
+      kafka.properties = std::move(properties).value();
+    }
     auto log = events::KafkaEventLog::Open(kafka);
     if (!log.ok()) return log.status();
     return std::unique_ptr<events::EventLog>(std::move(log).value());

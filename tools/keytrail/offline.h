@@ -26,12 +26,13 @@ struct DataOptions {
   std::string kafka_brokers;
   std::string kafka_topic = "keytrail.events";
   int kafka_timeout_ms = 10'000;
+  std::string kafka_config;  // librdkafka properties file, as for keytrail serve
 
   std::string ViewsPath() const;
   std::string LogPath() const;
 };
 
-// Registers --data-dir, --kafka-brokers, --kafka-topic, --kafka-timeout-ms.
+// Registers --data-dir, --kafka-brokers, --kafka-topic, --kafka-timeout-ms, --kafka-config.
 void AddDataOptions(CLI::App& cmd, DataOptions& options);
 
 // Opens the local log (read_only: as a snapshot, without its lock, so that it works
