@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "base/clock.h"
-#include "keys/key_material.h"
 #include "engine/latency_histogram.h"
+#include "keys/key_material.h"
 #include "schemas/events_generated.h"
 
 namespace keytrail {

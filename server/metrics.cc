@@ -161,8 +161,8 @@ std::string Metrics::RenderEngine(const Engine& engine) {
         fmt::format("keytrail_log_append_ok{{partition=\"{}\"}} {}\n", p, health.log_ok ? 1 : 0);
     writing += fmt::format("keytrail_partition_writing{{partition=\"{}\"}} {}\n", p,
                            health.writing ? 1 : 0);
-    epoch += fmt::format("keytrail_partition_epoch{{partition=\"{}\"}} {}\n", p,
-                         health.claim.epoch);
+    epoch +=
+        fmt::format("keytrail_partition_epoch{{partition=\"{}\"}} {}\n", p, health.claim.epoch);
     fenced += fmt::format("keytrail_fenced_events_total{{partition=\"{}\"}} {}\n", p,
                           health.fenced_events);
   }

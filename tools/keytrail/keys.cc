@@ -9,8 +9,8 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
-#include "tools/keytrail/client/api_call.h"
 #include "server/http_client.h"
+#include "tools/keytrail/client/api_call.h"
 #include "tools/keytrail/client/output.h"
 #include "tools/keytrail/commands.h"
 
