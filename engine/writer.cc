@@ -59,9 +59,10 @@ bool ChangesDirectory(fb::Payload type) {
 }  // namespace
 
 // Folds what the projector applies into the writer's state (others' events, when several
-// nodes share the log), so the state stays what the log says: events the writer wrote
-// itself (below folded_through_) are already in it. Runs on the writer thread, which
-// drives the projector.
+// nodes share the log), so the state stays what the log says. The writer's own appended
+// events (own_pending_) are already in it; if the fence refuses one of them, the state is
+// wrong and the command must not be acknowledged (own_fenced_). Runs on the writer
+// thread, which drives the projector.
 class PartitionWriter::StateFold final : public projections::Projection {
  public:
   explicit StateFold(PartitionWriter& writer) : writer_(writer) {}
@@ -70,6 +71,7 @@ class PartitionWriter::StateFold final : public projections::Projection {
 
   Status Apply(const projections::LogPosition& position, const fb::Envelope& event,
                projections::ViewBatch&) override {
+    if (writer_.own_pending_.erase(position.offset) > 0) return Status::Ok();  // folded
     // Already folded, or about to be read again from the log (RecoverState).
     if (position.offset < writer_.folded_through_ || writer_.needs_recovery_) return Status::Ok();
     writer_.folded_through_ = position.offset + 1;
@@ -82,6 +84,14 @@ class PartitionWriter::StateFold final : public projections::Projection {
     }
     writer_.timers_.Apply(event);
     if (ChangesDirectory(event.payload_type())) changed_.insert(org);
+    return Status::Ok();
+  }
+  Status ApplyFenced(const projections::LogPosition& position, const fb::Envelope&,
+                     const events::PartitionClaim&, projections::ViewBatch&) override {
+    if (writer_.own_pending_.erase(position.offset) > 0) {
+      writer_.own_fenced_.insert(position.offset);
+      writer_.needs_recovery_ = true;  // the state holds an event the log refused
+    }
     return Status::Ok();
   }
   void Committed() override {
@@ -185,6 +195,8 @@ Status PartitionWriter::RecoverState() {
     }
   }
   folded_through_ = next;
+  own_pending_.clear();  // whatever of them is in the log, the fold above has it
+  own_fenced_.clear();
   PublishAllDirectories();
   return Status::Ok();
 }
@@ -287,12 +299,12 @@ events::PartitionClaim PartitionWriter::claim() const {
 }
 
 void PartitionWriter::Claim(std::string advertise_url) {
-  assigned_.store(true, std::memory_order_release);
   {
     std::lock_guard lock(mu_);
     claim_requested_ = true;
     claim_url_ = std::move(advertise_url);
   }
+  assigned_.store(true, std::memory_order_release);
   cv_.notify_one();
   projector_.Wake(partition_);
 }
@@ -310,10 +322,9 @@ void PartitionWriter::PublishClaim() {
     fenced_events_.store(*fenced, std::memory_order_relaxed);
   }
   if (writing() && options_.follow_log && current->epoch != epoch_) {
-    // Another node claimed the partition after us: nothing we append counts any more, and
-    // we claim again only when the group assigns the partition here again.
+    // Another node claimed the partition after us: nothing we append counts any more. If
+    // the group still assigns the partition here, FollowLog claims it again.
     writing_.store(false, std::memory_order_release);
-    assigned_.store(false, std::memory_order_release);
   }
   std::lock_guard lock(claim_mu_);
   claim_ = std::move(current).value();
@@ -349,28 +360,26 @@ void PartitionWriter::ClaimNow() {
   e.payload.Set(std::move(claimed));
   const std::string bytes = events::Encode(e);
   auto offsets = log_.Append(e.org, std::span<const std::string>(&bytes, 1));
-  if (!offsets.ok() || offsets->size() != 1) return;  // the group will ask again
+  if (!offsets.ok() || offsets->size() != 1) return;  // FollowLog tries again
   NoteLogEnd(offsets->back() + 1);
   if (!CatchUpViews().ok()) return;
   const events::PartitionClaim now = claim();
   // Ours iff the claim read back is the record we wrote: a node that claimed the same
   // epoch first wins, and ours was fenced.
-  if (now.offset == offsets->front() && now.epoch == before.epoch + 1) {
+  // And still ours to write: the group may have moved the partition meanwhile (Release).
+  if (now.offset == offsets->front() && now.epoch == before.epoch + 1 &&
+      assigned_.load(std::memory_order_acquire)) {
     epoch_ = now.epoch;
     writing_.store(true, std::memory_order_release);
-  } else {
-    assigned_.store(false, std::memory_order_release);  // another node's claim won
   }
 }
 
 Status PartitionWriter::CheckNotFenced(const std::vector<int64_t>& offsets) {
-  if (!options_.follow_log || offsets.empty()) return Status::Ok();
+  bool fenced = false;
+  for (int64_t offset : offsets) fenced |= own_fenced_.erase(offset) > 0;
+  if (!fenced) return Status::Ok();
   const events::PartitionClaim current = claim();
-  // Events before the claim that superseded ours were judged under our epoch.
-  if (current.epoch == epoch_ || current.offset > offsets.back()) return Status::Ok();
   writing_.store(false, std::memory_order_release);
-  assigned_.store(false, std::memory_order_release);
-  needs_recovery_ = true;  // the state holds events the log refused
   return Status::Unavailable(fmt::format(
       "partition {} moved to node '{}' before the command's events were written (fenced); "
       "retry",
@@ -401,7 +410,10 @@ void PartitionWriter::FollowLog() {
     PublishTimerStats();
   }
   if (needs_recovery_ && RecoverState().ok()) needs_recovery_ = false;
-  // Assigned here but not writing: the last claim failed or lost; try again.
+  // Assigned here but not writing: the last claim failed, or a claim of a node that no
+  // longer holds the partition (an in-flight claim, a woken paused node) got in first.
+  // The group assigns a partition to one node at a time, so claiming again is right;
+  // fencing keeps it safe if two nodes briefly both think so.
   if (assigned_.load(std::memory_order_acquire) && !writing() &&
       std::chrono::steady_clock::now() >= next_claim_try_) {
     ClaimNow();
@@ -443,7 +455,7 @@ void PartitionWriter::Run() {
   std::vector<std::unique_ptr<Pending>> batch;
   while (true) {
     bool follow = false;
-    bool claim = false;
+    bool claim_now = false;
     {
       std::unique_lock lock(mu_);
       // Sleep until a command arrives, the earliest timer is due, or Wake(); a writer
@@ -470,7 +482,7 @@ void PartitionWriter::Run() {
       if (!running_) return;
       if (!follow) {
         wake_ = false;
-        claim = std::exchange(claim_requested_, false);
+        claim_now = std::exchange(claim_requested_, false);
         while (!queue_.empty() && batch.size() < options_.max_batch) {
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
@@ -478,7 +490,7 @@ void PartitionWriter::Run() {
       }
     }
     if (follow) FollowLog();
-    if (claim) ClaimNow();
+    if (claim_now) ClaimNow();
     if (!batch.empty()) ProcessBatch(batch);
     batch.clear();
     for (Fired fired = FireDueTimers(); fired == Fired::kProgress; fired = FireDueTimers()) {
@@ -567,18 +579,6 @@ void PartitionWriter::ProcessBatch(Batch& batch) {
 }
 
 bool PartitionWriter::ReadyToDecide(Batch& batch) {
-  if (!writing()) {
-    const events::PartitionClaim current = claim();
-    for (auto& pending : batch) {
-      Answer(*pending,
-             Status::Unavailable(
-                 current.node_id.empty()
-                     ? fmt::format("partition {} has no writer yet; retry", partition_)
-                     : fmt::format("partition {} is written by node '{}' ({}), not this one",
-                                   partition_, current.node_id, current.advertise_url)));
-    }
-    return false;
-  }
   if (needs_recovery_) {
     Status recovered = RecoverState();
     if (!recovered.ok()) {
@@ -599,6 +599,19 @@ bool PartitionWriter::ReadyToDecide(Batch& batch) {
       Answer(*pending,
              Status(current.code(), fmt::format("partition {}'s views are not current: {}",
                                                 partition_, current.message())));
+    }
+    return false;
+  }
+  // Checked after the catch-up, which may have read another node's newer claim.
+  if (!writing()) {
+    const events::PartitionClaim current = claim();
+    for (auto& pending : batch) {
+      Answer(*pending,
+             Status::Unavailable(
+                 current.node_id.empty()
+                     ? fmt::format("partition {} has no writer yet; retry", partition_)
+                     : fmt::format("partition {} is written by node '{}' ({}), not this one",
+                                   partition_, current.node_id, current.advertise_url)));
     }
     return false;
   }
@@ -699,7 +712,7 @@ PartitionWriter::Written PartitionWriter::AppendAll(DecidedBatch& decided) {
     if (!offsets.ok()) decided.broken = offsets.status();
     if (offsets.ok() && !offsets->empty()) {
       NoteLogEnd(offsets->back() + 1);
-      folded_through_ = std::max(folded_through_, offsets->back() + 1);  // folded at staging
+      own_pending_.insert(offsets->begin(), offsets->end());  // folded at staging
     }
     written.emplace(org, std::move(offsets));
   }

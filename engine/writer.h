@@ -48,6 +48,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -203,7 +204,8 @@ class PartitionWriter {
   void PublishClaim();
   // The claim procedure (see Claim()), on the writer thread.
   void ClaimNow();
-  // Offsets of `org`'s append that the fence refused: kUnavailable if any, else Ok.
+  // kUnavailable if the fence refused any of `offsets` (this writer's appended events, just
+  // read back through the projector), else Ok. Exact per offset (own_fenced_).
   Status CheckNotFenced(const std::vector<int64_t>& offsets);
   Status RecoverState();
   domain::OrgState& StateOf(const std::string& org);
@@ -224,7 +226,9 @@ class PartitionWriter {
   // Offsets below this are folded into states_ (by RecoverState, by the writer's own
   // batches, or by the fold as the projector applies them). Writer thread only.
   int64_t folded_through_ = 0;
-  int64_t epoch_ = 0;  // the epoch this writer stamps on its events; writer thread only
+  std::set<int64_t> own_pending_;  // appended by this writer, folded, not yet read back
+  std::set<int64_t> own_fenced_;   // of those, the ones the fence refused
+  int64_t epoch_ = 0;              // the epoch this writer stamps on its events; writer thread only
   std::unique_ptr<StateFold> fold_;
   std::atomic<bool> writing_{false};
   mutable std::mutex claim_mu_;
@@ -237,8 +241,8 @@ class PartitionWriter {
   bool running_ = false;                        // guarded by mu_
   bool wake_ = false;                           // guarded by mu_
   bool claim_requested_ = false;                // guarded by mu_
-  // The group assigned this partition here (Claim, until Release, or until another node's
-  // claim supersedes ours): a claim that failed to reach the log is tried again.
+  // The group assigned this partition here: set by Claim, cleared by Release, and by
+  // nothing else. While it is set and the writer is not writing, it claims (again).
   std::atomic<bool> assigned_{false};
   std::chrono::steady_clock::time_point next_claim_try_;  // writer thread only
   std::string claim_url_;                                 // guarded by mu_: for the next claim

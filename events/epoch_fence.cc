@@ -9,7 +9,10 @@ namespace keytrail::events {
 bool EpochFence::Admit(int64_t offset, const fb::Envelope& event) {
   if (event.payload_type() == fb::Payload::WriterClaimed) {
     const fb::WriterClaimed* claim = event.payload_as_WriterClaimed();
-    if (claim->epoch() <= claim_.epoch || event.writer_epoch() != claim->epoch()) return false;
+    // Exactly one above: epochs never jump (a claim near INT64_MAX would end all claims).
+    if (claim->epoch() != claim_.epoch + 1 || event.writer_epoch() != claim->epoch()) {
+      return false;
+    }
     claim_.epoch = claim->epoch();
     claim_.offset = offset;
     claim_.node_id = claim->node_id() ? claim->node_id()->str() : std::string();

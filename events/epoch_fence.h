@@ -2,8 +2,9 @@
 // to it. The one rule every reader applies (the projector for the views and the audit
 // trail, the writer when it folds its state, rebuilds), so every replica agrees:
 //
-//   - A WriterClaimed whose epoch is above the partition's current epoch starts that
-//     epoch, and counts. A claim at or below the current epoch lost a race: fenced.
+//   - A WriterClaimed whose epoch is the partition's current epoch + 1 (and which carries
+//     that epoch as its writer_epoch) starts that epoch, and counts. Any other claim lost
+//     a race or is malformed: fenced.
 //   - Any other event counts iff its writer_epoch equals the current epoch (0 until the
 //     first claim). An event of an older epoch was written by a writer that had lost
 //     the partition (paused, cut off): fenced, whatever it says.

@@ -52,9 +52,9 @@ class Projection {
     return Status::Ok();
   }
 
-  // The event at `position` was fenced (events/epoch_fence.h): written by a writer whose
-  // epoch is below `current`'s, so it changes no state. Must be as deterministic as
-  // Apply. Default: writes nothing.
+  // The event at `position` was fenced (events/epoch_fence.h): it does not carry the
+  // current epoch (`current`'s), or it is a claim that lost a race, so it changes no
+  // state. Must be as deterministic as Apply. Default: writes nothing.
   virtual Status ApplyFenced(const LogPosition& position, const fb::Envelope& event,
                              const events::PartitionClaim& current, ViewBatch& batch) {
     return Status::Ok();

@@ -166,6 +166,45 @@ TEST_F(NodesTest, APausedWriterThatLostItsPartitionChangesNothing) {
   EXPECT_EQ(again->outcome.kind, Kind::kApplied);
 }
 
+// node-a decides a create, is paused before its append; node-b claims the partition;
+// node-a's append lands (fenced: an old epoch after node-b's claim) and node-a pauses
+// again before reading it back; node-c claims after it. The latest claim now comes after
+// node-a's event, yet that event was fenced: node-a must not acknowledge it (the check is
+// per offset, not "which claim is the latest").
+TEST_F(NodesTest, AnEventFencedBeforeALaterClaimIsNotAcknowledged) {
+  Takes(0, AllPartitions());
+  ASSERT_OK(node(0).Execute(AsMember(), domain::CreateOrg{"acme"}));
+  ASSERT_OK(node(0).Execute(AsMember(), domain::CreateGroup{"ci", "", ""}));
+  const int32_t partition = node(0).WriterOf("acme").partition;
+  testing::MemoryEventLog log(log_);
+
+  nodes_[0]->log().PauseAppends();
+  auto stale = std::async(std::launch::async, [&] {
+    return node(0).CreateKey(AsMember(), {.name = "fenced-bot", .group = "ci"});
+  });
+  ASSERT_TRUE(Eventually([&] { return nodes_[0]->log().paused_appends() == 1; }));
+  Takes(1, {partition});
+  const int64_t before = *log.EndOffset(partition);
+  nodes_[0]->log().PauseAppends(/*after_writing=*/true);
+  ASSERT_TRUE(Eventually([&] { return *log.EndOffset(partition) == before + 1; }));
+  Takes(2, {partition});
+  nodes_[0]->log().ResumeAppends();
+
+  auto answer = stale.get();
+  ASSERT_FALSE(answer.ok()) << "a fenced command was acknowledged";
+  EXPECT_EQ(answer.status().code(), StatusCode::kUnavailable);
+  AllCaughtUp();
+  for (size_t i : {0, 1, 2}) {
+    auto listed = node(i).queries().ListKeys("acme", {}, 10, "");
+    ASSERT_OK(listed);
+    EXPECT_TRUE(listed->keys.empty()) << "node " << i;
+  }
+  // node-a reads its state again from the log: the name is free for the writer.
+  auto again = node(2).CreateKey(AsMember(), {.name = "fenced-bot", .group = "ci"});
+  ASSERT_OK(again);
+  EXPECT_EQ(again->outcome.kind, Kind::kApplied);
+}
+
 // A key's expiry fires on the partition's writer only: after a move, the new writer fires
 // it, the old one does not, and there is exactly one KeyExpired.
 TEST_F(NodesTest, KeysExpireOnceAcrossAnOwnershipMove) {

@@ -20,9 +20,13 @@ void FaultyEventLog::FailAppend(int nth, size_t keep_prefix) {
   countdown_.store(nth);
 }
 
-void FaultyEventLog::PauseAppends() {
-  std::lock_guard lock(pause_mu_);
-  paused_ = true;
+void FaultyEventLog::PauseAppends(bool after_writing) {
+  {
+    std::lock_guard lock(pause_mu_);
+    paused_ = true;
+    pause_after_ = after_writing;
+  }
+  resumed_.notify_all();
 }
 
 void FaultyEventLog::ResumeAppends() {
@@ -40,13 +44,20 @@ int FaultyEventLog::paused_appends() const {
 
 Result<std::vector<int64_t>> FaultyEventLog::Append(std::string_view org,
                                                     std::span<const std::string> events) {
-  {
+  // Waits while appends are paused at this stage (before or after writing).
+  auto pause = [&](bool after) {
     std::unique_lock lock(pause_mu_);
+    if (!paused_ || pause_after_ != after) return;
     ++waiting_;
-    resumed_.wait(lock, [&] { return !paused_; });
+    resumed_.wait(lock, [&] { return !paused_ || pause_after_ != after; });
     --waiting_;
+  };
+  pause(false);
+  if (!Due(countdown_)) {
+    auto written = log_.Append(org, events);
+    pause(true);
+    return written;
   }
-  if (!Due(countdown_)) return log_.Append(org, events);
   ++failures_;
   const size_t keep = std::min(keep_prefix_.load(), events.size());
   if (keep > 0) KT_RETURN_IF_ERROR(log_.Append(org, events.first(keep)).status());

@@ -22,9 +22,11 @@ class FaultyEventLog final : public events::EventLog {
   explicit FaultyEventLog(events::EventLog& log) : log_(log) {}
 
   void FailAppend(int nth = 1, size_t keep_prefix = 0);
-  // Appends wait (before reaching the log) while paused: a writer stopped mid-command,
-  // as by SIGSTOP. paused_appends() counts those waiting.
-  void PauseAppends();
+  // Appends wait while paused: a writer stopped mid-command, as by SIGSTOP. By default
+  // before reaching the log; with `after_writing`, once their records are in the log but
+  // before Append returns. Pausing after writing releases appends waiting before it (they
+  // write, then wait again). paused_appends() counts those waiting.
+  void PauseAppends(bool after_writing = false);
   void ResumeAppends();
   int paused_appends() const;
   // Appends that failed on request so far.
@@ -46,8 +48,9 @@ class FaultyEventLog final : public events::EventLog {
   std::atomic<int> failures_{0};
   mutable std::mutex pause_mu_;
   std::condition_variable resumed_;
-  bool paused_ = false;  // guarded by pause_mu_
-  int waiting_ = 0;      // guarded by pause_mu_
+  bool paused_ = false;       // guarded by pause_mu_
+  bool pause_after_ = false;  // guarded by pause_mu_
+  int waiting_ = 0;           // guarded by pause_mu_
 };
 
 // Forwards to `store`, except that the `nth` Commit from the call of FailCommit on fails

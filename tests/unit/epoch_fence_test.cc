@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 #include "events/event_log.h"
 #include "tests/support/test_events.h"
 
@@ -60,20 +62,24 @@ TEST(EpochFence, OfTwoClaimsOfOneEpochTheFirstWins) {
   EXPECT_EQ(fence.claim().node_id, "node-a");
 }
 
-TEST(EpochFence, EventsAheadOfTheCurrentEpochAndOldClaimsDoNotCount) {
+TEST(EpochFence, EventsAheadOfTheCurrentEpochAndClaimsThatSkipOrRepeatEpochsDoNotCount) {
   EpochFence fence;
   EXPECT_EQ(Admitted(fence, {WithWriterEpoch(EncodedKeyCreated("acme", "k1", 1), 5),
-                             EncodeWriterClaimed(0, kPartitions, 2, 3, "node-a"),
-                             EncodeWriterClaimed(0, kPartitions, 3, 2, "node-b")}),
-            (std::vector<bool>{false, true, false}));
-  EXPECT_EQ(fence.claim().epoch, 3);
+                             EncodeWriterClaimed(0, kPartitions, 2, 3, "node-a"),  // skips
+                             EncodeWriterClaimed(0, kPartitions, 3, 1, "node-b"),
+                             EncodeWriterClaimed(0, kPartitions, 4, 1, "node-c"),  // repeats
+                             EncodeWriterClaimed(0, kPartitions, 5, INT64_MAX, "node-d")}),
+            (std::vector<bool>{false, false, true, false, false}));
+  EXPECT_EQ(fence.claim().epoch, 1);
+  EXPECT_EQ(fence.claim().node_id, "node-b");
 }
 
 TEST(EpochFence, ResumesFromAStoredClaim) {
   EpochFence fence(PartitionClaim{.epoch = 4, .offset = 10, .node_id = "node-c"});
   EXPECT_EQ(Admitted(fence, {WithWriterEpoch(EncodedKeyCreated("acme", "k1", 1), 4),
-                             WithWriterEpoch(EncodedKeyCreated("acme", "k2", 2), 3)}),
-            (std::vector<bool>{true, false}));
+                             WithWriterEpoch(EncodedKeyCreated("acme", "k2", 2), 3),
+                             EncodeWriterClaimed(0, kPartitions, 3, 5, "node-d")}),
+            (std::vector<bool>{true, false, true}));
 }
 
 TEST(ClaimKeyFor, MapsToItsPartitionAndIsNoOrgId) {

@@ -46,7 +46,7 @@ struct ServeOptions {
   int kafka_timeout_ms = 10'000;
   std::string kafka_config;
   std::string kafka_group = "keytrail.writers";
-  std::string node_id;        // default: <hostname>-<pid>
+  std::string node_id;        // default: <hostname>-<pid>-<random>
   std::string advertise_url;  // default: http://<the bound listen address>
   int bootstrap_wait_ms = 30'000;
   int64_t ready_max_lag = 1000;
@@ -121,10 +121,14 @@ int Fail(std::string_view what, const Status& status) {
   return kExitUnavailable;
 }
 
+// <hostname>-<pid>-<4 random hex digits>: unique even for containers that share a host
+// name and all run as pid 1.
 std::string DefaultNodeId() {
   char host[256] = {};
   if (::gethostname(host, sizeof(host) - 1) != 0) std::strcpy(host, "node");
-  return fmt::format("{}-{}", host, ::getpid());
+  uint8_t random[2];
+  SystemRandom().Fill(random);
+  return fmt::format("{}-{}-{:02x}{:02x}", host, ::getpid(), random[0], random[1]);
 }
 
 // Several nodes: the first start bootstraps on the node that writes the bootstrap org's
@@ -240,6 +244,15 @@ int RunServe(const ServeOptions& options) {
   if (!http.ok()) return Fail("cannot listen", http.status());
   const std::string advertise_url =
       options.advertise_url.empty() ? "http://" + (*http)->address() : options.advertise_url;
+  if (kafka && (advertise_url.find("://0.0.0.0:") != std::string::npos ||
+                advertise_url.find("://[::]:") != std::string::npos)) {
+    (*http)->Shutdown(std::chrono::seconds(0));
+    fmt::print(stderr,
+               "keytrail serve: listening on every address, other nodes cannot reach {}; give "
+               "--advertise-url http://<this node's address>:<port>\n",
+               advertise_url);
+    return kExitUsage;
+  }
 
   // Several nodes: join the group that assigns each partition one writer.
   std::unique_ptr<events::KafkaWriterGroup> group;
@@ -368,7 +381,8 @@ void AddServe(CLI::App& app, int* rc) {
                   "consumer group of the nodes that share the topic (one writer per partition)")
       ->capture_default_str();
   cmd->add_option("--node-id", options->node_id,
-                  "this node's name in writer claims and logs (default: <hostname>-<pid>)");
+                  "this node's name in writer claims and logs (default: "
+                  "<hostname>-<pid>-<random>)");
   cmd->add_option("--advertise-url", options->advertise_url,
                   "URL other nodes forward commands to (default: http:// and the listen "
                   "address)");
