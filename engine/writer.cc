@@ -75,15 +75,8 @@ class PartitionWriter::StateFold final : public projections::Projection {
     // Already folded, or about to be read again from the log (RecoverState).
     if (position.offset < writer_.folded_through_ || writer_.needs_recovery_) return Status::Ok();
     writer_.folded_through_ = position.offset + 1;
-    if (event.payload_type() == fb::Payload::WriterClaimed) return Status::Ok();
-    const std::string org = event.org()->str();
-    Status s = domain::Evolve(writer_.StateOf(org), event);
-    if (!s.ok()) {
-      return Status::Corruption(fmt::format("partition {} offset {}: {}", position.partition,
-                                            position.offset, s.message()));
-    }
-    writer_.timers_.Apply(event);
-    if (ChangesDirectory(event.payload_type())) changed_.insert(org);
+    KT_RETURN_IF_ERROR(writer_.Fold(position.offset, event));
+    if (ChangesDirectory(event.payload_type())) changed_.insert(event.org()->str());
     return Status::Ok();
   }
   Status ApplyFenced(const projections::LogPosition& position, const fb::Envelope&,
@@ -154,6 +147,17 @@ std::shared_ptr<const domain::GroupDirectory> PartitionWriter::Directory(
   return it == directories_.end() ? nullptr : it->second;
 }
 
+Status PartitionWriter::Fold(int64_t offset, const fb::Envelope& event) {
+  if (event.payload_type() == fb::Payload::WriterClaimed) return Status::Ok();  // no org state
+  Status s = domain::Evolve(StateOf(event.org()->str()), event);
+  if (!s.ok()) {
+    return Status::Corruption(
+        fmt::format("partition {} offset {}: {}", partition_, offset, s.message()));
+  }
+  timers_.Apply(event);
+  return Status::Ok();
+}
+
 Status PartitionWriter::RecoverState() {
   states_.clear();
   timers_.Clear();
@@ -185,13 +189,7 @@ Status PartitionWriter::RecoverState() {
                                               record.offset, event.status().message()));
       }
       if (!fence.Admit(record.offset, **event)) continue;
-      if ((*event)->payload_type() == fb::Payload::WriterClaimed) continue;
-      Status s = domain::Evolve(StateOf((*event)->org()->str()), **event);
-      if (!s.ok()) {
-        return Status::Corruption(
-            fmt::format("partition {} offset {}: {}", partition_, record.offset, s.message()));
-      }
-      timers_.Apply(**event);
+      KT_RETURN_IF_ERROR(Fold(record.offset, **event));
     }
   }
   folded_through_ = next;
@@ -339,16 +337,7 @@ void PartitionWriter::ClaimNow() {
   }
   if (!CatchUpViews().ok()) return;
   const events::PartitionClaim before = claim();
-  fb::EnvelopeT e;
-  e.id = std::make_unique<fb::EventId>(ids_.Next());
-  e.org = events::ClaimKeyFor(partition_, log_.PartitionCount());
-  e.aggregate_id = e.org;
-  e.aggregate_version = static_cast<uint64_t>(before.epoch + 1);
-  e.occurred_at_us = clock_.NowMicros();
-  e.actor = std::make_unique<fb::ActorT>();
-  e.actor->kind = fb::ActorKind::System;
-  e.actor->id = options_.node_id;
-  e.writer_epoch = before.epoch + 1;
+  const std::string key = events::ClaimKeyFor(partition_, log_.PartitionCount());
   fb::WriterClaimedT claimed;
   claimed.partition = partition_;
   claimed.node_id = options_.node_id;
@@ -357,9 +346,15 @@ void PartitionWriter::ClaimNow() {
     claimed.advertise_url = claim_url_;
   }
   claimed.epoch = before.epoch + 1;
-  e.payload.Set(std::move(claimed));
-  const std::string bytes = events::Encode(e);
-  auto offsets = log_.Append(e.org, std::span<const std::string>(&bytes, 1));
+  domain::NewEvent event{.aggregate_id = key,
+                         .aggregate_version = static_cast<uint64_t>(claimed.epoch)};
+  event.payload.Set(std::move(claimed));
+  fb::EnvelopeT envelope =
+      domain::Stamp({.org = key, .actor_kind = fb::ActorKind::System, .actor_id = options_.node_id},
+                    std::move(event), ids_.Next(), clock_.NowMicros());
+  envelope.writer_epoch = before.epoch + 1;
+  const std::string bytes = events::Encode(envelope);
+  auto offsets = log_.Append(key, std::span<const std::string>(&bytes, 1));
   if (!offsets.ok() || offsets->size() != 1) return;  // FollowLog tries again
   NoteLogEnd(offsets->back() + 1);
   if (!CatchUpViews().ok()) return;

@@ -208,6 +208,8 @@ class PartitionWriter {
   // read back through the projector), else Ok. Exact per offset (own_fenced_).
   Status CheckNotFenced(const std::vector<int64_t>& offsets);
   Status RecoverState();
+  // Folds one event the fence admitted into the state and the timers.
+  Status Fold(int64_t offset, const fb::Envelope& event);
   domain::OrgState& StateOf(const std::string& org);
   // Publishes a copy of the org's GroupDirectory for Directory(); every org's after
   // RecoverState.
