@@ -308,8 +308,8 @@ void PartitionWriter::Claim(std::string advertise_url) {
 }
 
 void PartitionWriter::Release() {
-  assigned_.store(false, std::memory_order_release);
-  writing_.store(false, std::memory_order_release);
+  assigned_.store(false);  // before writing_: see ClaimNow
+  writing_.store(false);
   Wake();
 }
 
@@ -362,10 +362,12 @@ void PartitionWriter::ClaimNow() {
   // Ours iff the claim read back is the record we wrote: a node that claimed the same
   // epoch first wins, and ours was fenced.
   // And still ours to write: the group may have moved the partition meanwhile (Release).
-  if (now.offset == offsets->front() && now.epoch == before.epoch + 1 &&
-      assigned_.load(std::memory_order_acquire)) {
+  if (now.offset == offsets->front() && now.epoch == before.epoch + 1 && assigned_.load()) {
     epoch_ = now.epoch;
-    writing_.store(true, std::memory_order_release);
+    writing_.store(true);
+    // A Release between the check and the store: it cleared assigned_ first, so this
+    // (sequentially consistent) second look sees it, and writing stops.
+    if (!assigned_.load()) writing_.store(false);
   }
 }
 
