@@ -112,7 +112,9 @@ PartitionWriter::PartitionWriter(int32_t partition, events::EventLog& log,
       ids_(ids),
       options_(std::move(options)),
       fold_(std::make_unique<StateFold>(*this)) {
-  projector_.Add(fold_.get());
+  // One process writing the log alone (no follow_log) folds its events when it stages
+  // them; nobody else's ever arrive, so the fold would only cost time on every event.
+  if (options_.follow_log) projector_.Add(fold_.get());
 }
 
 PartitionWriter::~PartitionWriter() { Stop(); }
@@ -579,11 +581,9 @@ bool PartitionWriter::ReadyToDecide(Batch& batch) {
   if (needs_recovery_) {
     Status recovered = RecoverState();
     if (!recovered.ok()) {
-      for (auto& pending : batch) {
-        Answer(*pending, Status::Unavailable(
-                             fmt::format("partition {} cannot reload its state from the log: {}",
-                                         partition_, recovered.message())));
-      }
+      RefuseAll(batch, Status::Unavailable(
+                           fmt::format("partition {} cannot reload its state from the log: {}",
+                                       partition_, recovered.message())));
       return false;
     }
     needs_recovery_ = false;
@@ -592,27 +592,26 @@ bool PartitionWriter::ReadyToDecide(Batch& batch) {
   // answer while this partition's views cannot be brought up to date (e.g. a halted
   // projector), and write nothing more to the log meanwhile.
   if (Status current = CatchUpViews(); !current.ok()) {
-    for (auto& pending : batch) {
-      Answer(*pending,
-             Status(current.code(), fmt::format("partition {}'s views are not current: {}",
-                                                partition_, current.message())));
-    }
+    RefuseAll(batch, Status(current.code(), fmt::format("partition {}'s views are not current: {}",
+                                                        partition_, current.message())));
     return false;
   }
   // Checked after the catch-up, which may have read another node's newer claim.
   if (!writing()) {
     const events::PartitionClaim current = claim();
-    for (auto& pending : batch) {
-      Answer(*pending,
-             Status::Unavailable(
-                 current.node_id.empty()
-                     ? fmt::format("partition {} has no writer yet; retry", partition_)
-                     : fmt::format("partition {} is written by node '{}' ({}), not this one",
-                                   partition_, current.node_id, current.advertise_url)));
-    }
+    RefuseAll(batch,
+              Status::Unavailable(
+                  current.node_id.empty()
+                      ? fmt::format("partition {} has no writer yet; retry", partition_)
+                      : fmt::format("partition {} is written by node '{}' ({}), not this one",
+                                    partition_, current.node_id, current.advertise_url)));
     return false;
   }
   return true;
+}
+
+void PartitionWriter::RefuseAll(Batch& batch, const Status& why) {
+  for (auto& pending : batch) Answer(*pending, why);
 }
 
 PartitionWriter::DecidedBatch PartitionWriter::DecideAll(Batch& batch, Micros now) {
@@ -709,7 +708,8 @@ PartitionWriter::Written PartitionWriter::AppendAll(DecidedBatch& decided) {
     if (!offsets.ok()) decided.broken = offsets.status();
     if (offsets.ok() && !offsets->empty()) {
       NoteLogEnd(offsets->back() + 1);
-      own_pending_.insert(offsets->begin(), offsets->end());  // folded at staging
+      // Folded at staging; the fold (follow_log only) must not fold them again.
+      if (options_.follow_log) own_pending_.insert(offsets->begin(), offsets->end());
     }
     written.emplace(org, std::move(offsets));
   }

@@ -178,6 +178,8 @@ class PartitionWriter {
   // False after answering every command with the reason, if the state or the views
   // cannot be made current.
   bool ReadyToDecide(Batch& batch);
+  // Answers every command of `batch` with `why`; nothing was decided.
+  void RefuseAll(Batch& batch, const Status& why);
   DecidedBatch DecideAll(Batch& batch, Micros now);
   // The rejection of a command the acting principal may not issue, if any.
   static std::optional<domain::Rejection> Refusal(const domain::OrgState& state,
