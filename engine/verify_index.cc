@@ -212,6 +212,7 @@ VerifyResult Evaluate(const Entry* e, const ParsedToken& token, Micros now) {
       HashesEqual(e->previous_hash, token.hash) && now < e->previous_valid_until_us;
   if (!current && !previous) return result;
   result.key_id = e->id;
+  result.previous_secret = !current;
   result.org = e->group->org;
   result.group = e->group->group;
   result.expires_at_us = e->expires_at_us;

@@ -67,7 +67,15 @@ struct VerifyResult {
   std::string_view group;
   Micros expires_at_us = 0;  // 0 = never
   uint32_t permissions = 0;  // kPermission* bits
+  // The secret matched the key's previous one, inside its rotation grace (set whenever
+  // key_id is), so a gateway can warn callers that still use a rotated secret.
+  bool previous_secret = false;
 };
+
+// Which secret matched, on the wire: "current" or "previous".
+inline std::string_view SecretName(const VerifyResult& result) {
+  return result.previous_secret ? "previous" : "current";
+}
 
 class VerifyIndex {
  public:

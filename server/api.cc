@@ -37,12 +37,12 @@ std::string RequestId(const HttpRequest& request) {
   return fmt::format("{}-{}", prefix, next.fetch_add(1, std::memory_order_relaxed));
 }
 
-// Routes whose requests are logged at debug level only: probes, scrapes and verify, the
+// Routes whose requests are logged at debug level only: probes, scrapes, verify and check, the
 // hot path, where a log line per request cost ~10% of the server's CPU (docs/benchmarks.md);
 // verify outcomes are counted by reason in /metrics instead.
 bool IsQuiet(std::string_view route) {
   return route == "/healthz" || route == "/readyz" || route == "/metrics" ||
-         route == "/v1/verify" || route == "/v1/keys/verify";
+         route == "/v1/verify" || route == "/v1/keys/verify" || route.starts_with("/v1/check");
 }
 
 }  // namespace
@@ -126,6 +126,9 @@ Api::Api(Engine& engine, const Clock& clock, ApiOptions options)
   add("GET", "/metrics", MetricsHandler);
   add("POST", "/v1/verify", VerifyHandler);
   add("POST", "/v1/keys/verify", VerifyHandler);  // the name DESIGN.md uses
+  add("GET", "/v1/check", CheckHandler);
+  add("POST", "/v1/check", CheckHandler);
+  add(std::string(kAnyMethod), "/v1/check/{path...}", CheckPrefixedHandler);
   add("POST", "/v1/orgs", CreateOrgHandler);
   add("POST", "/v1/orgs/{org}/keys", CreateKeyHandler);
   add("GET", "/v1/orgs/{org}/keys", ListKeysHandler);

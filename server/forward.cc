@@ -15,10 +15,11 @@ namespace {
 constexpr std::string_view kForwardedBy = "keytrail-forwarded-by";
 constexpr std::string_view kRetryAfterSeconds = "1";
 
-// Requests that change state: everything but reads, verify and authorize questions.
+// Requests that change state: everything but reads, verify, check and authorize questions.
 bool IsCommand(std::string_view method, std::string_view route) {
   if (method == "GET" || method == "HEAD") return false;
-  return route != "/v1/verify" && route != "/v1/keys/verify" && route != "/v1/authorize";
+  return route != "/v1/verify" && route != "/v1/keys/verify" && route != "/v1/authorize" &&
+         !route.starts_with("/v1/check");
 }
 
 // The org a command acts on: the {org} of its path, or the "id" of a new org.

@@ -9,6 +9,17 @@ constexpr VerifyReason kReasons[] = {VerifyReason::kValid,   VerifyReason::kMalf
                                      VerifyReason::kUnknown, VerifyReason::kRevoked,
                                      VerifyReason::kExpired, VerifyReason::kNoGroup};
 
+// The method label: a standard method as sent, anything else "OTHER", so a caller
+// cannot add series.
+std::string_view MethodLabel(std::string_view method) {
+  static constexpr std::string_view kKnown[] = {"GET",  "HEAD",   "POST",    "PUT",
+                                                "PATCH", "DELETE", "OPTIONS"};
+  for (std::string_view known : kKnown) {
+    if (method == known) return known;
+  }
+  return "OTHER";
+}
+
 // Label values are route patterns, methods and fixed words; escape anyway.
 std::string Label(std::string_view value) {
   std::string out;
@@ -49,7 +60,7 @@ std::string RenderLatency(std::string_view name, std::string_view help,
 void Metrics::CountRequest(std::string_view method, std::string_view route, int status,
                            double seconds) {
   std::lock_guard lock(mu_);
-  ++requests_[{std::string(method), std::string(route), status}];
+  ++requests_[{std::string(MethodLabel(method)), std::string(route), status}];
   Histogram& h = durations_[std::string(route)];
   size_t b = 0;
   while (b < kBuckets.size() && seconds > kBuckets[b]) ++b;
@@ -61,6 +72,16 @@ void Metrics::CountRequest(std::string_view method, std::string_view route, int 
 void Metrics::CountVerify(VerifyReason reason) {
   const size_t i = static_cast<size_t>(reason);
   if (i < verify_.size()) verify_[i].fetch_add(1, std::memory_order_relaxed);
+}
+
+void Metrics::CountCheck(std::string_view result, std::string_view reason) {
+  for (size_t i = 0; i < kCheckOutcomes.size(); ++i) {
+    if (kCheckOutcomes[i].result == result && kCheckOutcomes[i].reason == reason) {
+      check_[i].fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
+  check_.back().fetch_add(1, std::memory_order_relaxed);  // "other": a new reason
 }
 
 void Metrics::CountAuthFailure(std::string_view reason) {
@@ -105,6 +126,14 @@ std::string Metrics::Render() const {
   for (VerifyReason reason : kReasons) {
     out += fmt::format("keytrail_verify_total{{reason=\"{}\"}} {}\n", ReasonCode(reason),
                        verify_[static_cast<size_t>(reason)].load(std::memory_order_relaxed));
+  }
+  out +=
+      "# HELP keytrail_check_total Gateway checks (/v1/check), by result and reason.\n"
+      "# TYPE keytrail_check_total counter\n";
+  for (size_t i = 0; i < kCheckOutcomes.size(); ++i) {
+    out += fmt::format("keytrail_check_total{{result=\"{}\",reason=\"{}\"}} {}\n",
+                       kCheckOutcomes[i].result, kCheckOutcomes[i].reason,
+                       check_[i].load(std::memory_order_relaxed));
   }
   out +=
       "# HELP keytrail_auth_failures_total Requests refused because the bearer key did not "

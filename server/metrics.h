@@ -3,6 +3,7 @@
 //   keytrail_http_requests_total{method,route,status}        counter
 //   keytrail_http_request_duration_seconds{route}            histogram
 //   keytrail_verify_total{reason}                            counter (POST verify)
+//   keytrail_check_total{result,reason}                      counter (gateway check)
 //   keytrail_auth_failures_total{reason}                     counter (bearer auth)
 // plus, from the engine at render time (RenderEngine, no I/O):
 //   keytrail_verify_index_keys, keytrail_scheduler_*          gauges / counters
@@ -14,8 +15,8 @@
 //   keytrail_projector_applied_offset{partition}, keytrail_projector_current{partition},
 //   keytrail_log_append_ok{partition}                         gauges
 //
-// `route` is the router pattern ("/v1/orgs/{org}/keys"), or "unmatched", so label
-// cardinality stays bounded. Thread-safe.
+// `route` is the router pattern ("/v1/orgs/{org}/keys"), or "unmatched", and `method` a
+// standard method or "OTHER", so label cardinality stays bounded. Thread-safe.
 #pragma once
 
 #include <array>
@@ -39,6 +40,30 @@ class Metrics {
   void CountRequest(std::string_view method, std::string_view route, int status, double seconds);
   void CountVerify(VerifyReason reason);
   void CountAuthFailure(std::string_view reason);
+  // One /v1/check answer: result "allowed", "unauthenticated", "denied" or "invalid" and
+  // its reason (empty when allowed); a pair not in kCheckOutcomes counts as "other".
+  void CountCheck(std::string_view result, std::string_view reason);
+
+  struct CheckOutcome {
+    std::string_view result, reason;
+  };
+  static constexpr std::array<CheckOutcome, 15> kCheckOutcomes = {{
+      {"allowed", ""},
+      {"unauthenticated", "missing"},
+      {"unauthenticated", "malformed"},
+      {"unauthenticated", "unknown"},
+      {"unauthenticated", "revoked"},
+      {"unauthenticated", "expired"},
+      {"unauthenticated", "no-group"},
+      {"denied", "not-granted"},
+      {"denied", "no-group"},
+      {"denied", "not-a-member"},
+      {"invalid", "conflicting-question"},
+      {"invalid", "invalid-action"},
+      {"invalid", "invalid-resource"},
+      {"invalid", "resource-without-action"},
+      {"other", ""},
+  }};
 
   // The counters above.
   std::string Render() const;
@@ -56,6 +81,7 @@ class Metrics {
   std::map<std::string, Histogram> durations_;                              // guarded by mu_
   std::map<std::string, uint64_t> auth_failures_;                           // guarded by mu_
   std::array<std::atomic<uint64_t>, 8> verify_{};                           // by VerifyReason value
+  std::array<std::atomic<uint64_t>, kCheckOutcomes.size()> check_{};        // by kCheckOutcomes
 };
 
 }  // namespace keytrail::server

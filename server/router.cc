@@ -22,14 +22,25 @@ bool IsCapture(std::string_view segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
 
+// "{name...}": the rest of the path.
+bool IsRestCapture(std::string_view segment) {
+  return IsCapture(segment) && segment.ends_with("...}");
+}
+
 // Matches `path` against `pattern`; fills `params` on success.
 bool MatchPattern(std::string_view pattern, std::string_view path, PathParams* params) {
   const auto want = Segments(pattern);
   const auto got = Segments(path);
-  if (want.size() != got.size()) return false;
+  const bool rest = IsRestCapture(want.back());
+  if (rest ? got.size() < want.size() : want.size() != got.size()) return false;
   PathParams captured;
   for (size_t i = 0; i < want.size(); ++i) {
-    if (IsCapture(want[i])) {
+    if (rest && i + 1 == want.size()) {
+      // The segments from here on, as sent (still percent-encoded), joined by '/'.
+      const size_t offset = static_cast<size_t>(got[i].data() - path.data());
+      captured.Add(std::string(want[i].substr(1, want[i].size() - 5)),
+                   std::string(path.substr(offset)));
+    } else if (IsCapture(want[i])) {
       auto value = PercentDecode(got[i]);
       if (!value || value->empty()) return false;
       captured.Add(std::string(want[i].substr(1, want[i].size() - 2)), std::move(*value));
@@ -67,7 +78,7 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
   for (const Route& route : routes_) {
     PathParams params;
     if (!MatchPattern(route.pattern, path, &params)) continue;
-    if (route.method == method) {
+    if (route.method == method || route.method == kAnyMethod) {
       match.kind = Match::Kind::kFound;
       match.route = &route;
       match.params = std::move(params);

@@ -1,5 +1,7 @@
 // Router: maps (method, path) to a handler. Patterns are literal segments and
-// "{name}" captures, e.g. "/v1/orgs/{org}/keys/{id}". A path that matches no pattern is
+// "{name}" captures, e.g. "/v1/orgs/{org}/keys/{id}"; a last segment "{name...}" captures
+// the rest of the path (zero or more segments, as sent, not decoded), and the method
+// kAnyMethod matches every method. A path that matches no pattern is
 // kNoRoute (404); one that matches a pattern only for other methods is kWrongMethod
 // (405, with the methods that would have matched).
 //
@@ -45,6 +47,9 @@ struct RoutedRequest {
 };
 
 using Handler = std::function<HttpResponse(const RoutedRequest&)>;
+
+// A route's method that matches every request method.
+inline constexpr std::string_view kAnyMethod = "*";
 
 // One route: requests with this method whose path matches this pattern go to `handler`.
 struct Route {

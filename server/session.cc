@@ -179,6 +179,10 @@ class Session : public std::enable_shared_from_this<Session> {
     message->body() = std::move(response.body);
     message->keep_alive(keep_alive);
     message->prepare_payload();
+    // RFC 9110 8.6: no Content-Length on a 204 (or 1xx, 304); some gateways refuse it.
+    if (response.status == 204 || response.status == 304 || response.status < 200) {
+      message->erase(http::field::content_length);
+    }
     state_ = State::kWriting;
     stream_.expires_after(shared_->options.idle_timeout);
     http::async_write(

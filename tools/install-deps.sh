@@ -13,6 +13,7 @@ packages=(
   libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   kcat python3 python3-confluent-kafka curl jq
+  nginx-light
 )
 
 missing=()

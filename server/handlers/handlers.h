@@ -77,6 +77,10 @@ HttpResponse MoveKeyHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse CreateOrgHandler(ApiContext& ctx, const RoutedRequest& request);
 // verify.cc
 HttpResponse VerifyHandler(ApiContext& ctx, const RoutedRequest& request);
+// check.cc: /v1/check (the question in the query or headers) and /v1/check/{path...}
+// (Envoy's path_prefix: the question in the headers only)
+HttpResponse CheckHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse CheckPrefixedHandler(ApiContext& ctx, const RoutedRequest& request);
 // ops.cc
 HttpResponse HealthzHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse ReadyzHandler(ApiContext& ctx, const RoutedRequest& request);

@@ -42,7 +42,8 @@ HttpResponse VerifyHandler(ApiContext& ctx, const RoutedRequest& request) {
                                       {"group", std::string(result.group)},
                                       {"permissions", permissions},
                                       {"rules", std::move(rules)},
-                                      {"expires_at", TimeOrNull(result.expires_at_us)}});
+                                      {"expires_at", TimeOrNull(result.expires_at_us)},
+                                      {"secret", SecretName(result)}});
   }
   if (result.reason != VerifyReason::kMalformed && result.reason != VerifyReason::kUnknown) {
     request.principal = FormatKeyId(result.key_id);  // attributable, never the secret

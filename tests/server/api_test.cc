@@ -772,5 +772,129 @@ TEST_F(ApiTest, OpenApiDocumentsEveryRoute) {
   }
 }
 
+// The header `name` of a response, or "" (names compare case-sensitively, as written).
+std::string HeaderOf(const HttpResponse& response, std::string_view name) {
+  for (const HttpHeader& h : response.headers) {
+    if (h.name == name) return h.value;
+  }
+  return "";
+}
+
+TEST_F(ApiTest, CheckAnswersGatewaysWithStatusAndHeadersOnly) {
+  const json dev = CreateKey("ci bot", "developer", admin_);
+  const json viewer = CreateKey("dash", "viewer", admin_);
+  const std::string dev_token = dev["token"], viewer_token = viewer["token"];
+
+  // Valid, no question: 204, the identity, no body, and never the token.
+  HttpResponse r = Call("GET", "/v1/check", "", dev_token);
+  EXPECT_EQ(r.status, 204);
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_EQ(HeaderOf(r, "X-Keytrail-Key-Id"), dev["id"]);
+  EXPECT_EQ(HeaderOf(r, "X-Keytrail-Org"), "default");
+  EXPECT_EQ(HeaderOf(r, "X-Keytrail-Group"), "developer");
+  EXPECT_EQ(HeaderOf(r, "X-Keytrail-Secret"), "current");
+  EXPECT_EQ(HeaderOf(r, "X-Keytrail-Rule"), "");
+  for (const HttpHeader& h : r.headers) EXPECT_EQ(h.value.find(dev_token), std::string::npos);
+  // X-API-Key works as well as Bearer; POST without a body too (Envoy).
+  EXPECT_EQ(Call("POST", "/v1/check", "", "", {{"x-api-key", dev_token}}).status, 204);
+
+  // An action (and resource) in the query or in headers.
+  r = Call("GET", "/v1/check?action=graph:write&resource=namespace:payments", "", dev_token);
+  EXPECT_EQ(r.status, 204);
+  EXPECT_EQ(HeaderOf(r, "X-Keytrail-Rule"), "organization-developer");
+  r = Call("GET", "/v1/check", "", viewer_token,
+           {{"x-keytrail-action", "graph:write"}, {"x-keytrail-resource", "graph:payments/checkout"}});
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(HeaderOf(r, "X-Keytrail-Reason"), "not-granted");
+  EXPECT_EQ(HeaderOf(r, "X-Keytrail-Key-Id"), viewer["id"]) << "who was refused";
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_EQ(Call("GET", "/v1/check?action=graph:read&resource=subgraph:p/s", "", viewer_token)
+                .status,
+            204);
+
+  // No key, or one that does not verify: 401 with the reason and RFC 6750's header.
+  r = Call("GET", "/v1/check");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(HeaderOf(r, "X-Keytrail-Reason"), "missing");
+  EXPECT_EQ(HeaderOf(r, "WWW-Authenticate"), "Bearer realm=\"keytrail\"");
+  r = Call("GET", "/v1/check", "", "kt_not-a-key");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(HeaderOf(r, "X-Keytrail-Reason"), "malformed");
+  EXPECT_EQ(HeaderOf(r, "WWW-Authenticate"), "Bearer realm=\"keytrail\", error=\"invalid_token\"");
+  EXPECT_TRUE(r.body.empty());
+
+  // A malformed question is 400 (nginx makes it a 500: fail closed), before the key.
+  for (const std::string target :
+       {"/v1/check?action=graph:fly", "/v1/check?action=graph:read&resource=planet:mars",
+        "/v1/check?resource=namespace:payments", "/v1/check?action=graph:read&resource=graph:a/b/c",
+        "/v1/check?action=graph:read&resource=namespace:"}) {
+    EXPECT_EQ(Call("GET", target, "", dev_token).status, 400) << target;
+  }
+  // A client cannot weaken the gateway's question by adding its own.
+  r = Call("GET", "/v1/check?action=graph:write", "", viewer_token,
+           {{"x-keytrail-action", "graph:read"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(HeaderOf(r, "X-Keytrail-Reason"), "conflicting-question");
+  EXPECT_EQ(Call("GET", "/v1/check?action=graph:write&action=graph:read", "", viewer_token).status,
+            400);
+
+  // Behind Envoy's path_prefix: any method, the protected path after /v1/check/, and its
+  // query is not a question (only the headers ask).
+  r = Call("DELETE", "/v1/check/payments/orders/7?action=graph:read", "", viewer_token,
+           {{"x-keytrail-action", "graph:write"}});
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Call("PATCH", "/v1/check/?action=nonsense", "", viewer_token).status, 204);
+  // Check is a question, never a command a follower forwards, and never logs the token:
+  // metrics count it by result.
+  const std::string metrics = Call("GET", "/metrics").body;
+  for (const char* line : {"keytrail_check_total{result=\"allowed\",reason=\"\"} 5",
+                           "keytrail_check_total{result=\"denied\",reason=\"not-granted\"} 2",
+                           "keytrail_check_total{result=\"unauthenticated\",reason=\"missing\"} 1",
+                           "keytrail_check_total{result=\"invalid\",reason=\"conflicting-question\"} 2"}) {
+    EXPECT_NE(metrics.find(line), std::string::npos) << line << "\n" << metrics;
+  }
+}
+
+TEST_F(ApiTest, CheckFollowsRevocationExpiryAndRotationToTheInstant) {
+  const json key = CreateKey("ci bot", "developer", admin_, "default",
+                             R"(, "expires": ")" + FormatRfc3339(kNow + 60 * kSecond) + "\"");
+  const std::string id = key["id"], old_token = key["token"];
+  // Rotation with a 10 s grace: the old secret passes and says so, until the grace ends.
+  HttpResponse rotated =
+      Call("POST", "/v1/orgs/default/keys/" + id + "/rotate", R"({"grace": "10s"})", admin_);
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  const std::string new_token = Json(rotated)["token"];
+  EXPECT_EQ(HeaderOf(Call("GET", "/v1/check", "", old_token), "X-Keytrail-Secret"), "previous");
+  EXPECT_EQ(HeaderOf(Call("GET", "/v1/check", "", new_token), "X-Keytrail-Secret"), "current");
+  EXPECT_EQ(Json(Call("POST", "/v1/verify", "", old_token))["secret"], "previous");
+  clock_.Set(kNow + 10 * kSecond);
+  EXPECT_EQ(HeaderOf(Call("GET", "/v1/check", "", old_token), "X-Keytrail-Reason"), "unknown");
+  // Expiry, to the microsecond.
+  clock_.Set(kNow + 60 * kSecond - 1);
+  EXPECT_EQ(Call("GET", "/v1/check", "", new_token).status, 204);
+  clock_.Set(kNow + 60 * kSecond);
+  HttpResponse expired = Call("GET", "/v1/check", "", new_token);
+  EXPECT_EQ(expired.status, 401);
+  EXPECT_EQ(HeaderOf(expired, "X-Keytrail-Reason"), "expired");
+  // Revocation: the next check refuses.
+  const json other = CreateKey("other", "developer", admin_);
+  ASSERT_EQ(Call("GET", "/v1/check", "", other["token"]).status, 204);
+  ASSERT_EQ(Call("POST", "/v1/orgs/default/keys/" + other["id"].get<std::string>() + "/revoke",
+                 R"({"reason": "leaked"})", admin_)
+                .status,
+            200);
+  EXPECT_EQ(HeaderOf(Call("GET", "/v1/check", "", other["token"]), "X-Keytrail-Reason"),
+            "revoked");
+}
+
+TEST_F(ApiTest, MetricsMethodLabelsAreBounded) {
+  Call("BREW", "/coffee");
+  Call("GET", "/coffee");
+  const std::string metrics = Call("GET", "/metrics").body;
+  EXPECT_NE(metrics.find("method=\"OTHER\",route=\"unmatched\",status=\"404\"} 1"),
+            std::string::npos);
+  EXPECT_EQ(metrics.find("BREW"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace keytrail::server

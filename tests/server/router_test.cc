@@ -46,6 +46,24 @@ TEST(Router, CapturesDecodedParametersAndSeparates404From405) {
   EXPECT_EQ(router.Find("GET", "").kind, Router::Match::Kind::kNoRoute);
 }
 
+TEST(Router, RestCaptureAndAnyMethod) {
+  Router router;
+  router.Add("GET", "/v1/check", Named("exact"));
+  router.Add(std::string(kAnyMethod), "/v1/check/{path...}", Named("prefixed"));
+
+  auto deep = router.Find("DELETE", "/v1/check/graphs/a%20b/x");
+  ASSERT_EQ(deep.kind, Router::Match::Kind::kFound);
+  EXPECT_EQ(deep.route->pattern, "/v1/check/{path...}");
+  EXPECT_EQ(deep.params.Get("path"), "graphs/a%20b/x");  // as sent
+  auto root = router.Find("PATCH", "/v1/check/");
+  ASSERT_EQ(root.kind, Router::Match::Kind::kFound);
+  EXPECT_EQ(root.params.Get("path"), "");
+  // The rest capture needs its segment: the bare path is the exact route's.
+  EXPECT_EQ(router.Find("GET", "/v1/check").route->pattern, "/v1/check");
+  EXPECT_EQ(router.Find("POST", "/v1/check").kind, Router::Match::Kind::kWrongMethod);
+  EXPECT_EQ(router.Find("GET", "/v1/checkx/a").kind, Router::Match::Kind::kNoRoute);
+}
+
 TEST(SplitTarget, DecodesTheQuery) {
   auto split = SplitTarget("/v1/x?group=ci%20bots&status=active&flag&a+b=c+d");
   ASSERT_TRUE(split.has_value());

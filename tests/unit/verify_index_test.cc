@@ -208,7 +208,10 @@ TEST(VerifyIndexTest, RotationGracePeriod) {
   r.previous_valid_until_us = kNow + 500;
   index.Upsert(r);
   EXPECT_TRUE(index.Verify(Token(1, 1), kNow + 10'000).valid) << "the new secret never lapses";
+  EXPECT_FALSE(index.Verify(Token(1, 1), kNow).previous_secret);
   EXPECT_TRUE(index.Verify(Token(1, 0), kNow + 499).valid);
+  EXPECT_TRUE(index.Verify(Token(1, 0), kNow + 499).previous_secret);
+  EXPECT_EQ(SecretName(index.Verify(Token(1, 0), kNow + 499)), "previous");
   EXPECT_EQ(index.Verify(Token(1, 0), kNow + 500).reason, VerifyReason::kUnknown);
 
   // previous_valid_until 0: the old secret stopped at once.
