@@ -187,6 +187,33 @@ def http_verify(server, tokens_file, clients, seconds, warmup_s, log):
             **cpu.fields(r["requests"])}
 
 
+def gateway(nginx, server, tokens_file, clients, seconds, warmup_s, log):
+    """GET through nginx to a static service, without and with the docs' auth_request to
+    keytrail (valid tokens cycled; every answer must be a 200), in the same run: the
+    throughput ratio, the added latency and keytrail's CPU per check."""
+    args = [tokens_file, "/api/x"]
+    _wrk(nginx.url_direct, "wrk_gateway.lua", args, clients, warmup_s, log)
+    direct = _wrk(nginx.url_direct, "wrk_gateway.lua", args, clients, seconds, log)
+    _wrk(nginx.url_checked, "wrk_gateway.lua", args, clients, warmup_s, log)
+    before = server.metrics()
+    with CpuMeter(server.pid) as cpu:
+        checked = _wrk(nginx.url_checked, "wrk_gateway.lua", args, clients, seconds, log)
+    after = server.metrics()
+    allowed = (after.get('keytrail_check_total{result="allowed",reason=""}', 0)
+               - before.get('keytrail_check_total{result="allowed",reason=""}', 0))
+    if not checked["requests"] <= allowed <= checked["requests"] + clients:
+        raise RuntimeError(f"gateway: {checked['requests']} requests, {allowed} checks allowed")
+    return {"direct_per_s": direct["requests_per_s"], "checked_per_s": checked["requests_per_s"],
+            "clients": clients,
+            "direct_latency_p50_ms": direct["latency_p50_us"] / 1000,
+            "checked_latency_p50_ms": checked["latency_p50_us"] / 1000,
+            "direct_latency_mean_ms": direct["latency_mean_us"] / 1000,
+            "checked_latency_mean_ms": checked["latency_mean_us"] / 1000,
+            "added_latency_mean_ms":
+                (checked["latency_mean_us"] - direct["latency_mean_us"]) / 1000,
+            **{"keytrail_" + k: v for k, v in cpu.fields(checked["requests"]).items()}}
+
+
 # --- Redis -----------------------------------------------------------------------------
 
 def redis_key(i):

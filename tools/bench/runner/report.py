@@ -88,6 +88,15 @@ def build_rows(results):
             fmt_rate(http_create["creates_per_s"]),
             f"PostgreSQL {fmt_rate(pg_c['creates_per_s'])}",
             http_create["creates_per_s"] / pg_c["creates_per_s"], 3.0))
+    gateway = results.get("gateway")
+    if gateway:
+        rows.append(_row(
+            "gateway_nginx_check",
+            f"nginx + auth_request to keytrail vs nginx alone, {gateway['clients']} clients",
+            f"{fmt_rate(gateway['checked_per_s'])}, +{gateway['added_latency_mean_ms'] * 1000:.0f}"
+            f" µs/request", f"nginx alone {fmt_rate(gateway['direct_per_s'])}",
+            gateway["checked_per_s"] / gateway["direct_per_s"], None,
+            f"keytrail {gateway['keytrail_server_cpu_us_per_op']:.0f} µs CPU per check"))
     seconds = inproc.get("expiry_burst.seconds_until_last_key_expired")
     if seconds is not None:
         keys = inproc["expiry_burst.keys"]
@@ -212,6 +221,16 @@ def details(document):
             f"keytrail HTTP create: `keytrail serve --threads {config['create_threads']}` on a "
             f"fresh data dir, wrk -t1 -c{c['clients']}, {fmt_count(c['creates'])} keys created; "
             f"p50 {c['latency_p50_ms']:.2f} ms, p99 {c['latency_p99_ms']:.2f} ms{_cpu(c)}.")
+    if "gateway" in r:
+        g = r["gateway"]
+        out.append(
+            f"Gateway: nginx {versions.get('nginx', '?')} (one process) in front of a static "
+            f"service, wrk -t1 -c{g['clients']} GET with a valid Bearer key (cycled), through a "
+            f"plain proxy and through docs/gateways/nginx (auth_request to keytrail /v1/check, "
+            f"keep-alive upstream); p50 {g['direct_latency_p50_ms']:.2f} ms alone, "
+            f"{g['checked_latency_p50_ms']:.2f} ms checked; keytrail CPU "
+            f"{g['keytrail_server_cpu_us_per_op']:.0f} µs per check; nginx, keytrail and wrk "
+            f"share the machine's cores.")
     if "pg_create" in r:
         c = r["pg_create"]
         out.append(

@@ -1,5 +1,5 @@
 """The processes tools/bench/run starts: keytrail serve, a throwaway PostgreSQL 15
-cluster and a redis-server, each on a loopback port in the run's temp dir.
+cluster, a redis-server and nginx, each on a loopback port in the run's temp dir.
 
 Each service is a context manager: entering starts it and waits until it answers,
 leaving stops it (also on errors and on SIGINT/SIGTERM, which the runner turns into
@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
@@ -239,6 +240,94 @@ class Redis:
         info = self.cli("info", "server").decode()
         match = re.search(r"redis_version:(\S+)", info)
         return match.group(1) if match else "?"
+
+    def __exit__(self, *exc):
+        stop_process(self.process)
+
+
+NGINX_DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__))))), "docs", "gateways", "nginx")
+
+
+class Nginx:
+    """nginx (one process, foreground) with the gateway configuration of docs/gateways/nginx
+    pointed at `keytrail_url`, in front of a static service (a second server block that
+    answers 200 "ok"). Two entry points, same service behind both:
+      url_checked  the docs' gateway: /api/ asks keytrail (auth_request) first
+      url_direct   a plain proxy to the same service, no check"""
+
+    def __init__(self, work_dir, keytrail_url, log_path):
+        self.work_dir = work_dir
+        self.keytrail_address = urllib.parse.urlparse(keytrail_url).netloc
+        self.log_path = log_path
+        self.process = None
+
+    def __enter__(self):
+        ports = {name: free_port() for name in ("checked", "direct", "service")}
+        os.makedirs(os.path.join(self.work_dir, "snippets"), exist_ok=True)
+        os.makedirs(os.path.join(self.work_dir, "temp"), exist_ok=True)
+        with open(os.path.join(NGINX_DOCS, "keytrail-gateway.conf")) as f:
+            gateway = f.read()
+        for old, new in (("server 127.0.0.1:8080;", f"server {self.keytrail_address};"),
+                         ("server 127.0.0.1:9000;", f"server 127.0.0.1:{ports['service']};"),
+                         ("listen 127.0.0.1:8000;", f"listen 127.0.0.1:{ports['checked']};")):
+            if old not in gateway:
+                raise RuntimeError(f"docs nginx config changed: no '{old}'")
+            gateway = gateway.replace(old, new)
+        with open(os.path.join(self.work_dir, "keytrail-gateway.conf"), "w") as f:
+            f.write(gateway)
+        shutil.copy(os.path.join(NGINX_DOCS, "snippets", "keytrail-auth.conf"),
+                    os.path.join(self.work_dir, "snippets"))
+        temp = os.path.join(self.work_dir, "temp")
+        with open(os.path.join(self.work_dir, "nginx.conf"), "w") as f:
+            f.write(f"""daemon off;
+master_process off;
+worker_processes 1;
+pid {self.work_dir}/nginx.pid;
+error_log {self.log_path} warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {temp}/body; proxy_temp_path {temp}/proxy;
+  fastcgi_temp_path {temp}/fastcgi; uwsgi_temp_path {temp}/uwsgi; scgi_temp_path {temp}/scgi;
+  include keytrail-gateway.conf;
+  server {{
+    listen 127.0.0.1:{ports['direct']};
+    location / {{
+      proxy_pass http://protected_service;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }}
+  }}
+  server {{
+    listen 127.0.0.1:{ports['service']};
+    location / {{ default_type text/plain; return 200 "ok\n"; }}
+  }}
+}}
+""")
+        self.process = subprocess.Popen(
+            ["/usr/sbin/nginx", "-p", self.work_dir, "-c",
+             os.path.join(self.work_dir, "nginx.conf"), "-e", self.log_path],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url_checked = f"http://127.0.0.1:{ports['checked']}"
+        self.url_direct = f"http://127.0.0.1:{ports['direct']}"
+
+        def ready():
+            try:
+                with urllib.request.urlopen(self.url_direct + "/", timeout=2) as r:
+                    return r.status == 200
+            except OSError:
+                return False
+        wait_until("nginx", ready, process=self.process)
+        return self
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def version(self):
+        out = subprocess.run(["/usr/sbin/nginx", "-v"], capture_output=True, text=True)
+        return out.stderr.strip().split("/")[-1]
 
     def __exit__(self, *exc):
         stop_process(self.process)
