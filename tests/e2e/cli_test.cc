@@ -94,7 +94,9 @@ TEST_F(CliTest, WalksThroughTheKeyLifecycle) {
   const std::string new_token = rotated.value("token", "");
   ASSERT_TRUE(new_token.starts_with("kt_")) << rotated.dump();
   EXPECT_FALSE(rotated["previous_valid_until"].is_null());
-  EXPECT_EQ(Cli({"verify", token}).exit_code, 0);
+  CommandResult old_secret = Cli({"verify", token});
+  EXPECT_EQ(old_secret.exit_code, 0);
+  EXPECT_NE(old_secret.out.find("secret:      previous"), std::string::npos) << old_secret.out;
   EXPECT_EQ(Cli({"verify", new_token}).exit_code, 0);
 
   // Move, then revoke: neither secret verifies (exit 1, reason shown).

@@ -39,7 +39,8 @@ int Verify(VerifyOptions& o) {
                  {"org", Cell(out.body["org"])},
                  {"group", Cell(out.body["group"])},
                  {"permissions", Cell(out.body["permissions"])},
-                 {"expires_at", Cell(out.body["expires_at"], "never")}});
+                 {"expires_at", Cell(out.body["expires_at"], "never")},
+                 {"secret", Cell(out.body.value("secret", json()))}});
   } else {
     PrintFields({{"valid", "false"}, {"reason", Cell(out.body.value("reason", json()))}});
   }
