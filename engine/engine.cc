@@ -1,11 +1,26 @@
 #include "engine/engine.h"
 
+#include <future>
+
 #include <fmt/format.h>
 
 #include "projections/projector.h"
 #include "projections/view_set.h"
 
 namespace keytrail {
+namespace {
+
+// Runs an asynchronous command and waits for its answer.
+template <typename T, typename Start>
+Result<T> Wait(Start start) {
+  auto promise = std::make_shared<std::promise<Result<T>>>();
+  auto answer = promise->get_future();
+  start([promise](Result<T> result) { promise->set_value(std::move(result)); });
+  return answer.get();
+}
+
+}  // namespace
+
 
 // Everything one partition's writer owns.
 struct Engine::Partition {
@@ -54,6 +69,7 @@ Result<std::unique_ptr<Engine>> Engine::Start(events::EventLog& log, projections
     writer_options.domain = engine->options_.domain;
     writer_options.follow_log = engine->options_.follow_log;
     writer_options.node_id = engine->options_.node_id;
+    writer_options.max_queued = engine->options_.max_queued_commands;
     partition->writer = std::make_unique<PartitionWriter>(p, log, *partition->projector, clock,
                                                           engine->ids_, writer_options);
     KT_RETURN_IF_ERROR(partition->writer->Start());
@@ -62,36 +78,47 @@ Result<std::unique_ptr<Engine>> Engine::Start(events::EventLog& log, projections
   return engine;
 }
 
+void Engine::Execute(const domain::CommandContext& context, domain::Command command,
+                     CommandCallback done) {
+  if (context.org.empty()) return done(Status::InvalidArgument("a command needs an org"));
+  PartitionWriter& writer = *partitions_[log_.PartitionFor(context.org)]->writer;
+  writer.Submit(context, std::move(command), std::move(done));
+}
+
 Result<CommandOutcome> Engine::Execute(const domain::CommandContext& context,
                                        domain::Command command) {
-  if (context.org.empty()) return Status::InvalidArgument("a command needs an org");
-  PartitionWriter& writer = *partitions_[log_.PartitionFor(context.org)]->writer;
-  return writer.Submit(context, std::move(command)).get();
+  return Wait<CommandOutcome>([&](CommandCallback done) {
+    Execute(context, std::move(command), std::move(done));
+  });
 }
 
-Result<IssuedKey> Engine::Issue(const domain::CommandContext& context, IssuedToken token,
-                                domain::Command command) {
-  auto outcome = Execute(context, std::move(command));
-  if (!outcome.ok()) return outcome.status();
-  IssuedKey issued;
-  issued.outcome = std::move(outcome).value();
-  switch (issued.outcome.kind) {
-    case CommandOutcome::Kind::kApplied:
-      issued.key_id = FormatKeyId(token.key_id);
-      issued.hint = std::move(token.hint);
-      issued.token = std::move(token.token);
-      break;
-    case CommandOutcome::Kind::kReplayed:
-      issued.key_id = issued.outcome.aggregate_id;
-      break;
-    case CommandOutcome::Kind::kRejected:
-      break;
-  }
-  return issued;
+void Engine::Issue(const domain::CommandContext& context, IssuedToken token,
+                   domain::Command command, IssuedCallback done) {
+  // The token waits in the callback (shared: std::function copies) until the answer.
+  auto minted = std::make_shared<IssuedToken>(std::move(token));
+  Execute(context, std::move(command),
+          [minted, done = std::move(done)](Result<CommandOutcome> outcome) {
+            if (!outcome.ok()) return done(outcome.status());
+            IssuedKey issued;
+            issued.outcome = std::move(outcome).value();
+            switch (issued.outcome.kind) {
+              case CommandOutcome::Kind::kApplied:
+                issued.key_id = FormatKeyId(minted->key_id);
+                issued.hint = std::move(minted->hint);
+                issued.token = std::move(minted->token);
+                break;
+              case CommandOutcome::Kind::kReplayed:
+                issued.key_id = issued.outcome.aggregate_id;
+                break;
+              case CommandOutcome::Kind::kRejected:
+                break;
+            }
+            done(std::move(issued));
+          });
 }
 
-Result<IssuedKey> Engine::CreateKey(const domain::CommandContext& context,
-                                    CreateKeyRequest request) {
+void Engine::CreateKey(const domain::CommandContext& context, CreateKeyRequest request,
+                       IssuedCallback done) {
   IssuedToken token = tokens_.Issue(random_);
   domain::CreateKey command;
   command.key_id = token.key_id;
@@ -103,18 +130,32 @@ Result<IssuedKey> Engine::CreateKey(const domain::CommandContext& context,
   command.hint = token.hint;
   // A key made on behalf of a member is that member's own key (see domain/authorize.h).
   command.created_by = context.on_behalf_of.empty() ? context.actor_id : context.on_behalf_of;
-  return Issue(context, std::move(token), std::move(command));
+  Issue(context, std::move(token), std::move(command), std::move(done));
 }
 
-Result<IssuedKey> Engine::RotateKey(const domain::CommandContext& context, const KeyId& key_id,
-                                    Micros grace) {
+Result<IssuedKey> Engine::CreateKey(const domain::CommandContext& context,
+                                    CreateKeyRequest request) {
+  return Wait<IssuedKey>([&](IssuedCallback done) {
+    CreateKey(context, std::move(request), std::move(done));
+  });
+}
+
+void Engine::RotateKey(const domain::CommandContext& context, const KeyId& key_id, Micros grace,
+                       IssuedCallback done) {
   IssuedToken token = tokens_.Issue(random_, key_id);
   domain::RotateKey command;
   command.key_id = key_id;
   command.new_secret_hash = token.hash;
   command.hint = token.hint;
   command.grace = grace;
-  return Issue(context, std::move(token), std::move(command));
+  Issue(context, std::move(token), std::move(command), std::move(done));
+}
+
+Result<IssuedKey> Engine::RotateKey(const domain::CommandContext& context, const KeyId& key_id,
+                                    Micros grace) {
+  return Wait<IssuedKey>([&](IssuedCallback done) {
+    RotateKey(context, key_id, grace, std::move(done));
+  });
 }
 
 void Engine::WakeSchedulers() {

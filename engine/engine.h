@@ -56,6 +56,8 @@ class Engine {
     std::string token_prefix = std::string(kDefaultTokenPrefix);
     domain::DomainOptions domain;
     Random* random = nullptr;  // nullptr = SystemRandom()
+    // Commands waiting per partition before more are refused "busy" (kUnavailable).
+    size_t max_queued_commands = 16384;
     // Several nodes on one log (Kafka): every writer follows the log and writes only the
     // partitions this node claims (Claim). Off: this node writes every partition.
     bool follow_log = false;
@@ -79,13 +81,26 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
+  // Commands come in two forms. The asynchronous one returns at once and calls `done`
+  // exactly once with the answer, on the partition's writer thread (or on the calling
+  // thread when the command is refused before it is queued, e.g. kUnavailable "busy");
+  // `done` must not block, as the next batch of the partition waits for it. The
+  // synchronous one waits for that answer.
+  using IssuedCallback = std::function<void(Result<IssuedKey>)>;
+
   // Runs any command through the writer of context.org's partition.
+  void Execute(const domain::CommandContext& context, domain::Command command,
+               CommandCallback done);
   Result<CommandOutcome> Execute(const domain::CommandContext& context, domain::Command command);
 
   // Mints a token and creates a key with it; created_by = the acting principal, or the
   // member it acts on behalf of.
+  void CreateKey(const domain::CommandContext& context, CreateKeyRequest request,
+                 IssuedCallback done);
   Result<IssuedKey> CreateKey(const domain::CommandContext& context, CreateKeyRequest request);
   // Mints a new secret for the key; the previous one stays valid for `grace`.
+  void RotateKey(const domain::CommandContext& context, const KeyId& key_id, Micros grace,
+                 IssuedCallback done);
   Result<IssuedKey> RotateKey(const domain::CommandContext& context, const KeyId& key_id,
                               Micros grace);
 
@@ -132,8 +147,8 @@ class Engine {
  private:
   struct Partition;
   Engine(events::EventLog& log, projections::ViewStore& views, const Clock& clock, Options options);
-  Result<IssuedKey> Issue(const domain::CommandContext& context, IssuedToken token,
-                          domain::Command command);
+  void Issue(const domain::CommandContext& context, IssuedToken token, domain::Command command,
+             IssuedCallback done);
 
   events::EventLog& log_;
   projections::ViewStore& views_;

@@ -16,7 +16,8 @@ namespace keytrail {
 struct PartitionWriter::Pending {
   domain::CommandContext context;
   domain::Command command;
-  std::promise<Result<CommandOutcome>> promise;
+  CommandCallback done;                     // empty for the scheduler's own commands
+  std::optional<Result<CommandOutcome>> result;  // their answer, read after the batch
   CommandOutcome outcome;
   size_t first_event = 0;  // index of its first event in its org's append
   size_t event_count = 0;
@@ -222,28 +223,45 @@ void PartitionWriter::Stop() {
   idle_cv_.notify_all();
   projector_.Wake(partition_);
   thread_.join();
-  for (auto& pending : queue_) {
-    pending->promise.set_value(Status::Unavailable("the writer is stopping"));
+  std::deque<std::unique_ptr<Pending>> queued;
+  {
+    std::lock_guard lock(mu_);
+    queued.swap(queue_);
   }
-  queue_.clear();
+  for (auto& pending : queued) {
+    pending->done(Status::Unavailable("the writer is stopping"));
+  }
+}
+
+void PartitionWriter::Submit(domain::CommandContext context, domain::Command command,
+                             CommandCallback done) {
+  auto pending = std::make_unique<Pending>();
+  pending->context = std::move(context);
+  pending->command = std::move(command);
+  pending->done = std::move(done);
+  Status refused;
+  {
+    std::lock_guard lock(mu_);
+    if (!running_) {
+      refused = Status::Unavailable("the writer is not running");
+    } else if (queue_.size() >= options_.max_queued) {
+      refused = Status::Unavailable(
+          fmt::format("busy: {} commands are waiting for partition {}", queue_.size(), partition_));
+    } else {
+      queue_.push_back(std::move(pending));
+    }
+  }
+  if (!refused.ok()) return pending->done(std::move(refused));
+  cv_.notify_one();
+  if (options_.follow_log) projector_.Wake(partition_);  // it may be waiting for records
 }
 
 std::future<Result<CommandOutcome>> PartitionWriter::Submit(domain::CommandContext context,
                                                             domain::Command command) {
-  auto pending = std::make_unique<Pending>();
-  pending->context = std::move(context);
-  pending->command = std::move(command);
-  auto future = pending->promise.get_future();
-  {
-    std::lock_guard lock(mu_);
-    if (!running_) {
-      pending->promise.set_value(Status::Unavailable("the writer is not running"));
-      return future;
-    }
-    queue_.push_back(std::move(pending));
-  }
-  cv_.notify_one();
-  if (options_.follow_log) projector_.Wake(partition_);  // it may be waiting for records
+  auto promise = std::make_shared<std::promise<Result<CommandOutcome>>>();
+  auto future = promise->get_future();
+  Submit(std::move(context), std::move(command),
+         [promise](Result<CommandOutcome> result) { promise->set_value(std::move(result)); });
   return future;
 }
 
@@ -520,7 +538,7 @@ PartitionWriter::Fired PartitionWriter::FireDueTimers() {
   ProcessBatch(batch);
   bool progressed = false;
   for (auto& pending : batch) {
-    auto result = pending->promise.get_future().get();
+    const Result<CommandOutcome>& result = *pending->result;
     if (!result.ok()) continue;  // the log failed: the timer stays and fires again
     progressed = true;
     if (result->kind == CommandOutcome::Kind::kApplied) {
@@ -542,7 +560,11 @@ void PartitionWriter::Answer(Pending& pending, Result<CommandOutcome> result) {
                                 std::chrono::steady_clock::now() - pending.submitted)
                                 .count());
   }
-  pending.promise.set_value(std::move(result));
+  if (pending.done) {
+    pending.done(std::move(result));
+  } else {
+    pending.result = std::move(result);
+  }
 }
 
 // What deciding a batch produced: the events to append, per org, in order.

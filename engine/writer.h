@@ -43,6 +43,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -98,11 +99,18 @@ struct WriterHealth {
   uint64_t fenced_events = 0;       // events the fence refused since the views loaded
 };
 
+// Called once with a command's outcome, on the writer's thread (or, for a command refused
+// at once, on the submitting thread). It must not block: hand the result on.
+using CommandCallback = std::function<void(Result<CommandOutcome>)>;
+
 class PartitionWriter {
  public:
   struct Options {
     domain::DomainOptions domain;
     size_t max_batch = 512;  // commands decided and appended together
+    // Commands waiting for the writer; one more is refused at once with kUnavailable
+    // ("busy"), so callers get back-pressure instead of an unbounded queue.
+    size_t max_queued = 16384;
     // Several nodes share the log: follow it continuously, write only after Claim().
     bool follow_log = false;
     std::string node_id;  // in WriterClaimed, and in the answers of other nodes
@@ -121,11 +129,14 @@ class PartitionWriter {
   // Answers what is queued with kUnavailable and stops the thread. Idempotent.
   void Stop();
 
-  // Queues a command. REQUIRES: context.org maps to this partition.
-  // Errors: kUnavailable (not started, stopping, the log failed, this node does not hold
-  // the partition, or the command's events were fenced), kCorruption /
+  // Queues a command; `done` gets its outcome once it is durable and applied (or
+  // refused). REQUIRES: context.org maps to this partition.
+  // Errors: kUnavailable (not started, stopping, the queue is full, the log failed, this
+  // node does not hold the partition, or the command's events were fenced), kCorruption /
   // kIoError (views could not be updated; the events may be durable, so retry with the
   // same command id to learn the outcome).
+  void Submit(domain::CommandContext context, domain::Command command, CommandCallback done);
+  // The same, for a caller that waits.
   std::future<Result<CommandOutcome>> Submit(domain::CommandContext context,
                                              domain::Command command);
 

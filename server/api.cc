@@ -1,6 +1,10 @@
 #include "server/api.h"
 
 #include <chrono>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -113,6 +117,18 @@ domain::CommandContext ApiContext::CommandFor(const Caller& caller, std::string 
                                 .authorize = true};
 }
 
+HttpResponse ApiContext::Execute(domain::CommandContext context, domain::Command command,
+                                std::function<HttpResponse(Result<CommandOutcome>&)> answer) {
+  // std::function needs copyable state: the command travels in a shared_ptr.
+  auto held = std::make_shared<std::pair<domain::CommandContext, domain::Command>>(
+      std::move(context), std::move(command));
+  return AfterCommand<CommandOutcome>(
+      [this, held](CommandCallback done) {
+        engine.Execute(held->first, std::move(held->second), std::move(done));
+      },
+      std::move(answer));
+}
+
 Api::Api(Engine& engine, const Clock& clock, ApiOptions options)
     : context_(std::make_unique<ApiContext>(engine, clock, std::move(options))) {
   ApiContext& ctx = *context_;
@@ -163,7 +179,7 @@ HttpResponse Api::TransportError(int status, std::string_view code, std::string_
 
 HttpResponse Api::Handle(const HttpRequest& request) {
   const auto start = std::chrono::steady_clock::now();
-  const std::string request_id = RequestId(request);
+  std::string request_id = RequestId(request);
   std::string_view route = "unmatched";
   std::string principal = "-";
   HttpResponse response;
@@ -188,32 +204,87 @@ HttpResponse Api::Handle(const HttpRequest& request) {
       case Router::Match::Kind::kFound: {
         route = match.route->pattern;
         RoutedRequest routed{request, std::move(match.params), std::move(split->query), request_id};
-        auto forwarded = ForwardToWriter(context_->engine, context_->options.forward, request,
-                                         route, routed.Param("org"));
-        response = forwarded ? std::move(*forwarded) : match.route->handler(routed);
+        if (NeedsForwarding(context_->engine, request, route, routed.Param("org"))) {
+          // Another node writes this org: the one-hop forward waits on the network, so
+          // it runs on the blocking lane. The request is copied: it outlives this call.
+          response = OffIoThread(context_->blocking, [this, request, route,
+                                                      org = std::string(routed.Param("org"))] {
+            auto forwarded = ForwardToWriter(context_->engine, context_->options.forward,
+                                             request, route, org);
+            if (forwarded) return std::move(*forwarded);
+            // This node took the partition over meanwhile: the client retries here.
+            return StatusProblem(Status::Unavailable("the partition's writer moved; retry"));
+          });
+        } else {
+          response = match.route->handler(routed);
+        }
         if (!routed.principal.empty()) principal = std::move(routed.principal);
         break;
       }
     }
   }
-  response.SetHeader("X-Request-Id", request_id);
+  RequestRecord record{.method = request.method,
+                       .route = route,
+                       .request_id = std::move(request_id),
+                       .principal = std::move(principal),
+                       .remote = request.remote,
+                       .start = start};
+  if (response.later) {
+    // Finish (headers, metrics, access log) once the real response exists.
+    response.later = [this, inner = std::move(response.later),
+                      record = std::move(record)](Responder responder) {
+      inner(Responder{.post = responder.post,
+                      .respond = [this, respond = responder.respond,
+                                  record](HttpResponse final_response) {
+                        Finish(record, final_response);
+                        respond(std::move(final_response));
+                      }});
+    };
+    return response;
+  }
+  Finish(record, response);
+  return response;
+}
+
+HttpResponse Api::HandleAndWait(const HttpRequest& request) {
+  HttpResponse response = Handle(request);
+  if (!response.later) return response;
+  std::promise<HttpResponse> answered;
+  auto answer = answered.get_future();
+  // post runs on a thread of its own, as the transport's io thread would.
+  std::vector<std::thread> posted;
+  std::mutex posted_mu;
+  response.later(Responder{
+      .post =
+          [&posted, &posted_mu](std::function<void()> fn) {
+            std::lock_guard lock(posted_mu);
+            posted.emplace_back(std::move(fn));
+          },
+      .respond = [&answered](HttpResponse r) { answered.set_value(std::move(r)); }});
+  HttpResponse out = answer.get();
+  std::lock_guard lock(posted_mu);
+  for (std::thread& t : posted) t.join();
+  return out;
+}
+
+void Api::Finish(const RequestRecord& record, HttpResponse& response) {
+  response.SetHeader("X-Request-Id", record.request_id);
   response.SetHeader("Cache-Control", "no-store");
   const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  context_->metrics.CountRequest(request.method, route, response.status, seconds);
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - record.start).count();
+  context_->metrics.CountRequest(record.method, record.route, response.status, seconds);
   const LogLevel level =
-      IsQuiet(route) && response.status < 400 ? LogLevel::kDebug : LogLevel::kInfo;
+      IsQuiet(record.route) && response.status < 400 ? LogLevel::kDebug : LogLevel::kInfo;
   if (LogEnabled(level)) {  // the fields cost more than the check
     Log(level, "request",
-        {{"method", request.method},
-         {"route", route},
+        {{"method", record.method},
+         {"route", record.route},
          {"status", response.status},
          {"ms", seconds * 1000},
-         {"key_id", principal},
-         {"request_id", request_id},
-         {"remote", request.remote}});
+         {"key_id", record.principal},
+         {"request_id", record.request_id},
+         {"remote", record.remote}});
   }
-  return response;
 }
 
 }  // namespace keytrail::server

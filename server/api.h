@@ -16,6 +16,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -50,7 +51,11 @@ class Api {
   Api(const Api&) = delete;
   Api& operator=(const Api&) = delete;
 
+  // The response; for a command (or other work that waits), one with `later` set
+  // (HttpResponse::later): no thread waits for it.
   HttpResponse Handle(const HttpRequest& request);
+  // Handle, then waits for a later response (tests, tools).
+  HttpResponse HandleAndWait(const HttpRequest& request);
 
   // /readyz answers 200 only while ready.
   void SetReady(bool ready);
@@ -63,6 +68,18 @@ class Api {
   static HttpResponse TransportError(int status, std::string_view code, std::string_view detail);
 
  private:
+  // What the access log and metrics need of a request, kept until it is answered.
+  struct RequestRecord {
+    std::string method;
+    std::string_view route;  // a router pattern (lives as long as the Api) or a literal
+    std::string request_id;
+    std::string principal;
+    std::string remote;
+    std::chrono::steady_clock::time_point start;
+  };
+  // Adds X-Request-Id and Cache-Control, counts the request, writes the access log line.
+  void Finish(const RequestRecord& record, HttpResponse& response);
+
   std::unique_ptr<ApiContext> context_;
   Router router_;
 };

@@ -39,6 +39,13 @@ HttpResponse Unavailable(std::string_view code, std::string detail) {
 
 }  // namespace
 
+bool NeedsForwarding(const Engine& engine, const HttpRequest& request, std::string_view route,
+                     std::string_view org_param) {
+  if (!IsCommand(request.method, route)) return false;
+  const std::string org = OrgOf(request, route, org_param);
+  return !org.empty() && !engine.WriterOf(org).self;
+}
+
 std::optional<HttpResponse> ForwardToWriter(const Engine& engine, const ForwardOptions& options,
                                             const HttpRequest& request, std::string_view route,
                                             std::string_view org_param) {

@@ -8,6 +8,7 @@
 // A forwarded request carries Keytrail-Forwarded-By and is never forwarded again: if the
 // partition moved meanwhile, the answer is 503 with Retry-After, as it is while no node
 // writes the partition or its writer cannot be reached. Server-internal; thread-safe.
+// ForwardToWriter waits for the other node: call it off the io threads.
 #pragma once
 
 #include <chrono>
@@ -24,6 +25,11 @@ struct ForwardOptions {
   std::string node_id;  // this node, in Keytrail-Forwarded-By
   std::chrono::milliseconds timeout{10000};
 };
+
+// Whether ForwardToWriter would send the request elsewhere (or refuse it): a command
+// whose org's partition this node does not write. No I/O.
+bool NeedsForwarding(const Engine& engine, const HttpRequest& request, std::string_view route,
+                     std::string_view org);
 
 // nullopt: handle the request here (it is no command, this node writes its org's
 // partition, or its org is not known from the request). Otherwise the answer to send.

@@ -31,6 +31,16 @@ struct HttpRequest {
   std::optional<std::string_view> Header(std::string_view name) const;
 };
 
+struct HttpResponse;
+
+// How a response that was not ready comes back (HttpResponse::later): `post(fn)` runs fn
+// on the connection's io thread and may be called from any thread; `respond(response)`
+// answers the request, on that io thread, exactly once.
+struct Responder {
+  std::function<void(std::function<void()>)> post;
+  std::function<void(HttpResponse)> respond;
+};
+
 // One response. The transport adds the Server, Content-Length and Connection headers.
 struct HttpResponse {
   int status = 200;
@@ -43,6 +53,11 @@ struct HttpResponse {
   // appends the next piece to *out and returns true while more may follow. Called on
   // the connection's io thread, one call at a time, after the handler returned.
   std::function<bool(std::string* out)> stream;
+  // If set, the response is not ready (e.g. a command on its way to the log) and the rest
+  // of this object is ignored: the transport calls later(responder) once, on the io
+  // thread, and the real response comes through the Responder. The connection reads
+  // nothing else meanwhile, and no thread waits.
+  std::function<void(Responder)> later;
 
   void SetHeader(std::string name, std::string value);
 };

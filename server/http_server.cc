@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 
@@ -18,9 +19,12 @@ namespace net = boost::asio;
 
 // The io context, its threads and what the listener and sessions share.
 struct HttpServer::Impl {
-  explicit Impl(int threads) : ioc(threads) {}
+  explicit Impl(int threads) : ioc(threads), work(ioc.get_executor()) {}
 
   net::io_context ioc;
+  // Keeps the io threads running while nothing is pending on the io context, e.g.
+  // during shutdown while a response waits for a command (HttpResponse::later).
+  net::executor_work_guard<net::io_context::executor_type> work;
   std::shared_ptr<ServerShared> shared;
   std::shared_ptr<Listener> listener;
   std::vector<std::thread> threads;

@@ -8,8 +8,9 @@
 // request, or to take a response) for idle_timeout is closed. Keep-alive and pipelined
 // requests are served in order, one at a time per connection.
 //
-// Handlers run on the io threads and may block (e.g. waiting for a durable write), so
-// at most `threads` requests are handled at once.
+// Handlers run on the io threads and must not block: a response that has to wait (a
+// command on its way to the log) is given later (HttpResponse::later), and the io
+// thread serves other connections meanwhile. The io threads run until Shutdown.
 #pragma once
 
 #include <chrono>

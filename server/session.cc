@@ -135,19 +135,48 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     request.body = std::move(message.body());
     request.remote = remote_;
-    HttpResponse response;
+    HttpResponse response = Guarded([&] { return shared_->handler(request); });
+    const unsigned version = message.version();
+    const bool client_keep_alive = message.keep_alive();
+    if (response.later) {
+      // The answer comes later, through the Responder, on this connection's executor.
+      auto executor = stream_.get_executor();
+      Responder responder{
+          .post = [executor](std::function<void()> fn) { net::post(executor, std::move(fn)); },
+          .respond = [self = shared_from_this(), version,
+                      client_keep_alive](HttpResponse final_response) {
+            self->Answer(std::move(final_response), version, client_keep_alive);
+          }};
+      auto later = std::move(response.later);
+      try {
+        later(std::move(responder));
+      } catch (const std::exception& e) {
+        Log(LogLevel::kError, "handler threw", {{"error", e.what()}});
+        Answer(shared_->ErrorResponse(500, "internal", "internal error"), version,
+               client_keep_alive);
+      }
+      return;
+    }
+    Answer(std::move(response), version, client_keep_alive);
+  }
+
+  // Calls `handle`, turning an exception into a 500.
+  template <typename Handle>
+  HttpResponse Guarded(Handle handle) {
     try {
-      response = shared_->handler(request);
+      return handle();
     } catch (const std::exception& e) {
       Log(LogLevel::kError, "handler threw", {{"error", e.what()}});
-      response = shared_->ErrorResponse(500, "internal", "internal error");
     } catch (...) {
       Log(LogLevel::kError, "handler threw", {{"error", "unknown exception"}});
-      response = shared_->ErrorResponse(500, "internal", "internal error");
     }
+    return shared_->ErrorResponse(500, "internal", "internal error");
+  }
+
+  void Answer(HttpResponse response, unsigned version, bool client_keep_alive) {
     const bool keep_alive =
-        message.keep_alive() && !response.close && !shared_->connections.stopping();
-    Write(std::move(response), message.version(), keep_alive, /*drain=*/false);
+        client_keep_alive && !response.close && !shared_->connections.stopping();
+    Write(std::move(response), version, keep_alive, /*drain=*/false);
   }
 
   // Answers a request that could not be read whole, then closes.

@@ -77,6 +77,12 @@ std::optional<HttpResponse> Refusal(const Result<CommandOutcome>& outcome, fb::P
   return std::nullopt;
 }
 
+HttpResponse NoContent() {
+  HttpResponse response;
+  response.status = 204;
+  return response;
+}
+
 // The caller in the path's org with its command id, for commands.
 struct Start {
   Caller caller;
@@ -142,13 +148,15 @@ HttpResponse CreateGroupHandler(ApiContext& ctx, const RoutedRequest& request) {
   if (!body.ok()) return body.problem();
   domain::CreateGroup command{*id, name.value_or(""), description.value_or(""),
                               rules.value_or(std::vector<domain::RuleSpec>{})};
-  auto outcome = ctx.engine.Execute(ctx.CommandFor(start.caller, start.command_id, request),
-                                    std::move(command));
-  if (auto refused = Refusal(outcome, fb::Payload::GroupCreated)) return std::move(*refused);
-  HttpResponse response =
-      GroupAnswer(ctx, start.caller.org, *id, outcome->kind == Kind::kApplied ? 201 : 200);
-  response.SetHeader("Location", fmt::format("/v1/orgs/{}/groups/{}", start.caller.org, *id));
-  return response;
+  return ctx.Execute(
+      ctx.CommandFor(start.caller, start.command_id, request), std::move(command),
+      [&ctx, org = start.caller.org, id = *id](Result<CommandOutcome>& outcome) {
+        if (auto refused = Refusal(outcome, fb::Payload::GroupCreated)) return std::move(*refused);
+        HttpResponse response =
+            GroupAnswer(ctx, org, id, outcome->kind == Kind::kApplied ? 201 : 200);
+        response.SetHeader("Location", fmt::format("/v1/orgs/{}/groups/{}", org, id));
+        return response;
+      });
 }
 
 HttpResponse ChangeGroupHandler(ApiContext& ctx, const RoutedRequest& request) {
@@ -160,22 +168,26 @@ HttpResponse ChangeGroupHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto description = body.String("description", false);
   if (!body.ok()) return body.problem();
   const std::string id(request.Param("group"));
-  auto outcome = ctx.engine.Execute(ctx.CommandFor(start.caller, start.command_id, request),
-                                    domain::ChangeGroupRules{id, std::move(*rules), description});
-  if (auto refused = Refusal(outcome, fb::Payload::GroupRulesChanged)) return std::move(*refused);
-  return GroupAnswer(ctx, start.caller.org, id, 200);
+  return ctx.Execute(
+      ctx.CommandFor(start.caller, start.command_id, request),
+      domain::ChangeGroupRules{id, std::move(*rules), description},
+      [&ctx, org = start.caller.org, id](Result<CommandOutcome>& outcome) {
+        if (auto refused = Refusal(outcome, fb::Payload::GroupRulesChanged)) {
+          return std::move(*refused);
+        }
+        return GroupAnswer(ctx, org, id, 200);
+      });
 }
 
 HttpResponse DeleteGroupHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto started = Begin(ctx, request);
   if (auto* refused = std::get_if<HttpResponse>(&started)) return std::move(*refused);
   Start& start = std::get<Start>(started);
-  auto outcome = ctx.engine.Execute(ctx.CommandFor(start.caller, start.command_id, request),
-                                    domain::DeleteGroup{std::string(request.Param("group"))});
-  if (auto refused = Refusal(outcome, fb::Payload::GroupDeleted)) return std::move(*refused);
-  HttpResponse response;
-  response.status = 204;
-  return response;
+  return ctx.Execute(ctx.CommandFor(start.caller, start.command_id, request),
+                     domain::DeleteGroup{std::string(request.Param("group"))},
+                     [](Result<CommandOutcome>& outcome) {
+                       return Refusal(outcome, fb::Payload::GroupDeleted).value_or(NoContent());
+                     });
 }
 
 HttpResponse ListMembersHandler(ApiContext& ctx, const RoutedRequest& request) {
@@ -209,34 +221,37 @@ HttpResponse SetMemberHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto groups = body.StringArray("groups", true);
   if (!body.ok()) return body.problem();
   const std::string id(request.Param("member"));
-  auto outcome = ctx.engine.Execute(ctx.CommandFor(start.caller, start.command_id, request),
-                                    domain::SetMemberGroups{id, std::move(*groups)});
-  if (auto refused = Refusal(outcome, fb::Payload::MemberGroupsChanged)) {
-    if (outcome.ok() && outcome->kind == Kind::kReplayed &&
-        outcome->first_event == fb::Payload::NONE) {
-      // A retried no-op: nothing to compare, answer as now.
-    } else {
-      return std::move(*refused);
-    }
-  }
-  const auto directory = ctx.engine.Groups(start.caller.org);
-  const domain::MemberState* member = directory->FindMember(id);
-  if (member == nullptr) return Problem(404, "member_not_found", fmt::format("no member '{}'", id));
-  return JsonResponse(200, MemberToJson(id, *member));
+  return ctx.Execute(
+      ctx.CommandFor(start.caller, start.command_id, request),
+      domain::SetMemberGroups{id, std::move(*groups)},
+      [&ctx, org = start.caller.org, id](Result<CommandOutcome>& outcome) {
+        if (auto refused = Refusal(outcome, fb::Payload::MemberGroupsChanged)) {
+          if (outcome.ok() && outcome->kind == Kind::kReplayed &&
+              outcome->first_event == fb::Payload::NONE) {
+            // A retried no-op: nothing to compare, answer as now.
+          } else {
+            return std::move(*refused);
+          }
+        }
+        const auto directory = ctx.engine.Groups(org);
+        const domain::MemberState* member = directory->FindMember(id);
+        if (member == nullptr) {
+          return Problem(404, "member_not_found", fmt::format("no member '{}'", id));
+        }
+        return JsonResponse(200, MemberToJson(id, *member));
+      });
 }
 
 HttpResponse RemoveMemberHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto started = Begin(ctx, request);
   if (auto* refused = std::get_if<HttpResponse>(&started)) return std::move(*refused);
   Start& start = std::get<Start>(started);
-  auto outcome = ctx.engine.Execute(ctx.CommandFor(start.caller, start.command_id, request),
-                                    domain::RemoveMember{std::string(request.Param("member"))});
-  if (auto refused = Refusal(outcome, fb::Payload::MemberGroupsChanged)) {
-    return std::move(*refused);
-  }
-  HttpResponse response;
-  response.status = 204;
-  return response;
+  return ctx.Execute(ctx.CommandFor(start.caller, start.command_id, request),
+                     domain::RemoveMember{std::string(request.Param("member"))},
+                     [](Result<CommandOutcome>& outcome) {
+                       return Refusal(outcome, fb::Payload::MemberGroupsChanged)
+                           .value_or(NoContent());
+                     });
 }
 
 namespace {

@@ -11,6 +11,7 @@
 #include "engine/engine.h"
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/deferred.h"
 #include "server/metrics.h"
 #include "server/router.h"
 
@@ -24,6 +25,8 @@ struct ApiContext {
   Metrics metrics;
   ApiOptions options;
   std::atomic<bool> ready{false};
+  // Where requests that must block go (OffIoThread): org set-up, forwarding.
+  BlockingLane blocking{4, 1024};
 
   ApiContext(Engine& e, const Clock& c, ApiOptions o)
       : engine(e), clock(c), options(std::move(o)) {}
@@ -52,6 +55,10 @@ struct ApiContext {
   // The context of a command of `caller` in its org.
   domain::CommandContext CommandFor(const Caller& caller, std::string command_id,
                                     const RoutedRequest& request) const;
+
+  // AfterCommand for Engine::Execute: `answer` builds the response from the outcome.
+  HttpResponse Execute(domain::CommandContext context, domain::Command command,
+                       std::function<HttpResponse(Result<CommandOutcome>&)> answer);
 };
 
 // groups.cc

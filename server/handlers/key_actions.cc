@@ -34,7 +34,8 @@ std::variant<KeyActionStart, HttpResponse> Begin(ApiContext& ctx, const RoutedRe
   return start;
 }
 
-// The answer to an applied or replayed command: the key as it is now. A replay whose
+// The answer to an applied or replayed command: the key as it is now (read on the io
+// thread once the command is applied). A replay whose
 // command id belonged to another kind of command is refused.
 HttpResponse AnswerWithKey(ApiContext& ctx, const Caller& caller, const KeyId& id,
                            const Result<CommandOutcome>& outcome, fb::Payload expected) {
@@ -63,29 +64,35 @@ HttpResponse RotateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
   if (!grace || *grace > domain::kMaxRotationGrace) {
     return Problem(422, "invalid_grace", "grace must be a duration from \"0s\" to \"24h\"");
   }
-  auto issued = ctx.engine.RotateKey(ctx.CommandFor(start.caller, start.command_id, request),
-                                     start.key.key_id, *grace);
-  if (!issued.ok()) return StatusProblem(issued.status());
-  const CommandOutcome& outcome = issued->outcome;
-  if (outcome.kind == Kind::kRejected) return RejectionProblem(*outcome.rejection);
-  if (outcome.kind == Kind::kReplayed && (outcome.first_event != fb::Payload::KeyRotated ||
-                                          outcome.aggregate_id != FormatKeyId(start.key.key_id))) {
-    return Problem(409, "idempotency_key_reused",
-                   "this Idempotency-Key was used for a different request");
-  }
-  auto loaded = ctx.LoadKey(start.caller, FormatKeyId(start.key.key_id));
-  if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
-  const model::KeyRecord& key = std::get<model::KeyRecord>(loaded);
-  json out = {{"id", FormatKeyId(key.key_id)},
-              {"hint", key.hint},
-              {"previous_valid_until", TimeOrNull(key.previous_valid_until_us)}};
-  if (outcome.kind == Kind::kApplied) {
-    out["token"] = std::string(issued->token->reveal());  // shown this once
-  } else {
-    out["token"] = nullptr;
-    out["secret_already_shown"] = true;
-  }
-  return JsonResponse(200, out);
+  const KeyId key_id = start.key.key_id;
+  domain::CommandContext context = ctx.CommandFor(start.caller, start.command_id, request);
+  return AfterCommand<IssuedKey>(
+      [&ctx, context = std::move(context), key_id, grace = *grace](Engine::IssuedCallback done) {
+        ctx.engine.RotateKey(context, key_id, grace, std::move(done));
+      },
+      [&ctx, caller = std::move(start.caller), key_id](Result<IssuedKey>& issued) {
+        if (!issued.ok()) return StatusProblem(issued.status());
+        const CommandOutcome& outcome = issued->outcome;
+        if (outcome.kind == Kind::kRejected) return RejectionProblem(*outcome.rejection);
+        if (outcome.kind == Kind::kReplayed && (outcome.first_event != fb::Payload::KeyRotated ||
+                                                outcome.aggregate_id != FormatKeyId(key_id))) {
+          return Problem(409, "idempotency_key_reused",
+                         "this Idempotency-Key was used for a different request");
+        }
+        auto loaded = ctx.LoadKey(caller, FormatKeyId(key_id));
+        if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
+        const model::KeyRecord& key = std::get<model::KeyRecord>(loaded);
+        json out = {{"id", FormatKeyId(key.key_id)},
+                    {"hint", key.hint},
+                    {"previous_valid_until", TimeOrNull(key.previous_valid_until_us)}};
+        if (outcome.kind == Kind::kApplied) {
+          out["token"] = std::string(issued->token->reveal());  // shown this once
+        } else {
+          out["token"] = nullptr;
+          out["secret_already_shown"] = true;
+        }
+        return JsonResponse(200, out);
+      });
 }
 
 HttpResponse RevokeKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
@@ -95,9 +102,11 @@ HttpResponse RevokeKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
   BodyReader body(request.http.body, {"reason"}, /*empty_ok=*/true);
   auto reason = body.String("reason", false);
   if (!body.ok()) return body.problem();
-  auto outcome = ctx.engine.Execute(ctx.CommandFor(start.caller, start.command_id, request),
-                                    domain::RevokeKey{start.key.key_id, reason.value_or("")});
-  return AnswerWithKey(ctx, start.caller, start.key.key_id, outcome, fb::Payload::KeyRevoked);
+  return ctx.Execute(ctx.CommandFor(start.caller, start.command_id, request),
+                     domain::RevokeKey{start.key.key_id, reason.value_or("")},
+                     [&ctx, caller = start.caller, id = start.key.key_id](auto& outcome) {
+                       return AnswerWithKey(ctx, caller, id, outcome, fb::Payload::KeyRevoked);
+                     });
 }
 
 HttpResponse MoveKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
@@ -107,9 +116,12 @@ HttpResponse MoveKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
   BodyReader body(request.http.body, {"group"});
   auto group = body.String("group", true);
   if (!body.ok()) return body.problem();
-  auto outcome = ctx.engine.Execute(ctx.CommandFor(start.caller, start.command_id, request),
-                                    domain::ChangeKeyGroup{start.key.key_id, *group});
-  return AnswerWithKey(ctx, start.caller, start.key.key_id, outcome, fb::Payload::KeyGroupChanged);
+  return ctx.Execute(ctx.CommandFor(start.caller, start.command_id, request),
+                     domain::ChangeKeyGroup{start.key.key_id, *group},
+                     [&ctx, caller = start.caller, id = start.key.key_id](auto& outcome) {
+                       return AnswerWithKey(ctx, caller, id, outcome,
+                                            fb::Payload::KeyGroupChanged);
+                     });
 }
 
 }  // namespace keytrail::server

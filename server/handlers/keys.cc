@@ -44,30 +44,37 @@ HttpResponse CreateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
   create.group = std::move(*group);
   create.expires = *expires;
   create.permissions = std::move(granted);
-  auto issued = ctx.engine.CreateKey(
-      ctx.CommandFor(caller, std::move(std::get<std::string>(command_id)), request),
-      std::move(create));
-  if (!issued.ok()) return StatusProblem(issued.status());
-  const CommandOutcome& outcome = issued->outcome;
-  if (outcome.kind == Kind::kRejected) return RejectionProblem(*outcome.rejection);
-  if (outcome.kind == Kind::kReplayed && outcome.first_event != fb::Payload::KeyCreated) {
-    return Problem(409, "idempotency_key_reused",
-                   "this Idempotency-Key was used for a different request");
-  }
-  auto loaded = ctx.LoadKey(caller, issued->key_id);
-  if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
-  json out = KeyToJson(std::get<model::KeyRecord>(loaded), ctx.clock.NowMicros());
-  HttpResponse response;
-  if (outcome.kind == Kind::kApplied) {
-    out["token"] = std::string(issued->token->reveal());  // shown this once
-    response = JsonResponse(201, out);
-  } else {
-    out["token"] = nullptr;
-    out["secret_already_shown"] = true;
-    response = JsonResponse(200, out);
-  }
-  response.SetHeader("Location", fmt::format("/v1/orgs/{}/keys/{}", caller.org, issued->key_id));
-  return response;
+  auto held = std::make_shared<CreateKeyRequest>(std::move(create));
+  return AfterCommand<IssuedKey>(
+      [&ctx, held,
+       context = ctx.CommandFor(caller, std::move(std::get<std::string>(command_id)), request)](
+          Engine::IssuedCallback done) {
+        ctx.engine.CreateKey(context, std::move(*held), std::move(done));
+      },
+      [&ctx, caller](Result<IssuedKey>& issued) {
+        if (!issued.ok()) return StatusProblem(issued.status());
+        const CommandOutcome& outcome = issued->outcome;
+        if (outcome.kind == Kind::kRejected) return RejectionProblem(*outcome.rejection);
+        if (outcome.kind == Kind::kReplayed && outcome.first_event != fb::Payload::KeyCreated) {
+          return Problem(409, "idempotency_key_reused",
+                         "this Idempotency-Key was used for a different request");
+        }
+        auto loaded = ctx.LoadKey(caller, issued->key_id);
+        if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
+        json out = KeyToJson(std::get<model::KeyRecord>(loaded), ctx.clock.NowMicros());
+        HttpResponse response;
+        if (outcome.kind == Kind::kApplied) {
+          out["token"] = std::string(issued->token->reveal());  // shown this once
+          response = JsonResponse(201, out);
+        } else {
+          out["token"] = nullptr;
+          out["secret_already_shown"] = true;
+          response = JsonResponse(200, out);
+        }
+        response.SetHeader("Location",
+                           fmt::format("/v1/orgs/{}/keys/{}", caller.org, issued->key_id));
+        return response;
+      });
 }
 
 HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request) {

@@ -59,32 +59,36 @@ HttpResponse CreateOrgHandler(ApiContext& ctx, const RoutedRequest& request) {
                                  .actor_kind = fb::ActorKind::Key,
                                  .actor_id = caller.key_id,
                                  .correlation_id = request.request_id};
-  auto setup = SetUpOrg(ctx.engine, context, std::move(org_command_id), std::move(*name));
-  if (!setup.ok()) return StatusProblem(setup.status());
-  if (setup->rejection) return RejectionProblem(*setup->rejection);
+  // Several appends in a row, one after the other: on the blocking lane.
+  return OffIoThread(ctx.blocking, [&ctx, context, org_command_id = std::move(org_command_id),
+                                    name = std::move(*name), id = *id]() mutable {
+    auto setup = SetUpOrg(ctx.engine, context, std::move(org_command_id), std::move(name));
+    if (!setup.ok()) return StatusProblem(setup.status());
+    if (setup->rejection) return RejectionProblem(*setup->rejection);
 
-  const IssuedKey& admin = setup->admin_key;
-  auto key_id = ParseKeyId(admin.key_id);
-  auto record = key_id ? ctx.engine.queries().GetKey(*id, *key_id)
-                       : Result<std::optional<model::KeyRecord>>(std::nullopt);
-  if (!record.ok()) return StatusProblem(record.status());
-  if (!record->has_value()) {
-    return StatusProblem(Status::Internal("the new org's admin key is not in the key view"));
-  }
-  json key = KeyToJson(**record, ctx.clock.NowMicros());
-  const bool created_now = admin.outcome.kind == Kind::kApplied;
-  if (created_now) {
-    key["token"] = std::string(admin.token->reveal());  // shown this once
-  } else {
-    key["token"] = nullptr;
-    key["secret_already_shown"] = true;
-  }
-  json groups = json::array();
-  for (std::string_view group : kBuiltInGroups) groups.push_back(std::string(group));
-  HttpResponse response = JsonResponse(created_now ? 201 : 200,
-                                       json{{"id", *id}, {"groups", groups}, {"admin_key", key}});
-  response.SetHeader("Location", fmt::format("/v1/orgs/{}/keys", *id));
-  return response;
+    const IssuedKey& admin = setup->admin_key;
+    auto key_id = ParseKeyId(admin.key_id);
+    auto record = key_id ? ctx.engine.queries().GetKey(id, *key_id)
+                         : Result<std::optional<model::KeyRecord>>(std::nullopt);
+    if (!record.ok()) return StatusProblem(record.status());
+    if (!record->has_value()) {
+      return StatusProblem(Status::Internal("the new org's admin key is not in the key view"));
+    }
+    json key = KeyToJson(**record, ctx.clock.NowMicros());
+    const bool created_now = admin.outcome.kind == Kind::kApplied;
+    if (created_now) {
+      key["token"] = std::string(admin.token->reveal());  // shown this once
+    } else {
+      key["token"] = nullptr;
+      key["secret_already_shown"] = true;
+    }
+    json groups = json::array();
+    for (std::string_view group : kBuiltInGroups) groups.push_back(std::string(group));
+    HttpResponse response = JsonResponse(created_now ? 201 : 200,
+                                         json{{"id", id}, {"groups", groups}, {"admin_key", key}});
+    response.SetHeader("Location", fmt::format("/v1/orgs/{}/keys", id));
+    return response;
+  });
 }
 
 }  // namespace keytrail::server

@@ -55,7 +55,7 @@ class ApiTest : public testing::EngineFixture {
     request.body = body;
     request.headers = std::move(headers);
     if (!token.empty()) request.headers.push_back({"authorization", "Bearer " + token});
-    return api_->Handle(request);
+    return api_->HandleAndWait(request);
   }
 
   static json Json(const HttpResponse& response) {
