@@ -135,6 +135,16 @@ def http_create(server, clients, seconds, run_name, log):
             "latency_p99_ms": r["latency_p99_us"] / 1000, **cpu.fields(r["requests"])}
 
 
+def http_rotate(server, ids_file, clients, seconds, log):
+    """Durable rotations over HTTP (grace 0s): wrk_rotate.lua cycling through key ids."""
+    with CpuMeter(server.pid) as cpu:
+        r = _wrk(server.url, "wrk_rotate.lua", ["default", server.token_file, ids_file],
+                 clients, seconds, log)
+    return {"rotates_per_s": r["requests_per_s"], "rotates": r["requests"],
+            "clients": clients, "latency_p50_ms": r["latency_p50_us"] / 1000,
+            "latency_p99_ms": r["latency_p99_us"] / 1000, **cpu.fields(r["requests"])}
+
+
 def _post_json(conn, path, body, token):
     conn.request("POST", path, json.dumps(body),
                  {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
@@ -147,7 +157,8 @@ def _post_json(conn, path, body, token):
 
 def create_tokens(server, count, path, clients=8):
     """Creates `count` keys over the API (group developer, 30 days) and writes their
-    tokens to `path`, one per line, for wrk_verify.lua. Not timed."""
+    tokens to `path` and their ids to `path`.ids, one per line, for wrk_verify.lua and
+    wrk_rotate.lua. Not timed."""
     address = urllib.parse.urlparse(server.url)
     admin = server.admin_token()
     local = threading.local()
@@ -157,12 +168,14 @@ def create_tokens(server, count, path, clients=8):
             local.conn = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
         key = _post_json(local.conn, "/v1/orgs/default/keys",
                          {"name": f"verify-{i}", "group": "developer", "expires": "30d"}, admin)
-        return key["token"]
+        return key["token"], key["id"]
 
     with concurrent.futures.ThreadPoolExecutor(clients) as pool:
-        tokens = list(pool.map(create, range(count), chunksize=64))
+        keys = list(pool.map(create, range(count), chunksize=64))
     with open(path, "w") as f:
-        f.write("\n".join(tokens) + "\n")
+        f.write("\n".join(token for token, _ in keys) + "\n")
+    with open(path + ".ids", "w") as f:
+        f.write("\n".join(key_id for _, key_id in keys) + "\n")
 
 
 def http_verify(server, tokens_file, clients, seconds, warmup_s, log):
@@ -306,6 +319,14 @@ def pg_verify(pg, keys, clients, seconds, warmup_s, log):
     _pgbench(pg, "pg_verify.sql", clients, warmup_s, {"keys": keys}, log)
     r = _pgbench(pg, "pg_verify.sql", clients, seconds, {"keys": keys}, log)
     return {"lookups_per_s": r["tps"], "lookups": r["transactions"], "clients": clients,
+            "latency_avg_ms": r["latency_avg_ms"], "server_cpu_us_per_op":
+            r["server_cpu_us_per_op"], "machine_busy": r["machine_busy"]}
+
+
+def pg_rotate(pg, keys, clients, seconds, log):
+    """A random key's secret replaced + an audit row in one transaction (pg_rotate.sql)."""
+    r = _pgbench(pg, "pg_rotate.sql", clients, seconds, {"keys": keys}, log)
+    return {"rotates_per_s": r["tps"], "rotates": r["transactions"], "clients": clients,
             "latency_avg_ms": r["latency_avg_ms"], "server_cpu_us_per_op":
             r["server_cpu_us_per_op"], "machine_busy": r["machine_busy"]}
 

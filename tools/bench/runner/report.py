@@ -97,6 +97,14 @@ def build_rows(results):
             f" µs/request", f"nginx alone {fmt_rate(gateway['direct_per_s'])}",
             gateway["checked_per_s"] / gateway["direct_per_s"], None,
             f"keytrail {gateway['keytrail_server_cpu_us_per_op']:.0f} µs CPU per check"))
+    http_rotate, pg_r = results.get("keytrail_http_rotate"), results.get("pg_rotate")
+    if http_rotate and pg_r:
+        rows.append(_row(
+            "rotate_http_vs_postgres",
+            f"durable rotate over HTTP vs PostgreSQL update+audit txn, {pg_r['clients']} clients",
+            fmt_rate(http_rotate["rotates_per_s"]),
+            f"PostgreSQL {fmt_rate(pg_r['rotates_per_s'])}",
+            http_rotate["rotates_per_s"] / pg_r["rotates_per_s"], 3.0))
     seconds = inproc.get("expiry_burst.seconds_until_last_key_expired")
     if seconds is not None:
         keys = inproc["expiry_burst.keys"]
@@ -231,6 +239,19 @@ def details(document):
             f"{g['checked_latency_p50_ms']:.2f} ms checked; keytrail CPU "
             f"{g['keytrail_server_cpu_us_per_op']:.0f} µs per check; nginx, keytrail and wrk "
             f"share the machine's cores.")
+    if "keytrail_http_rotate" in r:
+        c = r["keytrail_http_rotate"]
+        out.append(
+            f"keytrail HTTP rotate: `keytrail serve --threads {config['verify_threads']}`, wrk "
+            f"-t1 -c{c['clients']}, grace 0s, cycling over the verify run's keys, "
+            f"{fmt_count(c['rotates'])} rotations; p50 {c['latency_p50_ms']:.2f} ms, "
+            f"p99 {c['latency_p99_ms']:.2f} ms{_cpu(c)}.")
+    if "pg_rotate" in r:
+        c = r["pg_rotate"]
+        out.append(
+            f"PostgreSQL rotate: pgbench -M prepared -c{c['clients']} -j1, a random key's secret "
+            f"replaced + audit row per transaction, fsync=on; latency avg "
+            f"{c['latency_avg_ms']:.2f} ms{_cpu(c)}.")
     if "pg_create" in r:
         c = r["pg_create"]
         out.append(

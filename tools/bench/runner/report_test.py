@@ -25,6 +25,8 @@ RESULTS = {
     "pg_verify": {"lookups_per_s": 20_000.0, "clients": 16},
     "keytrail_http_create": {"creates_per_s": 9_000.0, "clients": 16},
     "pg_create": {"creates_per_s": 3_000.0, "clients": 16},
+    "keytrail_http_rotate": {"rotates_per_s": 6_000.0, "clients": 16},
+    "pg_rotate": {"rotates_per_s": 4_000.0, "clients": 16},
     "gateway": {"direct_per_s": 40_000.0, "checked_per_s": 30_000.0, "clients": 16,
                 "added_latency_mean_ms": 0.1, "keytrail_server_cpu_us_per_op": 20.0},
 }
@@ -42,6 +44,8 @@ class BuildRowsTest(unittest.TestCase):
         self.assertAlmostEqual(rows["create_http_vs_postgres"].ratio, 3.0)
         self.assertEqual(rows["create_http_vs_postgres"].status, "met")  # ratio >= target
         self.assertEqual(rows["verify_http_vs_postgres"].status, "info")
+        self.assertAlmostEqual(rows["rotate_http_vs_postgres"].ratio, 1.5)
+        self.assertEqual(rows["rotate_http_vs_postgres"].status, "missed")
 
     def test_gateway_is_checked_over_direct_and_informational(self):
         row = rows_by_key(RESULTS)["gateway_nginx_check"]
