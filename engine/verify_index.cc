@@ -255,6 +255,7 @@ uint32_t PermissionBits(std::span<const std::string> permissions) {
   uint32_t bits = 0;
   for (const std::string& p : permissions) {
     if (p == "scim") bits |= kPermissionScim;
+    if (p == "on-behalf-of") bits |= kPermissionOnBehalfOf;
   }
   return bits;
 }

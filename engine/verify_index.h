@@ -54,6 +54,7 @@ std::string_view ReasonCode(VerifyReason reason);
 
 // Permission bits of VerifyResult::permissions. Unknown permission names map to no bit.
 inline constexpr uint32_t kPermissionScim = 1u << 0;
+inline constexpr uint32_t kPermissionOnBehalfOf = 1u << 1;
 uint32_t PermissionBits(std::span<const std::string> permissions);
 
 struct VerifyResult {

@@ -54,7 +54,7 @@ bool IsQuiet(std::string_view route) {
 std::variant<Caller, HttpResponse> ApiContext::Authenticated(const RoutedRequest& request) {
   auto authenticated = Authenticate(engine, request.http);
   if (auto* failure = std::get_if<AuthFailure>(&authenticated)) {
-    metrics.CountAuthFailure(failure->reason ? ReasonCode(*failure->reason) : "missing");
+    metrics.CountAuthFailure(failure->reason);
     return std::move(failure->response);
   }
   Caller& caller = std::get<Caller>(authenticated);
@@ -84,6 +84,11 @@ std::variant<Caller, HttpResponse> ApiContext::CallerInOrg(const RoutedRequest& 
 
 std::variant<std::string, HttpResponse> ApiContext::CommandId(const Caller& caller,
                                                               const RoutedRequest& request) {
+  if (caller.previous_secret) {
+    return Problem(403, "previous_secret",
+                   "this key was rotated: its previous secret still verifies during the grace, "
+                   "but commands need the current secret");
+  }
   auto key = request.http.Header("idempotency-key");
   if (!key) return std::string();
   if (!VisibleAscii(*key, 128)) {

@@ -41,13 +41,13 @@ std::optional<std::string_view> BearerToken(const HttpRequest& request) {
 std::variant<Caller, AuthFailure> Authenticate(const Engine& engine, const HttpRequest& request) {
   auto token = BearerToken(request);
   if (!token) {
-    return AuthFailure{std::nullopt,
+    return AuthFailure{"missing",
                        Problem(401, "unauthenticated",
                                "send the caller's API key as 'Authorization: Bearer <key>'")};
   }
   const VerifyResult result = engine.Verify(*token);
   if (!result.valid) {
-    return AuthFailure{result.reason, Problem(401, ReasonCode(result.reason),
+    return AuthFailure{ReasonCode(result.reason), Problem(401, ReasonCode(result.reason),
                                               fmt::format("the bearer key is not valid ({})",
                                                           ReasonCode(result.reason)))};
   }
@@ -56,10 +56,18 @@ std::variant<Caller, AuthFailure> Authenticate(const Engine& engine, const HttpR
   caller.org = std::string(result.org);
   caller.group = std::string(result.group);
   caller.scim = (result.permissions & kPermissionScim) != 0;
+  caller.previous_secret = result.previous_secret;
   if (auto member = request.Header("x-keytrail-on-behalf-of")) {
+    if ((result.permissions & kPermissionOnBehalfOf) == 0) {
+      return AuthFailure{
+          "on-behalf-of",
+          Problem(403, "forbidden",
+                  "X-Keytrail-On-Behalf-Of needs a key with the 'on-behalf-of' permission, "
+                  "which an organization-admin grants when creating the key")};
+    }
     if (!VisibleAscii(*member, domain::kMaxMemberIdLength)) {
       return AuthFailure{
-          result.reason,
+          "on-behalf-of",
           Problem(400, "invalid_request",
                   "X-Keytrail-On-Behalf-Of must be a member id (1-128 visible ASCII characters)")};
     }

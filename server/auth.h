@@ -29,6 +29,9 @@ struct Caller {
   std::string group;
   bool scim = false;         // the key holds the "scim" permission
   std::string on_behalf_of;  // X-Keytrail-On-Behalf-Of; empty = none
+  // The key's previous secret signed the request (inside its rotation grace): it may
+  // read, but not issue commands (ApiContext::CommandId refuses them).
+  bool previous_secret = false;
 };
 
 // The caller as a domain principal (views into `caller`).
@@ -40,14 +43,16 @@ std::optional<std::string_view> BearerToken(const HttpRequest& request);
 
 // Why authentication failed, with the problem to send.
 struct AuthFailure {
-  std::optional<VerifyReason> reason;  // nullopt: no bearer token was presented
+  std::string_view reason;  // for metrics: "missing", a verify reason, "on-behalf-of"
   HttpResponse response;
 };
 
 // Verifies the bearer token. A missing header -> 401 code "unauthenticated"; a token
 // that does not verify -> 401 with the verify reason as code ("malformed", "unknown",
-// "revoked", "expired", "no-group"). An X-Keytrail-On-Behalf-Of that is not 1-128
-// visible ASCII characters -> 400 invalid_request.
+// "revoked", "expired", "no-group"). X-Keytrail-On-Behalf-Of from a key without the
+// "on-behalf-of" permission -> 403 forbidden (any key could otherwise name any member
+// as the author of its keys and audit records); one that is not 1-128 visible ASCII
+// characters -> 400 invalid_request.
 std::variant<Caller, AuthFailure> Authenticate(const Engine& engine, const HttpRequest& request);
 
 // nullopt if `caller` may do `action` on `resource` in its org now; otherwise a 403

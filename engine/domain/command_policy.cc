@@ -53,9 +53,9 @@ class Policy {
 
   std::optional<Denial> operator()(const CreateKey& c) const {
     if (auto d = Need(Action::kKeysCreate, Resource::Org())) return d;
-    if (!admin_ &&
-        std::find(c.permissions.begin(), c.permissions.end(), "scim") != c.permissions.end()) {
-      return Deny(DenialCode::kAdminOnly, "only an organization-admin may grant 'scim'");
+    if (!admin_ && !c.permissions.empty()) {
+      return Deny(DenialCode::kAdminOnly,
+                  fmt::format("only an organization-admin may grant '{}'", c.permissions.front()));
     }
     return IntoGroup(c.group, "create a key in");
   }

@@ -118,9 +118,12 @@ using Command =
     std::variant<CreateOrg, CreateGroup, CreateKey, RotateKey, RevokeKey, ExpireKey, ChangeKeyGroup,
                  ChangeGroupRules, DeleteGroup, SetMemberGroups, RemoveMember>;
 
-// The permissions a key may carry.
+// The permissions a key may carry, each granted only by an organization-admin:
+//   scim          the key may call the SCIM endpoints (action scim)
+//   on-behalf-of  the key may act for a member (X-Keytrail-On-Behalf-Of): who it names
+//                 becomes created_by and the audit trail's on_behalf_of
 inline const std::vector<std::string>& KnownPermissions() {
-  static const std::vector<std::string> known = {"scim"};
+  static const std::vector<std::string> known = {"scim", "on-behalf-of"};
   return known;
 }
 

@@ -232,7 +232,9 @@ HttpResponse ListAuditHandler(ApiContext& ctx, const RoutedRequest& request) {
 }
 
 HttpResponse KeyHistoryHandler(ApiContext& ctx, const RoutedRequest& request) {
-  auto who = ctx.CallerInOrg(request, domain::Action::kKeysRead);
+  // The history is audit records (actors, on-behalf-of, reasons): audit:read, as for the
+  // audit trail itself.
+  auto who = ctx.CallerInOrg(request, domain::Action::kAuditRead);
   if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
   const Caller& caller = std::get<Caller>(who);
   auto loaded = ctx.LoadKey(caller, request.Param("id"));

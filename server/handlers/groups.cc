@@ -375,6 +375,11 @@ HttpResponse AuthorizeHandler(ApiContext& ctx, const RoutedRequest& request) {
     }
   }
   if (as_of) {
+    // A past answer folds the org's history of groups and members: an audit question.
+    if (auto denied = Authorize(ctx.engine, caller, domain::Action::kAuditRead,
+                                domain::Resource::Org())) {
+      return std::move(*denied);
+    }
     auto at = ParseAsOf(*as_of, ctx.clock.NowMicros());
     if (auto* bad = std::get_if<HttpResponse>(&at)) return std::move(*bad);
     return AuthorizeAsOf(ctx, caller, key_id, member, *action, resource, std::get<Micros>(at));

@@ -44,7 +44,9 @@ struct ApiContext {
 
   // The command id for a command of `caller`: "<caller key id>:<Idempotency-Key>", so
   // two callers' keys never collide; empty without the header. An Idempotency-Key that
-  // is not 1..128 visible ASCII characters -> 400 invalid_request.
+  // is not 1..128 visible ASCII characters -> 400 invalid_request. Every command asks
+  // for one, so this is also where a caller signed with a rotated key's previous secret
+  // is refused: 403 previous_secret (it may read and verify, not manage keys).
   std::variant<std::string, HttpResponse> CommandId(const Caller& caller,
                                                     const RoutedRequest& request);
 

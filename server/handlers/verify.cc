@@ -33,6 +33,7 @@ HttpResponse VerifyHandler(ApiContext& ctx, const RoutedRequest& request) {
   } else {
     json permissions = json::array();
     if (result.permissions & kPermissionScim) permissions.push_back("scim");
+    if (result.permissions & kPermissionOnBehalfOf) permissions.push_back("on-behalf-of");
     // The group's rules as published before the last rule change was acknowledged.
     const auto directory = ctx.engine.Groups(result.org);
     json rules = RulesToJson(domain::EffectiveRules(*directory, result.group));

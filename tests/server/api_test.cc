@@ -408,23 +408,36 @@ TEST_F(ApiTest, EscalationAttemptsAreForbidden) {
   forbidden(Call("GET", "/v1/orgs/default/audit", "", v));
   forbidden(Call("PUT", "/v1/orgs/default/groups/developer", R"({"rules": []})", v));
 
-  // On behalf of a member: the intersection. Admin acting for a viewer member is a viewer.
+  // On behalf of a member: only a key with the admin-granted "on-behalf-of" permission
+  // may name one; any other key (even an admin's) is refused, so created_by and the
+  // audit trail cannot be forged.
   ASSERT_EQ(
       Call("PUT", "/v1/orgs/default/members/vera", R"({"groups": ["viewer"]})", admin_).status,
       200);
   const std::vector<HttpHeader> as_vera = {{"x-keytrail-on-behalf-of", "vera"}};
-  forbidden(Call("POST", "/v1/orgs/default/keys", R"({"name": "x2x", "group": "viewer"})", admin_,
+  HttpResponse plain = Call("GET", "/v1/orgs/default/keys", "", admin_, as_vera);
+  EXPECT_EQ(plain.status, 403);
+  EXPECT_NE(plain.body.find("on-behalf-of"), std::string::npos) << plain.body;
+  forbidden(Call("POST", "/v1/orgs/default/keys",
+                 R"({"name": "proxy two", "group": "admin", "permissions": ["on-behalf-of"]})", m));
+  const std::string proxy =
+      CreateKey("console proxy", "admin", admin_, "default", R"(, "permissions": ["on-behalf-of"])")
+          ["token"];
+  EXPECT_EQ(Json(Call("POST", "/v1/verify", "", proxy))["permissions"],
+            json::array({"on-behalf-of"}));
+  // The intersection: an admin key acting for a viewer member is a viewer.
+  forbidden(Call("POST", "/v1/orgs/default/keys", R"({"name": "x2x", "group": "viewer"})", proxy,
                  as_vera));
-  forbidden(Call("POST", viewer_path + "/revoke", "", admin_, as_vera));
-  EXPECT_EQ(Call("GET", "/v1/orgs/default/keys", "", admin_, as_vera).status, 200);
+  forbidden(Call("POST", viewer_path + "/revoke", "", proxy, as_vera));
+  EXPECT_EQ(Call("GET", "/v1/orgs/default/keys", "", proxy, as_vera).status, 200);
   forbidden(
-      Call("GET", "/v1/orgs/default/keys", "", admin_, {{"x-keytrail-on-behalf-of", "nobody"}}));
+      Call("GET", "/v1/orgs/default/keys", "", proxy, {{"x-keytrail-on-behalf-of", "nobody"}}));
   // Acting for a developer member: keys it creates are the member's own.
   ASSERT_EQ(
       Call("PUT", "/v1/orgs/default/members/dana", R"({"groups": ["developer"]})", admin_).status,
       200);
   HttpResponse made =
-      Call("POST", "/v1/orgs/default/keys", R"({"name": "dana bot", "group": "viewer"})", admin_,
+      Call("POST", "/v1/orgs/default/keys", R"({"name": "dana bot", "group": "viewer"})", proxy,
            {{"x-keytrail-on-behalf-of", "dana"}});
   ASSERT_EQ(made.status, 201) << made.body;
   EXPECT_EQ(Json(made)["created_by"], "dana");
@@ -537,6 +550,24 @@ TEST_F(ApiTest, AuthorizeAsOfAnswersAsThingsWereThen) {
             "invalid_request");
   EXPECT_EQ(Code(Call("GET", key_path + "?as_of=2999-01-01T00:00:00Z", "", admin_)),
             "invalid_request");
+  // Before 1970 is refused, not answered as of now.
+  for (const char* early : {"1969-12-31T23:59:59Z", "0001-01-01T00:00:00Z"}) {
+    EXPECT_EQ(Code(ask(key, "graph:read", early)), "invalid_request") << early;
+    EXPECT_EQ(Code(Call("GET", key_path + "?as_of=" + early, "", admin_)), "invalid_request");
+  }
+  // The past folds the org's history: it needs audit:read, as the history of a key does.
+  const std::string dev = CreateKey("dev reader", "developer", admin_)["token"];
+  EXPECT_EQ(Code(Call("POST", "/v1/authorize",
+                      R"({"action": "keys:read", "resource": {"kind": "org"}, "as_of": ")" +
+                          created + "\"}",
+                      dev)),
+            "forbidden");
+  EXPECT_EQ(Call("POST", "/v1/authorize", R"({"action": "keys:read", "resource": {"kind": "org"}})",
+                 dev)
+                .status,
+            200);
+  EXPECT_EQ(Code(Call("GET", key_path + "/history", "", dev)), "forbidden");
+  EXPECT_EQ(Call("GET", key_path + "/history", "", admin_).status, 200);
   // Another parameter next to as_of, or as_of twice, is refused, not ignored.
   EXPECT_EQ(Code(Call("GET", key_path + "?as_of=" + narrowed + "&foo=1", "", admin_)),
             "invalid_request");
@@ -572,6 +603,33 @@ TEST_F(ApiTest, RotateKeepsTheOldTokenForTheGrace) {
             "key_not_found");
   EXPECT_EQ(Code(Call("POST", "/v1/orgs/default/keys/AAAAAAAAAAAAAAAAAAAAAA/rotate", "", admin_)),
             "key_not_found");
+}
+
+TEST_F(ApiTest, APreviousSecretVerifiesAndReadsButCannotManageKeys) {
+  // An admin key rotates itself with a grace; a thief holding the old secret must not be
+  // able to rotate it again (grace 0s) or revoke it and lock the owner out.
+  json key = CreateKey("ops admin", "admin", admin_);
+  const std::string id = key["id"], old_token = key["token"];
+  const std::string path = "/v1/orgs/default/keys/" + id;
+  HttpResponse r = Call("POST", path + "/rotate", R"({"grace": "1h"})", old_token);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string new_token = Json(r)["token"];
+  EXPECT_TRUE(Json(Call("POST", "/v1/verify", "", old_token))["valid"]);
+  EXPECT_EQ(Call("GET", path, "", old_token).status, 200) << "reads are allowed";
+  for (const auto& [method, target, body] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"POST", path + "/rotate", R"({"grace": "0s"})"},
+           {"POST", path + "/revoke", R"({"reason": "mine now"})"},
+           {"PUT", path + "/group", R"({"group": "viewer"})"},
+           {"POST", "/v1/orgs/default/keys", R"({"name": "backdoor", "group": "admin"})"},
+           {"PUT", "/v1/orgs/default/members/eve", R"({"groups": ["admin"]})"},
+           {"DELETE", "/v1/orgs/default/groups/developer", ""}}) {
+    HttpResponse refused = Call(method, target, body, old_token);
+    EXPECT_EQ(refused.status, 403) << method << " " << target;
+    EXPECT_EQ(Code(refused), "previous_secret") << method << " " << target;
+  }
+  // The owner, with the current secret, still manages the key.
+  EXPECT_TRUE(Json(Call("POST", "/v1/verify", "", new_token))["valid"]);
+  EXPECT_EQ(Call("POST", path + "/rotate", R"({"grace": "0s"})", new_token).status, 200);
 }
 
 TEST_F(ApiTest, RevokeAndMove) {
