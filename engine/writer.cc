@@ -647,6 +647,15 @@ PartitionWriter::DecidedBatch PartitionWriter::DecideAll(Batch& batch, Micros no
     const std::string& command_id = pending->context.command_id;
     if (!command_id.empty()) {
       if (auto seen = state.commands.find(command_id); seen != state.commands.end()) {
+        const std::string& hash = pending->context.command_hash;
+        if (!hash.empty() && !seen->second.command_hash.empty() &&
+            hash != seen->second.command_hash) {
+          pending->outcome.kind = CommandOutcome::Kind::kRejected;
+          pending->outcome.rejection = domain::Rejection{
+              domain::RejectionCode::kIdempotencyKeyReused,
+              "this Idempotency-Key was used for a different request"};
+          continue;
+        }
         pending->outcome.kind = CommandOutcome::Kind::kReplayed;
         pending->outcome.aggregate_id = seen->second.aggregate_id;
         pending->outcome.first_event = seen->second.first_event;

@@ -104,4 +104,7 @@ class TokenCodec {
 // Constant-time equality of two hashes.
 bool HashesEqual(const SecretHash& a, const SecretHash& b);
 
+// SHA-256 of `data`, as 64 lower-case hex digits (fingerprints, not secrets).
+std::string Sha256Hex(std::string_view data);
+
 }  // namespace keytrail

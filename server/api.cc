@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "model/keys.h"
 #include "server/handlers/handlers.h"
@@ -111,13 +112,24 @@ std::variant<model::KeyRecord, HttpResponse> ApiContext::LoadKey(const Caller& c
   return std::move(**record);
 }
 
+std::string RequestHash(const RoutedRequest& request) {
+  // The body as JSON values, not bytes: a retry that re-serializes the same body (other
+  // spacing or key order) is the same request.
+  const nlohmann::json body = nlohmann::json::parse(request.http.body, nullptr, false);
+  const std::string canonical = body.is_discarded() ? request.http.body : body.dump();
+  std::string path = request.http.target.substr(0, request.http.target.find('?'));
+  return Sha256Hex(request.http.method + "\n" + path + "\n" + canonical);
+}
+
 domain::CommandContext ApiContext::CommandFor(const Caller& caller, std::string command_id,
                                               const RoutedRequest& request) const {
+  std::string hash = command_id.empty() ? std::string() : RequestHash(request);
   return domain::CommandContext{.org = caller.org,
                                 .actor_kind = fb::ActorKind::Key,
                                 .actor_id = caller.key_id,
                                 .on_behalf_of = caller.on_behalf_of,
                                 .command_id = std::move(command_id),
+                                .command_hash = std::move(hash),
                                 .correlation_id = request.request_id,
                                 .authorize = true};
 }

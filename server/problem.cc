@@ -57,6 +57,7 @@ int StatusForRejection(domain::RejectionCode code) {
     case C::kInvalidDescription:
     case C::kInvalidMemberId:
     case C::kInvalidMemberGroups:
+    case C::kIdempotencyKeyReused:
       return 422;
   }
   return 422;

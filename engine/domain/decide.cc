@@ -394,6 +394,7 @@ fb::EnvelopeT Stamp(const CommandContext& context, NewEvent event, const fb::Eve
   e.actor->id = context.actor_id;
   e.actor->on_behalf_of = context.on_behalf_of;
   e.command_id = context.command_id;
+  e.command_hash = context.command_hash;
   e.correlation_id = context.correlation_id;
   e.payload = std::move(event.payload);
   return e;

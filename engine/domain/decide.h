@@ -43,6 +43,9 @@ struct CommandContext {
   std::string actor_id;
   std::string on_behalf_of;  // member a trusted front end acts for; empty if none
   std::string command_id;    // idempotency key; empty = none
+  // What the command id stands for (a hash of the request): a retry has the same; the
+  // same id with another hash is refused kIdempotencyKeyReused. Empty = not compared.
+  std::string command_hash;
   std::string correlation_id;
   // Whether the writer checks AuthorizeCommand for the actor before deciding (a refusal
   // is the rejection kForbidden). The HTTP API sets it; false means the caller has

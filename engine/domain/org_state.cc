@@ -120,8 +120,10 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
   const std::string_view command_id =
       event.command_id() ? event.command_id()->string_view() : std::string_view();
   if (!command_id.empty()) {
-    state.commands.try_emplace(std::string(command_id),
-                               CommandRecord{event.payload_type(), event.aggregate_id()->str()});
+    state.commands.try_emplace(
+        std::string(command_id),
+        CommandRecord{event.payload_type(), event.aggregate_id()->str(),
+                      event.command_hash() ? event.command_hash()->str() : std::string()});
   }
   switch (event.payload_type()) {
     case fb::Payload::OrgCreated:

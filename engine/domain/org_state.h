@@ -65,6 +65,7 @@ struct MemberState {
 struct CommandRecord {
   fb::Payload first_event = fb::Payload::NONE;
   std::string aggregate_id;
+  std::string command_hash;  // CommandContext::command_hash; empty = none recorded
 };
 
 // The part of an org's state that Authorize reads: its groups (with their rules) and its

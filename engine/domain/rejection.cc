@@ -62,6 +62,8 @@ std::string_view RejectionCodeName(RejectionCode code) {
       return "invalid_member_groups";
     case RejectionCode::kForbidden:
       return "forbidden";
+    case RejectionCode::kIdempotencyKeyReused:
+      return "idempotency_key_reused";
   }
   return "unknown";
 }

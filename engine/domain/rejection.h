@@ -42,6 +42,8 @@ enum class RejectionCode : uint8_t {
   // Authorization (command_policy.h): the actor may not issue the command. The message
   // starts with the DenialCode name ("exceeds_caller: ...").
   kForbidden,
+  // A command id (Idempotency-Key) already used for a different request.
+  kIdempotencyKeyReused,
 };
 
 // "org_not_found", "name_taken", "unknown_role", ...

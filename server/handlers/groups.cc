@@ -71,7 +71,7 @@ std::optional<HttpResponse> Refusal(const Result<CommandOutcome>& outcome, fb::P
   if (!outcome.ok()) return StatusProblem(outcome.status());
   if (outcome->kind == Kind::kRejected) return RejectionProblem(*outcome->rejection);
   if (outcome->kind == Kind::kReplayed && outcome->first_event != expected) {
-    return Problem(409, "idempotency_key_reused",
+    return Problem(422, "idempotency_key_reused",
                    "this Idempotency-Key was used for a different request");
   }
   return std::nullopt;

@@ -63,6 +63,10 @@ struct ApiContext {
                        std::function<HttpResponse(Result<CommandOutcome>&)> answer);
 };
 
+// The fingerprint of a command's request (method, path, body as JSON values), recorded
+// with its Idempotency-Key: the key sent again with a different request is refused.
+std::string RequestHash(const RoutedRequest& request);
+
 // groups.cc
 HttpResponse ListGroupsHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse GetGroupHandler(ApiContext& ctx, const RoutedRequest& request);

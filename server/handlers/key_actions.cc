@@ -43,7 +43,7 @@ HttpResponse AnswerWithKey(ApiContext& ctx, const Caller& caller, const KeyId& i
   if (outcome->kind == Kind::kRejected) return RejectionProblem(*outcome->rejection);
   if (outcome->kind == Kind::kReplayed &&
       (outcome->first_event != expected || outcome->aggregate_id != FormatKeyId(id))) {
-    return Problem(409, "idempotency_key_reused",
+    return Problem(422, "idempotency_key_reused",
                    "this Idempotency-Key was used for a different request");
   }
   auto loaded = ctx.LoadKey(caller, FormatKeyId(id));
@@ -76,7 +76,7 @@ HttpResponse RotateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
         if (outcome.kind == Kind::kRejected) return RejectionProblem(*outcome.rejection);
         if (outcome.kind == Kind::kReplayed && (outcome.first_event != fb::Payload::KeyRotated ||
                                                 outcome.aggregate_id != FormatKeyId(key_id))) {
-          return Problem(409, "idempotency_key_reused",
+          return Problem(422, "idempotency_key_reused",
                          "this Idempotency-Key was used for a different request");
         }
         auto loaded = ctx.LoadKey(caller, FormatKeyId(key_id));

@@ -56,7 +56,7 @@ HttpResponse CreateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
         const CommandOutcome& outcome = issued->outcome;
         if (outcome.kind == Kind::kRejected) return RejectionProblem(*outcome.rejection);
         if (outcome.kind == Kind::kReplayed && outcome.first_event != fb::Payload::KeyCreated) {
-          return Problem(409, "idempotency_key_reused",
+          return Problem(422, "idempotency_key_reused",
                          "this Idempotency-Key was used for a different request");
         }
         auto loaded = ctx.LoadKey(caller, issued->key_id);

@@ -53,11 +53,13 @@ HttpResponse CreateOrgHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto command_id = ctx.CommandId(caller, request);
   if (auto* refused = std::get_if<HttpResponse>(&command_id)) return std::move(*refused);
   std::string org_command_id = std::move(std::get<std::string>(command_id));
+  std::string hash = org_command_id.empty() ? std::string() : RequestHash(request);
   if (org_command_id.empty()) org_command_id = FreshCommandId();
 
   domain::CommandContext context{.org = *id,
                                  .actor_kind = fb::ActorKind::Key,
                                  .actor_id = caller.key_id,
+                                 .command_hash = std::move(hash),
                                  .correlation_id = request.request_id};
   // Several appends in a row, one after the other: on the blocking lane.
   return OffIoThread(ctx.blocking, [&ctx, context, org_command_id = std::move(org_command_id),

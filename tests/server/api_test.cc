@@ -695,6 +695,52 @@ TEST_F(ApiTest, IdempotencyKeyAnswersRetriesWithoutTheSecret) {
       Call("POST", "/v1/orgs", R"({"id": "beta", "name": "Beta"})", admin_, org_idem);
   ASSERT_EQ(org_retry.status, 200) << org_retry.body;
   EXPECT_TRUE(Json(org_retry)["admin_key"]["token"].is_null());
+  // Idempotency-Keys are scoped to the org a command acts on: for another org the same
+  // key is another command.
+  EXPECT_EQ(Call("POST", "/v1/orgs", R"({"id": "gamma", "name": "Gamma"})", admin_, org_idem).status,
+            201);
+}
+
+TEST_F(ApiTest, AnIdempotencyKeyReusedForAnotherRequestIsRefusedNotReplayed) {
+  // Same kind of command, other target: the second is refused and does nothing.
+  for (const char* member : {"bob", "eve"}) {
+    ASSERT_EQ(Call("PUT", std::string("/v1/orgs/default/members/") + member,
+                   R"({"groups": ["viewer"]})", admin_)
+                  .status,
+              200);
+  }
+  const std::vector<HttpHeader> idem = {{"idempotency-key", "offboard-1"}};
+  EXPECT_EQ(Call("DELETE", "/v1/orgs/default/members/eve", "", admin_, idem).status, 204);
+  HttpResponse reused = Call("DELETE", "/v1/orgs/default/members/bob", "", admin_, idem);
+  EXPECT_EQ(reused.status, 422);
+  EXPECT_EQ(Code(reused), "idempotency_key_reused");
+  EXPECT_EQ(Call("GET", "/v1/orgs/default/members/bob", "", admin_).status, 200) << "bob stays";
+  EXPECT_EQ(Call("DELETE", "/v1/orgs/default/members/eve", "", admin_, idem).status, 204)
+      << "the true retry is still answered";
+
+  // Same route, other body: refused; the same body written differently is a retry.
+  const std::vector<HttpHeader> create = {{"idempotency-key", "create-1"}};
+  ASSERT_EQ(Call("POST", "/v1/orgs/default/keys", R"({"name": "alpha", "group": "viewer"})", admin_,
+                 create)
+                .status,
+            201);
+  EXPECT_EQ(Code(Call("POST", "/v1/orgs/default/keys", R"({"name": "beta", "group": "viewer"})",
+                      admin_, create)),
+            "idempotency_key_reused");
+  EXPECT_EQ(Call("POST", "/v1/orgs/default/keys", R"({ "group":"viewer",  "name":"alpha" })",
+                 admin_, create)
+                .status,
+            200);
+
+  // The fingerprint is in the log: it holds across a restart.
+  api_.reset();
+  Restart();
+  api_ = std::make_unique<Api>(engine(), clock_, ApiOptions{});
+  api_->SetReady(true);
+  EXPECT_EQ(Code(Call("POST", "/v1/orgs/default/keys", R"({"name": "gamma", "group": "viewer"})",
+                      admin_, create)),
+            "idempotency_key_reused");
+  EXPECT_EQ(Call("DELETE", "/v1/orgs/default/members/bob", "", admin_, idem).status, 422);
 }
 
 TEST_F(ApiTest, ListFiltersAndPages) {

@@ -150,6 +150,7 @@ json EventJson(const events::LogRecord& record, const fb::Envelope& event) {
               {"occurred_at_us", event.occurred_at_us()},
               {"actor", std::move(actor)},
               {"command_id", Str(event.command_id())},
+              {"command_hash", Str(event.command_hash())},
               {"correlation_id", Str(event.correlation_id())},
               {"schema_version", event.schema_version()},
               {"writer_epoch", event.writer_epoch()},
