@@ -70,6 +70,7 @@ Result<std::unique_ptr<Engine>> Engine::Start(events::EventLog& log, projections
     writer_options.follow_log = engine->options_.follow_log;
     writer_options.node_id = engine->options_.node_id;
     writer_options.max_queued = engine->options_.max_queued_commands;
+    writer_options.idempotency_window = engine->options_.idempotency_window;
     partition->writer = std::make_unique<PartitionWriter>(p, log, *partition->projector, clock,
                                                           engine->ids_, writer_options);
     KT_RETURN_IF_ERROR(partition->writer->Start());
@@ -81,6 +82,9 @@ Result<std::unique_ptr<Engine>> Engine::Start(events::EventLog& log, projections
 void Engine::Execute(const domain::CommandContext& context, domain::Command command,
                      CommandCallback done) {
   if (context.org.empty()) return done(Status::InvalidArgument("a command needs an org"));
+  if (events::LogReachability log = log_.Reachability(); !log.reachable) {
+    return done(UnreachableLog(log));  // at once: no queue, no wait for the log's timeout
+  }
   PartitionWriter& writer = *partitions_[log_.PartitionFor(context.org)]->writer;
   writer.Submit(context, std::move(command), std::move(done));
 }
@@ -201,6 +205,9 @@ std::vector<WriterHealth> Engine::writer_health() const {
 }
 
 Status Engine::CheckReady(int64_t max_lag) {
+  if (events::LogReachability log = log_.Reachability(); !log.reachable) {
+    return Status::Unavailable(log.reason);
+  }
   for (const auto& partition : partitions_) {
     PartitionWriter& writer = *partition->writer;
     auto end = log_.EndOffset(writer.partition());

@@ -58,6 +58,8 @@ class Engine {
     Random* random = nullptr;  // nullptr = SystemRandom()
     // Commands waiting per partition before more are refused "busy" (kUnavailable).
     size_t max_queued_commands = 16384;
+    // How long command ids (Idempotency-Keys) are remembered; 0 = forever.
+    Micros idempotency_window = 24LL * 3600 * 1'000'000;
     // Several nodes on one log (Kafka): every writer follows the log and writes only the
     // partitions this node claims (Claim). Off: this node writes every partition.
     bool follow_log = false;
@@ -134,6 +136,9 @@ class Engine {
   SchedulerStats scheduler_stats() const;
   // Every partition's writer health, without I/O (see WriterHealth).
   std::vector<WriterHealth> writer_health() const;
+  // The log's breaker (EventLog::Reachability): no I/O.
+  events::LogReachability log_reachability() const { return log_.Reachability(); }
+
   // Whether the engine can serve: reads every partition's end offset from the log
   // (bounded by the log's own timeout), then checks that the views are current and
   // at most `max_lag` events behind. Ok, or kUnavailable saying the first problem.

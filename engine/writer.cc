@@ -26,6 +26,13 @@ struct PartitionWriter::Pending {
   std::chrono::steady_clock::time_point submitted = std::chrono::steady_clock::now();
 };
 
+Status UnreachableLog(const events::LogReachability& log) {
+  return Status::Unavailable(
+      fmt::format("the event log is unreachable ({}); commands are refused until it answers "
+                  "again, verification goes on",
+                  log.reason));
+}
+
 namespace {
 
 constexpr size_t kMaxExpiriesPerBatch = 4096;
@@ -199,6 +206,8 @@ Status PartitionWriter::RecoverState() {
   own_pending_.clear();  // whatever of them is in the log, the fold above has it
   own_fenced_.clear();
   PublishAllDirectories();
+  forget_commands_at_ = 0;
+  ForgetOldCommands();
   return Status::Ok();
 }
 
@@ -290,6 +299,19 @@ bool PartitionWriter::WaitIdle() {
   return running_;
 }
 
+void PartitionWriter::ForgetOldCommands() {
+  const Micros now = clock_.NowMicros();
+  if (options_.idempotency_window > 0 && now >= forget_commands_at_) {
+    forget_commands_at_ = now + 60'000'000;
+    for (auto& [org, state] : states_) {
+      domain::ForgetCommandsBefore(state, now - options_.idempotency_window);
+    }
+  }
+  size_t records = 0;
+  for (const auto& [org, state] : states_) records += state.commands.size();
+  command_records_.store(records, std::memory_order_relaxed);
+}
+
 void PartitionWriter::PublishTimerStats() {
   pending_timers_.store(timers_.size(), std::memory_order_relaxed);
   std::lock_guard lock(mu_);
@@ -303,6 +325,7 @@ WriterHealth PartitionWriter::health() const {
   health.log_end_seen = log_end_seen_.load(std::memory_order_relaxed);
   health.views_current = views_current_.load(std::memory_order_relaxed);
   health.log_ok = log_ok_.load(std::memory_order_relaxed);
+  health.command_records = command_records_.load(std::memory_order_relaxed);
   health.command_latency = command_latency_.Snapshot();
   health.append_latency = append_latency_.Snapshot();
   health.writing = writing();
@@ -592,6 +615,7 @@ void PartitionWriter::ProcessBatch(Batch& batch) {
     }
   }
   PublishTimerStats();  // so is the scheduler's view of the timers
+  ForgetOldCommands();
   // And the group directories, so an acknowledged rule change holds for every reader.
   for (const std::string& org : decided.directory_changed) {
     if (written.at(org).ok()) PublishDirectory(org);
@@ -600,6 +624,11 @@ void PartitionWriter::ProcessBatch(Batch& batch) {
 }
 
 bool PartitionWriter::ReadyToDecide(Batch& batch) {
+  // The log is known to be down: answer now rather than wait out its timeout.
+  if (events::LogReachability log = log_.Reachability(); !log.reachable) {
+    RefuseAll(batch, UnreachableLog(log));
+    return false;
+  }
   if (needs_recovery_) {
     Status recovered = RecoverState();
     if (!recovered.ok()) {

@@ -97,7 +97,11 @@ struct WriterHealth {
   bool writing = false;             // this node holds the partition (see Claim)
   events::PartitionClaim claim;     // the partition's current claim, as read from the log
   uint64_t fenced_events = 0;       // events the fence refused since the views loaded
+  size_t command_records = 0;       // command ids remembered for retries (all orgs)
 };
+
+// The answer to a command while the log is known to be unreachable (kUnavailable).
+Status UnreachableLog(const events::LogReachability& log);
 
 // Called once with a command's outcome, on the writer's thread (or, for a command refused
 // at once, on the submitting thread). It must not block: hand the result on.
@@ -111,6 +115,10 @@ class PartitionWriter {
     // Commands waiting for the writer; one more is refused at once with kUnavailable
     // ("busy"), so callers get back-pressure instead of an unbounded queue.
     size_t max_queued = 16384;
+    // How long a command id (Idempotency-Key) is remembered for answering retries; older
+    // ones are forgotten (checked once a minute), so idempotency costs bounded memory.
+    // 0 = forever.
+    Micros idempotency_window = 24LL * 3600 * 1'000'000;
     // Several nodes share the log: follow it continuously, write only after Claim().
     bool follow_log = false;
     std::string node_id;  // in WriterClaimed, and in the answers of other nodes
@@ -206,6 +214,9 @@ class PartitionWriter {
   // Submits ExpireKey for up to one batch of due timers.
   enum class Fired { kNone, kProgress, kFailed };
   Fired FireDueTimers();
+  // Forgets command ids older than the idempotency window (at most once a minute) and
+  // publishes how many are kept.
+  void ForgetOldCommands();
   void PublishTimerStats();
   // Called under mu_ each time the thread goes to sleep with nothing to do.
   void NoteIdle();
@@ -265,6 +276,8 @@ class PartitionWriter {
   std::condition_variable idle_cv_;                       // signalled by NoteIdle
   Micros next_due_ = -1;                                  // guarded by mu_; -1 = no timer
   Micros retry_timers_at_ = 0;  // writer thread only: backoff after failure
+  Micros forget_commands_at_ = 0;  // writer thread only: next ForgetOldCommands pass
+  std::atomic<size_t> command_records_{0};
 
   // Scheduler metrics, read by any thread.
   std::atomic<size_t> pending_timers_{0};

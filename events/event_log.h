@@ -48,6 +48,13 @@ class LogReader {
   virtual void Wake() = 0;
 };
 
+// Whether the log answers, as far as it knows without asking (see LogBreaker).
+struct LogReachability {
+  bool reachable = true;
+  std::string reason;                            // why not (reachable = false)
+  std::chrono::steady_clock::time_point since;  // since when not
+};
+
 // Thread-safe: any number of threads may append and read concurrently.
 class EventLog {
  public:
@@ -76,6 +83,10 @@ class EventLog {
 
   // A reader positioned at `offset` of `partition`.
   virtual Result<std::unique_ptr<LogReader>> OpenReader(int32_t partition, int64_t offset) = 0;
+
+  // Whether the log is known to be unreachable now. Non-blocking (no I/O). The
+  // embedded log is always reachable; Kafka's breaker opens when every broker is down.
+  virtual LogReachability Reachability() const { return {}; }
 };
 
 }  // namespace keytrail::events

@@ -18,6 +18,7 @@ void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
     std::lock_guard lock(context->mu);
     context->last_error = reason;
   }
+  if (context->error) context->error(static_cast<rd_kafka_resp_err_t>(err), reason);
   // Transport failures are already logged by librdkafka itself.
   if (context->log && err != RD_KAFKA_RESP_ERR__TRANSPORT) {
     context->log(LOG_ERR,

@@ -25,6 +25,8 @@ struct ClientContext {
   std::function<void(int, std::string_view)> log;
   // A group member's rebalance callback (kafka_writer_group.cc); empty elsewhere.
   std::function<void(rd_kafka_resp_err_t, rd_kafka_topic_partition_list_t*)> rebalance;
+  // Every error librdkafka reports (from its threads); empty = none.
+  std::function<void(rd_kafka_resp_err_t, std::string_view)> error;
   std::mutex mu;
   std::string last_error;  // guarded by mu
 };

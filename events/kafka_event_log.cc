@@ -13,6 +13,7 @@
 #include "events/codec.h"
 #include "events/event_id.h"
 #include "events/kafka_client.h"
+#include "events/log_breaker.h"
 
 namespace keytrail::events {
 namespace {
@@ -162,7 +163,27 @@ struct KafkaEventLog::Impl {
   // Held while one Append enqueues its records, so they are contiguous in the partition.
   std::mutex produce_mu;
   std::atomic<bool> stop{false};
-  std::thread poller;  // serves delivery reports and callbacks
+  std::thread poller;  // serves delivery reports and callbacks; probes while the breaker is open
+  LogBreaker breaker;
+
+  // The poller's loop: serve callbacks; while the breaker is open, ask a broker for the
+  // topic's metadata every half second, and close it when one answers.
+  void Poll() {
+    auto last_probe = SteadyClock::now();
+    while (!stop.load()) {
+      rd_kafka_poll(producer, breaker.Reachable() ? 1000 : 100);
+      if (breaker.Reachable() || SteadyClock::now() - last_probe < std::chrono::milliseconds(500)) {
+        continue;
+      }
+      last_probe = SteadyClock::now();
+      const rd_kafka_metadata_t* metadata = nullptr;
+      if (rd_kafka_metadata(producer, /*all_topics=*/0, nullptr, &metadata, 500) ==
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_metadata_destroy(metadata);
+        breaker.Close();
+      }
+    }
+  }
 
   ~Impl() {
     if (poller.joinable()) {
@@ -246,9 +267,13 @@ Result<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(const Options& option
   if (!producer.ok()) return producer.status();
   impl->producer = *producer;
   Impl* raw = impl.get();
-  impl->poller = std::thread([raw] {
-    while (!raw->stop.load()) rd_kafka_poll(raw->producer, 1000);
-  });
+  impl->context->error = [raw](rd_kafka_resp_err_t err, std::string_view reason) {
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+      raw->breaker.Open(fmt::format("kafka: every broker of {} is down ({})",
+                                    raw->options.brokers, reason));
+    }
+  };
+  impl->poller = std::thread([raw] { raw->Poll(); });
 
   // Metadata of all topics: asking for the topic by name could auto-create it.
   const rd_kafka_metadata_t* metadata = nullptr;
@@ -293,6 +318,19 @@ int32_t KafkaEventLog::PartitionCount() const { return impl_->partitions; }
 
 Result<std::vector<int64_t>> KafkaEventLog::Append(std::string_view org,
                                                    std::span<const std::string> events) {
+  auto appended = Produce(org, events);
+  if (appended.ok()) {
+    impl_->breaker.Close();
+  } else if (appended.status().code() == StatusCode::kUnavailable) {
+    impl_->breaker.Open(appended.status().message());
+  }
+  return appended;
+}
+
+LogReachability KafkaEventLog::Reachability() const { return impl_->breaker.Get(); }
+
+Result<std::vector<int64_t>> KafkaEventLog::Produce(std::string_view org,
+                                                    std::span<const std::string> events) {
   if (events.empty()) return std::vector<int64_t>{};
   HeaderLists headers(events.size());
   for (size_t i = 0; i < events.size(); ++i) {

@@ -80,10 +80,16 @@ class KafkaEventLog final : public EventLog {
   // partition vanished). A failure never skips records.
   Result<std::unique_ptr<LogReader>> OpenReader(int32_t partition, int64_t offset) override;
 
+  // The breaker (events/log_breaker.h): open once librdkafka reports every broker down or
+  // an append times out; closed by the next append that succeeds or by the probe the
+  // producer's thread runs every half second while it is open (a metadata request).
+  LogReachability Reachability() const override;
+
   struct Impl;
 
  private:
   explicit KafkaEventLog(std::unique_ptr<Impl> impl);
+  Result<std::vector<int64_t>> Produce(std::string_view org, std::span<const std::string> events);
   std::unique_ptr<Impl> impl_;
 };
 

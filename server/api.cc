@@ -186,7 +186,10 @@ Api::Api(Engine& engine, const Clock& clock, ApiOptions options)
 
 Api::~Api() = default;
 
-void Api::SetReady(bool ready) { context_->ready.store(ready, std::memory_order_release); }
+void Api::SetReady(bool ready) {
+  if (ready) context_->readiness.Start();
+  context_->ready.store(ready, std::memory_order_release);
+}
 
 Metrics& Api::metrics() { return context_->metrics; }
 

@@ -174,12 +174,30 @@ std::string Metrics::RenderEngine(const Engine& engine) {
                        static_cast<double>(stats.lateness.Quantile(q)) / 1e6);
   }
 
+  const events::LogReachability log = engine.log_reachability();
+  const double unreachable_seconds =
+      log.reachable ? 0.0
+                    : std::chrono::duration<double>(std::chrono::steady_clock::now() - log.since)
+                          .count();
+  out += fmt::format(
+      "# HELP keytrail_log_reachable 1 while the event log answers; 0 while its breaker is "
+      "open (commands are refused at once, verify is served from the views).\n"
+      "# TYPE keytrail_log_reachable gauge\n"
+      "keytrail_log_reachable {}\n"
+      "# HELP keytrail_log_unreachable_seconds How long the event log has not answered (0 "
+      "while it does): how stale the views may be.\n"
+      "# TYPE keytrail_log_unreachable_seconds gauge\n"
+      "keytrail_log_unreachable_seconds {}\n",
+      log.reachable ? 1 : 0, unreachable_seconds);
+
   LatencySnapshot commands, appends;
   std::string lag, applied, current, log_ok, writing, epoch, fenced;
+  size_t command_records = 0;
   for (const WriterHealth& health : engine.writer_health()) {
     commands.Add(health.command_latency);
     appends.Add(health.append_latency);
     const int p = health.partition;
+    command_records += health.command_records;
     lag += fmt::format("keytrail_projector_lag_events{{partition=\"{}\"}} {}\n", p,
                        std::max<int64_t>(0, health.log_end_seen - health.applied_offset));
     applied += fmt::format("keytrail_projector_applied_offset{{partition=\"{}\"}} {}\n", p,
@@ -195,6 +213,12 @@ std::string Metrics::RenderEngine(const Engine& engine) {
     fenced += fmt::format("keytrail_fenced_events_total{{partition=\"{}\"}} {}\n", p,
                           health.fenced_events);
   }
+  out += fmt::format(
+      "# HELP keytrail_idempotency_records Command ids (Idempotency-Keys) remembered for "
+      "answering retries, within the idempotency window.\n"
+      "# TYPE keytrail_idempotency_records gauge\n"
+      "keytrail_idempotency_records {}\n",
+      command_records);
   out += RenderLatency("keytrail_command_duration_seconds",
                        "Time from a command's arrival at its partition's writer to its answer "
                        "(durable and applied to the views).",

@@ -12,6 +12,7 @@
 //   keytrail_log_append_duration_seconds                      histogram (one Append)
 //   keytrail_projector_lag_events{partition}                  gauge (vs the log end as
 //                                                             last seen)
+//   keytrail_log_reachable, keytrail_log_unreachable_seconds  gauges (the log's breaker)
 //   keytrail_projector_applied_offset{partition}, keytrail_projector_current{partition},
 //   keytrail_log_append_ok{partition}                         gauges
 //

@@ -116,14 +116,33 @@ size_t OrgState::ActiveKeyCount(Micros now) const {
   return live_never_expiring + live_by_expiry.size() - overdue;
 }
 
+void ForgetCommandsBefore(OrgState& state, Micros before) {
+  while (!state.command_order.empty() && state.command_order.front().first < before) {
+    const auto& [at, id] = state.command_order.front();
+    // The id may have been used again since: then its record is the newer one.
+    if (auto it = state.commands.find(id); it != state.commands.end() && it->second.recorded_at == at) {
+      state.commands.erase(it);
+    }
+    state.command_order.pop_front();
+  }
+}
+
 Status Evolve(OrgState& state, const fb::Envelope& event) {
   const std::string_view command_id =
       event.command_id() ? event.command_id()->string_view() : std::string_view();
-  if (!command_id.empty()) {
-    state.commands.try_emplace(
-        std::string(command_id),
-        CommandRecord{event.payload_type(), event.aggregate_id()->str(),
-                      event.command_hash() ? event.command_hash()->str() : std::string()});
+  const bool scheduled = event.actor() != nullptr && event.actor()->kind() == fb::ActorKind::Scheduler;
+  if (!command_id.empty() && !scheduled) {
+    // A command's events share one occurred_at; a later one with the same id is the id
+    // used again after it was forgotten (ForgetCommandsBefore), and replaces it.
+    CommandRecord record{event.payload_type(), event.aggregate_id()->str(),
+                         event.command_hash() ? event.command_hash()->str() : std::string(),
+                         event.occurred_at_us()};
+    auto [it, added] = state.commands.try_emplace(std::string(command_id), record);
+    if (!added && it->second.recorded_at < record.recorded_at) {
+      it->second = std::move(record);
+      added = true;
+    }
+    if (added) state.command_order.emplace_back(event.occurred_at_us(), it->first);
   }
   switch (event.payload_type()) {
     case fb::Payload::OrgCreated:

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <set>
 #include <string>
@@ -66,6 +67,7 @@ struct CommandRecord {
   fb::Payload first_event = fb::Payload::NONE;
   std::string aggregate_id;
   std::string command_hash;  // CommandContext::command_hash; empty = none recorded
+  Micros recorded_at = 0;    // the event's occurred_at_us
 };
 
 // The part of an org's state that Authorize reads: its groups (with their rules) and its
@@ -103,7 +105,11 @@ struct OrgState : GroupDirectory {
   // only counted; the others are ordered by expiry.
   size_t live_never_expiring = 0;
   std::set<std::pair<Micros, KeyId>> live_by_expiry;
+  // Command ids seen (Idempotency-Keys and the like), for answering retries; the
+  // scheduler's ids are not recorded (an expiry is idempotent by itself). Oldest first
+  // in command_order, so ForgetCommandsBefore costs what it forgets.
   std::unordered_map<std::string, CommandRecord> commands;
+  std::deque<std::pair<Micros, std::string>> command_order;
 
   // KeyCreated.created_by of `key`.
   std::string_view CreatorOf(const KeyState& key) const {
@@ -117,6 +123,10 @@ struct OrgState : GroupDirectory {
   // Keys active at `now`: live keys minus those whose expiry has passed.
   size_t ActiveKeyCount(Micros now) const;
 };
+
+// Forgets the command ids recorded before `before`: a retry of one is then decided as a
+// new command. Bounds the memory idempotency takes (the idempotency window).
+void ForgetCommandsBefore(OrgState& state, Micros before);
 
 // Folds one event of this org into `state`. Deterministic: the result depends only on
 // the state and the event. Errors (kCorruption) mean the log contradicts itself, e.g.

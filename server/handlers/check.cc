@@ -147,6 +147,7 @@ HttpResponse Check(ApiContext& ctx, const RoutedRequest& request, bool query_ask
   response.SetHeader("X-Keytrail-Org", std::string(result.org));
   response.SetHeader("X-Keytrail-Group", std::string(result.group));
   response.SetHeader("X-Keytrail-Secret", std::string(SecretName(result)));
+  MarkStale(ctx, response);
   return response;
 }
 

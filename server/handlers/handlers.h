@@ -12,6 +12,7 @@
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/deferred.h"
+#include "server/readiness.h"
 #include "server/metrics.h"
 #include "server/router.h"
 
@@ -27,6 +28,9 @@ struct ApiContext {
   std::atomic<bool> ready{false};
   // Where requests that must block go (OffIoThread): org set-up, forwarding.
   BlockingLane blocking{4, 1024};
+  // /readyz's answer, refreshed every second off the io threads (started by SetReady).
+  ReadinessProbe readiness{[this] { return engine.CheckReady(options.max_projector_lag); },
+                           std::chrono::seconds(1)};
 
   ApiContext(Engine& e, const Clock& c, ApiOptions o)
       : engine(e), clock(c), options(std::move(o)) {}
@@ -88,6 +92,11 @@ HttpResponse RevokeKeyHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse MoveKeyHandler(ApiContext& ctx, const RoutedRequest& request);
 // orgs.cc
 HttpResponse CreateOrgHandler(ApiContext& ctx, const RoutedRequest& request);
+// While the event log is unreachable, verify answers from views that may miss the latest
+// revocations: X-Keytrail-Stale-Seconds says for how long (seconds since the log stopped
+// answering). Nothing when the log answers (one atomic load).
+void MarkStale(const ApiContext& ctx, HttpResponse& response);
+
 // verify.cc
 HttpResponse VerifyHandler(ApiContext& ctx, const RoutedRequest& request);
 // check.cc: /v1/check (the question in the query or headers) and /v1/check/{path...}

@@ -12,16 +12,24 @@ HttpResponse HealthzHandler(ApiContext&, const RoutedRequest&) {
 }
 
 // Ready while the server is not starting or shutting down, the event log answers
-// (its end offset is read for every partition, within the log's timeout), and no
-// partition's views are halted or more than options.max_projector_lag events behind.
-HttpResponse ReadyzHandler(ApiContext& ctx, const RoutedRequest&) {
+// (its end offset is read for every partition) and no partition's views are halted or
+// more than options.max_projector_lag events behind: the ReadinessProbe's last answer,
+// at most a second old, so a probe never waits for the log. Why it is not ready (offsets,
+// broker errors) is told only to an organization-admin key.
+HttpResponse ReadyzHandler(ApiContext& ctx, const RoutedRequest& request) {
   if (!ctx.ready.load(std::memory_order_acquire)) {
     return Problem(503, "not_ready", "the engine is starting or shutting down");
   }
-  if (Status ready = ctx.engine.CheckReady(ctx.options.max_projector_lag); !ready.ok()) {
-    return Problem(503, "not_ready", ready.message());
-  }
-  return JsonResponse(200, json{{"status", "ready"}});
+  const Status ready = ctx.readiness.Last();
+  if (ready.ok()) return JsonResponse(200, json{{"status", "ready"}});
+  auto caller = Authenticate(ctx.engine, request.http);
+  const bool admin =
+      std::holds_alternative<Caller>(caller) && IsOrgAdmin(ctx.engine, std::get<Caller>(caller));
+  HttpResponse response = Problem(
+      503, "not_ready",
+      admin ? ready.message() : "not ready; an organization-admin key is told why");
+  response.SetHeader("Retry-After", "1");
+  return response;
 }
 
 HttpResponse MetricsHandler(ApiContext& ctx, const RoutedRequest&) {

@@ -7,6 +7,14 @@ namespace keytrail::server {
 
 using nlohmann::json;
 
+void MarkStale(const ApiContext& ctx, HttpResponse& response) {
+  const events::LogReachability log = ctx.engine.log_reachability();
+  if (log.reachable) return;
+  const auto stale = std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::steady_clock::now() - log.since);
+  response.SetHeader("X-Keytrail-Stale-Seconds", std::to_string(stale.count()));
+}
+
 // The presented key is the credential: no caller key is needed. It comes from the body
 // ({"key": "..."}) or, with an empty body, from "Authorization: Bearer". An invalid key
 // is a 200 {valid: false, reason} answer, not an error, and says nothing about the key's
@@ -49,6 +57,7 @@ HttpResponse VerifyHandler(ApiContext& ctx, const RoutedRequest& request) {
   if (result.reason != VerifyReason::kMalformed && result.reason != VerifyReason::kUnknown) {
     request.principal = FormatKeyId(result.key_id);  // attributable, never the secret
   }
+  MarkStale(ctx, response);
   return response;
 }
 

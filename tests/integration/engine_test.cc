@@ -314,5 +314,42 @@ TEST_F(EngineTest, HealthCountsCommandsAndAppends) {
   EXPECT_GT(commands.Quantile(1.0), 0);
 }
 
+// Command ids are remembered for the idempotency window (24 h by default), then
+// forgotten, so idempotency costs bounded memory; the scheduler's own ids are never kept.
+TEST_F(EngineTest, CommandIdsAreForgottenAfterTheIdempotencyWindow) {
+  GivenOrgAndGroups();
+  auto records = [&] {
+    size_t n = 0;
+    for (const WriterHealth& h : engine().writer_health()) n += h.command_records;
+    return n;
+  };
+  const size_t before = records();
+  IssuedKey first = Create("deploy", domain::Expiration::At(kNow + 60 * kSecond), "retry-me");
+  ASSERT_EQ(first.outcome.kind, Kind::kApplied);
+  EXPECT_EQ(records(), before + 1);
+  // Within the window, a retry is answered, not applied.
+  EXPECT_EQ(Create("deploy", domain::Expiration::Never(), "retry-me").outcome.kind,
+            Kind::kReplayed);
+
+  // The scheduler expires the key: its command id ("expire:...") is not recorded.
+  clock_.Set(kNow + 61 * kSecond);
+  engine().WaitIdle();
+  EXPECT_EQ(engine().Verify(first.token->reveal()).reason, VerifyReason::kExpired);
+  EXPECT_EQ(records(), before + 1);
+
+  // A day and a minute later (the pass runs once a minute), the id is forgotten: the
+  // retry is a new command.
+  clock_.Set(kNow + 24 * 3600 * kSecond + 2 * 60 * kSecond);
+  Create("tick", domain::Expiration::Never());  // a batch runs the pass
+  EXPECT_EQ(records(), before);
+  IssuedKey again = Create("deploy", domain::Expiration::Never(), "retry-me");
+  EXPECT_EQ(again.outcome.kind, Kind::kApplied) << "decided anew: the old key expired";
+  EXPECT_NE(again.key_id, first.key_id);
+
+  // A restart folds the log again, and forgets the same way.
+  Restart();
+  EXPECT_EQ(records(), before + 1) << "only the new retry-me is within the window";
+}
+
 }  // namespace
 }  // namespace keytrail

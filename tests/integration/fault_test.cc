@@ -103,5 +103,35 @@ TEST_F(WriterFaultTest, FailedViewCommitIsNotAcknowledgedAndTheViewsCatchUp) {
   EXPECT_EQ(listed->keys[0].name, "deploy-bot");
 }
 
+// The log is known to be unreachable (its breaker is open, as KafkaEventLog's when every
+// broker is down): commands are refused at once without touching the log, verify goes
+// on from memory, readiness says why; when the log answers again, commands go through.
+TEST_F(WriterFaultTest, AnUnreachableLogRefusesCommandsAtOnceAndVerifyGoesOn) {
+  GivenOrg("acme", {"ci"});
+  auto key = engine().CreateKey(AsMember("alice", "acme"), {.name = "deploy-bot", .group = "ci"});
+  ASSERT_OK(key);
+  const std::string token(key->token->reveal());
+  const int appends = log().appends();
+
+  log().SetReachable(false, "every broker is down");
+  auto refused = engine().CreateKey(AsMember("alice", "acme"), {.name = "other-bot", .group = "ci"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(refused.status().message().find("every broker is down"), std::string::npos)
+      << refused.status().ToString();
+  EXPECT_EQ(log().appends(), appends) << "a refused command must not wait for the log";
+  EXPECT_TRUE(engine().Verify(token).valid);
+  const Status ready = engine().CheckReady(1000);
+  EXPECT_EQ(ready.code(), StatusCode::kUnavailable);
+  EXPECT_FALSE(engine().log_reachability().reachable);
+
+  log().SetReachable(true);
+  auto accepted =
+      engine().CreateKey(AsMember("alice", "acme"), {.name = "other-bot", .group = "ci"});
+  ASSERT_OK(accepted);
+  EXPECT_EQ(accepted->outcome.kind, Kind::kApplied);
+  EXPECT_OK(engine().CheckReady(1000));
+}
+
 }  // namespace
 }  // namespace keytrail

@@ -286,6 +286,32 @@ TEST_F(KafkaEventLogTest, AppendFailsInBoundedTimeWhileBrokersAreDownThenRecover
   EXPECT_EQ((*recovered)[0], *end - 1);
 }
 
+TEST_F(KafkaEventLogTest, TheBreakerOpensWhileBrokersAreDownAndClosesWhenTheyAnswer) {
+  auto log = OpenLog(seconds(2));
+  ASSERT_NE(log, nullptr);
+  ASSERT_OK(log->Append("acme", std::vector<std::string>{EncodedKeyCreated("acme", "k", 0)}));
+  EXPECT_TRUE(log->Reachability().reachable);
+
+  ASSERT_OK(cluster_->SetBrokersDown(true));
+  // librdkafka reports every broker down once its connections fail; an append that times
+  // out opens the breaker too.
+  auto deadline = SteadyClock::now() + seconds(15);
+  while (log->Reachability().reachable && SteadyClock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const events::LogReachability down = log->Reachability();
+  ASSERT_FALSE(down.reachable);
+  EXPECT_NE(down.reason.find("kafka"), std::string::npos) << down.reason;
+
+  // Back up: the probe closes the breaker without any append.
+  ASSERT_OK(cluster_->SetBrokersDown(false));
+  deadline = SteadyClock::now() + seconds(15);
+  while (!log->Reachability().reachable && SteadyClock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(log->Reachability().reachable);
+}
+
 TEST_F(KafkaEventLogTest, EachAppendIsContiguousUnderConcurrency) {
   auto log = OpenLog();
   ASSERT_NE(log, nullptr);

@@ -7,6 +7,7 @@
 #include "tests/support/test_time.h"
 
 #include <fstream>
+#include <thread>
 #include <set>
 #include <sstream>
 
@@ -1007,6 +1008,44 @@ TEST_F(ApiTest, MetricsMethodLabelsAreBounded) {
   EXPECT_NE(metrics.find("method=\"OTHER\",route=\"unmatched\",status=\"404\"} 1"),
             std::string::npos);
   EXPECT_EQ(metrics.find("BREW"), std::string::npos);
+}
+
+TEST_F(ApiTest, WhileTheLogIsUnreachableCommandsFailFastAndVerifySaysHowStale) {
+  const std::string viewer = CreateKey("dash board", "viewer", admin_)["token"];
+  log().SetReachable(false, "kafka: every broker of k1:9092 is down");
+  // /readyz answers from the probe's last check, refreshed every second.
+  auto readyz_status = [&](int want) {
+    int status = 0;
+    for (int i = 0; i < 50 && status != want; ++i) {
+      status = Call("GET", "/readyz").status;
+      if (status != want) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return status;
+  };
+  ASSERT_EQ(readyz_status(503), 503);
+  // Why, only to an admin: the broker list is nobody else's business.
+  EXPECT_EQ(Call("GET", "/readyz").body.find("k1:9092"), std::string::npos);
+  EXPECT_EQ(Call("GET", "/readyz", "", viewer).body.find("k1:9092"), std::string::npos);
+  EXPECT_NE(Call("GET", "/readyz", "", admin_).body.find("k1:9092"), std::string::npos);
+
+  HttpResponse created = Call("POST", "/v1/orgs/default/keys",
+                              R"({"name": "while down", "group": "viewer"})", admin_);
+  EXPECT_EQ(created.status, 503);
+  EXPECT_EQ(HeaderOf(created, "Retry-After"), "1");
+  HttpResponse verified = Call("POST", "/v1/verify", "", viewer);
+  EXPECT_EQ(Json(verified)["valid"], true);
+  EXPECT_NE(HeaderOf(verified, "X-Keytrail-Stale-Seconds"), "");
+  EXPECT_NE(HeaderOf(Call("GET", "/v1/check", "", viewer), "X-Keytrail-Stale-Seconds"), "");
+  EXPECT_NE(Call("GET", "/metrics").body.find("keytrail_log_reachable 0"), std::string::npos);
+
+  log().SetReachable(true);
+  EXPECT_EQ(Call("POST", "/v1/orgs/default/keys", R"({"name": "while down", "group": "viewer"})",
+                 admin_)
+                .status,
+            201);
+  EXPECT_EQ(HeaderOf(Call("POST", "/v1/verify", "", viewer), "X-Keytrail-Stale-Seconds"), "");
+  EXPECT_EQ(readyz_status(200), 200);
+  EXPECT_NE(Call("GET", "/metrics").body.find("keytrail_log_reachable 1"), std::string::npos);
 }
 
 }  // namespace

@@ -42,8 +42,19 @@ int FaultyEventLog::paused_appends() const {
   return waiting_;
 }
 
+void FaultyEventLog::SetReachable(bool reachable, std::string reason) {
+  if (reachable) {
+    breaker_.Close();
+  } else {
+    breaker_.Open(reason);
+  }
+}
+
+events::LogReachability FaultyEventLog::Reachability() const { return breaker_.Get(); }
+
 Result<std::vector<int64_t>> FaultyEventLog::Append(std::string_view org,
                                                     std::span<const std::string> events) {
+  appends_.fetch_add(1);
   // Waits while appends are paused at this stage (before or after writing).
   auto pause = [&](bool after) {
     std::unique_lock lock(pause_mu_);

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "events/event_log.h"
+#include "events/log_breaker.h"
 #include "projections/view_store.h"
 
 namespace keytrail::testing {
@@ -31,6 +32,12 @@ class FaultyEventLog final : public events::EventLog {
   int paused_appends() const;
   // Appends that failed on request so far.
   int failures() const { return failures_.load(); }
+  // Appends that reached this wrapper (failed, paused or forwarded).
+  int appends() const { return appends_.load(); }
+  // Reports the log unreachable (its breaker open, as KafkaEventLog's when every broker
+  // is down) until SetReachable(true); appends still go through if anyone tries.
+  void SetReachable(bool reachable, std::string reason = "the test took the log away");
+  events::LogReachability Reachability() const override;
 
   int32_t PartitionCount() const override { return log_.PartitionCount(); }
   Result<std::vector<int64_t>> Append(std::string_view org,
@@ -46,6 +53,8 @@ class FaultyEventLog final : public events::EventLog {
   std::atomic<int> countdown_{0};  // 0: no failure planned
   std::atomic<size_t> keep_prefix_{0};
   std::atomic<int> failures_{0};
+  std::atomic<int> appends_{0};
+  events::LogBreaker breaker_;
   mutable std::mutex pause_mu_;
   std::condition_variable resumed_;
   bool paused_ = false;       // guarded by pause_mu_

@@ -27,6 +27,8 @@ int RunDevKafka(const DevKafkaOptions& options) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGUSR1);
+  sigaddset(&stop_signals, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   auto cluster =
@@ -50,11 +52,18 @@ int RunDevKafka(const DevKafkaOptions& options) {
              "at {}\n"
              "  use: keytrail serve --kafka-brokers {}\n"
              "  in-memory only; transactions are not enforced; ~5 MiB / 100k batches kept per "
-             "partition. Ctrl-C stops it.\n",
+             "partition. Ctrl-C stops it; SIGUSR1 takes every broker down (connections "
+             "refused, data kept), SIGUSR2 brings them back.\n",
              options.brokers, options.topic, options.partitions, servers, servers);
   std::fflush(stdout);
   int signal = 0;
-  sigwait(&stop_signals, &signal);
+  while (sigwait(&stop_signals, &signal) == 0 && (signal == SIGUSR1 || signal == SIGUSR2)) {
+    // An outage on demand, for trying keytrail's behaviour while Kafka is down.
+    const bool down = signal == SIGUSR1;
+    const Status status = (*cluster)->SetBrokersDown(down);
+    fmt::print(stderr, "keytrail dev-kafka: brokers {}{}\n", down ? "down" : "up",
+               status.ok() ? "" : " failed: " + status.ToString());
+  }
   fmt::print(stderr, "keytrail dev-kafka: stopping\n");
   return kExitOk;
 }

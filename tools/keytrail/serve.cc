@@ -54,6 +54,7 @@ struct ServeOptions {
   int threads = 2;
   int idle_timeout_seconds = 30;
   size_t key_quota = 200;
+  int idempotency_window_hours = 24;
   std::string bootstrap_org = "default";
   std::string bootstrap_token_file;
   std::string log_format = "human";
@@ -223,6 +224,8 @@ int RunServe(const ServeOptions& options) {
 
   Engine::Options engine_options;
   engine_options.domain.max_active_keys = options.key_quota;
+  engine_options.idempotency_window =
+      static_cast<Micros>(options.idempotency_window_hours) * 3600 * 1'000'000;
   // On Kafka, several nodes may share the topic: follow it, write what the group assigns.
   engine_options.follow_log = kafka;
   engine_options.node_id = node_id;
@@ -406,6 +409,10 @@ void AddServe(CLI::App& app, int* rc) {
       ->capture_default_str();
   cmd->add_option("--key-quota", options->key_quota, "active keys allowed per org")
       ->check(CLI::Range(1, 10'000'000))
+      ->capture_default_str();
+  cmd->add_option("--idempotency-window-hours", options->idempotency_window_hours,
+                  "how long an Idempotency-Key is remembered for answering retries")
+      ->check(CLI::Range(1, 24 * 366))
       ->capture_default_str();
   cmd->add_option("--bootstrap-org", options->bootstrap_org,
                   "org created on the first start; its admin keys may create orgs")
