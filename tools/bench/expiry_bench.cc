@@ -51,6 +51,7 @@ int RunBurst(const Args& args) {
     fmt::print(stderr, "expiry burst: set-up failed\n");
     return 1;
   }
+  fmt::print(stderr, "expiry burst: {} keys created, all due now\n", n);
   clock.Set(due + 999'999);  // the whole second has passed
   const auto start = std::chrono::steady_clock::now();
   world->engine().WakeSchedulers();
