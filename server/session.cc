@@ -187,12 +187,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write(HttpResponse response, unsigned version, bool keep_alive, bool drain) {
-    if (response.stream && version >= 11 && !drain) {
-      return WriteStreamed(std::move(response), keep_alive);
-    }
-    if (response.stream) {  // HTTP/1.0 has no chunked encoding: produce the body whole
-      while (response.stream(&response.body)) {
-      }
+    if (response.stream && !drain) {
+      return WriteStreamed(std::move(response), version, keep_alive && version >= 11);
     }
     auto message = std::make_shared<http::response<http::string_body>>();
     message->version(version);
@@ -224,39 +220,51 @@ class Session : public std::enable_shared_from_this<Session> {
         });
   }
 
-  // The header with "Transfer-Encoding: chunked", then one chunk per call of the
-  // response's producer, then the last chunk.
-  void WriteStreamed(HttpResponse response, bool keep_alive) {
+  // The header, then one piece per call of the response's producer: as chunks
+  // ("Transfer-Encoding: chunked") for HTTP/1.1; for HTTP/1.0, which has no chunks, as
+  // the raw body delimited by closing the connection. Either way the body is never held
+  // whole in memory.
+  void WriteStreamed(HttpResponse response, unsigned version, bool keep_alive) {
+    const bool chunked = version >= 11;
     auto header = std::make_shared<http::response<http::empty_body>>();
-    header->version(11);
+    header->version(chunked ? 11 : 10);
     header->result(static_cast<unsigned>(response.status));
     header->set(http::field::server, "keytrail");
     if (!response.content_type.empty()) {
       header->set(http::field::content_type, response.content_type);
     }
     for (HttpHeader& h : response.headers) header->set(h.name, h.value);
-    header->keep_alive(keep_alive);
-    header->chunked(true);
+    header->keep_alive(chunked && keep_alive);
+    if (chunked) header->chunked(true);
     auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*header);
     auto producer = std::make_shared<std::function<bool(std::string*)>>(std::move(response.stream));
     state_ = State::kWriting;
     stream_.expires_after(shared_->options.idle_timeout);
-    http::async_write_header(stream_, *serializer,
-                             [self = shared_from_this(), header, serializer, producer, keep_alive](
-                                 beast::error_code ec, size_t) {
-                               if (ec) return self->Close();
-                               self->WriteChunk(producer, keep_alive);
-                             });
+    http::async_write_header(
+        stream_, *serializer,
+        [self = shared_from_this(), header, serializer, producer, chunked, keep_alive](
+            beast::error_code ec, size_t) {
+          if (ec) return self->Close();
+          self->WritePiece(producer, chunked, chunked && keep_alive);
+        });
   }
 
-  // Sends the producer's next non-empty piece as a chunk, or, once it has said there is
-  // no more (`finished`), the last chunk.
-  void WriteChunk(std::shared_ptr<std::function<bool(std::string*)>> producer, bool keep_alive,
-                  bool finished = false) {
-    auto chunk = std::make_shared<std::string>();
-    while (!finished && chunk->empty()) finished = !(*producer)(chunk.get());
+  // Sends the producer's next non-empty piece, or, once it has said there is no more
+  // (`finished`), ends the body (the last chunk, or closing for HTTP/1.0). A producer
+  // that throws cuts the body: the connection closes without the last chunk, which a
+  // client sees as an incomplete response, and the server goes on.
+  void WritePiece(std::shared_ptr<std::function<bool(std::string*)>> producer, bool chunked,
+                  bool keep_alive, bool finished = false) {
+    auto piece = std::make_shared<std::string>();
+    try {
+      while (!finished && piece->empty()) finished = !(*producer)(piece.get());
+    } catch (const std::exception& e) {
+      Log(LogLevel::kError, "streamed response failed; cutting it", {{"error", e.what()}});
+      return Close();
+    }
     stream_.expires_after(shared_->options.idle_timeout);
-    if (chunk->empty()) {
+    if (piece->empty()) {
+      if (!chunked) return Close();  // HTTP/1.0: the end of the body is the end of the stream
       return net::async_write(
           stream_, http::make_chunk_last(),
           [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
@@ -264,12 +272,16 @@ class Session : public std::enable_shared_from_this<Session> {
             self->ReadHeader();
           });
     }
-    net::async_write(stream_, http::make_chunk(net::buffer(*chunk)),
-                     [self = shared_from_this(), chunk, producer, finished, keep_alive](
-                         beast::error_code ec, size_t) {
-                       if (ec) return self->Close();
-                       self->WriteChunk(producer, keep_alive, finished);
-                     });
+    auto written = [self = shared_from_this(), piece, producer, chunked, finished, keep_alive](
+                       beast::error_code ec, size_t) {
+      if (ec) return self->Close();
+      self->WritePiece(producer, chunked, keep_alive, finished);
+    };
+    if (chunked) {
+      net::async_write(stream_, http::make_chunk(net::buffer(*piece)), std::move(written));
+    } else {
+      net::async_write(stream_, net::buffer(*piece), std::move(written));
+    }
   }
 
   void Drain() {

@@ -58,7 +58,16 @@ HttpResponse RawJsonResponse(std::string body) {
   return response;
 }
 
-std::string CsvField(std::string_view value) {
+// One CSV cell. A cell a spreadsheet would take for a formula (starting with '=', '+',
+// '-', '@', a tab or a carriage return: a member id such as "=HYPERLINK(...)") is
+// prefixed with a quote, so it is shown as text and never run.
+std::string CsvField(std::string_view raw) {
+  std::string neutral;
+  if (!raw.empty() && std::string_view("=+-@\t\r").find(raw.front()) != std::string_view::npos) {
+    neutral = "'" + std::string(raw);
+    raw = neutral;
+  }
+  std::string_view value = raw;
   if (value.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(value);
   std::string out = "\"";
   for (char c : value) {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -52,7 +53,8 @@ class GatewayTest : public ::testing::Test {
         dir_.path() + "/data", std::vector<std::string>{"--bootstrap-token-file",
                                                         dir_.path() + "/token"});
     ASSERT_TRUE(server_->started());
-    admin_ = server_->banner().at(1);
+    std::ifstream token(dir_.path() + "/token");
+    ASSERT_TRUE(std::getline(token, admin_)) << "no bootstrap token file";
     nginx_ = std::make_unique<NginxProcess>(dir_.path() + "/nginx", server_->address());
     ASSERT_TRUE(nginx_->started()) << nginx_->error_log();
   }

@@ -118,12 +118,14 @@ class ServeTest : public ::testing::Test {
 TEST_F(ServeTest, BootstrapsOnceAndWalksThroughTheKeyLifecycle) {
   ServeProcess server(DataDir(), {"--bootstrap-token-file", TokenFile()});
   ASSERT_TRUE(server.started());
-  // The bootstrap key: a one-line warning, then the token; the same in the 0600 file.
-  ASSERT_EQ(server.banner().size(), 2u);
-  EXPECT_NE(server.banner()[0].find("will not be shown again"), std::string::npos);
-  const std::string admin = server.banner()[1];
+  // The bootstrap key is in the 0600 file only: stdout says where, never what.
+  ASSERT_EQ(server.banner().size(), 1u);
+  EXPECT_NE(server.banner()[0].find(TokenFile()), std::string::npos) << server.banner()[0];
+  EXPECT_EQ(server.banner()[0].find("kt_"), std::string::npos) << "the token is on stdout";
+  std::string admin = ReadFile(TokenFile());
+  ASSERT_TRUE(admin.ends_with("\n"));
+  admin.pop_back();
   EXPECT_TRUE(admin.starts_with("kt_"));
-  EXPECT_EQ(ReadFile(TokenFile()), admin + "\n");
   struct stat st {};
   ASSERT_EQ(stat(TokenFile().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600);
@@ -150,6 +152,17 @@ TEST_F(ServeTest, BootstrapsOnceAndWalksThroughTheKeyLifecycle) {
     EXPECT_EQ(log.find(secret.substr(3, 40)), std::string::npos) << "part of a token is in the log";
   }
   EXPECT_NE(log.find("\"msg\":\"stopped\""), std::string::npos);
+}
+
+TEST_F(ServeTest, ABootstrapTokenFileThatIsASymlinkIsRefused) {
+  const std::string target = dir_.path() + "/elsewhere";
+  { std::ofstream(target) << ""; }
+  ASSERT_EQ(::symlink(target.c_str(), TokenFile().c_str()), 0);
+  ServeProcess server(DataDir(), {"--bootstrap-token-file", TokenFile()});
+  EXPECT_FALSE(server.started());
+  EXPECT_EQ(Exited(server.Stop()), 3);
+  EXPECT_EQ(ReadFile(target), "") << "a token went through the symlink";
+  EXPECT_NE(ReadFile(server.log_path()).find("symbolic link"), std::string::npos);
 }
 
 TEST_F(ServeTest, BadInputGetsItsDocumentedCodeAndTheServerStaysHealthy) {
@@ -369,8 +382,9 @@ TEST_F(ServeTest, RestartKeepsEverythingAndDoesNotBootstrapAgain) {
   {
     ServeProcess server(DataDir(), {"--bootstrap-token-file", TokenFile()});
     ASSERT_TRUE(server.started());
-    ASSERT_EQ(server.banner().size(), 2u);
-    admin = server.banner()[1];
+    ASSERT_EQ(server.banner().size(), 1u);
+    admin = ReadFile(TokenFile());
+    admin.pop_back();  // the newline
     Api api(server.address(), admin);
     auto [s1, kept] = api.Call("POST", "/v1/orgs/default/keys",
                                R"({"name": "kept", "group": "viewer", "expires": "1y"})");

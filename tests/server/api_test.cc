@@ -1048,5 +1048,26 @@ TEST_F(ApiTest, WhileTheLogIsUnreachableCommandsFailFastAndVerifySaysHowStale) {
   EXPECT_NE(Call("GET", "/metrics").body.find("keytrail_log_reachable 1"), std::string::npos);
 }
 
+TEST_F(ApiTest, CsvExportNeutralizesCellsASpreadsheetWouldRun) {
+  // Member ids are any visible ASCII: one can look like a formula.
+  ASSERT_EQ(Call("PUT", "/v1/orgs/default/members/=HYPERLINK(%22http:%2F%2Fx%22)",
+                 R"({"groups": ["viewer"]})", admin_)
+                .status,
+            200);
+  ASSERT_EQ(Call("PUT", "/v1/orgs/default/members/@SUM", R"({"groups": ["viewer"]})", admin_).status,
+            200);
+  HttpResponse csv = Call("GET", "/v1/orgs/default/audit", "", admin_, {{"accept", "text/csv"}});
+  ASSERT_EQ(csv.status, 200);
+  std::string body = csv.body;
+  if (csv.stream) {
+    while (csv.stream(&body)) {
+    }
+  }
+  EXPECT_NE(body.find("\"'=HYPERLINK(\"\"http://x\"\")\""), std::string::npos) << body;
+  EXPECT_NE(body.find(",'@SUM,"), std::string::npos) << body;
+  EXPECT_EQ(body.find(",=HYPERLINK"), std::string::npos);
+  EXPECT_EQ(body.find(",\"=HYPERLINK"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace keytrail::server

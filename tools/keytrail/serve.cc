@@ -61,20 +61,29 @@ struct ServeOptions {
 };
 
 // The file --bootstrap-token-file names. Opened (mode 0600) before bootstrapping, so
-// an unwritable path fails the start before a token exists; written only if a token is
-// minted; removed again if this start created it and it is still empty.
+// an unwritable path fails the start before a token exists; a symlink is refused (the
+// token must not land wherever the link points); written only if a token is minted;
+// removed again if this start created it and it is still empty.
 class TokenFile {
  public:
   Status Open(const std::string& path) {
     path_ = path;
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd_ >= 0) {
       created_ = true;
       return Status::Ok();
     }
-    if (errno == EEXIST) fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (errno == EEXIST) fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd_ < 0 && errno == ELOOP) {
+      return Status::InvalidArgument(
+          fmt::format("{} is a symbolic link; refusing to write a token through it", path));
+    }
     if (fd_ < 0) {
       return Status::IoError(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+    }
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+      return Status::InvalidArgument(fmt::format("{} is not a regular file", path));
     }
     return Status::Ok();
   }
@@ -307,21 +316,33 @@ int RunServe(const ServeOptions& options) {
       return Fail("bootstrap failed", bootstrap.status());
     }
     switch (bootstrap->kind) {
-      case server::BootstrapResult::Kind::kCreated:
+      case server::BootstrapResult::Kind::kCreated: {
+        bool in_file = false;
         if (!options.bootstrap_token_file.empty()) {
-          if (Status s = token_file.Write(*bootstrap->token); !s.ok()) {
+          Status s = token_file.Write(*bootstrap->token);
+          in_file = s.ok();
+          if (!in_file) {
             Log(LogLevel::kError, "cannot write the bootstrap token file; it is on stdout only",
                 {{"error", s.ToString()}});
           }
         }
-        fmt::print(
-            "keytrail: the bootstrap admin key of org '{}' follows; it is shown only this once "
-            "and will not be shown again, so store it now:\n{}\n",
-            options.bootstrap_org, bootstrap->token->reveal());
+        if (in_file) {
+          // The file is the one place the token is: not the terminal, not a captured stdout.
+          fmt::print(
+              "keytrail: the bootstrap admin key of org '{}' is in {} (mode 0600), and shown "
+              "nowhere else\n",
+              options.bootstrap_org, options.bootstrap_token_file);
+        } else {
+          fmt::print(
+              "keytrail: the bootstrap admin key of org '{}' follows; it is shown only this "
+              "once and will not be shown again, so store it now:\n{}\n",
+              options.bootstrap_org, bootstrap->token->reveal());
+        }
         std::fflush(stdout);
         Log(LogLevel::kInfo, "bootstrapped",
             {{"org", options.bootstrap_org}, {"key_id", bootstrap->key_id}});
         break;
+      }
       case server::BootstrapResult::Kind::kAlreadyDone:
         Log(LogLevel::kInfo, "already bootstrapped",
             {{"org", options.bootstrap_org}, {"key_id", bootstrap->key_id}});
@@ -418,7 +439,8 @@ void AddServe(CLI::App& app, int* rc) {
                   "org created on the first start; its admin keys may create orgs")
       ->capture_default_str();
   cmd->add_option("--bootstrap-token-file", options->bootstrap_token_file,
-                  "also write the bootstrap admin key here (mode 0600) on the first start");
+                  "write the bootstrap admin key here (mode 0600; not a symlink) on the first "
+                  "start, instead of printing it");
   cmd->add_option("--log-format", options->log_format, "human or json")
       ->check(CLI::IsMember({"human", "json"}))
       ->capture_default_str();
