@@ -4,18 +4,40 @@
 
 namespace keytrail::server {
 
-uint64_t ConnectionRegistry::Add(std::function<void()> stop) {
+uint64_t ConnectionRegistry::Add(std::function<void()> stop, std::function<void()> shed,
+                                 std::shared_ptr<const std::atomic<bool>> reading) {
   std::lock_guard lock(mu_);
   if (stopping_) return 0;
   const uint64_t id = next_id_++;
-  stops_.emplace(id, std::move(stop));
+  entries_.emplace(id, Entry{std::move(stop), std::move(shed), std::move(reading)});
   return id;
 }
 
 void ConnectionRegistry::Remove(uint64_t id) {
   std::lock_guard lock(mu_);
-  stops_.erase(id);
-  if (stops_.empty()) empty_.notify_all();
+  entries_.erase(id);
+  if (entries_.empty()) empty_.notify_all();
+}
+
+size_t ConnectionRegistry::size() const {
+  std::lock_guard lock(mu_);
+  return entries_.size();
+}
+
+bool ConnectionRegistry::ShedOldestIdle() {
+  std::function<void()> shed;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, entry] : entries_) {
+      if (entry.reading->load(std::memory_order_acquire)) {
+        shed = entry.shed;
+        break;
+      }
+    }
+  }
+  if (!shed) return false;
+  shed();
+  return true;
 }
 
 void ConnectionRegistry::StopAll() {
@@ -23,7 +45,7 @@ void ConnectionRegistry::StopAll() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
-    for (auto& [id, stop] : stops_) stops.push_back(stop);
+    for (auto& [id, entry] : entries_) stops.push_back(entry.stop);
   }
   for (auto& stop : stops) stop();
 }
@@ -35,7 +57,7 @@ bool ConnectionRegistry::stopping() const {
 
 bool ConnectionRegistry::WaitEmpty(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  return empty_.wait_for(lock, timeout, [&] { return stops_.empty(); });
+  return empty_.wait_for(lock, timeout, [&] { return entries_.empty(); });
 }
 
 HttpResponse ServerShared::ErrorResponse(int status, std::string_view code,

@@ -1,5 +1,7 @@
 #include "server/http_server.h"
 
+#include <sys/resource.h>
+
 #include <charconv>
 #include <thread>
 #include <vector>
@@ -64,6 +66,13 @@ HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpServer::~HttpServer() { Shutdown(std::chrono::milliseconds(0)); }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(Options options, RequestHandler handler) {
+  if (options.max_connections == 0) {
+    // Leave file descriptors for the log, the views' files and Kafka's sockets.
+    rlimit limit{};
+    const rlim_t soft = ::getrlimit(RLIMIT_NOFILE, &limit) == 0 ? limit.rlim_cur : 1024;
+    const rlim_t usable = soft == RLIM_INFINITY ? 1'000'000 : soft;
+    options.max_connections = usable > 256 + 64 ? static_cast<size_t>(usable - 256) : 64;
+  }
   if (options.threads < 1 || options.threads > 256) {
     return Status::InvalidArgument("threads must be 1..256");
   }

@@ -3,7 +3,8 @@
 // on a pool of io threads. The transport knows nothing of the application: it reads a
 // request, calls handler(request) -> response, writes the response.
 //
-// Limits per connection: request bodies over max_body_bytes get 413 and the connection
+// Limits: at most max_connections connections (the oldest idle one is shed for a new
+// one). Per connection: request bodies over max_body_bytes get 413 and the connection
 // closes; headers over max_header_bytes get 431; a connection idle (or slow to send a
 // request, or to take a response) for idle_timeout is closed. Keep-alive and pipelined
 // requests are served in order, one at a time per connection.
@@ -41,6 +42,11 @@ class HttpServer {
     size_t max_header_bytes = 16 * 1024;
     std::chrono::milliseconds idle_timeout{30'000};
     ErrorResponder error_response;  // empty: a text/plain body
+    // Open connections at most. At the limit, a new connection makes the oldest idle one
+    // (waiting for its next request) close; if none is idle, the new one is closed at
+    // once. 0 = the process's file descriptor limit minus 256 kept for the log, the views
+    // and Kafka (at least 64).
+    size_t max_connections = 0;
   };
 
   // Binds, listens and starts the io threads. Errors: kInvalidArgument (bad address or

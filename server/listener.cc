@@ -76,6 +76,14 @@ void Listener::OnAccept(boost::system::error_code ec, tcp::socket socket) {
     return;
   }
   boost::system::error_code ignored;
+  if (shared_->connections.size() >= shared_->options.max_connections &&
+      !shared_->connections.ShedOldestIdle()) {
+    // Every connection is busy with a request: no room, and no file descriptor to spare.
+    Log(LogLevel::kWarn, "connection limit reached; refusing a connection",
+        {{"max_connections", static_cast<int64_t>(shared_->options.max_connections)}});
+    socket.close(ignored);
+    return Accept();
+  }
   socket.set_option(tcp::no_delay(true), ignored);
   StartSession(std::move(socket), shared_);
   Accept();

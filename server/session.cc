@@ -46,11 +46,18 @@ class Session : public std::enable_shared_from_this<Session> {
   void Begin() {
     std::weak_ptr<Session> weak = weak_from_this();
     auto executor = stream_.get_executor();
-    id_ = shared_->connections.Add([weak, executor] {
-      net::post(executor, [weak] {
-        if (auto self = weak.lock()) self->OnStop();
-      });
-    });
+    id_ = shared_->connections.Add(
+        [weak, executor] {
+          net::post(executor, [weak] {
+            if (auto self = weak.lock()) self->OnStop();
+          });
+        },
+        [weak, executor] {
+          net::post(executor, [weak] {
+            if (auto self = weak.lock()) self->OnShed();
+          });
+        },
+        reading_);
     if (id_ == 0) return Close();  // the server is stopping
     boost::system::error_code ec;
     const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
@@ -67,8 +74,15 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
+  // Room is needed for a new connection: this one goes if it is still reading a request
+  // (idle, or a client slow to send one); one with a request in flight stays.
+  void OnShed() {
+    if (state_ == State::kReading) beast::get_lowest_layer(stream_).cancel();
+  }
+
   void ReadHeader() {
     if (shared_->connections.stopping()) return Close();
+    reading_->store(true, std::memory_order_release);
     parser_.emplace();
     parser_->body_limit(shared_->options.max_body_bytes);
     parser_->header_limit(static_cast<uint32_t>(shared_->options.max_header_bytes));
@@ -80,6 +94,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnHeader(beast::error_code ec) {
+    reading_->store(false, std::memory_order_release);
     if (ec) return OnReadError(ec);
     const auto& request = parser_->get();
     if (beast::iequals(request[http::field::expect], "100-continue")) {
@@ -313,6 +328,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   State state_ = State::kReading;
   uint64_t id_ = 0;
+  // State::kReading, for the registry's shedding (read from other threads).
+  std::shared_ptr<std::atomic<bool>> reading_ = std::make_shared<std::atomic<bool>>(false);
   std::string remote_;
   std::array<char, 4096> scratch_{};
   size_t drained_ = 0;

@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <thread>
+#include <vector>
 #include <stdexcept>
 #include <string>
 
@@ -38,11 +41,36 @@ std::string Exchange(const std::string& address, const std::string& request) {
   return reply;
 }
 
+// A connected socket to `address`, or -1.
+int Connect(const std::string& address) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1))));
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Whether the server closed `fd` (recv sees the end, or a reset) within its timeout.
+bool ClosedByServer(int fd) {
+  char byte;
+  const ssize_t n = ::recv(fd, &byte, 1, 0);
+  return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
 class TransportTest : public ::testing::Test {
  protected:
+  virtual size_t MaxConnections() const { return 0; }
   void SetUp() override {
-    auto http = HttpServer::Start({.listen = "127.0.0.1:0", .threads = 2},
-                                  [this](const HttpRequest& request) { return Handle(request); });
+    auto http = HttpServer::Start(
+        {.listen = "127.0.0.1:0", .threads = 2, .max_connections = MaxConnections()},
+        [this](const HttpRequest& request) { return Handle(request); });
     ASSERT_OK(http);
     http_ = std::move(http).value();
   }
@@ -92,6 +120,41 @@ TEST_F(TransportTest, Http10ClientsGetTheBodyStreamedUntilTheConnectionCloses) {
                                        "GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_NE(chunked.find("Transfer-Encoding: chunked"), std::string::npos) << chunked;
   EXPECT_NE(chunked.find("0\r\n\r\n"), std::string::npos) << chunked;
+}
+
+class ConnectionLimitTest : public TransportTest {
+ protected:
+  size_t MaxConnections() const override { return 3; }
+};
+
+TEST_F(ConnectionLimitTest, ANewConnectionShedsTheOldestIdleOneAndBusyOnesAreKept) {
+  // Three idle connections fill the server.
+  std::vector<int> idle;
+  for (int i = 0; i < 3; ++i) {
+    idle.push_back(Connect(http_->address()));
+    ASSERT_GE(idle.back(), 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // accepted in this order
+  }
+  // A fourth is served: the oldest idle one makes room.
+  testing::HttpClient fourth(http_->address());
+  EXPECT_EQ(fourth.Send("GET", "/ok").status, 200);
+  EXPECT_TRUE(ClosedByServer(idle[0])) << "the oldest idle connection was kept";
+  for (int fd : idle) ::close(fd);
+  fourth.Close();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+
+  // A slowloris (half a request, forever) is shed like an idle one.
+  const int slow = Connect(http_->address());
+  const std::string half = "GET /ok HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+  ASSERT_EQ(::send(slow, half.data(), half.size(), MSG_NOSIGNAL), static_cast<ssize_t>(half.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::vector<std::unique_ptr<testing::HttpClient>> others;
+  for (int i = 0; i < 3; ++i) {
+    others.push_back(std::make_unique<testing::HttpClient>(http_->address()));
+    EXPECT_EQ(others.back()->Send("GET", "/ok").status, 200);
+  }
+  EXPECT_TRUE(ClosedByServer(slow));
+  ::close(slow);
 }
 
 }  // namespace

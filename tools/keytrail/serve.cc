@@ -55,6 +55,7 @@ struct ServeOptions {
   int idle_timeout_seconds = 30;
   size_t key_quota = 200;
   int idempotency_window_hours = 24;
+  size_t max_connections = 0;
   std::string bootstrap_org = "default";
   std::string bootstrap_token_file;
   std::string log_format = "human";
@@ -250,6 +251,7 @@ int RunServe(const ServeOptions& options) {
   http_options.listen = options.listen;
   http_options.threads = options.threads;
   http_options.idle_timeout = std::chrono::seconds(options.idle_timeout_seconds);
+  http_options.max_connections = options.max_connections;
   http_options.error_response = &server::Api::TransportError;
   auto http = server::HttpServer::Start(
       http_options, [&api](const server::HttpRequest& request) { return api.Handle(request); });
@@ -423,6 +425,11 @@ void AddServe(CLI::App& app, int* rc) {
       ->capture_default_str();
   cmd->add_option("--threads", options->threads, "HTTP io threads")
       ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--max-connections", options->max_connections,
+                  "open connections at most; at the limit the oldest idle one is closed for a "
+                  "new one (0: the file descriptor limit minus 256)")
+      ->check(CLI::Range(size_t{0}, size_t{10'000'000}))
       ->capture_default_str();
   cmd->add_option("--idle-timeout", options->idle_timeout_seconds,
                   "seconds a connection may stay idle")
