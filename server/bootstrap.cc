@@ -39,18 +39,33 @@ Result<OrgSetup> SetUpOrg(Engine& engine, domain::CommandContext context,
                           std::string org_command_id, std::string name) {
   OrgSetup setup;
   context.command_id = std::move(org_command_id);
-  auto org = engine.Execute(context, domain::CreateOrg{std::move(name)});
+  auto org = engine.Execute(context, domain::CreateOrg{name});
   if (!org.ok()) return org.status();
-  if (org->kind == Kind::kRejected) {
+  // org_exists: the org and all its built-in groups exist. Whether its set-up finished
+  // is told by its first admin key ("bootstrap:key", never forgotten): if it was never
+  // made, the creation was cut short before it, and this call finishes it, so no retry,
+  // with or without an Idempotency-Key, leaves an org nobody can administer.
+  const bool existed =
+      org->kind == Kind::kRejected && org->rejection->code == domain::RejectionCode::kOrgExists;
+  if (org->kind == Kind::kRejected && !existed) {
     setup.rejection = org->rejection;
     return setup;
   }
-  if (org->kind == Kind::kReplayed && org->first_event != fb::Payload::OrgCreated) {
+  if (org->kind == Kind::kReplayed && org->first_event != fb::Payload::OrgCreated &&
+      org->first_event != fb::Payload::GroupCreated) {
     setup.rejection = domain::Rejection{domain::RejectionCode::kOrgExists,
                                         "the command id was used for another command"};
     return setup;
   }
-  context.command_id = "bootstrap:key";
+  if (org->kind == Kind::kReplayed) {
+    // A retry whose first attempt may have been cut short among the built-in groups:
+    // CreateOrg without a command id creates the missing ones (or is org_exists).
+    domain::CommandContext complete = context;
+    complete.command_id.clear();
+    auto completed = engine.Execute(complete, domain::CreateOrg{name});
+    if (!completed.ok()) return completed.status();
+  }
+  context.command_id = std::string(kSetupKeyCommandId);
   CreateKeyRequest key;
   key.name = std::string(kBootstrapKeyName);
   key.group = "admin";
@@ -59,6 +74,10 @@ Result<OrgSetup> SetUpOrg(Engine& engine, domain::CommandContext context,
   if (issued->outcome.kind == Kind::kRejected) {
     return Status::Internal(fmt::format("setting up org {}: the admin key was refused: {}",
                                         context.org, issued->outcome.rejection->message));
+  }
+  if (existed && issued->outcome.kind == Kind::kReplayed) {
+    setup.rejection = org->rejection;  // set up before: a plain org_exists
+    return setup;
   }
   setup.admin_key = std::move(issued).value();
   return setup;

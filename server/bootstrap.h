@@ -26,6 +26,10 @@ inline constexpr std::array<std::string_view, 4> kBuiltInGroups = {"admin", "dev
                                                                    "apikey-manager", "viewer"};
 inline constexpr std::string_view kBootstrapKeyName = "bootstrap-admin";
 
+// The command id of an org's first admin key. Never forgotten (ForgetCommandsBefore
+// keeps "bootstrap:" ids): SetUpOrg tells a finished set-up from one cut short by it.
+inline constexpr std::string_view kSetupKeyCommandId = "bootstrap:key";
+
 // What SetUpOrg did.
 struct OrgSetup {
   // Set if CreateOrg was refused (e.g. org_exists: the org was made by another command

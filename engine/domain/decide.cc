@@ -81,15 +81,19 @@ class Decider {
       : state_(state), now_(now), options_(options) {}
 
   Decision operator()(const CreateOrg& c) const {
-    if (state_.exists) return Reject(RejectionCode::kOrgExists, "org already exists");
     if (c.name.empty() || c.name.size() > 200) {
       return Reject(RejectionCode::kInvalidName, "org name must be 1-200 characters");
     }
     std::vector<NewEvent> events;
-    fb::OrgCreatedT p;
-    p.name = c.name;
-    events.push_back(Event(state_.id, 1, std::move(p)));
+    if (!state_.exists) {
+      fb::OrgCreatedT p;
+      p.name = c.name;
+      events.push_back(Event(state_.id, 1, std::move(p)));
+    }
+    // A creation cut short (Kafka may keep a prefix of the append) left built-in groups
+    // out: they are created now. An org with all of them exists already.
     for (const BuiltinGroup& builtin : BuiltinGroups()) {
+      if (state_.groups.contains(builtin.id)) continue;
       fb::GroupCreatedT g;
       g.group_id = std::string(builtin.id);
       g.name = g.group_id;
@@ -98,6 +102,7 @@ class Decider {
       g.builtin = true;
       events.push_back(Event(std::string(builtin.id), NextGroupVersion(builtin.id), std::move(g)));
     }
+    if (events.empty()) return Reject(RejectionCode::kOrgExists, "org already exists");
     return events;
   }
 

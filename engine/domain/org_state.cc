@@ -119,8 +119,10 @@ size_t OrgState::ActiveKeyCount(Micros now) const {
 void ForgetCommandsBefore(OrgState& state, Micros before) {
   while (!state.command_order.empty() && state.command_order.front().first < before) {
     const auto& [at, id] = state.command_order.front();
-    // The id may have been used again since: then its record is the newer one.
-    if (auto it = state.commands.find(id); it != state.commands.end() && it->second.recorded_at == at) {
+    // The id may have been used again since: then its record is the newer one. The
+    // set-up's own ids ("bootstrap:...") stay: they tell a finished org set-up.
+    if (auto it = state.commands.find(id);
+        it != state.commands.end() && it->second.recorded_at == at && !id.starts_with("bootstrap:")) {
       state.commands.erase(it);
     }
     state.command_order.pop_front();

@@ -1069,5 +1069,38 @@ TEST_F(ApiTest, CsvExportNeutralizesCellsASpreadsheetWouldRun) {
   EXPECT_EQ(body.find(",\"=HYPERLINK"), std::string::npos);
 }
 
+// POST /v1/orgs whose set-up was cut short is finished by the next POST, with or
+// without an Idempotency-Key: no retry leaves an org without its groups or admin key.
+TEST_F(ApiTest, AnOrgCreationCutShortIsFinishedByAnyRetry) {
+  auto groups_of = [&](const std::string& token) {
+    std::set<std::string> ids;
+    const json listed = Json(Call("GET", "/v1/orgs/cut/groups", "", token));
+    for (const json& g : listed["groups"]) ids.insert(g["id"].get<std::string>());
+    return ids;
+  };
+  // The log keeps OrgCreated and the admin group only (as Kafka may keep a prefix).
+  log().FailAppend(1, /*keep_prefix=*/2);
+  HttpResponse cut = Call("POST", "/v1/orgs", R"({"id": "cut", "name": "Cut"})", admin_);
+  EXPECT_EQ(cut.status, 503) << cut.body;
+  // A plain retry (no Idempotency-Key): the missing groups and the admin key are made.
+  HttpResponse retried = Call("POST", "/v1/orgs", R"({"id": "cut", "name": "Cut"})", admin_);
+  ASSERT_EQ(retried.status, 201) << retried.body;
+  const std::string cut_admin = Json(retried)["admin_key"]["token"];
+  EXPECT_EQ(groups_of(cut_admin),
+            (std::set<std::string>{"admin", "apikey-manager", "developer", "viewer"}));
+  // Finished: the next one is a plain org_exists, and makes no second admin key.
+  EXPECT_EQ(Code(Call("POST", "/v1/orgs", R"({"id": "cut", "name": "Cut"})", admin_)),
+            "org_exists");
+
+  // Cut after the org, before its admin key: the same.
+  log().FailAppend(2);
+  EXPECT_EQ(Call("POST", "/v1/orgs", R"({"id": "keyless", "name": "K"})", admin_).status, 503);
+  HttpResponse finished = Call("POST", "/v1/orgs", R"({"id": "keyless", "name": "K"})", admin_);
+  ASSERT_EQ(finished.status, 201) << finished.body;
+  EXPECT_TRUE(Json(Call("POST", "/v1/verify", "", Json(finished)["admin_key"]["token"]))["valid"]);
+  EXPECT_EQ(Code(Call("POST", "/v1/orgs", R"({"id": "keyless", "name": "K"})", admin_)),
+            "org_exists");
+}
+
 }  // namespace
 }  // namespace keytrail::server
