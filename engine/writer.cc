@@ -552,6 +552,7 @@ PartitionWriter::Fired PartitionWriter::FireDueTimers() {
     auto pending = std::make_unique<Pending>();
     pending->context.org = timer.org;
     pending->context.actor_kind = fb::ActorKind::Scheduler;
+    pending->context.authorize = false;  // nobody's command: the key's own expiry
     pending->context.actor_id = "scheduler";
     pending->context.command_id = "expire:" + FormatKeyId(timer.key_id);
     pending->command = domain::ExpireKey{timer.key_id};

@@ -130,8 +130,7 @@ domain::CommandContext ApiContext::CommandFor(const Caller& caller, std::string 
                                 .on_behalf_of = caller.on_behalf_of,
                                 .command_id = std::move(command_id),
                                 .command_hash = std::move(hash),
-                                .correlation_id = request.request_id,
-                                .authorize = true};
+                                .correlation_id = request.request_id};
 }
 
 HttpResponse ApiContext::Execute(domain::CommandContext context, domain::Command command,

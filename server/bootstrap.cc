@@ -101,7 +101,8 @@ Result<BootstrapResult> Bootstrap(Engine& engine, events::EventLog& log, const s
   domain::CommandContext context{.org = org,
                                  .actor_kind = fb::ActorKind::System,
                                  .actor_id = "bootstrap",
-                                 .correlation_id = "bootstrap"};
+                                 .correlation_id = "bootstrap",
+                                 .authorize = false};
   auto setup = SetUpOrg(engine, context, "bootstrap:org", org);
   if (!setup.ok()) return setup.status();
   if (setup->rejection) {

@@ -48,9 +48,11 @@ struct CommandContext {
   std::string command_hash;
   std::string correlation_id;
   // Whether the writer checks AuthorizeCommand for the actor before deciding (a refusal
-  // is the rejection kForbidden). The HTTP API sets it; false means the caller has
-  // authorized the command itself (bootstrap, org creation, tests). Not recorded.
-  bool authorize = false;
+  // is the rejection kForbidden). On unless a caller turns it off, explicitly, for a
+  // command it has authorized itself or that no principal issues (the bootstrap, org
+  // creation, the scheduler, tools and tests that act as the system): forgetting it
+  // fails closed. Not recorded.
+  bool authorize = true;
 };
 
 // Wraps a decided event in its envelope.

@@ -60,7 +60,10 @@ HttpResponse CreateOrgHandler(ApiContext& ctx, const RoutedRequest& request) {
                                  .actor_kind = fb::ActorKind::Key,
                                  .actor_id = caller.key_id,
                                  .command_hash = std::move(hash),
-                                 .correlation_id = request.request_id};
+                                 .correlation_id = request.request_id,
+                                 // authorized above: an admin of the bootstrap org; the
+                                 // new org has no principals of its own yet
+                                 .authorize = false};
   // Several appends in a row, one after the other: on the blocking lane.
   return OffIoThread(ctx.blocking, [&ctx, context, org_command_id = std::move(org_command_id),
                                     name = std::move(*name), id = *id]() mutable {

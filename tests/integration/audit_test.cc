@@ -30,7 +30,8 @@ constexpr Micros kNow = testing::kTestNow;
 constexpr Micros kSecond = testing::kTestSecond;
 
 CommandContext As(fb::ActorKind kind, std::string id, std::string org = "acme") {
-  return CommandContext{.org = std::move(org), .actor_kind = kind, .actor_id = std::move(id)};
+  return CommandContext{
+      .org = std::move(org), .actor_kind = kind, .actor_id = std::move(id), .authorize = false};
 }
 
 class AuditTest : public testing::EngineFixture {

@@ -351,5 +351,21 @@ TEST_F(EngineTest, CommandIdsAreForgottenAfterTheIdempotencyWindow) {
   EXPECT_EQ(records(), before + 1) << "only the new retry-me is within the window";
 }
 
+// Authorization is the default: a context that does not turn it off is checked, so a
+// caller that forgets to authorize fails closed.
+TEST_F(EngineTest, CommandsAreAuthorizedUnlessTheCallerTurnsItOff) {
+  GivenOrgAndGroups();
+  const CommandContext stranger{
+      .org = "acme", .actor_kind = fb::ActorKind::Member, .actor_id = "mallory"};
+  auto refused = engine().Execute(stranger, domain::CreateGroup{"backdoor", "", ""});
+  ASSERT_OK(refused);
+  EXPECT_EQ(refused->kind, Kind::kRejected);
+  EXPECT_EQ(refused->rejection->code, domain::RejectionCode::kForbidden);
+  auto issued = engine().CreateKey(stranger, {.name = "sneaky", .group = "ci"});
+  ASSERT_OK(issued);
+  EXPECT_EQ(issued->outcome.kind, Kind::kRejected);
+  EXPECT_FALSE(issued->token.has_value());
+}
+
 }  // namespace
 }  // namespace keytrail

@@ -59,8 +59,10 @@ class OpsTest : public ::testing::Test {
   void GivenAcmeWithAKey() {
     auto engine = Engine::Start(*log_, *views_, clock_, {});
     ASSERT_OK(engine);
-    const CommandContext alice{
-        .org = "acme", .actor_kind = fb::ActorKind::Member, .actor_id = "alice"};
+    const CommandContext alice{.org = "acme",
+                               .actor_kind = fb::ActorKind::Member,
+                               .actor_id = "alice",
+                               .authorize = false};
     EXPECT_EQ((*engine)->Execute(alice, domain::CreateOrg{"acme"})->kind, Kind::kApplied);
     EXPECT_EQ((*engine)->Execute(alice, domain::CreateGroup{"ci", "CI", ""})->kind, Kind::kApplied);
     EXPECT_OK((*engine)->CreateKey(alice, {.name = "deploy", .group = "ci"}));
@@ -113,8 +115,10 @@ TEST_F(OpsTest, SkippedPoisonRecordIsAuditedAndTheEngineAndRebuildsGoOn) {
   {
     auto engine = Engine::Start(*log_, *views_, clock_, {});
     ASSERT_OK(engine);
-    const CommandContext alice{
-        .org = "acme", .actor_kind = fb::ActorKind::Member, .actor_id = "alice"};
+    const CommandContext alice{.org = "acme",
+                               .actor_kind = fb::ActorKind::Member,
+                               .actor_id = "alice",
+                               .authorize = false};
     auto second = (*engine)->CreateKey(alice, {.name = "second", .group = "ci"});
     ASSERT_OK(second);
     EXPECT_EQ(second->outcome.kind, Kind::kApplied);

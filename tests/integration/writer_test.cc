@@ -43,7 +43,8 @@ CommandContext Context(std::string command_id = "") {
   return CommandContext{.org = "acme",
                         .actor_kind = fb::ActorKind::Member,
                         .actor_id = "alice",
-                        .command_id = std::move(command_id)};
+                        .command_id = std::move(command_id),
+                        .authorize = false};
 }
 
 // A log plus everything a writer of acme's partition needs; reopenable.

@@ -830,7 +830,8 @@ TEST_F(ApiTest, BootstrapRunsOnceAndFinishesAnInterruptedOne) {
   domain::CommandContext context{.org = "half",
                                  .actor_kind = fb::ActorKind::System,
                                  .actor_id = "bootstrap",
-                                 .command_id = "bootstrap:org"};
+                                 .command_id = "bootstrap:org",
+                                 .authorize = false};
   ASSERT_EQ(engine().Execute(context, domain::CreateOrg{"half"})->kind,
             CommandOutcome::Kind::kApplied);
   auto finished = Bootstrap(engine(), log(), "half");

@@ -45,7 +45,8 @@ domain::CommandContext AsMember(std::string id, std::string org, std::string com
   return domain::CommandContext{.org = std::move(org),
                                 .actor_kind = fb::ActorKind::Member,
                                 .actor_id = std::move(id),
-                                .command_id = std::move(command_id)};
+                                .command_id = std::move(command_id),
+                                .authorize = false};
 }
 
 }  // namespace keytrail::testing

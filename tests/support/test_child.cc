@@ -98,7 +98,8 @@ int CreateKeys(const std::string& log_dir, const std::string& views_dir, int thr
     std::fprintf(stderr, "%s\n", engine.status().ToString().c_str());
     return 1;
   }
-  keytrail::domain::CommandContext setup{.org = "acme", .actor_id = "test", .command_id = "org"};
+  keytrail::domain::CommandContext setup{
+      .org = "acme", .actor_id = "test", .command_id = "org", .authorize = false};
   if (!(*engine)->Execute(setup, keytrail::domain::CreateOrg{"Acme"}).ok()) return 1;
   setup.command_id = "group";
   if (!(*engine)->Execute(setup, keytrail::domain::CreateGroup{"ci", "", ""}).ok()) return 1;
@@ -110,7 +111,7 @@ int CreateKeys(const std::string& log_dir, const std::string& views_dir, int thr
     workers.emplace_back([&, t] {
       for (int i = 0;; ++i) {
         const std::string name = fmt::format("k-{}-{}-{}", getpid(), t, i);
-        auto issued = (*engine)->CreateKey({.org = "acme", .actor_id = "test"},
+        auto issued = (*engine)->CreateKey({.org = "acme", .actor_id = "test", .authorize = false},
                                            {.name = name, .group = "ci"});
         if (!issued.ok() || !issued->token) {
           std::fprintf(stderr, "create failed\n");

@@ -106,7 +106,7 @@ int RunPropagation(const Args& args) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  const domain::CommandContext admin{.org = "acme", .actor_id = "bench"};
+  const domain::CommandContext admin{.org = "acme", .actor_id = "bench", .authorize = false};
   if (!writer.Execute(admin, domain::CreateOrg{"acme"}).ok() ||
       !writer.Execute(admin, domain::CreateGroup{"ci", "", ""}).ok()) {
     fmt::print(stderr, "propagation: set-up failed\n");

@@ -116,7 +116,7 @@ double CreateRate(Engine& engine, int clients, double seconds, size_t limit, int
       for (int i = 0; !stop.load(std::memory_order_relaxed); ++i) {
         if (done.load(std::memory_order_relaxed) >= limit) break;
         auto issued =
-            engine.CreateKey({.org = "org-0", .actor_id = "bench"},
+            engine.CreateKey({.org = "org-0", .actor_id = "bench", .authorize = false},
                              {.name = fmt::format("k{}-{}-{}", round, t, i), .group = "ci"});
         if (!issued.ok() || issued->outcome.kind != CommandOutcome::Kind::kApplied) {
           fmt::print(stderr, "create failed\n");
