@@ -300,10 +300,12 @@ bool Matches(const model::AuditRecord& record, const AuditFilter& filter, char i
 }
 
 // Scans the matching index rows after `after` (a time ‖ pos suffix, or empty) and
-// visits (suffix, record) until `visit` returns false.
+// visits (suffix, record) until `visit` returns false; `examined`, if given, hears every
+// row read (matching or not) and stops the scan by returning false.
 Status Scan(ViewStore& store, std::string_view org, const AuditFilter& filter,
             std::string_view after,
-            const std::function<bool(std::string_view suffix, model::AuditRecord record)>& visit) {
+            const std::function<bool(std::string_view suffix, model::AuditRecord record)>& visit,
+            const std::function<bool(std::string_view suffix)>& examined = {}) {
   const char index = ChooseIndex(filter);
   const std::string prefix = IndexPrefixFor(index, org, filter);
   std::string begin = prefix;
@@ -327,6 +329,7 @@ Status Scan(ViewStore& store, std::string_view org, const AuditFilter& filter,
     const std::string_view suffix = key.substr(prefix.size());
     const auto time = static_cast<Micros>(GetBigEndian64(suffix.substr(0, 8)));
     if (time < filter.from) return true;
+    if (examined && !examined(suffix)) return false;
     auto stored = store.Get(std::string(kRecords) + std::string(suffix.substr(8)));
     if (!stored.ok()) {
       failed = stored.status();
@@ -526,7 +529,7 @@ Status AuditProjection::ApplySkipped(const LogPosition& position, const SkippedR
 
 Result<AuditPage> AuditProjection::Query(ViewStore& store, std::string_view org,
                                          const AuditFilter& filter, size_t page_size,
-                                         std::string_view page_token) {
+                                         std::string_view page_token, size_t max_examined) {
   std::string after;
   if (!page_token.empty()) {
     auto bytes = Unhex(page_token);
@@ -538,14 +541,28 @@ Result<AuditPage> AuditProjection::Query(ViewStore& store, std::string_view org,
   AuditPage page;
   std::string last_suffix;
   bool more = false;
-  Status s =
-      Scan(store, org, filter, after, [&](std::string_view suffix, model::AuditRecord record) {
+  size_t count = 0;
+  std::string last_examined;
+  Status s = Scan(
+      store, org, filter, after,
+      [&](std::string_view suffix, model::AuditRecord record) {
         if (page.records.size() == page_size) {
           more = true;
           return false;
         }
         page.records.push_back(std::move(record));
         last_suffix = suffix;
+        return true;
+      },
+      [&](std::string_view suffix) {
+        if (count == max_examined) {
+          // Enough read for one page: continue after the last row read.
+          more = true;
+          last_suffix = last_examined;
+          return false;
+        }
+        ++count;
+        last_examined = suffix;
         return true;
       });
   KT_RETURN_IF_ERROR(s);

@@ -65,9 +65,14 @@ class AuditProjection final : public Projection {
   // One page of the org's records matching `filter`, in (time, log position) order,
   // continuing after `page_token` (from a previous page of the same query). Records
   // appended later sort after those already listed, so paging is stable under writes.
+  // A page examines at most `max_examined` index rows: filters that the chosen index
+  // does not apply (actor and action together) may match rarely, and then a page comes
+  // back short, even empty, with a token that continues the scan.
   // kInvalidArgument for a malformed token.
+  static constexpr size_t kMaxRowsExaminedPerPage = 10'000;
   static Result<AuditPage> Query(ViewStore& store, std::string_view org, const AuditFilter& filter,
-                                 size_t page_size, std::string_view page_token);
+                                 size_t page_size, std::string_view page_token,
+                                 size_t max_examined = kMaxRowsExaminedPerPage);
 
   // Every matching record in order, without holding them all; `visit` returns false to
   // stop.
