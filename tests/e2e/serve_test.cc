@@ -546,17 +546,21 @@ TEST_F(ServeTest, KafkaModeWalkthroughAgainstDevKafka) {
     ASSERT_TRUE(server.started());
     Api api(server.address(), admin);
     EXPECT_EQ(api.Call("GET", "/readyz").first, 200);
+    // Creates a key named `name` until it is accepted (or 30 s pass): its status.
+    auto create_until_accepted = [&](const std::string& name) {
+      int status = 0;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (status != 201 && std::chrono::steady_clock::now() < deadline) {
+        status = api.Call("POST", "/v1/orgs/default/keys",
+                          json{{"name", name}, {"group", "viewer"}}.dump())
+                     .first;
+        if (status != 201) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      return status;
+    };
     // This node writes once the group has given it the partitions (the previous server's
     // claims are stale until then).
-    int writing = 0;
-    const auto claimed = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (writing != 201 && std::chrono::steady_clock::now() < claimed) {
-      writing = api.Call("POST", "/v1/orgs/default/keys",
-                         json{{"name", "before the outage"}, {"group", "viewer"}}.dump())
-                    .first;
-      if (writing != 201) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    ASSERT_EQ(writing, 201);
+    ASSERT_EQ(create_until_accepted("before the outage"), 201);
     std::atomic<bool> stop{false};
     std::mutex mu;
     std::vector<std::string> acked;
@@ -603,15 +607,7 @@ TEST_F(ServeTest, KafkaModeWalkthroughAgainstDevKafka) {
               std::string::npos);
 
     kafka.Signal(SIGUSR2);
-    int status = 0;
-    const auto back = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (status != 201 && std::chrono::steady_clock::now() < back) {
-      status = api.Call("POST", "/v1/orgs/default/keys",
-                        json{{"name", "after the outage"}, {"group", "viewer"}}.dump())
-                   .first;
-      if (status != 201) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    EXPECT_EQ(status, 201);
+    EXPECT_EQ(create_until_accepted("after the outage"), 201);
     stop.store(true);
     load.join();
     std::lock_guard lock(mu);

@@ -20,27 +20,6 @@
 namespace keytrail::server {
 namespace {
 
-// Sends `request` on a new connection and reads until the server closes it.
-std::string Exchange(const std::string& address, const std::string& request) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1))));
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  timeval timeout{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  std::string reply;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-          static_cast<ssize_t>(request.size())) {
-    char chunk[4096];
-    ssize_t n;
-    while ((n = ::recv(fd, chunk, sizeof(chunk), 0)) > 0) reply.append(chunk, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return reply;
-}
-
 // A connected socket to `address`, or -1.
 int Connect(const std::string& address) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -55,6 +34,20 @@ int Connect(const std::string& address) {
     return -1;
   }
   return fd;
+}
+
+// Sends `request` on a new connection and reads until the server closes it.
+std::string Exchange(const std::string& address, const std::string& request) {
+  const int fd = Connect(address);
+  std::string reply;
+  if (fd >= 0 && ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+                     static_cast<ssize_t>(request.size())) {
+    char chunk[4096];
+    ssize_t n;
+    while ((n = ::recv(fd, chunk, sizeof(chunk), 0)) > 0) reply.append(chunk, static_cast<size_t>(n));
+  }
+  if (fd >= 0) ::close(fd);
+  return reply;
 }
 
 // Whether the server closed `fd` (recv sees the end, or a reset) within its timeout.

@@ -5,12 +5,10 @@
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(dir .. "wrk_report.lua")
 
-local requests = {}
-local i = 1
-
 function init(args)
   local path = args[1] or error("usage: -- TOKENS_FILE PATH")
   local target = args[2] or error("usage: -- TOKENS_FILE PATH")
+  local requests = {}
   for token in io.lines(path) do
     if #token > 0 then
       requests[#requests + 1] =
@@ -18,11 +16,5 @@ function init(args)
     end
   end
   if #requests == 0 then error("no tokens in " .. path) end
-  i = math.random(#requests)
-end
-
-function request()
-  local r = requests[i]
-  i = i % #requests + 1
-  return r
+  cycle_requests(requests, math.random(#requests))
 end

@@ -1,6 +1,21 @@
 -- Shared by the wrk scripts of tools/bench/run: at the end of a run, prints one line
 --   KEYTRAIL_WRK {"requests": ..., "duration_s": ..., ...}
--- that the runner parses (wrk's own text summary is printed above it).
+-- that the runner parses (wrk's own text summary is printed above it); and, for the
+-- scripts that replay pre-formatted requests, request() cycling through them.
+
+local cycle, at = nil, 1
+
+-- Makes request() return `list`'s requests in turn, from index `start`, forever.
+function cycle_requests(list, start)
+  if #list == 0 then error("no requests to send") end
+  cycle, at = list, start
+end
+
+function request()
+  local r = cycle[at]
+  at = at % #cycle + 1
+  return r
+end
 local function percentile_us(latency, p)
   return latency:percentile(p)
 end

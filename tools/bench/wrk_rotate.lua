@@ -5,9 +5,6 @@
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(dir .. "wrk_report.lua")
 
-local requests = {}
-local i = 1
-
 function init(args)
   local org, token_file, ids_file = args[1], args[2], args[3]
   if not (org and token_file and ids_file) then error("usage: -- ORG TOKEN_FILE IDS_FILE") end
@@ -15,6 +12,7 @@ function init(args)
   local token = f:read("*l")
   f:close()
   local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}
+  local requests = {}
   for id in io.lines(ids_file) do
     if #id > 0 then
       requests[#requests + 1] = wrk.format("POST", "/v1/orgs/" .. org .. "/keys/" .. id .. "/rotate",
@@ -22,11 +20,5 @@ function init(args)
     end
   end
   if #requests == 0 then error("no ids in " .. ids_file) end
-  i = math.random(#requests)
-end
-
-function request()
-  local r = requests[i]
-  i = i % #requests + 1
-  return r
+  cycle_requests(requests, math.random(#requests))
 end

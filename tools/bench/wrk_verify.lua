@@ -12,12 +12,10 @@ function setup(thread)
   next_thread = next_thread + 1
 end
 
-local requests = {}
-local i = 1
-
 function init(args)
   local path = args[1] or error("usage: -- TOKENS_FILE")
   local headers = {["Content-Type"] = "application/json"}
+  local requests = {}
   for token in io.lines(path) do
     if #token > 0 then
       requests[#requests + 1] =
@@ -26,11 +24,5 @@ function init(args)
   end
   if #requests == 0 then error("no tokens in " .. path) end
   -- Spread the threads over the list.
-  i = (thread_index * 7919) % #requests + 1
-end
-
-function request()
-  local r = requests[i]
-  i = i % #requests + 1
-  return r
+  cycle_requests(requests, (thread_index * 7919) % #requests + 1)
 end
