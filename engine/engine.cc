@@ -21,7 +21,6 @@ Result<T> Wait(Start start) {
 
 }  // namespace
 
-
 // Everything one partition's writer owns.
 struct Engine::Partition {
   projections::ViewSet views;
@@ -91,9 +90,8 @@ void Engine::Execute(const domain::CommandContext& context, domain::Command comm
 
 Result<CommandOutcome> Engine::Execute(const domain::CommandContext& context,
                                        domain::Command command) {
-  return Wait<CommandOutcome>([&](CommandCallback done) {
-    Execute(context, std::move(command), std::move(done));
-  });
+  return Wait<CommandOutcome>(
+      [&](CommandCallback done) { Execute(context, std::move(command), std::move(done)); });
 }
 
 void Engine::Issue(const domain::CommandContext& context, IssuedToken token,
@@ -139,9 +137,8 @@ void Engine::CreateKey(const domain::CommandContext& context, CreateKeyRequest r
 
 Result<IssuedKey> Engine::CreateKey(const domain::CommandContext& context,
                                     CreateKeyRequest request) {
-  return Wait<IssuedKey>([&](IssuedCallback done) {
-    CreateKey(context, std::move(request), std::move(done));
-  });
+  return Wait<IssuedKey>(
+      [&](IssuedCallback done) { CreateKey(context, std::move(request), std::move(done)); });
 }
 
 void Engine::RotateKey(const domain::CommandContext& context, const KeyId& key_id, Micros grace,
@@ -157,9 +154,8 @@ void Engine::RotateKey(const domain::CommandContext& context, const KeyId& key_i
 
 Result<IssuedKey> Engine::RotateKey(const domain::CommandContext& context, const KeyId& key_id,
                                     Micros grace) {
-  return Wait<IssuedKey>([&](IssuedCallback done) {
-    RotateKey(context, key_id, grace, std::move(done));
-  });
+  return Wait<IssuedKey>(
+      [&](IssuedCallback done) { RotateKey(context, key_id, grace, std::move(done)); });
 }
 
 void Engine::WakeSchedulers() {

@@ -16,7 +16,7 @@ namespace keytrail {
 struct PartitionWriter::Pending {
   domain::CommandContext context;
   domain::Command command;
-  CommandCallback done;                     // empty for the scheduler's own commands
+  CommandCallback done;                          // empty for the scheduler's own commands
   std::optional<Result<CommandOutcome>> result;  // their answer, read after the batch
   CommandOutcome outcome;
   size_t first_event = 0;  // index of its first event in its org's append
@@ -681,9 +681,9 @@ PartitionWriter::DecidedBatch PartitionWriter::DecideAll(Batch& batch, Micros no
         if (!hash.empty() && !seen->second.command_hash.empty() &&
             hash != seen->second.command_hash) {
           pending->outcome.kind = CommandOutcome::Kind::kRejected;
-          pending->outcome.rejection = domain::Rejection{
-              domain::RejectionCode::kIdempotencyKeyReused,
-              "this Idempotency-Key was used for a different request"};
+          pending->outcome.rejection =
+              domain::Rejection{domain::RejectionCode::kIdempotencyKeyReused,
+                                "this Idempotency-Key was used for a different request"};
           continue;
         }
         pending->outcome.kind = CommandOutcome::Kind::kReplayed;

@@ -51,7 +51,7 @@ class LogReader {
 // Whether the log answers, as far as it knows without asking (see LogBreaker).
 struct LogReachability {
   bool reachable = true;
-  std::string reason;                            // why not (reachable = false)
+  std::string reason;                           // why not (reachable = false)
   std::chrono::steady_clock::time_point since;  // since when not
 };
 

@@ -269,8 +269,8 @@ Result<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(const Options& option
   Impl* raw = impl.get();
   impl->context->error = [raw](rd_kafka_resp_err_t err, std::string_view reason) {
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
-      raw->breaker.Open(fmt::format("kafka: every broker of {} is down ({})",
-                                    raw->options.brokers, reason));
+      raw->breaker.Open(
+          fmt::format("kafka: every broker of {} is down ({})", raw->options.brokers, reason));
     }
   };
   impl->poller = std::thread([raw] { raw->Poll(); });

@@ -33,14 +33,14 @@ class LogBreaker {
   LogReachability Get() const {
     if (Reachable()) return {};
     std::lock_guard lock(mu_);
-    return {.reachable = !open_.load(std::memory_order_relaxed), .reason = reason_,
-            .since = since_};
+    return {
+        .reachable = !open_.load(std::memory_order_relaxed), .reason = reason_, .since = since_};
   }
 
  private:
   std::atomic<bool> open_{false};
   mutable std::mutex mu_;
-  std::string reason_;                            // guarded by mu_
+  std::string reason_;                           // guarded by mu_
   std::chrono::steady_clock::time_point since_;  // guarded by mu_
 };
 

@@ -134,7 +134,7 @@ domain::CommandContext ApiContext::CommandFor(const Caller& caller, std::string 
 }
 
 HttpResponse ApiContext::Execute(domain::CommandContext context, domain::Command command,
-                                std::function<HttpResponse(Result<CommandOutcome>&)> answer) {
+                                 std::function<HttpResponse(Result<CommandOutcome>&)> answer) {
   // std::function needs copyable state: the command travels in a shared_ptr.
   auto held = std::make_shared<std::pair<domain::CommandContext, domain::Command>>(
       std::move(context), std::move(command));
@@ -226,14 +226,14 @@ HttpResponse Api::Handle(const HttpRequest& request) {
         if (NeedsForwarding(context_->engine, request, route, routed.Param("org"))) {
           // Another node writes this org: the one-hop forward waits on the network, so
           // it runs on the blocking lane. The request is copied: it outlives this call.
-          response = OffIoThread(context_->blocking, [this, request, route,
-                                                      org = std::string(routed.Param("org"))] {
-            auto forwarded = ForwardToWriter(context_->engine, context_->options.forward,
-                                             request, route, org);
-            if (forwarded) return std::move(*forwarded);
-            // This node took the partition over meanwhile: the client retries here.
-            return StatusProblem(Status::Unavailable("the partition's writer moved; retry"));
-          });
+          response = OffIoThread(
+              context_->blocking, [this, request, route, org = std::string(routed.Param("org"))] {
+                auto forwarded = ForwardToWriter(context_->engine, context_->options.forward,
+                                                 request, route, org);
+                if (forwarded) return std::move(*forwarded);
+                // This node took the partition over meanwhile: the client retries here.
+                return StatusProblem(Status::Unavailable("the partition's writer moved; retry"));
+              });
         } else {
           response = match.route->handler(routed);
         }
@@ -252,12 +252,12 @@ HttpResponse Api::Handle(const HttpRequest& request) {
     // Finish (headers, metrics, access log) once the real response exists.
     response.later = [this, inner = std::move(response.later),
                       record = std::move(record)](Responder responder) {
-      inner(Responder{.post = responder.post,
-                      .respond = [this, respond = responder.respond,
-                                  record](HttpResponse final_response) {
-                        Finish(record, final_response);
-                        respond(std::move(final_response));
-                      }});
+      inner(Responder{
+          .post = responder.post,
+          .respond = [this, respond = responder.respond, record](HttpResponse final_response) {
+            Finish(record, final_response);
+            respond(std::move(final_response));
+          }});
     };
     return response;
   }
@@ -273,13 +273,13 @@ HttpResponse Api::HandleAndWait(const HttpRequest& request) {
   // post runs on a thread of its own, as the transport's io thread would.
   std::vector<std::thread> posted;
   std::mutex posted_mu;
-  response.later(Responder{
-      .post =
-          [&posted, &posted_mu](std::function<void()> fn) {
-            std::lock_guard lock(posted_mu);
-            posted.emplace_back(std::move(fn));
-          },
-      .respond = [&answered](HttpResponse r) { answered.set_value(std::move(r)); }});
+  response.later(
+      Responder{.post =
+                    [&posted, &posted_mu](std::function<void()> fn) {
+                      std::lock_guard lock(posted_mu);
+                      posted.emplace_back(std::move(fn));
+                    },
+                .respond = [&answered](HttpResponse r) { answered.set_value(std::move(r)); }});
   HttpResponse out = answer.get();
   std::lock_guard lock(posted_mu);
   for (std::thread& t : posted) t.join();

@@ -47,9 +47,10 @@ std::variant<Caller, AuthFailure> Authenticate(const Engine& engine, const HttpR
   }
   const VerifyResult result = engine.Verify(*token);
   if (!result.valid) {
-    return AuthFailure{ReasonCode(result.reason), Problem(401, ReasonCode(result.reason),
-                                              fmt::format("the bearer key is not valid ({})",
-                                                          ReasonCode(result.reason)))};
+    return AuthFailure{
+        ReasonCode(result.reason),
+        Problem(401, ReasonCode(result.reason),
+                fmt::format("the bearer key is not valid ({})", ReasonCode(result.reason)))};
   }
   Caller caller;
   caller.key_id = FormatKeyId(result.key_id);

@@ -6,8 +6,8 @@
 // answer (engine/domain/authorize.h, docs/roles.md), never decided here:
 //   - commands (create, rotate, revoke, move keys; groups; members) are authorized by the
 //     org's writer with AuthorizeCommand against the state Decide sees
-//     (CommandContext::authorize, on by default), so a concurrent move or rule change cannot slip in
-//     between; a refusal is the rejection `forbidden` (403);
+//     (CommandContext::authorize, on by default), so a concurrent move or rule change cannot slip
+//     in between; a refusal is the rejection `forbidden` (403);
 //   - reads are checked here with Engine::Authorize (the writer's published directory).
 #pragma once
 

@@ -4,8 +4,8 @@
 // Thread-safe.
 #pragma once
 
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -45,8 +45,8 @@ class ConnectionRegistry {
     std::shared_ptr<const std::atomic<bool>> reading;
   };
   std::map<uint64_t, Entry> entries_;  // guarded by mu_; by id, so oldest first
-  uint64_t next_id_ = 1;                             // guarded by mu_
-  bool stopping_ = false;                            // guarded by mu_
+  uint64_t next_id_ = 1;               // guarded by mu_
+  bool stopping_ = false;              // guarded by mu_
 };
 
 // What the listener and every session of one server share.

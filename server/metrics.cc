@@ -12,7 +12,7 @@ constexpr VerifyReason kReasons[] = {VerifyReason::kValid,   VerifyReason::kMalf
 // The method label: a standard method as sent, anything else "OTHER", so a caller
 // cannot add series.
 std::string_view MethodLabel(std::string_view method) {
-  static constexpr std::string_view kKnown[] = {"GET",  "HEAD",   "POST",    "PUT",
+  static constexpr std::string_view kKnown[] = {"GET",   "HEAD",   "POST",   "PUT",
                                                 "PATCH", "DELETE", "OPTIONS"};
   for (std::string_view known : kKnown) {
     if (method == known) return known;
@@ -176,9 +176,9 @@ std::string Metrics::RenderEngine(const Engine& engine) {
 
   const events::LogReachability log = engine.log_reachability();
   const double unreachable_seconds =
-      log.reachable ? 0.0
-                    : std::chrono::duration<double>(std::chrono::steady_clock::now() - log.since)
-                          .count();
+      log.reachable
+          ? 0.0
+          : std::chrono::duration<double>(std::chrono::steady_clock::now() - log.since).count();
   out += fmt::format(
       "# HELP keytrail_log_reachable 1 while the event log answers; 0 while its breaker is "
       "open (commands are refused at once, verify is served from the views).\n"

@@ -62,7 +62,7 @@ class ReadinessProbe {
   const std::chrono::milliseconds interval_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;                                        // guarded by mu_
+  bool stop_ = false;                                     // guarded by mu_
   Status last_ = Status::Unavailable("not checked yet");  // guarded by mu_
   std::thread thread_;
 };

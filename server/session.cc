@@ -158,10 +158,10 @@ class Session : public std::enable_shared_from_this<Session> {
       auto executor = stream_.get_executor();
       Responder responder{
           .post = [executor](std::function<void()> fn) { net::post(executor, std::move(fn)); },
-          .respond = [self = shared_from_this(), version,
-                      client_keep_alive](HttpResponse final_response) {
-            self->Answer(std::move(final_response), version, client_keep_alive);
-          }};
+          .respond =
+              [self = shared_from_this(), version, client_keep_alive](HttpResponse final_response) {
+                self->Answer(std::move(final_response), version, client_keep_alive);
+              }};
       auto later = std::move(response.later);
       try {
         later(std::move(responder));
@@ -255,13 +255,12 @@ class Session : public std::enable_shared_from_this<Session> {
     auto producer = std::make_shared<std::function<bool(std::string*)>>(std::move(response.stream));
     state_ = State::kWriting;
     stream_.expires_after(shared_->options.idle_timeout);
-    http::async_write_header(
-        stream_, *serializer,
-        [self = shared_from_this(), header, serializer, producer, chunked, keep_alive](
-            beast::error_code ec, size_t) {
-          if (ec) return self->Close();
-          self->WritePiece(producer, chunked, chunked && keep_alive);
-        });
+    http::async_write_header(stream_, *serializer,
+                             [self = shared_from_this(), header, serializer, producer, chunked,
+                              keep_alive](beast::error_code ec, size_t) {
+                               if (ec) return self->Close();
+                               self->WritePiece(producer, chunked, chunked && keep_alive);
+                             });
   }
 
   // Sends the producer's next non-empty piece, or, once it has said there is no more

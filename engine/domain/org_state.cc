@@ -121,8 +121,9 @@ void ForgetCommandsBefore(OrgState& state, Micros before) {
     const auto& [at, id] = state.command_order.front();
     // The id may have been used again since: then its record is the newer one. The
     // set-up's own ids ("bootstrap:...") stay: they tell a finished org set-up.
-    if (auto it = state.commands.find(id);
-        it != state.commands.end() && it->second.recorded_at == at && !id.starts_with("bootstrap:")) {
+    if (auto it = state.commands.find(id); it != state.commands.end() &&
+                                           it->second.recorded_at == at &&
+                                           !id.starts_with("bootstrap:")) {
       state.commands.erase(it);
     }
     state.command_order.pop_front();
@@ -132,7 +133,8 @@ void ForgetCommandsBefore(OrgState& state, Micros before) {
 Status Evolve(OrgState& state, const fb::Envelope& event) {
   const std::string_view command_id =
       event.command_id() ? event.command_id()->string_view() : std::string_view();
-  const bool scheduled = event.actor() != nullptr && event.actor()->kind() == fb::ActorKind::Scheduler;
+  const bool scheduled =
+      event.actor() != nullptr && event.actor()->kind() == fb::ActorKind::Scheduler;
   if (!command_id.empty() && !scheduled) {
     // A command's events share one occurred_at; a later one with the same id is the id
     // used again after it was forgotten (ForgetCommandsBefore), and replaces it.

@@ -85,8 +85,7 @@ std::optional<std::string_view> PresentedKey(const HttpRequest& request) {
 // `query_asks`, from the query too.
 HttpResponse Check(ApiContext& ctx, const RoutedRequest& request, bool query_asks) {
   const FieldValue action_field = QuestionField(request, query_asks, "action", kActionHeader);
-  const FieldValue resource_field =
-      QuestionField(request, query_asks, "resource", kResourceHeader);
+  const FieldValue resource_field = QuestionField(request, query_asks, "resource", kResourceHeader);
   auto bad_question = [&](std::string_view reason) {
     ctx.metrics.CountCheck("invalid", reason);
     return Answer(400, reason);
@@ -127,10 +126,10 @@ HttpResponse Check(ApiContext& ctx, const RoutedRequest& request, bool query_ask
   HttpResponse response = Answer(204, "");
   const std::string key_id = FormatKeyId(result.key_id);
   if (action) {
-    const auto principal = domain::Principal::Key(key_id, result.group,
-                                                  (result.permissions & kPermissionScim) != 0);
-    const Authorization answer =
-        ctx.engine.Authorize(result.org, principal, *action, resource.value_or(domain::Resource::Org()));
+    const auto principal =
+        domain::Principal::Key(key_id, result.group, (result.permissions & kPermissionScim) != 0);
+    const Authorization answer = ctx.engine.Authorize(result.org, principal, *action,
+                                                      resource.value_or(domain::Resource::Org()));
     if (!answer.decision.allowed) {
       const std::string_view reason = domain::DenyReasonName(answer.decision.reason);
       ctx.metrics.CountCheck("denied", reason);

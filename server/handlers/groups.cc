@@ -148,15 +148,16 @@ HttpResponse CreateGroupHandler(ApiContext& ctx, const RoutedRequest& request) {
   if (!body.ok()) return body.problem();
   domain::CreateGroup command{*id, name.value_or(""), description.value_or(""),
                               rules.value_or(std::vector<domain::RuleSpec>{})};
-  return ctx.Execute(
-      ctx.CommandFor(start.caller, start.command_id, request), std::move(command),
-      [&ctx, org = start.caller.org, id = *id](Result<CommandOutcome>& outcome) {
-        if (auto refused = Refusal(outcome, fb::Payload::GroupCreated)) return std::move(*refused);
-        HttpResponse response =
-            GroupAnswer(ctx, org, id, outcome->kind == Kind::kApplied ? 201 : 200);
-        response.SetHeader("Location", fmt::format("/v1/orgs/{}/groups/{}", org, id));
-        return response;
-      });
+  return ctx.Execute(ctx.CommandFor(start.caller, start.command_id, request), std::move(command),
+                     [&ctx, org = start.caller.org, id = *id](Result<CommandOutcome>& outcome) {
+                       if (auto refused = Refusal(outcome, fb::Payload::GroupCreated))
+                         return std::move(*refused);
+                       HttpResponse response =
+                           GroupAnswer(ctx, org, id, outcome->kind == Kind::kApplied ? 201 : 200);
+                       response.SetHeader("Location",
+                                          fmt::format("/v1/orgs/{}/groups/{}", org, id));
+                       return response;
+                     });
 }
 
 HttpResponse ChangeGroupHandler(ApiContext& ctx, const RoutedRequest& request) {
@@ -168,15 +169,14 @@ HttpResponse ChangeGroupHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto description = body.String("description", false);
   if (!body.ok()) return body.problem();
   const std::string id(request.Param("group"));
-  return ctx.Execute(
-      ctx.CommandFor(start.caller, start.command_id, request),
-      domain::ChangeGroupRules{id, std::move(*rules), description},
-      [&ctx, org = start.caller.org, id](Result<CommandOutcome>& outcome) {
-        if (auto refused = Refusal(outcome, fb::Payload::GroupRulesChanged)) {
-          return std::move(*refused);
-        }
-        return GroupAnswer(ctx, org, id, 200);
-      });
+  return ctx.Execute(ctx.CommandFor(start.caller, start.command_id, request),
+                     domain::ChangeGroupRules{id, std::move(*rules), description},
+                     [&ctx, org = start.caller.org, id](Result<CommandOutcome>& outcome) {
+                       if (auto refused = Refusal(outcome, fb::Payload::GroupRulesChanged)) {
+                         return std::move(*refused);
+                       }
+                       return GroupAnswer(ctx, org, id, 200);
+                     });
 }
 
 HttpResponse DeleteGroupHandler(ApiContext& ctx, const RoutedRequest& request) {
@@ -221,37 +221,36 @@ HttpResponse SetMemberHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto groups = body.StringArray("groups", true);
   if (!body.ok()) return body.problem();
   const std::string id(request.Param("member"));
-  return ctx.Execute(
-      ctx.CommandFor(start.caller, start.command_id, request),
-      domain::SetMemberGroups{id, std::move(*groups)},
-      [&ctx, org = start.caller.org, id](Result<CommandOutcome>& outcome) {
-        if (auto refused = Refusal(outcome, fb::Payload::MemberGroupsChanged)) {
-          if (outcome.ok() && outcome->kind == Kind::kReplayed &&
-              outcome->first_event == fb::Payload::NONE) {
-            // A retried no-op: nothing to compare, answer as now.
-          } else {
-            return std::move(*refused);
-          }
-        }
-        const auto directory = ctx.engine.Groups(org);
-        const domain::MemberState* member = directory->FindMember(id);
-        if (member == nullptr) {
-          return Problem(404, "member_not_found", fmt::format("no member '{}'", id));
-        }
-        return JsonResponse(200, MemberToJson(id, *member));
-      });
+  return ctx.Execute(ctx.CommandFor(start.caller, start.command_id, request),
+                     domain::SetMemberGroups{id, std::move(*groups)},
+                     [&ctx, org = start.caller.org, id](Result<CommandOutcome>& outcome) {
+                       if (auto refused = Refusal(outcome, fb::Payload::MemberGroupsChanged)) {
+                         if (outcome.ok() && outcome->kind == Kind::kReplayed &&
+                             outcome->first_event == fb::Payload::NONE) {
+                           // A retried no-op: nothing to compare, answer as now.
+                         } else {
+                           return std::move(*refused);
+                         }
+                       }
+                       const auto directory = ctx.engine.Groups(org);
+                       const domain::MemberState* member = directory->FindMember(id);
+                       if (member == nullptr) {
+                         return Problem(404, "member_not_found", fmt::format("no member '{}'", id));
+                       }
+                       return JsonResponse(200, MemberToJson(id, *member));
+                     });
 }
 
 HttpResponse RemoveMemberHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto started = Begin(ctx, request);
   if (auto* refused = std::get_if<HttpResponse>(&started)) return std::move(*refused);
   Start& start = std::get<Start>(started);
-  return ctx.Execute(ctx.CommandFor(start.caller, start.command_id, request),
-                     domain::RemoveMember{std::string(request.Param("member"))},
-                     [](Result<CommandOutcome>& outcome) {
-                       return Refusal(outcome, fb::Payload::MemberGroupsChanged)
-                           .value_or(NoContent());
-                     });
+  return ctx.Execute(
+      ctx.CommandFor(start.caller, start.command_id, request),
+      domain::RemoveMember{std::string(request.Param("member"))},
+      [](Result<CommandOutcome>& outcome) {
+        return Refusal(outcome, fb::Payload::MemberGroupsChanged).value_or(NoContent());
+      });
 }
 
 namespace {
@@ -376,8 +375,8 @@ HttpResponse AuthorizeHandler(ApiContext& ctx, const RoutedRequest& request) {
   }
   if (as_of) {
     // A past answer folds the org's history of groups and members: an audit question.
-    if (auto denied = Authorize(ctx.engine, caller, domain::Action::kAuditRead,
-                                domain::Resource::Org())) {
+    if (auto denied =
+            Authorize(ctx.engine, caller, domain::Action::kAuditRead, domain::Resource::Org())) {
       return std::move(*denied);
     }
     auto at = ParseAsOf(*as_of, ctx.clock.NowMicros());

@@ -12,8 +12,8 @@
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/deferred.h"
-#include "server/readiness.h"
 #include "server/metrics.h"
+#include "server/readiness.h"
 #include "server/router.h"
 
 namespace keytrail::server {

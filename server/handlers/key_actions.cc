@@ -119,8 +119,7 @@ HttpResponse MoveKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
   return ctx.Execute(ctx.CommandFor(start.caller, start.command_id, request),
                      domain::ChangeKeyGroup{start.key.key_id, *group},
                      [&ctx, caller = start.caller, id = start.key.key_id](auto& outcome) {
-                       return AnswerWithKey(ctx, caller, id, outcome,
-                                            fb::Payload::KeyGroupChanged);
+                       return AnswerWithKey(ctx, caller, id, outcome, fb::Payload::KeyGroupChanged);
                      });
 }
 

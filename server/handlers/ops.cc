@@ -25,9 +25,9 @@ HttpResponse ReadyzHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto caller = Authenticate(ctx.engine, request.http);
   const bool admin =
       std::holds_alternative<Caller>(caller) && IsOrgAdmin(ctx.engine, std::get<Caller>(caller));
-  HttpResponse response = Problem(
-      503, "not_ready",
-      admin ? ready.message() : "not ready; an organization-admin key is told why");
+  HttpResponse response =
+      Problem(503, "not_ready",
+              admin ? ready.message() : "not ready; an organization-admin key is told why");
   response.SetHeader("Retry-After", "1");
   return response;
 }

@@ -35,8 +35,8 @@ std::map<std::string, std::string> Seen(const std::string& body) {
 
 // An RFC 3339 time `from_now` (whole seconds) from now.
 std::string Rfc3339In(std::chrono::seconds from_now) {
-  const std::time_t at = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() +
-                                                              from_now);
+  const std::time_t at =
+      std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() + from_now);
   std::tm utc{};
   gmtime_r(&at, &utc);
   char text[32];
@@ -50,8 +50,8 @@ class GatewayTest : public ::testing::Test {
     ASSERT_EQ(access(kNginxBinary, X_OK), 0)
         << kNginxBinary << " is missing: tools/install-deps.sh installs nginx-light";
     server_ = std::make_unique<ServeProcess>(
-        dir_.path() + "/data", std::vector<std::string>{"--bootstrap-token-file",
-                                                        dir_.path() + "/token"});
+        dir_.path() + "/data",
+        std::vector<std::string>{"--bootstrap-token-file", dir_.path() + "/token"});
     ASSERT_TRUE(server_->started());
     std::ifstream token(dir_.path() + "/token");
     ASSERT_TRUE(std::getline(token, admin_)) << "no bootstrap token file";
@@ -63,9 +63,9 @@ class GatewayTest : public ::testing::Test {
   std::pair<std::string, std::string> NewKey(const std::string& name, const std::string& group,
                                              const std::string& extra = "") {
     Api admin(server_->address(), admin_);
-    auto [status, key] = admin.Call(
-        "POST", "/v1/orgs/default/keys",
-        R"({"name": ")" + name + R"(", "group": ")" + group + "\"" + extra + "}");
+    auto [status, key] =
+        admin.Call("POST", "/v1/orgs/default/keys",
+                   R"({"name": ")" + name + R"(", "group": ")" + group + "\"" + extra + "}");
     EXPECT_EQ(status, 201) << key.dump();
     if (status != 201) return {};
     return {key["id"], key["token"]};
@@ -143,8 +143,8 @@ TEST_F(GatewayTest, ValidKeysPassWithTheirIdentityAndOthersAreRefused) {
 }
 
 TEST_F(GatewayTest, ExpiryAndRotationGraceAreEnforcedAtTheGateway) {
-  const auto [short_id, short_lived] =
-      NewKey("short lived", "developer", R"(, "expires": ")" + Rfc3339In(std::chrono::seconds(3)) + "\"");
+  const auto [short_id, short_lived] = NewKey(
+      "short lived", "developer", R"(, "expires": ")" + Rfc3339In(std::chrono::seconds(3)) + "\"");
   const auto [id, old_token] = NewKey("rotating", "developer");
   Api admin(server_->address(), admin_);
   auto [status, rotated] =

@@ -73,11 +73,13 @@ class NginxProcess {
               "/nginx.pid;\nerror_log " + dir_ +
               "/error.log warn;\nevents { worker_connections 256; }\nhttp {\n"
               "  access_log off;\n"
-              "  client_body_temp_path " + temp + "/body;\n  proxy_temp_path " + temp +
-              "/proxy;\n  fastcgi_temp_path " + temp + "/fastcgi;\n  uwsgi_temp_path " + temp +
-              "/uwsgi;\n  scgi_temp_path " + temp + "/scgi;\n"
+              "  client_body_temp_path " +
+              temp + "/body;\n  proxy_temp_path " + temp + "/proxy;\n  fastcgi_temp_path " + temp +
+              "/fastcgi;\n  uwsgi_temp_path " + temp + "/uwsgi;\n  scgi_temp_path " + temp +
+              "/scgi;\n"
               "  include keytrail-gateway.conf;\n"
-              "  server {\n    listen 127.0.0.1:" + std::to_string(service_port_) +
+              "  server {\n    listen 127.0.0.1:" +
+              std::to_string(service_port_) +
               ";\n    location / {\n      default_type text/plain;\n"
               "      return 200 \"key_id=$http_x_keytrail_key_id\\norg=$http_x_keytrail_org\\n"
               "group=$http_x_keytrail_group\\nsecret=$http_x_keytrail_secret\\n"

@@ -6,10 +6,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <chrono>
-#include <map>
 #include <atomic>
+#include <chrono>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -568,9 +568,9 @@ TEST_F(ServeTest, KafkaModeWalkthroughAgainstDevKafka) {
     std::thread load([&] {
       Api loader(server.address(), admin);
       for (int n = 0; !stop.load(); ++n) {
-        auto [status, body] = loader.Call(
-            "POST", "/v1/orgs/default/keys",
-            json{{"name", "load " + std::to_string(n)}, {"group", "viewer"}}.dump());
+        auto [status, body] =
+            loader.Call("POST", "/v1/orgs/default/keys",
+                        json{{"name", "load " + std::to_string(n)}, {"group", "viewer"}}.dump());
         std::lock_guard lock(mu);
         ++statuses[status];
         if (status == 201) acked.push_back(body["id"]);
@@ -603,8 +603,7 @@ TEST_F(ServeTest, KafkaModeWalkthroughAgainstDevKafka) {
     }
     EXPECT_EQ(ready, 503);
     EXPECT_NE(problem.value("detail", "").find("kafka"), std::string::npos) << problem.dump();
-    EXPECT_NE(api.Raw("GET", "/metrics").body.find("keytrail_log_reachable 0"),
-              std::string::npos);
+    EXPECT_NE(api.Raw("GET", "/metrics").body.find("keytrail_log_reachable 0"), std::string::npos);
 
     kafka.Signal(SIGUSR2);
     EXPECT_EQ(create_until_accepted("after the outage"), 201);

@@ -114,7 +114,8 @@ TEST_F(WriterFaultTest, AnUnreachableLogRefusesCommandsAtOnceAndVerifyGoesOn) {
   const int appends = log().appends();
 
   log().SetReachable(false, "every broker is down");
-  auto refused = engine().CreateKey(AsMember("alice", "acme"), {.name = "other-bot", .group = "ci"});
+  auto refused =
+      engine().CreateKey(AsMember("alice", "acme"), {.name = "other-bot", .group = "ci"});
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(refused.status().message().find("every broker is down"), std::string::npos)

@@ -7,9 +7,9 @@
 #include "tests/support/test_time.h"
 
 #include <fstream>
-#include <thread>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -421,9 +421,8 @@ TEST_F(ApiTest, EscalationAttemptsAreForbidden) {
   EXPECT_NE(plain.body.find("on-behalf-of"), std::string::npos) << plain.body;
   forbidden(Call("POST", "/v1/orgs/default/keys",
                  R"({"name": "proxy two", "group": "admin", "permissions": ["on-behalf-of"]})", m));
-  const std::string proxy =
-      CreateKey("console proxy", "admin", admin_, "default", R"(, "permissions": ["on-behalf-of"])")
-          ["token"];
+  const std::string proxy = CreateKey("console proxy", "admin", admin_, "default",
+                                      R"(, "permissions": ["on-behalf-of"])")["token"];
   EXPECT_EQ(Json(Call("POST", "/v1/verify", "", proxy))["permissions"],
             json::array({"on-behalf-of"}));
   // The intersection: an admin key acting for a viewer member is a viewer.
@@ -563,10 +562,10 @@ TEST_F(ApiTest, AuthorizeAsOfAnswersAsThingsWereThen) {
                           created + "\"}",
                       dev)),
             "forbidden");
-  EXPECT_EQ(Call("POST", "/v1/authorize", R"({"action": "keys:read", "resource": {"kind": "org"}})",
-                 dev)
-                .status,
-            200);
+  EXPECT_EQ(
+      Call("POST", "/v1/authorize", R"({"action": "keys:read", "resource": {"kind": "org"}})", dev)
+          .status,
+      200);
   EXPECT_EQ(Code(Call("GET", key_path + "/history", "", dev)), "forbidden");
   EXPECT_EQ(Call("GET", key_path + "/history", "", admin_).status, 200);
   // Another parameter next to as_of, or as_of twice, is refused, not ignored.
@@ -617,7 +616,8 @@ TEST_F(ApiTest, APreviousSecretVerifiesAndReadsButCannotManageKeys) {
   const std::string new_token = Json(r)["token"];
   EXPECT_TRUE(Json(Call("POST", "/v1/verify", "", old_token))["valid"]);
   EXPECT_EQ(Call("GET", path, "", old_token).status, 200) << "reads are allowed";
-  for (const auto& [method, target, body] : std::vector<std::tuple<std::string, std::string, std::string>>{
+  for (const auto& [method, target, body] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
            {"POST", path + "/rotate", R"({"grace": "0s"})"},
            {"POST", path + "/revoke", R"({"reason": "mine now"})"},
            {"PUT", path + "/group", R"({"group": "viewer"})"},
@@ -698,8 +698,9 @@ TEST_F(ApiTest, IdempotencyKeyAnswersRetriesWithoutTheSecret) {
   EXPECT_TRUE(Json(org_retry)["admin_key"]["token"].is_null());
   // Idempotency-Keys are scoped to the org a command acts on: for another org the same
   // key is another command.
-  EXPECT_EQ(Call("POST", "/v1/orgs", R"({"id": "gamma", "name": "Gamma"})", admin_, org_idem).status,
-            201);
+  EXPECT_EQ(
+      Call("POST", "/v1/orgs", R"({"id": "gamma", "name": "Gamma"})", admin_, org_idem).status,
+      201);
 }
 
 TEST_F(ApiTest, AnIdempotencyKeyReusedForAnotherRequestIsRefusedNotReplayed) {
@@ -917,15 +918,16 @@ TEST_F(ApiTest, CheckAnswersGatewaysWithStatusAndHeadersOnly) {
   r = Call("GET", "/v1/check?action=graph:write&resource=namespace:payments", "", dev_token);
   EXPECT_EQ(r.status, 204);
   EXPECT_EQ(HeaderOf(r, "X-Keytrail-Rule"), "organization-developer");
-  r = Call("GET", "/v1/check", "", viewer_token,
-           {{"x-keytrail-action", "graph:write"}, {"x-keytrail-resource", "graph:payments/checkout"}});
+  r = Call(
+      "GET", "/v1/check", "", viewer_token,
+      {{"x-keytrail-action", "graph:write"}, {"x-keytrail-resource", "graph:payments/checkout"}});
   EXPECT_EQ(r.status, 403);
   EXPECT_EQ(HeaderOf(r, "X-Keytrail-Reason"), "not-granted");
   EXPECT_EQ(HeaderOf(r, "X-Keytrail-Key-Id"), viewer["id"]) << "who was refused";
   EXPECT_TRUE(r.body.empty());
-  EXPECT_EQ(Call("GET", "/v1/check?action=graph:read&resource=subgraph:p/s", "", viewer_token)
-                .status,
-            204);
+  EXPECT_EQ(
+      Call("GET", "/v1/check?action=graph:read&resource=subgraph:p/s", "", viewer_token).status,
+      204);
 
   // No key, or one that does not verify: 401 with the reason and RFC 6750's header.
   r = Call("GET", "/v1/check");
@@ -962,10 +964,11 @@ TEST_F(ApiTest, CheckAnswersGatewaysWithStatusAndHeadersOnly) {
   // Check is a question, never a command a follower forwards, and never logs the token:
   // metrics count it by result.
   const std::string metrics = Call("GET", "/metrics").body;
-  for (const char* line : {"keytrail_check_total{result=\"allowed\",reason=\"\"} 5",
-                           "keytrail_check_total{result=\"denied\",reason=\"not-granted\"} 2",
-                           "keytrail_check_total{result=\"unauthenticated\",reason=\"missing\"} 1",
-                           "keytrail_check_total{result=\"invalid\",reason=\"conflicting-question\"} 2"}) {
+  for (const char* line :
+       {"keytrail_check_total{result=\"allowed\",reason=\"\"} 5",
+        "keytrail_check_total{result=\"denied\",reason=\"not-granted\"} 2",
+        "keytrail_check_total{result=\"unauthenticated\",reason=\"missing\"} 1",
+        "keytrail_check_total{result=\"invalid\",reason=\"conflicting-question\"} 2"}) {
     EXPECT_NE(metrics.find(line), std::string::npos) << line << "\n" << metrics;
   }
 }
@@ -998,8 +1001,7 @@ TEST_F(ApiTest, CheckFollowsRevocationExpiryAndRotationToTheInstant) {
                  R"({"reason": "leaked"})", admin_)
                 .status,
             200);
-  EXPECT_EQ(HeaderOf(Call("GET", "/v1/check", "", other["token"]), "X-Keytrail-Reason"),
-            "revoked");
+  EXPECT_EQ(HeaderOf(Call("GET", "/v1/check", "", other["token"]), "X-Keytrail-Reason"), "revoked");
 }
 
 TEST_F(ApiTest, MetricsMethodLabelsAreBounded) {
@@ -1029,8 +1031,8 @@ TEST_F(ApiTest, WhileTheLogIsUnreachableCommandsFailFastAndVerifySaysHowStale) {
   EXPECT_EQ(Call("GET", "/readyz", "", viewer).body.find("k1:9092"), std::string::npos);
   EXPECT_NE(Call("GET", "/readyz", "", admin_).body.find("k1:9092"), std::string::npos);
 
-  HttpResponse created = Call("POST", "/v1/orgs/default/keys",
-                              R"({"name": "while down", "group": "viewer"})", admin_);
+  HttpResponse created =
+      Call("POST", "/v1/orgs/default/keys", R"({"name": "while down", "group": "viewer"})", admin_);
   EXPECT_EQ(created.status, 503);
   EXPECT_EQ(HeaderOf(created, "Retry-After"), "1");
   HttpResponse verified = Call("POST", "/v1/verify", "", viewer);
@@ -1040,10 +1042,10 @@ TEST_F(ApiTest, WhileTheLogIsUnreachableCommandsFailFastAndVerifySaysHowStale) {
   EXPECT_NE(Call("GET", "/metrics").body.find("keytrail_log_reachable 0"), std::string::npos);
 
   log().SetReachable(true);
-  EXPECT_EQ(Call("POST", "/v1/orgs/default/keys", R"({"name": "while down", "group": "viewer"})",
-                 admin_)
-                .status,
-            201);
+  EXPECT_EQ(
+      Call("POST", "/v1/orgs/default/keys", R"({"name": "while down", "group": "viewer"})", admin_)
+          .status,
+      201);
   EXPECT_EQ(HeaderOf(Call("POST", "/v1/verify", "", viewer), "X-Keytrail-Stale-Seconds"), "");
   EXPECT_EQ(readyz_status(200), 200);
   EXPECT_NE(Call("GET", "/metrics").body.find("keytrail_log_reachable 1"), std::string::npos);
@@ -1055,8 +1057,9 @@ TEST_F(ApiTest, CsvExportNeutralizesCellsASpreadsheetWouldRun) {
                  R"({"groups": ["viewer"]})", admin_)
                 .status,
             200);
-  ASSERT_EQ(Call("PUT", "/v1/orgs/default/members/@SUM", R"({"groups": ["viewer"]})", admin_).status,
-            200);
+  ASSERT_EQ(
+      Call("PUT", "/v1/orgs/default/members/@SUM", R"({"groups": ["viewer"]})", admin_).status,
+      200);
   HttpResponse csv = Call("GET", "/v1/orgs/default/audit", "", admin_, {{"accept", "text/csv"}});
   ASSERT_EQ(csv.status, 200);
   std::string body = csv.body;

@@ -8,10 +8,10 @@
 
 #include <atomic>
 #include <cerrno>
-#include <thread>
-#include <vector>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "server/http_server.h"
 #include "tests/support/http_client.h"
@@ -44,7 +44,8 @@ std::string Exchange(const std::string& address, const std::string& request) {
                      static_cast<ssize_t>(request.size())) {
     char chunk[4096];
     ssize_t n;
-    while ((n = ::recv(fd, chunk, sizeof(chunk), 0)) > 0) reply.append(chunk, static_cast<size_t>(n));
+    while ((n = ::recv(fd, chunk, sizeof(chunk), 0)) > 0)
+      reply.append(chunk, static_cast<size_t>(n));
   }
   if (fd >= 0) ::close(fd);
   return reply;
@@ -109,8 +110,8 @@ TEST_F(TransportTest, Http10ClientsGetTheBodyStreamedUntilTheConnectionCloses) {
   EXPECT_EQ(head.find("chunked"), std::string::npos) << head;
   EXPECT_EQ(reply.substr(reply.find("\r\n\r\n") + 4), "line 1\nline 2\nline 3\n");
   // HTTP/1.1 gets chunks.
-  const std::string chunked = Exchange(http_->address(),
-                                       "GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const std::string chunked =
+      Exchange(http_->address(), "GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_NE(chunked.find("Transfer-Encoding: chunked"), std::string::npos) << chunked;
   EXPECT_NE(chunked.find("0\r\n\r\n"), std::string::npos) << chunked;
 }
@@ -139,7 +140,8 @@ TEST_F(ConnectionLimitTest, ANewConnectionShedsTheOldestIdleOneAndBusyOnesAreKep
   // A slowloris (half a request, forever) is shed like an idle one.
   const int slow = Connect(http_->address());
   const std::string half = "GET /ok HTTP/1.1\r\nHost: x\r\nX-Slow: ";
-  ASSERT_EQ(::send(slow, half.data(), half.size(), MSG_NOSIGNAL), static_cast<ssize_t>(half.size()));
+  ASSERT_EQ(::send(slow, half.data(), half.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(half.size()));
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   std::vector<std::unique_ptr<testing::HttpClient>> others;
   for (int i = 0; i < 3; ++i) {

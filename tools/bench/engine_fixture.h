@@ -27,8 +27,10 @@ inline std::unique_ptr<testing::EngineWorld> OpenEngineWorld(const Clock& clock,
   }
   for (int org = 0; org < orgs; ++org) {
     const std::string id = "org-" + std::to_string(org);
-    auto org_created = world->engine().Execute({.org = id, .authorize = false}, domain::CreateOrg{id});
-    auto group_created = world->engine().Execute({.org = id, .authorize = false}, domain::CreateGroup{"ci", "", ""});
+    auto org_created =
+        world->engine().Execute({.org = id, .authorize = false}, domain::CreateOrg{id});
+    auto group_created =
+        world->engine().Execute({.org = id, .authorize = false}, domain::CreateGroup{"ci", "", ""});
     if (!org_created.ok() || !group_created.ok() ||
         group_created->kind != CommandOutcome::Kind::kApplied) {
       fmt::print(stderr, "cannot create {}\n", id);

@@ -25,12 +25,11 @@ bool CreateKeys(Engine& engine, size_t n, DueFn due) {
   for (int t = 0; t < 16; ++t) {
     workers.emplace_back([&] {
       for (size_t i = next++; i < n && !failed; i = next++) {
-        auto key = engine.CreateKey({.org = "org-" + std::to_string(i % 8),
-                                          .actor_id = "bench",
-                                          .authorize = false},
-                                    {.name = "key-" + std::to_string(i),
-                                     .group = "ci",
-                                     .expires = domain::Expiration::At(due(i))});
+        auto key = engine.CreateKey(
+            {.org = "org-" + std::to_string(i % 8), .actor_id = "bench", .authorize = false},
+            {.name = "key-" + std::to_string(i),
+             .group = "ci",
+             .expires = domain::Expiration::At(due(i))});
         if (!key.ok() || key->outcome.kind != CommandOutcome::Kind::kApplied) {
           if (key.ok() && key->outcome.rejection) {
             fmt::print(stderr, "create refused: {}\n", key->outcome.rejection->message);

@@ -202,7 +202,8 @@ void AddKeys(CLI::App& app, int* rc) {
   create->add_option("--group", c->group, "group the key belongs to (its rules apply)")->required();
   create->add_option("--expires", c->expires, "never, 30d, 6m, 1y or an RFC 3339 time")
       ->capture_default_str();
-  create->add_option("--permission", c->permissions, "extra permission (scim, on-behalf-of; admins only); repeatable");
+  create->add_option("--permission", c->permissions,
+                     "extra permission (scim, on-behalf-of; admins only); repeatable");
 
   auto [list, l] = Add(*keys, rc, "list", "list the org's keys (every page)", List,
                        /*takes_id=*/false, /*posts=*/false);
