@@ -6,6 +6,7 @@
 // Routes (docs/openapi.yaml describes them; a test keeps the two in step):
 //   GET  /healthz  /readyz  /metrics
 //   POST /v1/verify                       (alias: POST /v1/keys/verify)
+//   GET|POST /v1/check, any /v1/check/{path...}  (gateways, docs/gateways.md)
 //   POST /v1/orgs
 //   GET  /v1/orgs/{org}/keys              POST /v1/orgs/{org}/keys
 //   GET  /v1/orgs/{org}/keys/{id}
