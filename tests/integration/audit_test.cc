@@ -13,6 +13,7 @@
 #include "engine/engine.h"
 #include "events/local_event_log.h"
 #include "tests/support/engine_fixture.h"
+#include "tests/support/memory_event_log.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_time.h"
 
@@ -251,6 +252,42 @@ TEST_F(AuditTest, TamperingIsReportedAtTheAlteredRecord) {
     }
   }
   EXPECT_TRUE(AuditProjection::VerifyChain(views())->ok);
+}
+
+// Point-in-time answers fold the org's events read from the log: a record that does not
+// decode fails the answer (fail-stop, as the projector does), never an answer from the
+// records around it.
+class PointInTimeTest : public AuditTest {
+ protected:
+  testing::EngineWorldOptions WorldOptions() const override {
+    return {.in_memory = true, .shared_log = storage_};
+  }
+  std::shared_ptr<testing::MemoryEventLog::Storage> storage_ =
+      std::make_shared<testing::MemoryEventLog::Storage>(4);
+};
+
+TEST_F(PointInTimeTest, AnUndecodableRecordFailsTheAnswerInsteadOfBeingSkipped) {
+  const std::string admin = GivenOrgWithAdmin("acme");
+  clock_.Advance(kSecond);
+  auto key = engine().CreateKey(As(fb::ActorKind::Key, admin), {.name = "deploy", .group = "ci"});
+  ASSERT_OK(key);
+  clock_.Advance(kSecond);
+  ASSERT_OK(engine().Execute(As(fb::ActorKind::Key, admin),
+                             domain::RevokeKey{*ParseKeyId(key->key_id), "leaked"}));
+  const Micros now = clock_.NowMicros();
+  auto before = engine().queries().KeyAsOf("acme", key->key_id, now);
+  ASSERT_OK(before);
+  ASSERT_TRUE(before->has_value());
+  EXPECT_EQ((*before)->status, model::KeyStatus::kRevoked);
+
+  // The revocation's record, damaged in the log after the views applied it.
+  {
+    std::lock_guard lock(storage_->mu);
+    auto& partition = storage_->partitions[log().PartitionFor("acme")];
+    partition.back().value = "not an event";
+  }
+  auto after = engine().queries().KeyAsOf("acme", key->key_id, now);
+  EXPECT_FALSE(after.ok()) << "answered from partial data: the key would look active";
 }
 
 }  // namespace
