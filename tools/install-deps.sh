@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   kcat python3 python3-confluent-kafka curl jq
   nginx-light
+  clang libclang-rt-14-dev
 )
 
 missing=()

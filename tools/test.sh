@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what is missing, builds, runs every test.
-#   tools/test.sh            unit tests under ASan+UBSan, then the whole suite
-#   KEYTRAIL_SKIP_SANITIZE=1 tools/test.sh   the whole suite only
+#   tools/test.sh            unit tests under ASan+UBSan, 10 s of each fuzz harness
+#                            (tools/fuzz.sh), then the whole suite
+#   KEYTRAIL_SKIP_SANITIZE=1 / KEYTRAIL_SKIP_FUZZ=1 tools/test.sh   skip those steps
 # The last line printed is ctest's summary of the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,11 @@ if [ "${KEYTRAIL_SKIP_SANITIZE:-0}" != 1 ]; then
   cmake --build build-asan -j "$jobs" --target unit_tests authorize_alloc_tests
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest -L unit --output-on-failure -j "$jobs")
+fi
+
+# Every parser's libFuzzer harness for a few seconds (tools/fuzz.sh runs them for longer).
+if [ "${KEYTRAIL_SKIP_FUZZ:-0}" != 1 ]; then
+  tools/fuzz.sh --seconds "${KEYTRAIL_FUZZ_SECONDS:-10}"
 fi
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
