@@ -2,9 +2,10 @@
 //   AfterCommand  a command goes to its partition's writer; the answer is built on the
 //                 connection's io thread once the command is durable and applied (or
 //                 refused). No thread waits meanwhile.
-//   OffIoThread   work that has to block (a multi-step org set-up, a forwarded command,
-//                 a probe of the log) runs on the BlockingLane's threads, and its
-//                 response is written from the io thread.
+//   OffIoThread   work that has to block (a multi-step org set-up, a forwarded command)
+//                 runs on the BlockingLane's threads, and its response is written from
+//                 the io thread. (/readyz's probe of the log has a thread of its own:
+//                 server/readiness.h.)
 // Server-internal.
 #pragma once
 
