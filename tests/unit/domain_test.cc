@@ -278,6 +278,13 @@ TEST(Expiration, RejectsMalformedTimes) {
                           "2026-01-01T00:00:00+1:00", "2026-01-01T00:00:00Zjunk", "never "}) {
     EXPECT_FALSE(ParseExpiration(bad).has_value()) << bad;
   }
+  // An offset that moves the instant out of RFC 3339's years (found by fuzzing): it
+  // could never be written back.
+  EXPECT_FALSE(ParseExpiration("0000-01-01T00:00:00+05:30").has_value());
+  EXPECT_FALSE(ParseExpiration("9999-12-31T23:59:59-00:01").has_value());
+  EXPECT_TRUE(ParseExpiration("0000-01-01T00:00:00Z").has_value());
+  EXPECT_TRUE(ParseExpiration("0000-01-01T05:30:00+05:30").has_value());
+  EXPECT_TRUE(ParseExpiration("9999-12-31T23:59:59.999999Z").has_value());
 }
 
 TEST(Expiration, MonthsAreCalendarMonthsClampedToTheMonthEnd) {
