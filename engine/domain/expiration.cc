@@ -59,8 +59,9 @@ std::optional<Micros> ParseRfc3339(std::string_view t) {
   // An offset can move an instant out of RFC 3339's years (0000-01-01T00:00:00+05:30 is
   // in year -1 in UTC), where it could not be written back: refuse it (found by
   // tests/fuzz/time_fuzz.cc).
-  constexpr Micros kFirst = -62167219200LL * kMicrosPerSecond;        // 0000-01-01T00:00:00Z
-  constexpr Micros kLast = 253402300799LL * kMicrosPerSecond + 999999;  // 9999-12-31T23:59:59.999999Z
+  constexpr Micros kFirst = -62167219200LL * kMicrosPerSecond;  // 0000-01-01T00:00:00Z
+  constexpr Micros kLast =
+      253402300799LL * kMicrosPerSecond + 999999;  // 9999-12-31T23:59:59.999999Z
   if (at < kFirst || at > kLast) return std::nullopt;
   return at;
 }
