@@ -112,8 +112,9 @@ HttpResponse Check(ApiContext& ctx, const RoutedRequest& request, bool query_ask
     return response;
   }
   const VerifyResult result = ctx.engine.Verify(*token);
+  const std::string key_id = FormatKeyId(result.key_id);
   if (result.reason != VerifyReason::kMalformed && result.reason != VerifyReason::kUnknown) {
-    request.principal = FormatKeyId(result.key_id);  // attributable, never the secret
+    request.principal = key_id;  // attributable, never the secret
   }
   if (!result.valid) {
     const std::string_view reason = ReasonCode(result.reason);
@@ -124,7 +125,6 @@ HttpResponse Check(ApiContext& ctx, const RoutedRequest& request, bool query_ask
   }
 
   HttpResponse response = Answer(204, "");
-  const std::string key_id = FormatKeyId(result.key_id);
   if (action) {
     const auto principal =
         domain::Principal::Key(key_id, result.group, (result.permissions & kPermissionScim) != 0);

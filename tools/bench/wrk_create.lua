@@ -18,11 +18,8 @@ local n = 0
 function init(args)
   local org, token_file, run = args[1], args[2], args[3]
   if not (org and token_file and run) then error("usage: -- ORG TOKEN_FILE RUN") end
-  local f = assert(io.open(token_file))
-  local token = f:read("*l")
-  f:close()
   path = "/v1/orgs/" .. org .. "/keys"
-  headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}
+  headers = admin_headers(token_file)
   prefix = run .. "-" .. thread_index .. "-"
 end
 

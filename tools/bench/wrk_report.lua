@@ -3,6 +3,14 @@
 -- that the runner parses (wrk's own text summary is printed above it); and, for the
 -- scripts that replay pre-formatted requests, request() cycling through them.
 
+-- The JSON request headers with the bearer token on the first line of `token_file`.
+function admin_headers(token_file)
+  local f = assert(io.open(token_file))
+  local token = f:read("*l")
+  f:close()
+  return {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}
+end
+
 local cycle, at = nil, 1
 
 -- Makes request() return `list`'s requests in turn, from index `start`, forever.

@@ -8,10 +8,7 @@ dofile(dir .. "wrk_report.lua")
 function init(args)
   local org, token_file, ids_file = args[1], args[2], args[3]
   if not (org and token_file and ids_file) then error("usage: -- ORG TOKEN_FILE IDS_FILE") end
-  local f = assert(io.open(token_file))
-  local token = f:read("*l")
-  f:close()
-  local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}
+  local headers = admin_headers(token_file)
   local requests = {}
   for id in io.lines(ids_file) do
     if #id > 0 then

@@ -125,24 +125,25 @@ def _wrk(url, script, script_args, clients, seconds, log):
     raise RuntimeError(f"wrk {script}: no result line")
 
 
-def http_create(server, clients, seconds, run_name, log):
-    """Durable creates over HTTP: wrk_create.lua, admin token, unique names."""
+def _http_commands(server, script, last_arg, noun, clients, seconds, log):
+    """Durable commands over HTTP with the admin token (org default): `script` gets
+    ORG TOKEN_FILE `last_arg`; the result's fields are named after `noun` (plural)."""
     with CpuMeter(server.pid) as cpu:
-        r = _wrk(server.url, "wrk_create.lua", ["default", server.token_file, run_name],
-                 clients, seconds, log)
-    return {"creates_per_s": r["requests_per_s"], "creates": r["requests"],
+        r = _wrk(server.url, script, ["default", server.token_file, last_arg], clients, seconds,
+                 log)
+    return {f"{noun}_per_s": r["requests_per_s"], noun: r["requests"],
             "clients": clients, "latency_p50_ms": r["latency_p50_us"] / 1000,
             "latency_p99_ms": r["latency_p99_us"] / 1000, **cpu.fields(r["requests"])}
+
+
+def http_create(server, clients, seconds, run_name, log):
+    """Durable creates over HTTP: wrk_create.lua, unique names."""
+    return _http_commands(server, "wrk_create.lua", run_name, "creates", clients, seconds, log)
 
 
 def http_rotate(server, ids_file, clients, seconds, log):
     """Durable rotations over HTTP (grace 0s): wrk_rotate.lua cycling through key ids."""
-    with CpuMeter(server.pid) as cpu:
-        r = _wrk(server.url, "wrk_rotate.lua", ["default", server.token_file, ids_file],
-                 clients, seconds, log)
-    return {"rotates_per_s": r["requests_per_s"], "rotates": r["requests"],
-            "clients": clients, "latency_p50_ms": r["latency_p50_us"] / 1000,
-            "latency_p99_ms": r["latency_p99_us"] / 1000, **cpu.fields(r["requests"])}
+    return _http_commands(server, "wrk_rotate.lua", ids_file, "rotates", clients, seconds, log)
 
 
 def _post_json(conn, path, body, token):
