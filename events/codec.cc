@@ -86,6 +86,14 @@ std::string_view CloudEventType(fb::Payload type) {
       return "io.keytrail.key.expired.v1";
     case fb::Payload::WriterClaimed:
       return "io.keytrail.writer.claimed.v1";
+    case fb::Payload::MemberInvited:
+      return "io.keytrail.member.invited.v1";
+    case fb::Payload::MemberPasswordSet:
+      return "io.keytrail.member.password_set.v1";
+    case fb::Payload::MemberSignedIn:
+      return "io.keytrail.member.signed_in.v1";
+    case fb::Payload::MemberSignedOut:
+      return "io.keytrail.member.signed_out.v1";
     case fb::Payload::NONE:
       break;
   }

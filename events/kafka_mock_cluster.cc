@@ -68,6 +68,16 @@ const std::string& KafkaMockCluster::bootstrap_servers() const { return impl_->b
 
 const std::string& KafkaMockCluster::topic() const { return impl_->topic; }
 
+Status KafkaMockCluster::CreateTopic(const std::string& topic, int partitions) {
+  const rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
+      impl_->cluster, topic.c_str(), partitions, std::min(3, impl_->brokers));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Status::Internal(
+        fmt::format("kafka mock: cannot create topic {}: {}", topic, rd_kafka_err2str(err)));
+  }
+  return Status::Ok();
+}
+
 Status KafkaMockCluster::SetBrokersDown(bool down) {
   // Broker ids run from 1 to the broker count.
   for (int32_t id = 1; id <= impl_->brokers; ++id) {

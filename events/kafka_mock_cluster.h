@@ -40,6 +40,8 @@ class KafkaMockCluster {
   // The brokers' "host:port,host:port,..." list, for bootstrap.servers.
   const std::string& bootstrap_servers() const;
   const std::string& topic() const;
+  // Creates one more topic (e.g. keytrail.credentials).
+  Status CreateTopic(const std::string& topic, int partitions);
 
   // down = true closes every broker's connections and refuses new ones (no leader
   // change); down = false lets them accept connections again.

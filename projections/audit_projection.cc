@@ -228,6 +228,40 @@ Result<Described> Describe(const fb::Envelope& event) {
       json.String(Str(e->node_id()));
       break;
     }
+    case fb::Payload::MemberInvited: {
+      const auto* e = event.payload_as_MemberInvited();
+      what("member.invited", "member", e->member_id());
+      json.Key("expires_at_us");
+      json.Int(e->expires_at_us());
+      json.Key("invitation_id");
+      json.String(Str(e->invitation_id()));
+      break;
+    }
+    case fb::Payload::MemberPasswordSet: {
+      const auto* e = event.payload_as_MemberPasswordSet();
+      what("member.password_set", "member", e->member_id());
+      json.Key("invitation_id");
+      json.String(Str(e->invitation_id()));
+      break;
+    }
+    case fb::Payload::MemberSignedIn: {
+      const auto* e = event.payload_as_MemberSignedIn();
+      what("member.signed_in", "member", e->member_id());
+      json.Key("expires_at_us");
+      json.Int(e->expires_at_us());
+      json.Key("session_id");
+      json.String(Str(e->session_id()));
+      break;
+    }
+    case fb::Payload::MemberSignedOut: {
+      const auto* e = event.payload_as_MemberSignedOut();
+      what("member.signed_out", "member", e->member_id());
+      json.Key("reason");
+      json.String(Str(e->reason()));
+      json.Key("session_id");
+      json.String(Str(e->session_id()));
+      break;
+    }
     default:
       return Status::Corruption(fmt::format("audit: no action for payload type {}",
                                             static_cast<int>(event.payload_type())));

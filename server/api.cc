@@ -53,13 +53,16 @@ bool IsQuiet(std::string_view route) {
 }  // namespace
 
 std::variant<Caller, HttpResponse> ApiContext::Authenticated(const RoutedRequest& request) {
-  auto authenticated = Authenticate(engine, request.http);
+  auto authenticated =
+      !request.http.Header("authorization") && MemberSessions::CookieOf(request.http).has_value()
+          ? sessions.Authenticate(request.http)
+          : Authenticate(engine, request.http);
   if (auto* failure = std::get_if<AuthFailure>(&authenticated)) {
     metrics.CountAuthFailure(failure->reason);
     return std::move(failure->response);
   }
   Caller& caller = std::get<Caller>(authenticated);
-  request.principal = caller.key_id;
+  request.principal = caller.actor_id();
   return std::move(caller);
 }
 
@@ -96,7 +99,8 @@ std::variant<std::string, HttpResponse> ApiContext::CommandId(const Caller& call
     return Problem(400, "invalid_request",
                    "Idempotency-Key must be 1-128 visible ASCII characters");
   }
-  return caller.key_id + ":" + std::string(*key);
+  // Member ids and key ids are different namespaces: a member's command ids say so.
+  return (caller.is_member() ? "member/" + caller.member : caller.key_id) + ":" + std::string(*key);
 }
 
 std::variant<model::KeyRecord, HttpResponse> ApiContext::LoadKey(const Caller& caller,
@@ -125,8 +129,8 @@ domain::CommandContext ApiContext::CommandFor(const Caller& caller, std::string 
                                               const RoutedRequest& request) const {
   std::string hash = command_id.empty() ? std::string() : RequestHash(request);
   return domain::CommandContext{.org = caller.org,
-                                .actor_kind = fb::ActorKind::Key,
-                                .actor_id = caller.key_id,
+                                .actor_kind = caller.actor_kind(),
+                                .actor_id = caller.actor_id(),
                                 .on_behalf_of = caller.on_behalf_of,
                                 .command_id = std::move(command_id),
                                 .command_hash = std::move(hash),
@@ -179,6 +183,14 @@ Api::Api(Engine& engine, const Clock& clock, ApiOptions options)
   add("GET", "/v1/orgs/{org}/members/{member}", GetMemberHandler);
   add("PUT", "/v1/orgs/{org}/members/{member}", SetMemberHandler);
   add("DELETE", "/v1/orgs/{org}/members/{member}", RemoveMemberHandler);
+  add("POST", "/v1/orgs/{org}/members/{member}/invitations", InviteMemberHandler);
+  add("POST", "/v1/invitations/accept", AcceptInvitationHandler);
+  add("POST", "/v1/sessions", SignInHandler);
+  add("GET", "/v1/sessions/current", CurrentSessionHandler);
+  add("DELETE", "/v1/sessions/current", SignOutHandler);
+  add("GET", "/console", ConsoleHandler);
+  add("GET", "/console/", ConsoleHandler);
+  add("GET", "/console/{path...}", ConsoleHandler);
   add("POST", "/v1/authorize", AuthorizeHandler);
   add("GET", "/v1/audit/verify", VerifyAuditHandler);
 }

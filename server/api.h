@@ -12,6 +12,10 @@
 //   GET  /v1/orgs/{org}/keys/{id}
 //   POST /v1/orgs/{org}/keys/{id}/rotate  POST /v1/orgs/{org}/keys/{id}/revoke
 //   PUT  /v1/orgs/{org}/keys/{id}/group
+//   groups, members, audit, authorize (docs/openapi.yaml)
+//   POST /v1/sessions  GET|DELETE /v1/sessions/current  POST /v1/invitations/accept
+//   POST /v1/orgs/{org}/members/{member}/invitations  (members sign in: docs/console.md)
+//   GET  /console/...                     the console, embedded in the binary
 //
 // Thread-safe: Handle may run on any number of threads at once.
 #pragma once
@@ -26,6 +30,7 @@
 #include "engine/engine.h"
 #include "server/forward.h"
 #include "server/http.h"
+#include "server/member_sessions.h"
 #include "server/metrics.h"
 #include "server/router.h"
 
@@ -39,6 +44,16 @@ struct ApiOptions {
   int64_t max_projector_lag = 1000;
   // Commands for partitions another node writes go there (server/forward.h).
   ForwardOptions forward;
+  // Members' sign-in: the credentials stream (borrowed; nullptr = members cannot sign
+  // in) and the session settings (server/member_sessions.h).
+  CredentialStore* credentials = nullptr;
+  SessionOptions sessions;
+  // The URL people reach this server at, for invitation links ("http://host:port");
+  // empty = from the request's Host header.
+  std::string public_url;
+  // Serve the console from this directory (web/build.mjs --out DIR) instead of the
+  // files embedded at build time: for developing the console.
+  std::string console_dir;
 };
 
 struct ApiContext;

@@ -18,6 +18,7 @@ bool VisibleAscii(std::string_view text, size_t max) {
 }  // namespace
 
 domain::Principal PrincipalOf(const Caller& caller) {
+  if (caller.is_member()) return domain::Principal::Member(caller.member);
   return domain::Principal::Key(caller.key_id, caller.group, caller.scim)
       .OnBehalfOf(caller.on_behalf_of);
 }

@@ -22,9 +22,12 @@
 
 namespace keytrail::server {
 
-// An authenticated caller: the key that signed the request.
+// An authenticated caller: the key that signed the request, or a member signed in with
+// a console session (server/member_sessions.h).
 struct Caller {
-  std::string key_id;  // text form
+  std::string key_id;      // text form; empty for a member
+  std::string member;      // the signed-in member; empty for a key
+  std::string session_id;  // the member's session
   std::string org;
   std::string group;
   bool scim = false;         // the key holds the "scim" permission
@@ -32,6 +35,13 @@ struct Caller {
   // The key's previous secret signed the request (inside its rotation grace): it may
   // read, but not issue commands (ApiContext::CommandId refuses them).
   bool previous_secret = false;
+
+  bool is_member() const { return !member.empty(); }
+  // Who acts: the key's id or the member's (created_by, the audit trail's actor).
+  const std::string& actor_id() const { return is_member() ? member : key_id; }
+  fb::ActorKind actor_kind() const {
+    return is_member() ? fb::ActorKind::Member : fb::ActorKind::Key;
+  }
 };
 
 // The caller as a domain principal (views into `caller`).

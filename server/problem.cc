@@ -29,7 +29,10 @@ int StatusForRejection(domain::RejectionCode code) {
     case C::kGroupNotFound:
     case C::kKeyNotFound:
     case C::kMemberNotFound:
+    case C::kSessionNotFound:
       return 404;
+    case C::kInvitationInvalid:
+      return 410;
     case C::kForbidden:
       return 403;
     case C::kOrgExists:
@@ -43,6 +46,7 @@ int StatusForRejection(domain::RejectionCode code) {
     case C::kNotDue:
     case C::kGroupInUse:
     case C::kGroupBuiltin:
+    case C::kNoPassword:
       return 409;
     case C::kInvalidName:
     case C::kInvalidGroupId:

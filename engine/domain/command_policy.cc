@@ -22,6 +22,18 @@ class Policy {
     return Deny(DenialCode::kNotForPrincipals, "only the scheduler expires keys");
   }
 
+  // Whoever may invite a member may become it (the token sets its password): as for
+  // managing the member, its groups must be within the caller's.
+  std::optional<Denial> operator()(const InviteMember& c) const {
+    if (auto d = Need(Action::kMembersManage, Resource::Org())) return d;
+    return MemberGroupsWithin(c.member_id);
+  }
+
+  // The token, the password or the session is the proof, checked before the command.
+  std::optional<Denial> operator()(const AcceptInvitation&) const { return NotForPrincipals(); }
+  std::optional<Denial> operator()(const StartSession&) const { return NotForPrincipals(); }
+  std::optional<Denial> operator()(const EndSession&) const { return NotForPrincipals(); }
+
   std::optional<Denial> operator()(const CreateGroup& c) const {
     if (auto d = Need(Action::kGroupsManage, Resource::Org())) return d;
     return RulesWithin(c.rules, "create a group");
@@ -74,6 +86,11 @@ class Policy {
   }
 
  private:
+  static std::optional<Denial> NotForPrincipals() {
+    return Deny(DenialCode::kNotForPrincipals,
+                "sign-in commands are proven by a token, password or session, not by a principal");
+  }
+
   std::optional<Denial> Need(Action action, const Resource& resource) const {
     const AccessDecision decision = Authorize(state_, principal_, action, resource);
     if (decision.allowed) return std::nullopt;

@@ -15,8 +15,13 @@
 //   ChangeKeyGroup          keys:move                old and new group within the caller's;
 //                                                    not into a group holding
 //                                                    organization-admin; not a scim key
+//   InviteMember            members:manage           the member's groups within the caller's
+//                                                    (the link sets its password)
 //   CreateOrg, ExpireKey    not for principals: authorized outside the org (operator,
 //                           bootstrap) or issued by the scheduler
+//   AcceptInvitation,       not for principals: the invitation's token, the password or
+//   StartSession,           the session is the proof (server/handlers/sessions.cc)
+//   EndSession
 // "Within" is GrantsWithin (authorize.h); an admin's grants contain every group's, so the
 // extra rules never refuse an admin. Commands naming a key or group that does not exist
 // are let through to Decide, which answers key_not_found / group_not_found.

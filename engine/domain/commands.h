@@ -114,9 +114,48 @@ struct ChangeKeyGroup {
   std::string group;
 };
 
+inline constexpr Micros kInvitationLifetime = kMicrosPerDay;
+inline constexpr size_t kMaxSessionsPerMember = 16;
+
+// Invites a member (which must exist) to set its password. The secret half of the
+// invitation's token is hashed onto the credentials stream before this is issued; the
+// event carries only `invitation_id`. Valid until `expires_at`, once.
+struct InviteMember {
+  std::string member_id;
+  std::string invitation_id;
+  Micros expires_at = 0;
+};
+
+// Uses up invitation `invitation_id`: its member's password becomes credential
+// `credential_id` (already on the credentials stream). Issued by the invitation's
+// holder, who proved it with the token: not authorized as a principal.
+struct AcceptInvitation {
+  std::string invitation_id;
+  std::string credential_id;
+};
+
+// A member who proved its password starts session `session_id` (its secret's hash is
+// already on the credentials stream), valid until `expires_at`. Not authorized as a
+// principal: the password was the proof. At most kMaxSessionsPerMember live sessions;
+// the oldest ends when one more starts.
+struct StartSession {
+  std::string member_id;
+  std::string session_id;
+  Micros expires_at = 0;
+};
+
+// Ends a member's session before its expiry (sign-out). Not authorized as a principal:
+// the session itself is the proof.
+struct EndSession {
+  std::string member_id;
+  std::string session_id;
+  std::string reason;
+};
+
 using Command =
     std::variant<CreateOrg, CreateGroup, CreateKey, RotateKey, RevokeKey, ExpireKey, ChangeKeyGroup,
-                 ChangeGroupRules, DeleteGroup, SetMemberGroups, RemoveMember>;
+                 ChangeGroupRules, DeleteGroup, SetMemberGroups, RemoveMember, InviteMember,
+                 AcceptInvitation, StartSession, EndSession>;
 
 // The permissions a key may carry, each granted only by an organization-admin:
 //   scim          the key may call the SCIM endpoints (action scim)

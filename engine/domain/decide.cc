@@ -310,6 +310,64 @@ class Decider {
     return KeyEvent(key, std::move(p));
   }
 
+  Decision operator()(const InviteMember& c) const {
+    if (!state_.exists) return Reject(RejectionCode::kOrgNotFound, "no such org");
+    if (state_.FindMember(c.member_id) == nullptr) {
+      return Reject(RejectionCode::kMemberNotFound,
+                    fmt::format("no member '{}' (give it groups first)", c.member_id));
+    }
+    fb::MemberInvitedT p;
+    p.member_id = c.member_id;
+    p.invitation_id = c.invitation_id;
+    p.expires_at_us = c.expires_at;
+    return Events(Event(c.invitation_id, 1, std::move(p)));
+  }
+
+  Decision operator()(const AcceptInvitation& c) const {
+    auto it = state_.invitations.find(c.invitation_id);
+    if (it == state_.invitations.end() || it->second.expires_at <= now_ ||
+        state_.FindMember(it->second.member_id) == nullptr) {
+      return Reject(RejectionCode::kInvitationInvalid,
+                    "the invitation is not valid: unknown, used or expired");
+    }
+    fb::MemberPasswordSetT p;
+    p.member_id = it->second.member_id;
+    p.invitation_id = c.invitation_id;
+    p.credential_id = c.credential_id;
+    return Events(Event(c.invitation_id, 2, std::move(p)));
+  }
+
+  Decision operator()(const StartSession& c) const {
+    const MemberState* member = state_.FindMember(c.member_id);
+    if (member == nullptr) {
+      return Reject(RejectionCode::kMemberNotFound, fmt::format("no member '{}'", c.member_id));
+    }
+    if (member->password_credential.empty()) {
+      return Reject(RejectionCode::kNoPassword, "the member has not set a password");
+    }
+    if (c.expires_at <= now_) {
+      return Reject(RejectionCode::kInvalidExpiration, "a session must end in the future");
+    }
+    fb::MemberSignedInT p;
+    p.member_id = c.member_id;
+    p.session_id = c.session_id;
+    p.expires_at_us = c.expires_at;
+    return Events(Event(c.session_id, 1, std::move(p)));
+  }
+
+  Decision operator()(const EndSession& c) const {
+    const MemberState* member = state_.FindMember(c.member_id);
+    const SessionState* session = member ? member->FindSession(c.session_id) : nullptr;
+    if (session == nullptr || session->expires_at <= now_) {
+      return Reject(RejectionCode::kSessionNotFound, "no such live session");
+    }
+    fb::MemberSignedOutT p;
+    p.member_id = c.member_id;
+    p.session_id = c.session_id;
+    p.reason = c.reason;
+    return Events(Event(c.session_id, 2, std::move(p)));
+  }
+
   Decision operator()(const ChangeKeyGroup& c) const {
     const KeyState* found = state_.FindKey(c.key_id);
     if (found == nullptr) return KeyNotFound(c.key_id);

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/domain/commands.h"
+
 namespace keytrail::domain {
 namespace {
 
@@ -212,6 +214,66 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
         if (GroupState* group = MutableGroup(state, g)) ++group->members;
       }
       member.version = event.aggregate_version();
+      if (member.groups.empty()) {  // removed: no password, no session
+        member.password_credential.clear();
+        for (const SessionState& session : member.sessions) state.session_members.erase(session.id);
+        member.sessions.clear();
+      }
+      return Status::Ok();
+    }
+    case fb::Payload::MemberInvited: {
+      const auto* p = event.payload_as_MemberInvited();
+      if (p->member_id() == nullptr || p->invitation_id() == nullptr) {
+        return Status::Corruption("MemberInvited without member_id or invitation_id");
+      }
+      std::erase_if(state.invitations, [&](const auto& entry) {
+        return entry.second.expires_at <= event.occurred_at_us();
+      });
+      state.invitations[p->invitation_id()->str()] = {p->member_id()->str(), p->expires_at_us()};
+      return Status::Ok();
+    }
+    case fb::Payload::MemberPasswordSet: {
+      const auto* p = event.payload_as_MemberPasswordSet();
+      if (p->member_id() == nullptr || p->credential_id() == nullptr) {
+        return Status::Corruption("MemberPasswordSet without member_id or credential_id");
+      }
+      if (p->invitation_id() != nullptr) state.invitations.erase(p->invitation_id()->str());
+      MemberState& member = state.members[p->member_id()->str()];
+      member.password_credential = p->credential_id()->str();
+      return Status::Ok();
+    }
+    case fb::Payload::MemberSignedIn: {
+      const auto* p = event.payload_as_MemberSignedIn();
+      if (p->member_id() == nullptr || p->session_id() == nullptr) {
+        return Status::Corruption("MemberSignedIn without member_id or session_id");
+      }
+      MemberState& member = state.members[p->member_id()->str()];
+      std::erase_if(member.sessions, [&](const SessionState& s) {
+        const bool over = s.expires_at <= event.occurred_at_us();
+        if (over) state.session_members.erase(s.id);
+        return over;
+      });
+      if (member.sessions.size() >= kMaxSessionsPerMember) {
+        state.session_members.erase(member.sessions.front().id);
+        member.sessions.erase(member.sessions.begin());
+      }
+      member.sessions.push_back(
+          {p->session_id()->str(), event.occurred_at_us(), p->expires_at_us()});
+      state.session_members[p->session_id()->str()] = p->member_id()->str();
+      return Status::Ok();
+    }
+    case fb::Payload::MemberSignedOut: {
+      const auto* p = event.payload_as_MemberSignedOut();
+      if (p->member_id() == nullptr || p->session_id() == nullptr) {
+        return Status::Corruption("MemberSignedOut without member_id or session_id");
+      }
+      auto it = state.members.find(p->member_id()->string_view());
+      if (it != state.members.end()) {
+        std::erase_if(it->second.sessions, [&](const SessionState& s) {
+          return s.id == p->session_id()->string_view();
+        });
+      }
+      state.session_members.erase(p->session_id()->str());
       return Status::Ok();
     }
     case fb::Payload::KeyCreated: {

@@ -57,9 +57,33 @@ struct GroupState {
 
 // A member (a human principal) and its groups. A removed member keeps its entry, with
 // no groups, so that its aggregate version continues if it is added again.
+// A member's live sign-in session (MemberSignedIn, not yet ended or expired).
+struct SessionState {
+  std::string id;
+  Micros started_at = 0;
+  Micros expires_at = 0;
+};
+
 struct MemberState {
   std::vector<std::string> groups;  // sorted, unique; empty = not a member (removed)
   uint64_t version = 0;
+  // The credential id of the member's password (credentials stream); empty = none set.
+  // Removing the member forgets its password and ends its sessions.
+  std::string password_credential;
+  std::vector<SessionState> sessions;  // oldest first; at most kMaxSessionsPerMember
+
+  const SessionState* FindSession(std::string_view id) const {
+    for (const SessionState& s : sessions) {
+      if (s.id == id) return &s;
+    }
+    return nullptr;
+  }
+};
+
+// An invitation to set a member's password, until it is used or expires.
+struct InvitationState {
+  std::string member_id;
+  Micros expires_at = 0;
 };
 
 // What a command id produced, so a retry is answered instead of applied twice.
@@ -76,12 +100,24 @@ struct CommandRecord {
 struct GroupDirectory {
   std::map<std::string, GroupState, std::less<>> groups;
   std::map<std::string, MemberState, std::less<>> members;
+  // Live sessions (MemberState::sessions) by id: the member each belongs to.
+  std::unordered_map<std::string, std::string> session_members;
 
   bool GroupExists(std::string_view id) const { return FindGroup(id) != nullptr; }
   // The group `id` unless it does not exist or was deleted.
   const GroupState* FindGroup(std::string_view id) const {
     auto it = groups.find(id);
     return it == groups.end() || it->second.deleted ? nullptr : &it->second;
+  }
+  // The live session `id` and its member, unless unknown, ended or expired at `now`.
+  std::pair<const SessionState*, std::string_view> FindSession(std::string_view id,
+                                                               Micros now) const {
+    auto it = session_members.find(std::string(id));
+    if (it == session_members.end()) return {nullptr, {}};
+    const MemberState* member = FindMember(it->second);
+    const SessionState* session = member ? member->FindSession(id) : nullptr;
+    if (session == nullptr || now >= session->expires_at) return {nullptr, {}};
+    return {session, it->second};
   }
   // The member `id` unless it does not exist or was removed.
   const MemberState* FindMember(std::string_view id) const {
@@ -110,6 +146,8 @@ struct OrgState : GroupDirectory {
   // in command_order, so ForgetCommandsBefore costs what it forgets.
   std::unordered_map<std::string, CommandRecord> commands;
   std::deque<std::pair<Micros, std::string>> command_order;
+  // Invitations neither used nor expired (expired ones are dropped as new ones come).
+  std::unordered_map<std::string, InvitationState> invitations;
 
   // KeyCreated.created_by of `key`.
   std::string_view CreatorOf(const KeyState& key) const {

@@ -64,6 +64,12 @@ std::string_view RejectionCodeName(RejectionCode code) {
       return "forbidden";
     case RejectionCode::kIdempotencyKeyReused:
       return "idempotency_key_reused";
+    case RejectionCode::kInvitationInvalid:
+      return "invitation_invalid";
+    case RejectionCode::kNoPassword:
+      return "no_password";
+    case RejectionCode::kSessionNotFound:
+      return "session_not_found";
   }
   return "unknown";
 }

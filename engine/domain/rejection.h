@@ -44,6 +44,10 @@ enum class RejectionCode : uint8_t {
   kForbidden,
   // A command id (Idempotency-Key) already used for a different request.
   kIdempotencyKeyReused,
+  // Member sign-in.
+  kInvitationInvalid,  // no such invitation, or it was used or has expired
+  kNoPassword,         // the member has set no password yet
+  kSessionNotFound,    // no such live session
 };
 
 // "org_not_found", "name_taken", "unknown_role", ...

@@ -27,7 +27,8 @@ constexpr std::string_view kActions[] = {
     "api_key.created",       "api_key.rotated", "api_key.revoked",     "api_key.expired",
     "api_key.group_updated", "group.created",   "group.rules_updated", "group.deleted",
     "member.groups_updated", "org.created",     "projector.skipped",   "event.fenced",
-    "writer.claimed"};
+    "writer.claimed",        "member.invited",  "member.password_set", "member.signed_in",
+    "member.signed_out"};
 
 enum class Format { kJson, kNdjson, kCsv };
 
@@ -99,6 +100,7 @@ struct AuditQuery {
   AuditFilter filter;
   size_t page_size = kDefaultPageSize;
   std::string page_token;
+  std::optional<Format> format;  // ?format=csv|ndjson|json: a link can ask for an export
 };
 
 std::variant<AuditQuery, HttpResponse> ParseQuery(const RoutedRequest& request) {
@@ -133,6 +135,16 @@ std::variant<AuditQuery, HttpResponse> ParseQuery(const RoutedRequest& request) 
       q.page_size = *size;
     } else if (name == "page_token") {
       q.page_token = value;
+    } else if (name == "format") {
+      if (value == "csv") {
+        q.format = Format::kCsv;
+      } else if (value == "ndjson") {
+        q.format = Format::kNdjson;
+      } else if (value == "json") {
+        q.format = Format::kJson;
+      } else {
+        return Problem(400, "invalid_request", "format must be json, ndjson or csv");
+      }
     } else {
       return Problem(400, "invalid_request", fmt::format("unknown query parameter '{}'", name));
     }
@@ -150,6 +162,9 @@ Format Negotiate(const HttpRequest& request) {
 // Every matching record, page by page, as NDJSON or CSV chunks.
 HttpResponse Export(ApiContext& ctx, std::string org, AuditFilter filter, Format format) {
   HttpResponse response;
+  response.SetHeader("Content-Disposition",
+                     fmt::format("attachment; filename=\"keytrail-audit-{}.{}\"", org,
+                                 format == Format::kCsv ? "csv" : "ndjson"));
   response.content_type =
       format == Format::kCsv ? "text/csv; charset=utf-8" : "application/x-ndjson";
   struct Cursor {
@@ -221,7 +236,7 @@ HttpResponse ListAuditHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto parsed = ParseQuery(request);
   if (auto* bad = std::get_if<HttpResponse>(&parsed)) return std::move(*bad);
   AuditQuery& q = std::get<AuditQuery>(parsed);
-  if (const Format format = Negotiate(request.http); format != Format::kJson) {
+  if (const Format format = q.format.value_or(Negotiate(request.http)); format != Format::kJson) {
     if (!q.page_token.empty()) {
       return Problem(400, "invalid_request", "an export has no pages; drop page_token");
     }

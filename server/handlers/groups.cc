@@ -286,8 +286,8 @@ HttpResponse AuthorizeAsOf(ApiContext& ctx, const Caller& caller,
   const std::string& id = key_id ? *key_id : caller.key_id;
   std::optional<model::KeyRecord> key;
   domain::Principal principal;
-  if (member) {
-    principal = domain::Principal::Member(*member);
+  if (member || (!key_id && caller.is_member())) {
+    principal = domain::Principal::Member(member ? *member : caller.member);
   } else {
     auto then = ctx.engine.queries().KeyAsOf(caller.org, id, at);
     if (!then.ok()) return StatusProblem(then.status());

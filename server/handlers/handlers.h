@@ -28,14 +28,20 @@ struct ApiContext {
   std::atomic<bool> ready{false};
   // Where requests that must block go (OffIoThread): org set-up, forwarding.
   BlockingLane blocking{4, 1024};
+  // Members' sessions, sign-in throttling.
+  MemberSessions sessions;
   // /readyz's answer, refreshed every second off the io threads (started by SetReady).
   ReadinessProbe readiness{[this] { return engine.CheckReady(options.max_projector_lag); },
                            std::chrono::seconds(1)};
 
   ApiContext(Engine& e, const Clock& c, ApiOptions o)
-      : engine(e), clock(c), options(std::move(o)) {}
+      : engine(e),
+        clock(c),
+        options(std::move(o)),
+        sessions(e, options.credentials, c, options.sessions) {}
 
-  // Authenticates the bearer key (counting failures): the caller, or the 401 to send.
+  // Authenticates the bearer key, or else a member's session cookie (counting
+  // failures): the caller, or the 401 (403 for a missing CSRF token) to send.
   std::variant<Caller, HttpResponse> Authenticated(const RoutedRequest& request);
 
   // Authenticates the bearer key (counting failures) and requires the caller's org to be
@@ -96,6 +102,15 @@ HttpResponse CreateOrgHandler(ApiContext& ctx, const RoutedRequest& request);
 // revocations: X-Keytrail-Stale-Seconds says for how long (seconds since the log stopped
 // answering). Nothing when the log answers (one atomic load).
 void MarkStale(const ApiContext& ctx, HttpResponse& response);
+
+// sessions.cc: members sign in
+HttpResponse InviteMemberHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse AcceptInvitationHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse SignInHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse CurrentSessionHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse SignOutHandler(ApiContext& ctx, const RoutedRequest& request);
+// console.cc: the embedded console (GET /console, /console/, /console/{path...})
+HttpResponse ConsoleHandler(ApiContext& ctx, const RoutedRequest& request);
 
 // verify.cc
 HttpResponse VerifyHandler(ApiContext& ctx, const RoutedRequest& request);

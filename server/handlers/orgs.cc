@@ -57,8 +57,8 @@ HttpResponse CreateOrgHandler(ApiContext& ctx, const RoutedRequest& request) {
   if (org_command_id.empty()) org_command_id = FreshCommandId();
 
   domain::CommandContext context{.org = *id,
-                                 .actor_kind = fb::ActorKind::Key,
-                                 .actor_id = caller.key_id,
+                                 .actor_kind = caller.actor_kind(),
+                                 .actor_id = caller.actor_id(),
                                  .command_hash = std::move(hash),
                                  .correlation_id = request.request_id,
                                  // authorized above: an admin of the bootstrap org; the

@@ -18,6 +18,7 @@ struct DevKafkaOptions {
   int brokers = 3;
   int partitions = 8;
   std::string topic = "keytrail.events";
+  std::string credentials_topic = "keytrail.credentials";
   std::string bootstrap_file;
 };
 
@@ -37,6 +38,11 @@ int RunDevKafka(const DevKafkaOptions& options) {
     fmt::print(stderr, "keytrail dev-kafka: {}\n", cluster.status().ToString());
     return kExitUnavailable;
   }
+  // Members' password and session hashes (keytrail serve --kafka-credentials-topic).
+  if (Status s = (*cluster)->CreateTopic(options.credentials_topic, options.partitions); !s.ok()) {
+    fmt::print(stderr, "keytrail dev-kafka: {}\n", s.ToString());
+    return kExitUnavailable;
+  }
   const std::string& servers = (*cluster)->bootstrap_servers();
   if (!options.bootstrap_file.empty()) {
     std::ofstream out(options.bootstrap_file, std::ios::trunc);
@@ -47,14 +53,16 @@ int RunDevKafka(const DevKafkaOptions& options) {
     }
   }
   fmt::print("{}\n", servers);
-  fmt::print(stderr,
-             "keytrail dev-kafka: mock Kafka cluster ({} brokers, topic {} with {} partitions) "
-             "at {}\n"
-             "  use: keytrail serve --kafka-brokers {}\n"
-             "  in-memory only; transactions are not enforced; ~5 MiB / 100k batches kept per "
-             "partition. Ctrl-C stops it; SIGUSR1 takes every broker down (connections "
-             "refused, data kept), SIGUSR2 brings them back.\n",
-             options.brokers, options.topic, options.partitions, servers, servers);
+  fmt::print(
+      stderr,
+      "keytrail dev-kafka: mock Kafka cluster ({} brokers, topics {} and {} with {} partitions) "
+      "at {}\n"
+      "  use: keytrail serve --kafka-brokers {}\n"
+      "  in-memory only; transactions are not enforced; ~5 MiB / 100k batches kept per "
+      "partition. Ctrl-C stops it; SIGUSR1 takes every broker down (connections "
+      "refused, data kept), SIGUSR2 brings them back.\n",
+      options.brokers, options.topic, options.credentials_topic, options.partitions, servers,
+      servers);
   std::fflush(stdout);
   int signal = 0;
   while (sigwait(&stop_signals, &signal) == 0 && (signal == SIGUSR1 || signal == SIGUSR2)) {
@@ -81,6 +89,9 @@ void AddDevKafka(CLI::App& app, int* rc) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_option("--topic", options->topic, "topic to create")->capture_default_str();
+  cmd->add_option("--credentials-topic", options->credentials_topic,
+                  "the second topic to create: members' password and session hashes")
+      ->capture_default_str();
   cmd->add_option("--bootstrap-file", options->bootstrap_file,
                   "also write the bootstrap servers to this file");
   cmd->callback([options, rc] { *rc = RunDevKafka(*options); });

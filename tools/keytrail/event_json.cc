@@ -112,6 +112,32 @@ json Payload(const fb::Envelope& event) {
            {"epoch", e->epoch()}};
       break;
     }
+    case fb::Payload::MemberInvited: {
+      const auto* e = event.payload_as_MemberInvited();
+      p = {{"member_id", Str(e->member_id())}, {"invitation_id", Str(e->invitation_id())}};
+      PutTime(p, "expires_at", e->expires_at_us());
+      break;
+    }
+    case fb::Payload::MemberPasswordSet: {
+      const auto* e = event.payload_as_MemberPasswordSet();
+      p = {{"member_id", Str(e->member_id())},
+           {"invitation_id", Str(e->invitation_id())},
+           {"credential_id", Str(e->credential_id())}};
+      break;
+    }
+    case fb::Payload::MemberSignedIn: {
+      const auto* e = event.payload_as_MemberSignedIn();
+      p = {{"member_id", Str(e->member_id())}, {"session_id", Str(e->session_id())}};
+      PutTime(p, "expires_at", e->expires_at_us());
+      break;
+    }
+    case fb::Payload::MemberSignedOut: {
+      const auto* e = event.payload_as_MemberSignedOut();
+      p = {{"member_id", Str(e->member_id())},
+           {"session_id", Str(e->session_id())},
+           {"reason", Str(e->reason())}};
+      break;
+    }
     case fb::Payload::NONE:
       break;
   }

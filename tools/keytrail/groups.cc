@@ -163,6 +163,19 @@ int RemoveMember(const GroupsOptions& o) {
   return out.exit_code;
 }
 
+// The link is shown once: the token in it sets the member's password.
+int InviteMember(const GroupsOptions& o) {
+  ApiOutcome out = CallApi(o.client, "POST", MemberPath(o) + "/invitations");
+  if (!out.ok()) return out.exit_code;
+  if (o.client.output == OutputFormat::kJson) {
+    PrintJson(out.body);
+  } else {
+    fmt::print("invitation for member {} (valid until {}, once); it is shown only now:\n{}\n", o.id,
+               Cell(out.body["expires_at"]), Cell(out.body["url"]));
+  }
+  return kExitOk;
+}
+
 // Exit 0 when allowed, 1 when denied (like a rejected request), so scripts can test it.
 int Authorize(const GroupsOptions& o) {
   json resource = {{"kind", o.kind}};
@@ -225,13 +238,16 @@ void AddGroups(CLI::App& app, int* rc) {
   Add(*groups, rc, "delete", "delete a group without live keys or members", DeleteGroup, "id",
       true);
 
-  CLI::App* members = app.add_subcommand("members", "set, list, remove members");
+  CLI::App* members = app.add_subcommand("members", "set, list, remove, invite members");
   members->require_subcommand(1);
   auto [mset, m] =
       Add(*members, rc, "set", "set a member's groups (adds it if new)", SetMember, "member", true);
   mset->add_option("--group", m->groups, "a group of the member; repeatable")->required();
   Add(*members, rc, "list", "list the org's members", ListMembers, nullptr, false);
   Add(*members, rc, "remove", "remove a member from all its groups", RemoveMember, "member", true);
+  // Not idempotent on purpose (a retry could not show the link again): no Idempotency-Key.
+  Add(*members, rc, "invite", "a one-time link (24 h) for the member to set its console password",
+      InviteMember, "member", false);
 
   auto [authorize, a] = Add(app, rc, "authorize",
                             "may a key, a member or the caller do an action on a resource? "

@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "engine/credential_store.h"
 #include "engine/engine.h"
 #include "events/kafka_event_log.h"
 #include "events/kafka_properties.h"
@@ -31,6 +32,7 @@
 #include "server/bootstrap.h"
 #include "server/http_server.h"
 #include "server/log.h"
+#include "server/wire_format.h"
 #include "tools/keytrail/commands.h"
 
 namespace keytrail::cli {
@@ -43,6 +45,7 @@ struct ServeOptions {
   std::string data_dir = "./var/keytrail";
   std::string kafka_brokers;
   std::string kafka_topic = "keytrail.events";
+  std::string kafka_credentials_topic = "keytrail.credentials";
   int kafka_timeout_ms = 10'000;
   std::string kafka_config;
   std::string kafka_group = "keytrail.writers";
@@ -59,7 +62,23 @@ struct ServeOptions {
   std::string bootstrap_org = "default";
   std::string bootstrap_token_file;
   std::string log_format = "human";
+  std::string session_idle_timeout = "30m";
+  std::string session_max_age = "12h";
+  std::string public_url;  // default: http:// and the bound listen address
+  std::string console_dir;
 };
+
+// Plain HTTP on a loopback address: the one case where the session cookie may go
+// without `Secure` (browsers would not send a Secure cookie back over plain HTTP).
+bool SecureCookie(const std::string& listen, const std::string& public_url) {
+  if (public_url.starts_with("https://")) return true;
+  if (!public_url.empty() && !public_url.starts_with("http://127.") &&
+      !public_url.starts_with("http://localhost") && !public_url.starts_with("http://[::1]")) {
+    return true;
+  }
+  return !(listen.starts_with("127.") || listen.starts_with("localhost:") ||
+           listen.starts_with("[::1]:"));
+}
 
 // The file --bootstrap-token-file names. Opened (mode 0600) before bootstrapping, so
 // an unwritable path fails the start before a token exists; a symlink is refused (the
@@ -162,6 +181,49 @@ bool ShouldBootstrapHere(const Engine& engine, const std::string& org,
   return false;
 }
 
+// The first start's invitation for member "admin" (group admin), printed next to the
+// bootstrap key, or written to <token file>.invite (mode 0600) when the key goes to a
+// file. A failure is logged, not fatal: an admin key can invite later
+// (`keytrail members invite admin`).
+void InviteFirstAdmin(Engine& engine, CredentialStore& credentials, const std::string& org,
+                      const std::string& base, const std::string& token_file) {
+  domain::CommandContext context{.org = org,
+                                 .command_id = "bootstrap:admin-member",
+                                 .authorize = false};  // the system sets up its own org
+  auto member = engine.Execute(context, domain::SetMemberGroups{"admin", {"admin"}});
+  if (!member.ok() || member->kind == CommandOutcome::Kind::kRejected) {
+    Log(LogLevel::kError, "cannot add the first admin member",
+        {{"error", member.ok() ? member->rejection->message : member.status().ToString()}});
+    return;
+  }
+  context.command_id.clear();
+  auto invited = server::InviteMember(engine, credentials, context, "admin",
+                                      SystemClock::Instance().NowMicros());
+  if (!invited.ok() || std::holds_alternative<domain::Rejection>(*invited)) {
+    Log(LogLevel::kError, "cannot invite the first admin member",
+        {{"error", invited.ok() ? std::get<domain::Rejection>(*invited).message
+                                : invited.status().ToString()}});
+    return;
+  }
+  const Secret url(server::InvitationUrl(base, std::get<server::Invitation>(*invited).token));
+  if (!token_file.empty()) {
+    TokenFile file;
+    Status s = file.Open(token_file + ".invite");
+    if (s.ok()) s = file.Write(url);
+    if (s.ok()) {
+      fmt::print(
+          "keytrail: member 'admin' sets its console password through the link in "
+          "{}.invite (valid 24 h, once)\n",
+          token_file);
+      return;
+    }
+    Log(LogLevel::kError, "cannot write the invitation file; it is on stdout only",
+        {{"error", s.ToString()}});
+  }
+  fmt::print("keytrail: member 'admin' sets its console password at (valid 24 h, once):\n{}\n",
+             url.reveal());
+}
+
 int RunServe(const ServeOptions& options) {
   server::LogFormat format;
   if (!server::ParseLogFormat(options.log_format, &format)) {
@@ -232,6 +294,43 @@ int RunServe(const ServeOptions& options) {
   auto views = projections::OpenRocksViewStore((data_dir / "views").string());
   if (!views.ok()) return Fail("cannot open the views", views.status());
 
+  // Members' password and session hashes: their own stream (engine/credential_store.h).
+  std::unique_ptr<events::EventLog> credentials_log;
+  if (kafka) {
+    events::KafkaEventLog::Options kafka_options;
+    kafka_options.properties = kafka_properties;
+    kafka_options.brokers = options.kafka_brokers;
+    kafka_options.topic = options.kafka_credentials_topic;
+    kafka_options.timeout = std::chrono::milliseconds(options.kafka_timeout_ms);
+    kafka_options.log = kafka_log;
+    auto opened = events::KafkaEventLog::Open(kafka_options);
+    if (opened.ok()) {
+      credentials_log = std::move(opened).value();
+    } else {
+      Log(LogLevel::kWarn, "no credentials topic: members cannot sign in",
+          {{"topic", options.kafka_credentials_topic}, {"error", opened.status().ToString()}});
+    }
+  } else {
+    std::filesystem::create_directories(data_dir / "credentials", ec);
+    auto opened = events::LocalEventLog::Open({.path = (data_dir / "credentials").string()});
+    if (!opened.ok()) return Fail("cannot open the credentials log", opened.status());
+    credentials_log = std::move(opened).value();
+  }
+  std::unique_ptr<CredentialStore> credentials;
+  if (credentials_log) {
+    auto opened = CredentialStore::Open(*credentials_log, SystemClock::Instance());
+    if (!opened.ok()) return Fail("cannot read the credentials stream", opened.status());
+    credentials = std::move(opened).value();
+  }
+  const auto idle_timeout = server::ParseDuration(options.session_idle_timeout);
+  const auto max_age = server::ParseDuration(options.session_max_age);
+  if (!idle_timeout || *idle_timeout <= 0 || !max_age || *max_age <= 0) {
+    fmt::print(stderr,
+               "keytrail serve: --session-idle-timeout and --session-max-age are durations "
+               "such as 90s, 30m, 12h\n");
+    return kExitUsage;
+  }
+
   Engine::Options engine_options;
   engine_options.domain.max_active_keys = options.key_quota;
   engine_options.idempotency_window =
@@ -246,7 +345,13 @@ int RunServe(const ServeOptions& options) {
                   {.bootstrap_org = options.bootstrap_org,
                    .max_projector_lag = options.ready_max_lag,
                    .forward = {.node_id = node_id,
-                               .timeout = std::chrono::milliseconds(options.kafka_timeout_ms)}});
+                               .timeout = std::chrono::milliseconds(options.kafka_timeout_ms)},
+                   .credentials = credentials.get(),
+                   .sessions = {.idle_timeout = *idle_timeout,
+                                .max_age = *max_age,
+                                .secure_cookie = SecureCookie(options.listen, options.public_url)},
+                   .public_url = options.public_url,
+                   .console_dir = options.console_dir});
   server::HttpServer::Options http_options;
   http_options.listen = options.listen;
   http_options.threads = options.threads;
@@ -343,6 +448,12 @@ int RunServe(const ServeOptions& options) {
         std::fflush(stdout);
         Log(LogLevel::kInfo, "bootstrapped",
             {{"org", options.bootstrap_org}, {"key_id", bootstrap->key_id}});
+        if (credentials) {
+          const std::string base =
+              options.public_url.empty() ? "http://" + (*http)->address() : options.public_url;
+          InviteFirstAdmin(**engine, *credentials, options.bootstrap_org, base,
+                           options.bootstrap_token_file);
+        }
         break;
       }
       case server::BootstrapResult::Kind::kAlreadyDone:
@@ -374,6 +485,8 @@ int RunServe(const ServeOptions& options) {
   group.reset();  // leave the group first: the partitions move on at once
   (*http)->Shutdown(std::chrono::seconds(10));
   engine->reset();  // stops the writers; every answered command is already durable
+  credentials.reset();
+  credentials_log.reset();
   views->reset();
   log.reset();
   Log(LogLevel::kInfo, "stopped");
@@ -448,6 +561,22 @@ void AddServe(CLI::App& app, int* rc) {
   cmd->add_option("--bootstrap-token-file", options->bootstrap_token_file,
                   "write the bootstrap admin key here (mode 0600; not a symlink) on the first "
                   "start, instead of printing it");
+  cmd->add_option("--session-idle-timeout", options->session_idle_timeout,
+                  "a console session ends after this long without a request (e.g. 30m)")
+      ->capture_default_str();
+  cmd->add_option("--session-max-age", options->session_max_age,
+                  "a console session ends this long after sign-in, used or not (e.g. 12h)")
+      ->capture_default_str();
+  cmd->add_option("--public-url", options->public_url,
+                  "the URL people open the console at, for invitation links (default: http:// "
+                  "and the listen address); https:// makes the session cookie Secure");
+  cmd->add_option("--console-dir", options->console_dir,
+                  "serve the console from this directory (node web/build.mjs --out DIR) instead "
+                  "of the copy built in: for developing the console");
+  cmd->add_option("--kafka-credentials-topic", options->kafka_credentials_topic,
+                  "Kafka topic of members' password and session hashes (must exist; without it "
+                  "members cannot sign in)")
+      ->capture_default_str();
   cmd->add_option("--log-format", options->log_format, "human or json")
       ->check(CLI::IsMember({"human", "json"}))
       ->capture_default_str();
