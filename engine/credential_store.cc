@@ -36,7 +36,7 @@ Result<Credential> Decode(const std::string& bytes) {
   if (record->id() == nullptr || record->org() == nullptr || record->hash() == nullptr ||
       record->kind() == fb::CredentialKind::Unknown ||
       static_cast<uint8_t>(record->kind()) > static_cast<uint8_t>(fb::CredentialKind::MAX)) {
-    return Status::Corruption("a credentials record without id, org, hash or kind");
+    return Status::Corruption("a credentials record without id, org, hash or a known kind");
   }
   Credential c;
   c.id = record->id()->str();
@@ -59,7 +59,8 @@ std::string MapKey(std::string_view org, std::string_view id) {
 }  // namespace
 
 Result<std::unique_ptr<CredentialStore>> CredentialStore::Open(events::EventLog& log,
-                                                               const Clock& clock) {
+                                                               const Clock& clock,
+                                                               std::chrono::milliseconds wait) {
   std::unique_ptr<CredentialStore> store(new CredentialStore(log, clock));
   for (int32_t p = 0; p < log.PartitionCount(); ++p) {
     auto reader = log.OpenReader(p, 0);
@@ -72,16 +73,14 @@ Result<std::unique_ptr<CredentialStore>> CredentialStore::Open(events::EventLog&
     if (!end.ok()) return end.status();
     int64_t read = 0;
     while (read < *end) {
-      auto records = store->readers_[p]->Next(kReadBatch, std::chrono::milliseconds(1000));
+      auto records = store->readers_[p]->Next(kReadBatch, wait);
       if (!records.ok()) return records.status();
       if (records->empty()) {
         return Status::Unavailable("the credentials stream did not deliver its records in time");
       }
       for (const events::LogRecord& record : *records) {
         read = record.offset + 1;
-        auto credential = Decode(record.value);
-        if (!credential.ok()) return credential.status();  // fail-stop, as the projector
-        store->Insert(std::move(credential).value());
+        store->Apply(record);
       }
     }
   }
@@ -125,17 +124,27 @@ void CredentialStore::Insert(Credential credential) {
   by_id_.insert_or_assign(std::move(key), std::move(credential));
 }
 
+void CredentialStore::Apply(const events::LogRecord& record) {
+  auto credential = Decode(record.value);
+  if (!credential.ok()) {
+    skipped_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  Insert(std::move(credential).value());
+}
+
 void CredentialStore::Follow() {
   Micros next_prune = clock_.NowMicros() + kPruneEvery;
   while (!stop_) {
     for (auto& reader : readers_) {
       if (stop_) return;
       auto records = reader->Next(kReadBatch, kFollowWait);
-      if (!records.ok()) continue;  // the log's breaker reports an outage; try again
-      for (const events::LogRecord& record : *records) {
-        auto credential = Decode(record.value);
-        if (credential.ok()) Insert(std::move(credential).value());
+      if (!records.ok()) {  // the log's breaker reports an outage; try again soon
+        read_errors_.fetch_add(1, std::memory_order_relaxed);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
       }
+      for (const events::LogRecord& record : *records) Apply(record);
     }
     if (const Micros now = clock_.NowMicros(); now >= next_prune) {
       next_prune = now + kPruneEvery;

@@ -31,6 +31,8 @@ namespace keytrail {
 
 enum class CredentialKind : uint8_t { kInvitation = 1, kPassword = 2, kSession = 3 };
 
+// One record of the stream: a hash that proves a member's invitation, password or
+// session, named by `id` in the org's events.
 struct Credential {
   std::string id;
   std::string org;
@@ -42,9 +44,15 @@ struct Credential {
 
 class CredentialStore {
  public:
-  // Reads every partition of `log` from its start, then follows it on a thread of its
-  // own. Borrows log and clock; they must outlive the store.
-  static Result<std::unique_ptr<CredentialStore>> Open(events::EventLog& log, const Clock& clock);
+  // Reads every partition of `log` from its start (waiting up to `wait` for records the
+  // log says it holds), then follows it on a thread of its own: records appear here
+  // within ~50 ms of being durable. A record this build cannot read (corrupt, or of a
+  // kind a newer keytrail wrote) is skipped and counted (skipped()), at start and after,
+  // alike; read errors while following are retried every 100 ms and counted. Borrows log
+  // and clock; they must outlive the store. Errors: the log's.
+  static Result<std::unique_ptr<CredentialStore>> Open(
+      events::EventLog& log, const Clock& clock,
+      std::chrono::milliseconds wait = std::chrono::seconds(10));
   ~CredentialStore();
   CredentialStore(const CredentialStore&) = delete;
   CredentialStore& operator=(const CredentialStore&) = delete;
@@ -56,11 +64,14 @@ class CredentialStore {
   std::optional<Credential> Find(std::string_view org, std::string_view id) const;
   // Credentials held in memory.
   size_t size() const;
+  // Records skipped as unreadable, and read errors while following.
+  size_t skipped() const { return skipped_.load(std::memory_order_relaxed); }
+  size_t read_errors() const { return read_errors_.load(std::memory_order_relaxed); }
 
  private:
   CredentialStore(events::EventLog& log, const Clock& clock) : log_(log), clock_(clock) {}
-  Status CatchUp(std::chrono::milliseconds wait);
   void Insert(Credential credential);
+  void Apply(const events::LogRecord& record);  // decode, then Insert or count as skipped
   void Follow();
 
   events::EventLog& log_;
@@ -69,6 +80,8 @@ class CredentialStore {
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, Credential> by_id_;  // guarded by mu_
   std::atomic<bool> stop_{false};
+  std::atomic<size_t> skipped_{0};
+  std::atomic<size_t> read_errors_{0};
   std::thread follower_;
 };
 

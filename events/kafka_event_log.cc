@@ -334,6 +334,11 @@ Result<std::vector<int64_t>> KafkaEventLog::Produce(std::string_view org,
   if (events.empty()) return std::vector<int64_t>{};
   HeaderLists headers(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
+    if (!impl_->options.envelopes) {
+      headers[i] = rd_kafka_headers_new(1);
+      AddHeader(headers[i], "content-type", "application/x-flatbuffers");
+      continue;
+    }
     auto h = CloudEventHeaders(org, events[i], impl_->options.source);
     if (!h.ok()) {
       return Status::InvalidArgument(fmt::format("kafka: event {} of {} not appended: {}", i,

@@ -43,6 +43,9 @@ class KafkaEventLog final : public EventLog {
     // librdkafka properties for every client this log makes (producer and readers),
     // applied after keytrail's own: security.protocol, sasl.*, ssl.*, timeouts.
     KafkaProperties properties;
+    // Records are keytrail event envelopes, checked and given CloudEvents headers. Off
+    // for a stream of other records (the credentials stream): appended as they are.
+    bool envelopes = true;
   };
 
   // Connects and reads the topic's partition count, within options.timeout.

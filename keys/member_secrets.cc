@@ -76,10 +76,21 @@ bool VerifyPassword(std::string_view password, std::string_view hash) {
   return crypto_pwhash_str_verify(terminated.c_str(), password.data(), password.size()) == 0;
 }
 
-MemberToken IssueMemberToken(Random& random, std::string_view org) {
-  EnsureSodium();
+bool AcceptablePasswordLength(std::string_view password) {
+  if (password.size() > kMaxPasswordLength * 4) return false;
+  size_t characters = 0;
+  for (char c : password) characters += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return characters >= kMinPasswordLength && characters <= kMaxPasswordLength;
+}
+
+std::string RandomId(Random& random) {
   std::array<uint8_t, kMemberIdBytes> id{};
   random.Fill(id);
+  return Hex(id.data(), id.size());
+}
+
+MemberToken IssueMemberToken(Random& random, std::string_view org) {
+  EnsureSodium();
   std::array<uint8_t, kMemberSecretBytes> secret{};
   random.Fill(secret);
   std::array<char, kMemberSecretChars + 1> encoded{};
@@ -88,7 +99,7 @@ MemberToken IssueMemberToken(Random& random, std::string_view org) {
   sodium_memzero(secret.data(), secret.size());
   const std::string_view secret_text(encoded.data(), kMemberSecretChars);
   MemberToken token;
-  token.id = Hex(id.data(), id.size());
+  token.id = RandomId(random);
   token.hash = SecretHashHex(secret_text);
   std::string text;
   text.reserve(org.size() + token.id.size() + kMemberSecretChars + 2);

@@ -16,8 +16,11 @@
 
 namespace keytrail {
 
-inline constexpr size_t kMinPasswordLength = 12;
-inline constexpr size_t kMaxPasswordLength = 1024;
+inline constexpr size_t kMinPasswordLength = 12;    // characters (Unicode code points)
+inline constexpr size_t kMaxPasswordLength = 1024;  // characters
+
+// Whether `password` (UTF-8) has kMinPasswordLength..kMaxPasswordLength characters.
+bool AcceptablePasswordLength(std::string_view password);
 
 // The Argon2id hash of `password` in libsodium's self-describing string form
 // ($argon2id$v=19$m=...,t=...,p=...$salt$hash), with libsodium's "interactive" limits
@@ -34,6 +37,9 @@ struct MemberToken {
   std::string hash;  // SHA-256 of the secret, hex
 };
 MemberToken IssueMemberToken(Random& random, std::string_view org);
+
+// A new random id (32 lower-case hex digits), e.g. for a password credential.
+std::string RandomId(Random& random);
 
 // The parts of a presented member token.
 struct ParsedMemberToken {

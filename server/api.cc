@@ -62,7 +62,7 @@ std::variant<Caller, HttpResponse> ApiContext::Authenticated(const RoutedRequest
     return std::move(failure->response);
   }
   Caller& caller = std::get<Caller>(authenticated);
-  request.principal = caller.actor_id();
+  request.principal = caller.is_member() ? "member:" + caller.member : caller.key_id;
   return std::move(caller);
 }
 
@@ -197,6 +197,22 @@ Api::Api(Engine& engine, const Clock& clock, ApiOptions options)
 
 Api::~Api() = default;
 
+void Api::SetPublicUrl(std::string url) {
+  std::lock_guard lock(context_->public_url_mu);
+  if (context_->options.public_url.empty()) context_->public_url = std::move(url);
+}
+
+void Api::Stop() {
+  context_->hashing.Stop();
+  context_->blocking.Stop();
+}
+
+std::string ApiContext::PublicUrl(const HttpRequest& request) const {
+  std::lock_guard lock(public_url_mu);
+  if (!public_url.empty()) return public_url;
+  return "http://" + std::string(request.Header("host").value_or("localhost"));
+}
+
 void Api::SetReady(bool ready) {
   if (ready) context_->readiness.Start();
   context_->ready.store(ready, std::memory_order_release);
@@ -236,16 +252,33 @@ HttpResponse Api::Handle(const HttpRequest& request) {
         route = match.route->pattern;
         RoutedRequest routed{request, std::move(match.params), std::move(split->query), request_id};
         if (NeedsForwarding(context_->engine, request, route, routed.Param("org"))) {
+          // A sign-in is counted by its client's address here, where the address is
+          // known (the writer sees this node's), and by its member there.
+          const bool sign_in = route == "/v1/sessions";
+          const std::string address(ClientAddress(request.remote));
+          if (sign_in) {
+            if (auto wait = context_->sessions.BeginAttempt({}, {}, address)) {
+              response = Problem(429, "too_many_attempts",
+                                 "too many failed sign-ins; wait before trying again");
+              response.SetHeader("Retry-After", std::to_string(*wait));
+              Finish({request.method, route, std::move(request_id), "-", request.remote, start},
+                     response);
+              return response;
+            }
+          }
           // Another node writes this org: the one-hop forward waits on the network, so
           // it runs on the blocking lane. The request is copied: it outlives this call.
-          response = OffIoThread(
-              context_->blocking, [this, request, route, org = std::string(routed.Param("org"))] {
-                auto forwarded = ForwardToWriter(context_->engine, context_->options.forward,
-                                                 request, route, org);
-                if (forwarded) return std::move(*forwarded);
-                // This node took the partition over meanwhile: the client retries here.
-                return StatusProblem(Status::Unavailable("the partition's writer moved; retry"));
-              });
+          response = OffIoThread(context_->blocking, [this, request, route, sign_in, address,
+                                                      org = std::string(routed.Param("org"))] {
+            auto forwarded =
+                ForwardToWriter(context_->engine, context_->options.forward, request, route, org);
+            if (forwarded && sign_in && forwarded->status == 201) {
+              context_->sessions.AttemptSucceeded({}, {}, address);
+            }
+            if (forwarded) return std::move(*forwarded);
+            // This node took the partition over meanwhile: the client retries here.
+            return StatusProblem(Status::Unavailable("the partition's writer moved; retry"));
+          });
         } else {
           response = match.route->handler(routed);
         }

@@ -75,6 +75,12 @@ class Api {
 
   // /readyz answers 200 only while ready.
   void SetReady(bool ready);
+  // The URL invitation links start with, unless ApiOptions::public_url gave one (keytrail
+  // serve: http:// and the address it bound).
+  void SetPublicUrl(std::string url);
+  // Finishes the work queued off the io threads (org set-ups, forwards, password hashes)
+  // and takes no more: call after the transport stopped, before the engine goes.
+  void Stop();
 
   const Router& router() const { return router_; }
   Metrics& metrics();

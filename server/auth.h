@@ -28,6 +28,7 @@ struct Caller {
   std::string key_id;      // text form; empty for a member
   std::string member;      // the signed-in member; empty for a key
   std::string session_id;  // the member's session
+  std::string csrf_token;  // the session's CSRF token
   std::string org;
   std::string group;
   bool scim = false;         // the key holds the "scim" permission

@@ -8,13 +8,17 @@ BlockingLane::BlockingLane(int threads, size_t max_queued) : max_queued_(max_que
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
 }
 
-BlockingLane::~BlockingLane() {
+BlockingLane::~BlockingLane() { Stop(); }
+
+void BlockingLane::Stop() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
-  for (std::thread& thread : threads_) thread.join();
+  for (std::thread& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
 }
 
 bool BlockingLane::Run(std::function<void()> job) {

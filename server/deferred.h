@@ -33,8 +33,10 @@ class BlockingLane {
   BlockingLane(const BlockingLane&) = delete;
   BlockingLane& operator=(const BlockingLane&) = delete;
 
-  // Queues `job`; false (and `job` is dropped) when the queue is full.
+  // Queues `job`; false (and `job` is dropped) when the queue is full or stopped.
   bool Run(std::function<void()> job);
+  // Runs what is queued, takes no more, and joins. Idempotent; one thread at a time.
+  void Stop();
 
  private:
   void Loop();

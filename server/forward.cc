@@ -5,8 +5,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "keys/member_secrets.h"
 #include "server/http_client.h"
 #include "server/log.h"
+#include "server/member_sessions.h"
 #include "server/problem.h"
 
 namespace keytrail::server {
@@ -22,13 +24,25 @@ bool IsCommand(std::string_view method, std::string_view route) {
          !route.starts_with("/v1/check");
 }
 
-// The org a command acts on: the {org} of its path, or the "id" of a new org.
+std::string StringMember(const HttpRequest& request, const char* name) {
+  const nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+  if (!body.is_object() || !body.contains(name) || !body[name].is_string()) return "";
+  return body[name].get<std::string>();
+}
+
+// The org a command acts on: the {org} of its path, the "id" of a new org, the "org" of
+// a sign-in, or the org a member token names (an invitation's, the session's cookie).
 std::string OrgOf(const HttpRequest& request, std::string_view route, std::string_view org) {
   if (!org.empty()) return std::string(org);
-  if (route != "/v1/orgs") return "";
-  const nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
-  if (!body.is_object() || !body.contains("id") || !body["id"].is_string()) return "";
-  return body["id"].get<std::string>();
+  if (route == "/v1/orgs") return StringMember(request, "id");
+  if (route == "/v1/sessions") return StringMember(request, "org");
+  std::optional<ParsedMemberToken> token;
+  if (route == "/v1/invitations/accept") {
+    token = ParseMemberToken(StringMember(request, "token"));
+  } else if (route == "/v1/sessions/current") {
+    token = ParseMemberToken(MemberSessions::CookieOf(request).value_or(""));
+  }
+  return token ? token->org : "";
 }
 
 HttpResponse Unavailable(std::string_view code, std::string detail) {
@@ -38,6 +52,8 @@ HttpResponse Unavailable(std::string_view code, std::string detail) {
 }
 
 }  // namespace
+
+bool IsForwarded(const HttpRequest& request) { return request.Header(kForwardedBy).has_value(); }
 
 bool NeedsForwarding(const Engine& engine, const HttpRequest& request, std::string_view route,
                      std::string_view org_param) {
@@ -73,7 +89,8 @@ std::optional<HttpResponse> ForwardToWriter(const Engine& engine, const ForwardO
   }
   std::vector<std::pair<std::string, std::string>> headers = {
       {std::string(kForwardedBy), options.node_id}};
-  for (std::string_view name : {"authorization", "idempotency-key", "x-request-id", "accept"}) {
+  for (std::string_view name :
+       {"authorization", "idempotency-key", "x-request-id", "accept", "cookie", "x-csrf-token"}) {
     if (auto value = request.Header(name)) headers.emplace_back(name, *value);
   }
   auto reply = client->Send(request.method, request.target, request.body, headers);
@@ -91,7 +108,8 @@ std::optional<HttpResponse> ForwardToWriter(const Engine& engine, const ForwardO
   for (const auto& [name, value] : reply->headers) {
     std::string lower = name;
     for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (lower == "location" || lower == "retry-after" || lower == "www-authenticate") {
+    if (lower == "location" || lower == "retry-after" || lower == "www-authenticate" ||
+        lower == "set-cookie") {
       response.SetHeader(name, value);
     }
   }

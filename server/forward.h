@@ -1,9 +1,11 @@
 // Any node takes any request (several nodes on one Kafka cluster): reads and verifies
 // are answered from this node's replica, and a command for an org whose partition
 // another node writes is sent on to that node (its advertised URL, from its claim in the
-// log), one hop, with the caller's Authorization, Idempotency-Key and X-Request-Id. The
-// writer's answer comes back unchanged, plus Keytrail-Served-By. A retried command with
-// the same Idempotency-Key is answered, not applied twice, wherever it lands.
+// log), one hop, with the caller's Authorization, Idempotency-Key, X-Request-Id, and a
+// member's session cookie and X-CSRF-Token. The org is the path's {org}, a new org's id,
+// a sign-in's org, or the org an invitation token or session cookie names. The writer's
+// answer comes back unchanged (with its Set-Cookie), plus Keytrail-Served-By. A retried command
+// with the same Idempotency-Key is answered, not applied twice, wherever it lands.
 //
 // A forwarded request carries Keytrail-Forwarded-By and is never forwarded again: if the
 // partition moved meanwhile, the answer is 503 with Retry-After, as it is while no node
@@ -25,6 +27,9 @@ struct ForwardOptions {
   std::string node_id;  // this node, in Keytrail-Forwarded-By
   std::chrono::milliseconds timeout{10000};
 };
+
+// Whether another node forwarded the request here (it carries Keytrail-Forwarded-By).
+bool IsForwarded(const HttpRequest& request);
 
 // Whether ForwardToWriter would send the request elsewhere (or refuse it): a command
 // whose org's partition this node does not write. No I/O.

@@ -16,9 +16,14 @@ AuthFailure Unauthenticated(std::string_view why) {
 
 bool ChangesState(std::string_view method) { return method != "GET" && method != "HEAD"; }
 
+std::string MemberKey(std::string_view org, std::string_view member) {
+  return fmt::format("m:{}/{}", org, member);
+}
+std::string AddressKey(std::string_view address) { return fmt::format("a:{}", address); }
+
 }  // namespace
 
-Result<std::variant<Invitation, domain::Rejection>> InviteMember(
+Result<std::variant<Invitation, domain::Rejection>> IssueInvitation(
     Engine& engine, CredentialStore& credentials, const domain::CommandContext& context,
     const std::string& member, Micros now) {
   MemberToken token = IssueMemberToken(SystemRandom(), context.org);
@@ -40,7 +45,17 @@ std::string InvitationUrl(std::string_view base, const Secret& token) {
   return fmt::format("{}/console/invite#{}", base, token.reveal());
 }
 
+std::string_view ClientAddress(std::string_view remote) {
+  if (remote.starts_with('[')) {  // [v6]:port
+    const size_t end = remote.find(']');
+    return end == std::string_view::npos ? remote : remote.substr(1, end - 1);
+  }
+  const size_t colon = remote.rfind(':');
+  return colon == std::string_view::npos ? remote : remote.substr(0, colon);
+}
+
 std::optional<std::string_view> MemberSessions::CookieOf(const HttpRequest& request) {
+  std::optional<std::string_view> found;
   for (const HttpHeader& header : request.headers) {
     if (header.name != "cookie") continue;
     std::string_view rest = header.value;
@@ -50,12 +65,14 @@ std::optional<std::string_view> MemberSessions::CookieOf(const HttpRequest& requ
       rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
       while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
       const size_t eq = pair.find('=');
-      if (eq != std::string_view::npos && pair.substr(0, eq) == kSessionCookie) {
-        return pair.substr(eq + 1);
-      }
+      if (eq == std::string_view::npos) continue;
+      const std::string_view name = pair.substr(0, eq);
+      if (name != kSessionCookie && name != kSecureSessionCookie) continue;
+      if (found) return std::string_view();  // two session cookies: neither counts
+      found = pair.substr(eq + 1);
     }
   }
-  return std::nullopt;
+  return found;
 }
 
 std::string MemberSessions::CsrfToken(std::string_view secret_hash) {
@@ -114,6 +131,7 @@ std::variant<Caller, AuthFailure> MemberSessions::Authenticate(const HttpRequest
   caller.org = token->org;
   caller.member = std::move(member_id);
   caller.session_id = token->id;
+  caller.csrf_token = CsrfToken(token->hash);
   return caller;
 }
 
@@ -134,32 +152,39 @@ void MemberSessions::Count(const std::string& key, Micros now) {
   ++f.count;
 }
 
-std::optional<int64_t> MemberSessions::RetryAfter(std::string_view org, std::string_view member,
-                                                  std::string_view address) {
+std::optional<int64_t> MemberSessions::BeginAttempt(std::string_view org, std::string_view member,
+                                                    std::string_view address) {
   const Micros now = clock_.NowMicros();
+  const std::string by_member = member.empty() ? std::string() : MemberKey(org, member);
+  const std::string by_address = address.empty() ? std::string() : AddressKey(address);
   std::lock_guard lock(mu_);
-  auto by_member = Throttled(fmt::format("m:{}/{}", org, member), now);
-  auto by_address = Throttled(fmt::format("a:{}", address), now);
-  if (by_member && by_address) return std::max(*by_member, *by_address);
-  return by_member ? by_member : by_address;
-}
-
-void MemberSessions::RecordFailure(std::string_view org, std::string_view member,
-                                   std::string_view address) {
-  const Micros now = clock_.NowMicros();
-  std::lock_guard lock(mu_);
-  if (failures_.size() > 100'000) {  // bound the table against address floods
-    std::erase_if(failures_, [&](const auto& entry) {
-      return now - entry.second.window_start >= kFailureWindow;
-    });
+  std::optional<int64_t> wait;
+  for (const std::string* key : {&by_member, &by_address}) {
+    if (key->empty()) continue;
+    if (auto w = Throttled(*key, now)) wait = std::max(wait.value_or(0), *w);
   }
-  Count(fmt::format("m:{}/{}", org, member), now);
-  Count(fmt::format("a:{}", address), now);
+  if (wait) return wait;
+  if (failures_.size() >= kMaxTracked) {  // bound the table: drop what has expired, then
+    std::erase_if(failures_,              // single attempts
+                  [&](const auto& e) { return now - e.second.window_start >= kFailureWindow; });
+    if (failures_.size() >= kMaxTracked) {
+      std::erase_if(failures_, [](const auto& e) { return e.second.count <= 1; });
+    }
+  }
+  if (!by_member.empty()) Count(by_member, now);
+  if (!by_address.empty()) Count(by_address, now);
+  return std::nullopt;
 }
 
-void MemberSessions::RecordSuccess(std::string_view org, std::string_view member) {
+void MemberSessions::AttemptSucceeded(std::string_view org, std::string_view member,
+                                      std::string_view address) {
   std::lock_guard lock(mu_);
-  failures_.erase(fmt::format("m:{}/{}", org, member));
+  if (!member.empty()) failures_.erase(MemberKey(org, member));
+  if (address.empty()) return;
+  if (auto it = failures_.find(AddressKey(address));
+      it != failures_.end() && it->second.count > 0) {
+    --it->second.count;
+  }
 }
 
 void MemberSessions::Touch(std::string_view session_id) {
@@ -173,12 +198,12 @@ void MemberSessions::Forget(std::string_view session_id) {
 }
 
 std::string MemberSessions::SetCookie(std::string_view token) const {
-  return fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}", kSessionCookie,
-                     token, options_.max_age / kMicros, options_.secure_cookie ? "; Secure" : "");
+  return fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}", CookieName(), token,
+                     options_.max_age / kMicros, options_.secure_cookie ? "; Secure" : "");
 }
 
 std::string MemberSessions::ClearCookie() const {
-  return fmt::format("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}", kSessionCookie,
+  return fmt::format("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}", CookieName(),
                      options_.secure_cookie ? "; Secure" : "");
 }
 

@@ -26,7 +26,7 @@ class Policy {
   // managing the member, its groups must be within the caller's.
   std::optional<Denial> operator()(const InviteMember& c) const {
     if (auto d = Need(Action::kMembersManage, Resource::Org())) return d;
-    return MemberGroupsWithin(c.member_id);
+    return MemberGroupsWithin(c.member_id, "invite a member of");
   }
 
   // The token, the password or the session is the proof, checked before the command.
@@ -132,11 +132,12 @@ class Policy {
                 fmt::format("the caller may not {} with rules that grant more than it has", what));
   }
 
-  std::optional<Denial> MemberGroupsWithin(std::string_view member_id) const {
+  std::optional<Denial> MemberGroupsWithin(std::string_view member_id,
+                                           std::string_view verb = "take a member out of") const {
     const MemberState* member = state_.FindMember(member_id);
     if (member == nullptr) return std::nullopt;
     for (const std::string& group : member->groups) {
-      if (auto d = GroupWithinCaller(group, "take a member out of")) return d;
+      if (auto d = GroupWithinCaller(group, verb)) return d;
     }
     return std::nullopt;
   }

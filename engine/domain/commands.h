@@ -136,12 +136,15 @@ struct AcceptInvitation {
 
 // A member who proved its password starts session `session_id` (its secret's hash is
 // already on the credentials stream), valid until `expires_at`. Not authorized as a
-// principal: the password was the proof. At most kMaxSessionsPerMember live sessions;
-// the oldest ends when one more starts.
+// principal: the password was the proof. At most kMaxSessionsPerMember live sessions:
+// the oldest ends (MemberSignedOut, reason "replaced") when one more starts.
 struct StartSession {
   std::string member_id;
   std::string session_id;
   Micros expires_at = 0;
+  // The password credential that was checked: refused if the member's password changed
+  // since.
+  std::string password_credential;
 };
 
 // Ends a member's session before its expiry (sign-out). Not authorized as a principal:

@@ -324,14 +324,13 @@ class Decider {
   }
 
   Decision operator()(const AcceptInvitation& c) const {
-    auto it = state_.invitations.find(c.invitation_id);
-    if (it == state_.invitations.end() || it->second.expires_at <= now_ ||
-        state_.FindMember(it->second.member_id) == nullptr) {
+    const InvitationState* invitation = state_.FindInvitation(c.invitation_id, now_);
+    if (invitation == nullptr) {
       return Reject(RejectionCode::kInvitationInvalid,
-                    "the invitation is not valid: unknown, used or expired");
+                    "the invitation is not valid: unknown, used, voided or expired");
     }
     fb::MemberPasswordSetT p;
-    p.member_id = it->second.member_id;
+    p.member_id = invitation->member_id;
     p.invitation_id = c.invitation_id;
     p.credential_id = c.credential_id;
     return Events(Event(c.invitation_id, 2, std::move(p)));
@@ -342,17 +341,34 @@ class Decider {
     if (member == nullptr) {
       return Reject(RejectionCode::kMemberNotFound, fmt::format("no member '{}'", c.member_id));
     }
-    if (member->password_credential.empty()) {
-      return Reject(RejectionCode::kNoPassword, "the member has not set a password");
+    if (member->password_credential.empty() ||
+        member->password_credential != c.password_credential) {
+      return Reject(RejectionCode::kNoPassword,
+                    "the member has no password, or it changed since it was checked");
     }
     if (c.expires_at <= now_) {
       return Reject(RejectionCode::kInvalidExpiration, "a session must end in the future");
+    }
+    std::vector<NewEvent> events;
+    size_t live = 0;
+    for (const SessionState& s : member->sessions) live += s.expires_at > now_ ? 1 : 0;
+    if (live >= kMaxSessionsPerMember) {  // the oldest live one makes room
+      for (const SessionState& s : member->sessions) {
+        if (s.expires_at <= now_) continue;
+        fb::MemberSignedOutT out;
+        out.member_id = c.member_id;
+        out.session_id = s.id;
+        out.reason = "replaced";
+        events.push_back(Event(s.id, 2, std::move(out)));
+        break;
+      }
     }
     fb::MemberSignedInT p;
     p.member_id = c.member_id;
     p.session_id = c.session_id;
     p.expires_at_us = c.expires_at;
-    return Events(Event(c.session_id, 1, std::move(p)));
+    events.push_back(Event(c.session_id, 1, std::move(p)));
+    return events;
   }
 
   Decision operator()(const EndSession& c) const {

@@ -108,6 +108,12 @@ Result<KeyState*> ExistingKey(OrgState& state, const flatbuffers::String* key_id
   return &it->second;
 }
 
+// Ends every session of `member` (removal, a new password).
+void EndSessions(OrgState& state, MemberState& member) {
+  for (const SessionState& session : member.sessions) state.session_members.erase(session.id);
+  member.sessions.clear();
+}
+
 }  // namespace
 
 size_t OrgState::ActiveKeyCount(Micros now) const {
@@ -214,10 +220,13 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
         if (GroupState* group = MutableGroup(state, g)) ++group->members;
       }
       member.version = event.aggregate_version();
+      // Its invitations were for the member as it was: void them.
+      std::erase_if(state.invitations, [&](const auto& entry) {
+        return entry.second.member_id == p->member_id()->string_view();
+      });
       if (member.groups.empty()) {  // removed: no password, no session
         member.password_credential.clear();
-        for (const SessionState& session : member.sessions) state.session_members.erase(session.id);
-        member.sessions.clear();
+        EndSessions(state, member);
       }
       return Status::Ok();
     }
@@ -229,7 +238,10 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       std::erase_if(state.invitations, [&](const auto& entry) {
         return entry.second.expires_at <= event.occurred_at_us();
       });
-      state.invitations[p->invitation_id()->str()] = {p->member_id()->str(), p->expires_at_us()};
+      const auto member = state.members.find(p->member_id()->string_view());
+      state.invitations[p->invitation_id()->str()] = {
+          p->member_id()->str(), member == state.members.end() ? 0 : member->second.version,
+          p->expires_at_us()};
       return Status::Ok();
     }
     case fb::Payload::MemberPasswordSet: {
@@ -237,9 +249,14 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       if (p->member_id() == nullptr || p->credential_id() == nullptr) {
         return Status::Corruption("MemberPasswordSet without member_id or credential_id");
       }
-      if (p->invitation_id() != nullptr) state.invitations.erase(p->invitation_id()->str());
+      // A new password voids the member's other invitations and ends its sessions (one
+      // taken before a reset must not outlive it).
+      std::erase_if(state.invitations, [&](const auto& entry) {
+        return entry.second.member_id == p->member_id()->string_view();
+      });
       MemberState& member = state.members[p->member_id()->str()];
       member.password_credential = p->credential_id()->str();
+      EndSessions(state, member);
       return Status::Ok();
     }
     case fb::Payload::MemberSignedIn: {

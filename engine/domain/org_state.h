@@ -55,8 +55,6 @@ struct GroupState {
   size_t members = 0;    // members that have the group among theirs
 };
 
-// A member (a human principal) and its groups. A removed member keeps its entry, with
-// no groups, so that its aggregate version continues if it is added again.
 // A member's live sign-in session (MemberSignedIn, not yet ended or expired).
 struct SessionState {
   std::string id;
@@ -64,6 +62,8 @@ struct SessionState {
   Micros expires_at = 0;
 };
 
+// A member (a human principal) and its groups. A removed member keeps its entry, with
+// no groups, so that its aggregate version continues if it is added again.
 struct MemberState {
   std::vector<std::string> groups;  // sorted, unique; empty = not a member (removed)
   uint64_t version = 0;
@@ -80,9 +80,12 @@ struct MemberState {
   }
 };
 
-// An invitation to set a member's password, until it is used or expires.
+// An invitation to set a member's password, until it is used or expires. It is good
+// only for the member as it was invited (its version then): any change of the member's
+// groups, its removal, or a password set meanwhile voids it.
 struct InvitationState {
   std::string member_id;
+  uint64_t member_version = 0;
   Micros expires_at = 0;
 };
 
@@ -102,6 +105,18 @@ struct GroupDirectory {
   std::map<std::string, MemberState, std::less<>> members;
   // Live sessions (MemberState::sessions) by id: the member each belongs to.
   std::unordered_map<std::string, std::string> session_members;
+  // Invitations neither used, voided nor expired (expired ones are dropped as new ones
+  // come).
+  std::unordered_map<std::string, InvitationState> invitations;
+
+  // The pending invitation `id` at `now`, still good for its member; nullptr otherwise.
+  const InvitationState* FindInvitation(std::string_view id, Micros now) const {
+    auto it = invitations.find(std::string(id));
+    if (it == invitations.end() || now >= it->second.expires_at) return nullptr;
+    const MemberState* member = FindMember(it->second.member_id);
+    if (member == nullptr || member->version != it->second.member_version) return nullptr;
+    return &it->second;
+  }
 
   bool GroupExists(std::string_view id) const { return FindGroup(id) != nullptr; }
   // The group `id` unless it does not exist or was deleted.
@@ -146,8 +161,6 @@ struct OrgState : GroupDirectory {
   // in command_order, so ForgetCommandsBefore costs what it forgets.
   std::unordered_map<std::string, CommandRecord> commands;
   std::deque<std::pair<Micros, std::string>> command_order;
-  // Invitations neither used nor expired (expired ones are dropped as new ones come).
-  std::unordered_map<std::string, InvitationState> invitations;
 
   // KeyCreated.created_by of `key`.
   std::string_view CreatorOf(const KeyState& key) const {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <variant>
@@ -26,18 +27,28 @@ struct ApiContext {
   Metrics metrics;
   ApiOptions options;
   std::atomic<bool> ready{false};
-  // Where requests that must block go (OffIoThread): org set-up, forwarding.
-  BlockingLane blocking{4, 1024};
+  // The URL invitation links start with: ApiOptions::public_url, else the one Api::
+  // SetPublicUrl gave (the bound address), else http:// and the request's Host.
+  std::string PublicUrl(const HttpRequest& request) const;
+  mutable std::mutex public_url_mu;
+  std::string public_url;  // guarded by public_url_mu
   // Members' sessions, sign-in throttling.
   MemberSessions sessions;
   // /readyz's answer, refreshed every second off the io threads (started by SetReady).
   ReadinessProbe readiness{[this] { return engine.CheckReady(options.max_projector_lag); },
                            std::chrono::seconds(1)};
+  // Where requests that must block go (OffIoThread): org set-up, forwarding, invitations.
+  // Declared last, so destroyed first: their queued jobs still see everything above.
+  BlockingLane blocking{4, 1024};
+  // Password hashing (sign-in, accepting an invitation: ~0.1 s and 64 MiB each): a lane
+  // of its own, so that guesses cannot hold up forwarding and org set-up.
+  BlockingLane hashing{2, 64};
 
   ApiContext(Engine& e, const Clock& c, ApiOptions o)
       : engine(e),
         clock(c),
         options(std::move(o)),
+        public_url(options.public_url),
         sessions(e, options.credentials, c, options.sessions) {}
 
   // Authenticates the bearer key, or else a member's session cookie (counting

@@ -88,6 +88,36 @@ std::variant<Caller, HttpResponse> SessionCaller(ApiContext& ctx, const RoutedRe
   return who;
 }
 
+// Sign-in and accepting an invitation take no cookie, so neither SameSite nor a CSRF token
+// guards them: they take JSON only (a cross-site form cannot send it without a CORS
+// preflight keytrail never answers), and a browser's Origin, when sent, must be this
+// server's (no signing a victim's browser in to an attacker's account).
+std::optional<HttpResponse> RefuseCrossSite(const RoutedRequest& request) {
+  const std::string_view type = request.http.Header("content-type").value_or("");
+  if (!type.starts_with("application/json")) {
+    return Problem(415, "unsupported_media_type",
+                   "send the body as Content-Type: application/json");
+  }
+  if (auto origin = request.http.Header("origin")) {
+    const std::string_view host = request.http.Header("host").value_or("");
+    const size_t scheme = origin->find("://");
+    if (host.empty() || scheme == std::string_view::npos || origin->substr(scheme + 3) != host) {
+      return Problem(403, "cross_origin", "sign-in is accepted from this server's own pages only");
+    }
+  }
+  return std::nullopt;
+}
+
+// The context of a sign-in command acted by `member` itself: not authorized as a
+// principal, as the token, password or session is the proof.
+domain::CommandContext MemberProof(std::string org, std::string member, std::string correlation) {
+  return domain::CommandContext{.org = std::move(org),
+                                .actor_kind = fb::ActorKind::Member,
+                                .actor_id = std::move(member),
+                                .correlation_id = std::move(correlation),
+                                .authorize = false};
+}
+
 }  // namespace
 
 HttpResponse InviteMemberHandler(ApiContext& ctx, const RoutedRequest& request) {
@@ -103,13 +133,28 @@ HttpResponse InviteMemberHandler(ApiContext& ctx, const RoutedRequest& request) 
     return Problem(400, "invalid_request",
                    "invitations take no Idempotency-Key: each one is a new link, shown once");
   }
-  domain::CommandContext context = ctx.CommandFor(caller, {}, request);
   const std::string member(request.Param("member"));
-  const std::string base = ctx.options.public_url.empty()
-                               ? "http://" + std::string(request.http.Header("host").value_or(""))
-                               : ctx.options.public_url;
+  // Checked before anything is written to the credentials stream (the writer checks
+  // again when it decides): who may not invite leaves no trace there.
+  {
+    const auto directory = ctx.engine.Groups(caller.org);
+    if (directory->FindMember(member) == nullptr) {
+      return Problem(404, "member_not_found",
+                     fmt::format("no member '{}' (give it groups first)", member));
+    }
+    domain::OrgState state;  // the policy reads only the groups and members
+    static_cast<domain::GroupDirectory&>(state) = *directory;
+    if (auto denial = domain::AuthorizeCommand(state, PrincipalOf(caller),
+                                               domain::InviteMember{member, {}, 0})) {
+      return Problem(403, "forbidden",
+                     fmt::format("{}: {}", domain::DenialCodeName(denial->code), denial->message));
+    }
+  }
+  domain::CommandContext context = ctx.CommandFor(caller, {}, request);
+  const std::string base = ctx.PublicUrl(request.http);
   return OffIoThread(ctx.blocking, [&ctx, credentials, context, member, base] {
-    auto invited = InviteMember(ctx.engine, *credentials, context, member, ctx.clock.NowMicros());
+    auto invited =
+        IssueInvitation(ctx.engine, *credentials, context, member, ctx.clock.NowMicros());
     if (!invited.ok()) return StatusProblem(invited.status());
     if (auto* rejection = std::get_if<domain::Rejection>(&*invited)) {
       return RejectionProblem(*rejection);
@@ -123,13 +168,14 @@ HttpResponse InviteMemberHandler(ApiContext& ctx, const RoutedRequest& request) 
 }
 
 HttpResponse AcceptInvitationHandler(ApiContext& ctx, const RoutedRequest& request) {
+  if (auto refused = RefuseCrossSite(request)) return std::move(*refused);
   BodyReader body(request.http.body, {"token", "password"});
   auto token_text = body.String("token", true);
   auto password = body.String("password", true);
   if (!body.ok()) return body.problem();
   CredentialStore* credentials = ctx.sessions.credentials();
   if (credentials == nullptr) return NoCredentials();
-  if (password->size() < kMinPasswordLength || password->size() > kMaxPasswordLength) {
+  if (!AcceptablePasswordLength(*password)) {
     return Problem(
         422, "weak_password",
         fmt::format("a password has {}-{} characters", kMinPasswordLength, kMaxPasswordLength));
@@ -141,17 +187,20 @@ HttpResponse AcceptInvitationHandler(ApiContext& ctx, const RoutedRequest& reque
   auto token = ParseMemberToken(*token_text);
   if (!token) return invalid();
   auto invitation = credentials->Find(token->org, token->id);
+  // Still pending in the org's events (not used, voided or expired): checked before the
+  // password is hashed, so a used link costs nothing.
   if (!invitation || invitation->kind != CredentialKind::kInvitation ||
-      !ConstantTimeEquals(invitation->hash, token->hash)) {
+      !ConstantTimeEquals(invitation->hash, token->hash) ||
+      ctx.engine.Groups(token->org)->FindInvitation(token->id, ctx.clock.NowMicros()) == nullptr) {
     return invalid();
   }
-  return OffIoThread(ctx.blocking, [&ctx, credentials, invitation = std::move(*invitation),
-                                    password = Secret(std::move(*password)), invalid,
-                                    correlation = request.request_id] {
+  return OffIoThread(ctx.hashing, [&ctx, credentials, invitation = std::move(*invitation),
+                                   password = Secret(std::move(*password)), invalid,
+                                   correlation = request.request_id] {
     auto hash = HashPassword(password.reveal());
     if (!hash.ok()) return StatusProblem(hash.status());
-    const MemberToken credential_id = IssueMemberToken(SystemRandom(), invitation.org);
-    if (Status s = credentials->Put({.id = credential_id.id,
+    const std::string credential_id = RandomId(SystemRandom());
+    if (Status s = credentials->Put({.id = credential_id,
                                      .org = invitation.org,
                                      .member_id = invitation.member_id,
                                      .kind = CredentialKind::kPassword,
@@ -159,13 +208,9 @@ HttpResponse AcceptInvitationHandler(ApiContext& ctx, const RoutedRequest& reque
         !s.ok()) {
       return StatusProblem(s);
     }
-    domain::CommandContext context{.org = invitation.org,
-                                   .actor_kind = fb::ActorKind::Member,
-                                   .actor_id = invitation.member_id,
-                                   .correlation_id = correlation,
-                                   .authorize = false};  // the invitation's token is the proof
     auto outcome =
-        ctx.engine.Execute(context, domain::AcceptInvitation{invitation.id, credential_id.id});
+        ctx.engine.Execute(MemberProof(invitation.org, invitation.member_id, correlation),
+                           domain::AcceptInvitation{invitation.id, credential_id});
     if (!outcome.ok()) return StatusProblem(outcome.status());
     if (outcome->kind == Kind::kRejected) {
       if (outcome->rejection->code == domain::RejectionCode::kInvitationInvalid) return invalid();
@@ -176,6 +221,7 @@ HttpResponse AcceptInvitationHandler(ApiContext& ctx, const RoutedRequest& reque
 }
 
 HttpResponse SignInHandler(ApiContext& ctx, const RoutedRequest& request) {
+  if (auto refused = RefuseCrossSite(request)) return std::move(*refused);
   BodyReader body(request.http.body, {"org", "member", "password"});
   auto org = body.String("org", true);
   auto member = body.String("member", true);
@@ -183,21 +229,24 @@ HttpResponse SignInHandler(ApiContext& ctx, const RoutedRequest& request) {
   if (!body.ok()) return body.problem();
   CredentialStore* credentials = ctx.sessions.credentials();
   if (credentials == nullptr) return NoCredentials();
-  if (auto wait = ctx.sessions.RetryAfter(*org, *member, request.http.remote)) {
+  if (org->empty() || org->size() > 64 || member->empty() ||
+      member->size() > domain::kMaxMemberIdLength) {
+    return Problem(401, "sign_in_failed", kSignInFailed);  // no such org or member
+  }
+  // A sign-in another node forwarded was counted by address there (ForwardedSignIn).
+  const std::string address =
+      IsForwarded(request.http) ? std::string() : std::string(ClientAddress(request.http.remote));
+  if (auto wait = ctx.sessions.BeginAttempt(*org, *member, address)) {
     HttpResponse response =
         Problem(429, "too_many_attempts", "too many failed sign-ins; wait before trying again");
     response.SetHeader("Retry-After", std::to_string(*wait));
     return response;
   }
-  request.principal = "member:" + *member;
   return OffIoThread(
-      ctx.blocking, [&ctx, credentials, org = std::move(*org), member = std::move(*member),
-                     password = Secret(std::move(*password)), address = request.http.remote,
-                     correlation = request.request_id] {
-        auto failed = [&] {
-          ctx.sessions.RecordFailure(org, member, address);
-          return Problem(401, "sign_in_failed", kSignInFailed);
-        };
+      ctx.hashing,
+      [&ctx, credentials, org = std::move(*org), member = std::move(*member),
+       password = Secret(std::move(*password)), address, correlation = request.request_id] {
+        auto failed = [] { return Problem(401, "sign_in_failed", kSignInFailed); };
         const auto directory = ctx.engine.Groups(org);
         const domain::MemberState* found = directory->FindMember(member);
         std::optional<Credential> stored;
@@ -226,16 +275,12 @@ HttpResponse SignInHandler(ApiContext& ctx, const RoutedRequest& request) {
             !s.ok()) {
           return StatusProblem(s);
         }
-        domain::CommandContext context{.org = org,
-                                       .actor_kind = fb::ActorKind::Member,
-                                       .actor_id = member,
-                                       .correlation_id = correlation,
-                                       .authorize = false};  // the password is the proof
         auto outcome =
-            ctx.engine.Execute(context, domain::StartSession{member, session.id, expires_at});
+            ctx.engine.Execute(MemberProof(org, member, correlation),
+                               domain::StartSession{member, session.id, expires_at, stored->id});
         if (!outcome.ok()) return StatusProblem(outcome.status());
         if (outcome->kind == Kind::kRejected) return failed();  // e.g. removed meanwhile
-        ctx.sessions.RecordSuccess(org, member);
+        ctx.sessions.AttemptSucceeded(org, member, address);
         ctx.sessions.Touch(session.id);
         Caller caller;
         caller.org = org;
@@ -252,24 +297,17 @@ HttpResponse CurrentSessionHandler(ApiContext& ctx, const RoutedRequest& request
   auto who = SessionCaller(ctx, request);
   if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
   const Caller& caller = std::get<Caller>(who);
-  const auto token = ParseMemberToken(MemberSessions::CookieOf(request.http).value_or(""));
   const auto directory = ctx.engine.Groups(caller.org);
   const auto [session, member] = directory->FindSession(caller.session_id, ctx.clock.NowMicros());
-  if (!token || session == nullptr) return Problem(401, "unauthenticated", "the session has ended");
-  return JsonResponse(
-      200, SessionJson(ctx, caller, MemberSessions::CsrfToken(token->hash), session->expires_at));
+  if (session == nullptr) return Problem(401, "unauthenticated", "the session has ended");
+  return JsonResponse(200, SessionJson(ctx, caller, caller.csrf_token, session->expires_at));
 }
 
 HttpResponse SignOutHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto who = SessionCaller(ctx, request);
   if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
   const Caller& caller = std::get<Caller>(who);
-  domain::CommandContext context{.org = caller.org,
-                                 .actor_kind = fb::ActorKind::Member,
-                                 .actor_id = caller.member,
-                                 .correlation_id = request.request_id,
-                                 .authorize = false};  // the session is the proof
-  return ctx.Execute(std::move(context),
+  return ctx.Execute(MemberProof(caller.org, caller.member, request.request_id),
                      domain::EndSession{caller.member, caller.session_id, "signed-out"},
                      [&ctx, session_id = caller.session_id](Result<CommandOutcome>& outcome) {
                        if (!outcome.ok()) return StatusProblem(outcome.status());

@@ -451,7 +451,7 @@ async function main() {
       (await page.getByRole('cell', { name: 'api_key.revoked', exact: true }).count()) === 1,
       'the audit table shows the one revocation');
     const download = page.waitForEvent('download');
-    await button(page, 'Download CSV').click();
+    await page.getByRole('link', { name: 'Download CSV', exact: true }).click();
     const csv = readFileSync(await (await download).path(), 'utf8');
     const lines = csv.trim().split('\n');
     check(lines[0].startsWith('time,org,action'), `CSV header: ${lines[0]}`);

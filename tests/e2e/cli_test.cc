@@ -32,7 +32,7 @@ class CliTest : public ::testing::Test {
   void SetUp() override {
     server_ = std::make_unique<ServeProcess>(dir_.path() + "/data");
     ASSERT_TRUE(server_->started());
-    ASSERT_EQ(server_->banner().size(), 2u);
+    ASSERT_EQ(server_->banner().size(), 4u);  // key, token, invitation, its link
     admin_ = server_->banner()[1];
   }
 
@@ -208,7 +208,12 @@ TEST_F(CliTest, GroupsMembersAndAuthorize) {
 
   json member = CliJson({"members", "set", "alice", "--group", "developer", "--group", "viewer"});
   EXPECT_EQ(member["groups"], json::array({"developer", "viewer"}));
-  EXPECT_EQ(CliJson({"members", "list"})["members"].size(), 1u);
+  // alice and "admin", the first admin member the bootstrap invited.
+  EXPECT_EQ(CliJson({"members", "list"})["members"].size(), 2u);
+  CommandResult invited = Cli({"members", "invite", "alice"});
+  EXPECT_EQ(invited.exit_code, 0) << invited.err;
+  EXPECT_NE(invited.out.find("/console/invite#default."), std::string::npos) << invited.out;
+  EXPECT_EQ(Cli({"members", "invite", "nobody"}).exit_code, 1);
   EXPECT_EQ(Cli({"authorize", "--member", "alice", "--action", "keys:create"}).exit_code, 0);
   EXPECT_EQ(Cli({"members", "remove", "alice"}).exit_code, 0);
   EXPECT_EQ(Cli({"authorize", "--member", "alice", "--action", "keys:create"}).exit_code, 1);

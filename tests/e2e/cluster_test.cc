@@ -72,7 +72,7 @@ class ClusterTest : public ::testing::Test {
     config_ = dir_.path() + "/kafka.properties";
     std::ofstream(config_) << "# keytrail nodes\nsession.timeout.ms=3000\n";
     for (const char* id : {"node-a", "node-b", "node-c"}) StartNode(id);
-    ASSERT_EQ(nodes_[0]->banner().size(), 1u) << "node-a did not bootstrap";
+    ASSERT_EQ(nodes_[0]->banner().size(), 2u) << "node-a did not bootstrap (key, invitation)";
     std::ifstream token(dir_.path() + "/t");
     ASSERT_TRUE(std::getline(token, admin_)) << "no bootstrap token file";
     ASSERT_TRUE(AllPartitionsWritten()) << "the group never assigned every partition";
@@ -206,6 +206,55 @@ TEST_F(ClusterTest, ACreateOnOneNodeVerifiesOnAllAndARevokeOnAnotherIsRefusedEve
       return s == 200 && list["keys"].size() == 1;
     })) << "node "
         << i;
+  }
+}
+
+// Members sign in through any node: the invitation, the sign-in and the sign-out go to
+// the writer of the org's partition (forwarded), and every node accepts the session
+// (the credentials stream, keytrail.credentials, reaches them all) until it ends.
+TEST_F(ClusterTest, AMemberSignsInThroughAnyNodeAndEveryNodeKnowsTheSession) {
+  std::ifstream invite_file(dir_.path() + "/t.invite");
+  std::string url;
+  ASSERT_TRUE(std::getline(invite_file, url)) << "node-a wrote no invitation";
+  const std::string invitation = url.substr(url.find('#') + 1);
+  const size_t writer = WriterOfDefault();
+  ASSERT_LT(writer, nodes_.size());
+  const size_t other = (writer + 1) % nodes_.size(), third = (writer + 2) % nodes_.size();
+  Api anonymous_other(nodes_[other]->address(), ""), anonymous_third(nodes_[third]->address(), "");
+
+  auto accepted =
+      anonymous_other.Call("POST", "/v1/invitations/accept",
+                           json{{"token", invitation}, {"password", "a long passphrase"}}.dump());
+  ASSERT_EQ(accepted.first, 200) << accepted.second.dump();
+  auto signed_in = anonymous_third.Raw(
+      "POST", "/v1/sessions",
+      json{{"org", "default"}, {"member", "admin"}, {"password", "a long passphrase"}}.dump());
+  ASSERT_EQ(signed_in.status, 201) << signed_in.body;
+  EXPECT_FALSE(signed_in.Header("keytrail-served-by").empty()) << "forwarded to the writer";
+  const std::string set_cookie(signed_in.Header("set-cookie"));
+  const std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
+  const std::string csrf = json::parse(signed_in.body)["csrf_token"];
+  auto current = [&](size_t node) {
+    return Api(nodes_[node]->address(), "")
+        .Raw("GET", "/v1/sessions/current", "", {{"Cookie", cookie}})
+        .status;
+  };
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    EXPECT_TRUE(Eventually([&] { return current(i) == 200; })) << "node " << i;
+  }
+  auto created = Api(nodes_[other]->address(), "")
+                     .Call("POST", "/v1/orgs/default/keys",
+                           R"({"name": "made in the console", "group": "developer"})",
+                           {{"Cookie", cookie}, {"X-CSRF-Token", csrf}});
+  ASSERT_EQ(created.first, 201) << created.second.dump();
+  EXPECT_EQ(created.second["created_by"], "admin");
+
+  auto out =
+      Api(nodes_[other]->address(), "")
+          .Raw("DELETE", "/v1/sessions/current", "", {{"Cookie", cookie}, {"X-CSRF-Token", csrf}});
+  ASSERT_EQ(out.status, 204) << out.body;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    EXPECT_TRUE(Eventually([&] { return current(i) == 401; })) << "node " << i;
   }
 }
 

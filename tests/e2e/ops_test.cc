@@ -58,7 +58,7 @@ class OpsToolsTest : public ::testing::Test {
     data_ = dir_.path() + "/data";
     ServeProcess server(data_);
     ASSERT_TRUE(server.started());
-    ASSERT_EQ(server.banner().size(), 2u);
+    ASSERT_EQ(server.banner().size(), 4u);  // key, token, invitation, its link
     admin_ = server.banner()[1];
     const Env env = ClientEnv(server);
     for (int i = 0; i < 3; ++i) {
@@ -375,7 +375,7 @@ TEST(OpsToolsKafkaTest, DumpCheckAndRebuildReadTheTopic) {
   {
     ServeProcess server(data, {"--kafka-brokers", brokers});
     ASSERT_TRUE(server.started());
-    ASSERT_EQ(server.banner().size(), 2u);
+    ASSERT_EQ(server.banner().size(), 4u);
     const Env env = {{"KEYTRAIL_SERVER", "http://" + server.address()},
                      {"KEYTRAIL_TOKEN", server.banner()[1]}};
     ASSERT_EQ(

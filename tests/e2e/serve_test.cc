@@ -118,10 +118,20 @@ class ServeTest : public ::testing::Test {
 TEST_F(ServeTest, BootstrapsOnceAndWalksThroughTheKeyLifecycle) {
   ServeProcess server(DataDir(), {"--bootstrap-token-file", TokenFile()});
   ASSERT_TRUE(server.started());
-  // The bootstrap key is in the 0600 file only: stdout says where, never what.
-  ASSERT_EQ(server.banner().size(), 1u);
+  // The bootstrap key is in the 0600 file only: stdout says where, never what; so is the
+  // first admin member's invitation, in FILE.invite.
+  ASSERT_EQ(server.banner().size(), 2u);
   EXPECT_NE(server.banner()[0].find(TokenFile()), std::string::npos) << server.banner()[0];
   EXPECT_EQ(server.banner()[0].find("kt_"), std::string::npos) << "the token is on stdout";
+  EXPECT_NE(server.banner()[1].find(TokenFile() + ".invite"), std::string::npos)
+      << server.banner()[1];
+  EXPECT_EQ(server.banner()[1].find("#"), std::string::npos) << "the invitation is on stdout";
+  const std::string invite = ReadFile(TokenFile() + ".invite");
+  EXPECT_TRUE(invite.starts_with("http://" + server.address() + "/console/invite#default."))
+      << "the invitation file holds its link";
+  struct stat invite_stat {};
+  ASSERT_EQ(::stat((TokenFile() + ".invite").c_str(), &invite_stat), 0);
+  EXPECT_EQ(invite_stat.st_mode & 0777, 0600u);
   std::string admin = ReadFile(TokenFile());
   ASSERT_TRUE(admin.ends_with("\n"));
   admin.pop_back();
@@ -168,7 +178,8 @@ TEST_F(ServeTest, ABootstrapTokenFileThatIsASymlinkIsRefused) {
 TEST_F(ServeTest, BadInputGetsItsDocumentedCodeAndTheServerStaysHealthy) {
   ServeProcess server(DataDir());
   ASSERT_TRUE(server.started());
-  ASSERT_EQ(server.banner().size(), 2u);
+  ASSERT_EQ(server.banner().size(), 4u);  // key, token, invitation, its link
+  EXPECT_NE(server.banner()[3].find("/console/invite#default."), std::string::npos);
   const std::string admin = server.banner()[1];
   Api api(server.address(), admin);
   Api anonymous(server.address(), "");
@@ -293,7 +304,8 @@ TEST_F(ServeTest, AuditTrailPagesExportsHistoryAndChain) {
   ASSERT_EQ(tokens.size(), 2u);
   Api api(server.address(), admin);
 
-  // Pages of 2 cover the whole trail: org, 4 groups, 2 keys created, rotate, revoke.
+  // Pages of 2 cover the whole trail: org, 4 groups, the bootstrap key, member admin and
+  // its invitation, a key created, rotate, revoke.
   std::vector<json> records;
   std::string token;
   do {
@@ -303,7 +315,7 @@ TEST_F(ServeTest, AuditTrailPagesExportsHistoryAndChain) {
     for (const json& r : page["records"]) records.push_back(r);
     token = page["next_page_token"].is_string() ? page["next_page_token"].get<std::string>() : "";
   } while (!token.empty());
-  ASSERT_EQ(records.size(), 9u);
+  ASSERT_EQ(records.size(), 11u);
   EXPECT_EQ(records[0]["action"], "org.created");
   EXPECT_EQ(records.back()["action"], "api_key.revoked");
   EXPECT_EQ(records.back()["details"]["reason"], "rotated out");
@@ -348,7 +360,7 @@ TEST_F(ServeTest, AuditTrailPagesExportsHistoryAndChain) {
   for (size_t at = 0; at < body.size(); at = body.find('\n', at) + 1, ++lines) {
     EXPECT_TRUE(json::parse(body.substr(at, body.find('\n', at) - at), nullptr, false).is_object());
   }
-  EXPECT_EQ(lines, 9u);
+  EXPECT_EQ(lines, 11u);
   CommandResult csv = RunCommand({"/usr/bin/curl", "-sS", "--fail", "-H", "Accept: text/csv", "-H",
                                   "Authorization: Bearer " + admin, url + "?key=" + key_id});
   ASSERT_EQ(csv.exit_code, 0) << csv.err;
@@ -363,7 +375,7 @@ TEST_F(ServeTest, AuditTrailPagesExportsHistoryAndChain) {
   auto [vs, verified] = api.Call("GET", "/v1/audit/verify");
   EXPECT_EQ(vs, 200);
   EXPECT_EQ(verified["ok"], true) << verified.dump();
-  EXPECT_EQ(verified["records"], 9);
+  EXPECT_EQ(verified["records"], 11);
   EXPECT_EQ(api.Call("GET", "/v1/orgs/default/audit?action=api_key.frobbed").first, 400);
   EXPECT_EQ(api.Call("GET", "/v1/orgs/default/audit?from=yesterday").first, 400);
   EXPECT_EQ(api.Call("GET", "/v1/orgs/default/audit?page_token=zz").first, 400);
@@ -382,7 +394,7 @@ TEST_F(ServeTest, RestartKeepsEverythingAndDoesNotBootstrapAgain) {
   {
     ServeProcess server(DataDir(), {"--bootstrap-token-file", TokenFile()});
     ASSERT_TRUE(server.started());
-    ASSERT_EQ(server.banner().size(), 1u);
+    ASSERT_EQ(server.banner().size(), 2u);
     admin = ReadFile(TokenFile());
     admin.pop_back();  // the newline
     Api api(server.address(), admin);
@@ -519,7 +531,7 @@ TEST_F(ServeTest, KafkaModeWalkthroughAgainstDevKafka) {
   {
     ServeProcess server(DataDir(), {"--kafka-brokers", brokers});
     ASSERT_TRUE(server.started());
-    ASSERT_EQ(server.banner().size(), 2u);
+    ASSERT_EQ(server.banner().size(), 4u);
     admin = server.banner()[1];
     EXPECT_EQ(Walkthrough(server.address(), admin).size(), 2u);
     EXPECT_EQ(Exited(server.Stop()), 0);

@@ -46,7 +46,8 @@ class SessionsTest : public testing::EngineFixture {
   struct Call {
     std::string method, target, body;
     std::string bearer, cookie, csrf;
-    std::string remote = "10.0.0.1";
+    std::string remote = "10.0.0.1:40000";
+    std::vector<HttpHeader> headers = {};
   };
   HttpResponse Send(const Call& c) {
     HttpRequest request;
@@ -54,9 +55,11 @@ class SessionsTest : public testing::EngineFixture {
     request.target = c.target;
     request.body = c.body;
     request.remote = c.remote;
+    request.headers = c.headers;
+    if (!c.body.empty()) request.headers.push_back({"content-type", "application/json"});
     if (!c.bearer.empty()) request.headers.push_back({"authorization", "Bearer " + c.bearer});
     if (!c.cookie.empty()) {
-      request.headers.push_back({"cookie", "theme=dark; keytrail_session=" + c.cookie});
+      request.headers.push_back({"cookie", "theme=dark; __Host-keytrail_session=" + c.cookie});
     }
     if (!c.csrf.empty()) request.headers.push_back({"x-csrf-token", c.csrf});
     return api_->HandleAndWait(request);
@@ -65,6 +68,11 @@ class SessionsTest : public testing::EngineFixture {
   static std::string Code(const HttpResponse& r) {
     json body = Json(r);
     return body.is_object() ? body.value("code", "") : "";
+  }
+  // The session token a Set-Cookie value carries.
+  static std::string CookieValue(const std::string& set_cookie) {
+    const size_t start = set_cookie.find('=') + 1;
+    return set_cookie.substr(start, set_cookie.find(';') - start);
   }
   static std::string Header(const HttpResponse& r, std::string_view name) {
     for (const auto& h : r.headers) {
@@ -91,7 +99,7 @@ class SessionsTest : public testing::EngineFixture {
         {"POST", "/v1/invitations/accept", json{{"token", token}, {"password", password}}.dump()});
   }
   HttpResponse SignIn(const std::string& member, const std::string& password = kPassword,
-                      const std::string& remote = "10.0.0.1") {
+                      const std::string& remote = "10.0.0.1:40001") {
     Call c{"POST", "/v1/sessions",
            json{{"org", "default"}, {"member", member}, {"password", password}}.dump()};
     c.remote = remote;
@@ -129,7 +137,7 @@ TEST_F(SessionsTest, InviteAcceptSignInAndActAsTheMember) {
   HttpResponse signed_in = SignIn("alice");
   ASSERT_EQ(signed_in.status, 201) << signed_in.body;
   const std::string set_cookie = Header(signed_in, "Set-Cookie");
-  EXPECT_TRUE(set_cookie.starts_with("keytrail_session=default."));
+  EXPECT_TRUE(set_cookie.starts_with("__Host-keytrail_session=default."));
   for (const char* attribute : {"; HttpOnly", "; SameSite=Strict", "; Secure", "; Path=/"}) {
     EXPECT_NE(set_cookie.find(attribute), std::string::npos) << attribute;
   }
@@ -143,7 +151,7 @@ TEST_F(SessionsTest, InviteAcceptSignInAndActAsTheMember) {
   EXPECT_EQ(session["allowed"]["keys:rotate"], true);  // its own keys
   EXPECT_EQ(session["allowed"]["members:manage"], false);
 
-  const std::string cookie = set_cookie.substr(17, set_cookie.find(';') - 17);
+  const std::string cookie = CookieValue(set_cookie);
   const std::string csrf = session["csrf_token"];
   HttpResponse current =
       Send({.method = "GET", .target = "/v1/sessions/current", .cookie = cookie});
@@ -202,7 +210,7 @@ TEST_F(SessionsTest, WrongPasswordsAreOneGenericErrorAndThrottled) {
   for (const auto& [member, org] : {std::pair{"nobody", "default"}, {"alice", "other"}}) {
     Call c{"POST", "/v1/sessions",
            json{{"org", org}, {"member", member}, {"password", kPassword}}.dump()};
-    c.remote = "10.9.9.9";
+    c.remote = "10.9.9.9:5000";
     HttpResponse r = Send(c);
     EXPECT_EQ(r.status, 401);
     EXPECT_EQ(Json(r)["detail"], detail) << "the same words whatever was wrong";
@@ -213,8 +221,10 @@ TEST_F(SessionsTest, WrongPasswordsAreOneGenericErrorAndThrottled) {
   EXPECT_EQ(throttled.status, 429);
   EXPECT_EQ(Code(throttled), "too_many_attempts");
   EXPECT_FALSE(Header(throttled, "Retry-After").empty());
-  // Per member: another address is throttled for alice too.
-  EXPECT_EQ(SignIn("alice", kPassword, "10.0.0.2").status, 429);
+  // Per member: another address is throttled for alice too; per address: a new
+  // connection (another port) is the same address.
+  EXPECT_EQ(SignIn("alice", kPassword, "10.0.0.2:1234").status, 429);
+  EXPECT_EQ(SignIn("nobody", "guess one more", "10.0.0.1:50000").status, 429);
   clock_.Advance(MemberSessions::kFailureWindow);
   EXPECT_EQ(SignIn("alice").status, 201);
 }
@@ -243,8 +253,7 @@ TEST_F(SessionsTest, SessionsEndOnSignOutIdlenessExpiryAndRemoval) {
   s = Session{};
   HttpResponse again = SignIn("alice");
   ASSERT_EQ(again.status, 201);
-  Session t{Header(again, "Set-Cookie").substr(17, Header(again, "Set-Cookie").find(';') - 17),
-            Json(again)["csrf_token"], Json(again)};
+  Session t{CookieValue(Header(again, "Set-Cookie")), Json(again)["csrf_token"], Json(again)};
   EXPECT_EQ(Send({.method = "DELETE", .target = "/v1/sessions/current", .cookie = t.cookie}).status,
             403);
   HttpResponse out = Send(
@@ -255,8 +264,7 @@ TEST_F(SessionsTest, SessionsEndOnSignOutIdlenessExpiryAndRemoval) {
 
   // Absolute expiry: an hour here, however busy the session.
   HttpResponse third = SignIn("alice");
-  Session u{Header(third, "Set-Cookie").substr(17, Header(third, "Set-Cookie").find(';') - 17),
-            Json(third)["csrf_token"], Json(third)};
+  Session u{CookieValue(Header(third, "Set-Cookie")), Json(third)["csrf_token"], Json(third)};
   for (int i = 0; i < 62; ++i) {
     clock_.Advance(59 * kSecond);
     if (current(u).status != 200) break;
@@ -266,8 +274,7 @@ TEST_F(SessionsTest, SessionsEndOnSignOutIdlenessExpiryAndRemoval) {
   // Removing the member ends its sessions and forgets its password.
   HttpResponse fourth = SignIn("alice");
   ASSERT_EQ(fourth.status, 201);
-  Session v{Header(fourth, "Set-Cookie").substr(17, Header(fourth, "Set-Cookie").find(';') - 17),
-            Json(fourth)["csrf_token"], Json(fourth)};
+  Session v{CookieValue(Header(fourth, "Set-Cookie")), Json(fourth)["csrf_token"], Json(fourth)};
   ASSERT_EQ(Send({"DELETE", "/v1/orgs/default/members/alice", "", admin_key_}).status, 204);
   EXPECT_EQ(current(v).status, 401);
   ASSERT_EQ(
@@ -327,6 +334,83 @@ TEST_F(SessionsTest, NoPasswordOrSessionHashReachesTheEvents) {
   auto end = credentials_log_->EndOffset(credentials_log_->PartitionFor("default"));
   ASSERT_OK(end);
   EXPECT_GE(*end, 3);  // invitation, password, session
+}
+
+TEST_F(SessionsTest, SignInTakesJsonFromThisServerOnlyAndOneSessionCookie) {
+  ASSERT_EQ(Accept(Invite("alice", R"(["viewer"])")).status, 200);
+  const std::string body =
+      json{{"org", "default"}, {"member", "alice"}, {"password", kPassword}}.dump();
+  HttpRequest form;
+  form.method = "POST";
+  form.target = "/v1/sessions";
+  form.body = body;
+  form.headers = {{"content-type", "text/plain"}};
+  EXPECT_EQ(api_->HandleAndWait(form).status, 415) << "a cross-site form posts text/plain";
+  HttpResponse cross =
+      Send({.method = "POST",
+            .target = "/v1/sessions",
+            .body = body,
+            .headers = {{"host", "keys.example"}, {"origin", "https://evil.example"}}});
+  EXPECT_EQ(cross.status, 403);
+  EXPECT_EQ(Code(cross), "cross_origin");
+  HttpResponse same =
+      Send({.method = "POST",
+            .target = "/v1/sessions",
+            .body = body,
+            .headers = {{"host", "keys.example"}, {"origin", "https://keys.example"}}});
+  ASSERT_EQ(same.status, 201) << same.body;
+
+  // A second, planted session cookie makes the request unauthenticated.
+  const std::string cookie = CookieValue(Header(same, "Set-Cookie"));
+  HttpRequest two;
+  two.method = "GET";
+  two.target = "/v1/sessions/current";
+  two.headers = {{"cookie",
+                  "keytrail_session=default.00000000000000000000000000000000.x; "
+                  "__Host-keytrail_session=" +
+                      cookie}};
+  EXPECT_EQ(api_->HandleAndWait(two).status, 401);
+}
+
+TEST_F(SessionsTest, ANewPasswordEndsSessionsAndVoidsOtherInvitations) {
+  Session s = SignedIn("alice", R"(["developer"])");
+  const std::string spare = Invite("alice", R"(["developer"])");
+  const std::string reset = Invite("alice", R"(["developer"])");
+  ASSERT_EQ(Accept(reset, "a brand new passphrase").status, 200);
+  EXPECT_EQ(Send({.method = "GET", .target = "/v1/sessions/current", .cookie = s.cookie}).status,
+            401)
+      << "a session from before the new password";
+  EXPECT_EQ(Accept(spare).status, 410) << "the other invitation went with the reset";
+  EXPECT_EQ(SignIn("alice").status, 401);
+  EXPECT_EQ(SignIn("alice", "a brand new passphrase").status, 201);
+
+  // An invitation is for the member as it was: a change of its groups voids it.
+  const std::string before = Invite("bob", R"(["viewer"])");
+  ASSERT_EQ(
+      Send({"PUT", "/v1/orgs/default/members/bob", R"({"groups": ["admin"]})", admin_key_}).status,
+      200);
+  EXPECT_EQ(Accept(before).status, 410);
+}
+
+TEST_F(SessionsTest, TheOldestSessionMakesRoomAndTheAuditSaysSo) {
+  ASSERT_EQ(Accept(Invite("alice", R"(["viewer"])")).status, 200);
+  std::vector<std::string> cookies;
+  for (size_t i = 0; i <= domain::kMaxSessionsPerMember; ++i) {
+    HttpResponse r = SignIn("alice");
+    ASSERT_EQ(r.status, 201) << r.body;
+    cookies.push_back(CookieValue(Header(r, "Set-Cookie")));
+  }
+  auto current = [&](const std::string& cookie) {
+    return Send({.method = "GET", .target = "/v1/sessions/current", .cookie = cookie}).status;
+  };
+  EXPECT_EQ(current(cookies.front()), 401);
+  EXPECT_EQ(current(cookies[1]), 200);
+  EXPECT_EQ(current(cookies.back()), 200);
+  HttpResponse audit =
+      Send({"GET", "/v1/orgs/default/audit?action=member.signed_out", "", admin_key_});
+  const json trail = Json(audit);
+  ASSERT_EQ(trail["records"].size(), 1u) << audit.body;
+  EXPECT_EQ(trail["records"][0]["details"]["reason"], "replaced");
 }
 
 }  // namespace

@@ -154,6 +154,44 @@ std::map<std::string, fb::EnvelopeT> GoldenEvents() {
     e.payload.Set(std::move(p));
     out["WriterClaimed"] = std::move(e);
   }
+  // Written after command hashes arrived: they also fix the envelope's command_hash.
+  {
+    auto e = Header("inv1", 1);
+    e.command_hash = "h1";
+    fb::MemberInvitedT p;
+    p.member_id = "dave";
+    p.invitation_id = "inv1";
+    p.expires_at_us = kExpiresAt;
+    e.payload.Set(std::move(p));
+    out["MemberInvited"] = std::move(e);
+  }
+  {
+    auto e = Header("inv1", 2);
+    fb::MemberPasswordSetT p;
+    p.member_id = "dave";
+    p.invitation_id = "inv1";
+    p.credential_id = "cred1";
+    e.payload.Set(std::move(p));
+    out["MemberPasswordSet"] = std::move(e);
+  }
+  {
+    auto e = Header("sess1", 1);
+    fb::MemberSignedInT p;
+    p.member_id = "dave";
+    p.session_id = "sess1";
+    p.expires_at_us = kExpiresAt;
+    e.payload.Set(std::move(p));
+    out["MemberSignedIn"] = std::move(e);
+  }
+  {
+    auto e = Header("sess1", 2);
+    fb::MemberSignedOutT p;
+    p.member_id = "dave";
+    p.session_id = "sess1";
+    p.reason = "signed-out";
+    e.payload.Set(std::move(p));
+    out["MemberSignedOut"] = std::move(e);
+  }
   return out;
 }
 
@@ -225,6 +263,26 @@ TEST_F(Golden, WriterClaimed) {
   EXPECT_EQ(p->node_id, "node-a");
   EXPECT_EQ(p->advertise_url, "http://10.0.0.1:8080");
   EXPECT_EQ(p->epoch, 7);
+}
+
+TEST_F(Golden, MemberSignIn) {
+  auto invited = Load("MemberInvited");
+  EXPECT_EQ(invited.command_hash, "h1");
+  ASSERT_NE(invited.payload.AsMemberInvited(), nullptr);
+  EXPECT_EQ(invited.payload.AsMemberInvited()->member_id, "dave");
+  EXPECT_EQ(invited.payload.AsMemberInvited()->invitation_id, "inv1");
+  EXPECT_EQ(invited.payload.AsMemberInvited()->expires_at_us, kExpiresAt);
+  auto set = Load("MemberPasswordSet");
+  ASSERT_NE(set.payload.AsMemberPasswordSet(), nullptr);
+  EXPECT_EQ(set.aggregate_version, 2u);
+  EXPECT_EQ(set.payload.AsMemberPasswordSet()->credential_id, "cred1");
+  auto in = Load("MemberSignedIn");
+  ASSERT_NE(in.payload.AsMemberSignedIn(), nullptr);
+  EXPECT_EQ(in.payload.AsMemberSignedIn()->session_id, "sess1");
+  EXPECT_EQ(in.payload.AsMemberSignedIn()->expires_at_us, kExpiresAt);
+  auto out = Load("MemberSignedOut");
+  ASSERT_NE(out.payload.AsMemberSignedOut(), nullptr);
+  EXPECT_EQ(out.payload.AsMemberSignedOut()->reason, "signed-out");
 }
 
 // Fixtures written before writer epochs existed read as epoch 0.

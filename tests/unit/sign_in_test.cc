@@ -36,18 +36,27 @@ TEST_F(SignInTest, AnInvitationSetsThePasswordOnceBeforeItExpires) {
   EXPECT_EQ(state_.FindMember("alice")->password_credential, "pw1");
   ThenRejected(When(AcceptInvitation{"inv1", "pw9"}), RejectionCode::kInvitationInvalid);  // used
   ThenRejected(When(AcceptInvitation{"nope", "pw9"}), RejectionCode::kInvitationInvalid);
-
-  // A member removed meanwhile cannot use its invitation.
-  Given(RemoveMember{"alice"});
+  // The password voided the member's other invitation.
   ThenRejected(When(AcceptInvitation{"inv2", "pw2"}), RejectionCode::kInvitationInvalid);
+
+  // An invitation is for the member as it was: new groups, or its removal, void it.
+  Given(InviteMember{"alice", "inv3", kNow + kDay});
+  Given(SetMemberGroups{"alice", {"admin"}});
+  ThenRejected(When(AcceptInvitation{"inv3", "pw3"}), RejectionCode::kInvitationInvalid);
+  Given(InviteMember{"alice", "inv4", kNow + kDay});
+  Given(RemoveMember{"alice"});
+  Given(SetMemberGroups{"alice", {"admin"}});
+  ThenRejected(When(AcceptInvitation{"inv4", "pw4"}), RejectionCode::kInvitationInvalid);
 }
 
 TEST_F(SignInTest, SessionsNeedAPasswordAndEndBySignOutExpiryRemovalOrCount) {
-  ThenRejected(When(StartSession{"alice", "s1", kNow + kDay}), RejectionCode::kNoPassword);
+  ThenRejected(When(StartSession{"alice", "s1", kNow + kDay, ""}), RejectionCode::kNoPassword);
   Given(InviteMember{"alice", "inv1", kNow + kDay});
   Given(AcceptInvitation{"inv1", "pw1"});
-  ThenRejected(When(StartSession{"alice", "s1", kNow}), RejectionCode::kInvalidExpiration);
-  Given(StartSession{"alice", "s1", kNow + kDay});
+  ThenRejected(When(StartSession{"alice", "s1", kNow, "pw1"}), RejectionCode::kInvalidExpiration);
+  // The password checked must still be the member's.
+  ThenRejected(When(StartSession{"alice", "s1", kNow + kDay, "pw0"}), RejectionCode::kNoPassword);
+  Given(StartSession{"alice", "s1", kNow + kDay, "pw1"});
   EXPECT_EQ(state_.FindSession("s1", kNow).second, "alice");
   EXPECT_EQ(state_.FindSession("s1", kNow + kDay).first, nullptr);  // expired
 
@@ -55,20 +64,34 @@ TEST_F(SignInTest, SessionsNeedAPasswordAndEndBySignOutExpiryRemovalOrCount) {
   EXPECT_EQ(state_.FindSession("s1", kNow).first, nullptr);
   ThenRejected(When(EndSession{"alice", "s1", "signed-out"}), RejectionCode::kSessionNotFound);
 
-  // The oldest session ends when one more than kMaxSessionsPerMember starts.
-  for (size_t i = 0; i <= kMaxSessionsPerMember; ++i) {
-    Given(StartSession{"alice", "t" + std::to_string(i), kNow + kDay});
+  // The oldest session ends when one more than kMaxSessionsPerMember starts: the same
+  // decision ends it (MemberSignedOut, "replaced").
+  for (size_t i = 0; i < kMaxSessionsPerMember; ++i) {
+    Given(StartSession{"alice", "t" + std::to_string(i), kNow + kDay, "pw1"});
   }
+  const auto& events = ThenEvents(When(StartSession{"alice", "t16", kNow + kDay, "pw1"}));
+  ASSERT_EQ(events.size(), 2u);
+  ASSERT_EQ(events[0].payload.type, fb::Payload::MemberSignedOut);
+  EXPECT_EQ(events[0].payload.AsMemberSignedOut()->session_id, "t0");
+  EXPECT_EQ(events[0].payload.AsMemberSignedOut()->reason, "replaced");
+  Given(StartSession{"alice", "t16", kNow + kDay, "pw1"});
   EXPECT_EQ(state_.FindSession("t0", kNow).first, nullptr);
   EXPECT_NE(state_.FindSession("t1", kNow).first, nullptr);
   EXPECT_EQ(state_.FindMember("alice")->sessions.size(), kMaxSessionsPerMember);
 
-  Given(RemoveMember{"alice"});
+  // A new password ends every session.
+  Given(InviteMember{"alice", "inv2", kNow + kDay});
+  Given(AcceptInvitation{"inv2", "pw2"});
   EXPECT_EQ(state_.FindSession("t1", kNow).first, nullptr);
+  EXPECT_TRUE(state_.session_members.empty());
+
+  Given(StartSession{"alice", "u1", kNow + kDay, "pw2"});
+  Given(RemoveMember{"alice"});
+  EXPECT_EQ(state_.FindSession("u1", kNow).first, nullptr);
   EXPECT_TRUE(state_.session_members.empty());
   Given(SetMemberGroups{"alice", {"developer"}});
   EXPECT_TRUE(state_.FindMember("alice")->password_credential.empty());
-  ThenRejected(When(StartSession{"alice", "s2", kNow + kDay}), RejectionCode::kNoPassword);
+  ThenRejected(When(StartSession{"alice", "s2", kNow + kDay, "pw2"}), RejectionCode::kNoPassword);
 }
 
 TEST(MemberSecretsTest, PasswordsHashWithArgon2idAndVerify) {

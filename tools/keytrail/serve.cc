@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -68,16 +69,31 @@ struct ServeOptions {
   std::string console_dir;
 };
 
-// Plain HTTP on a loopback address: the one case where the session cookie may go
-// without `Secure` (browsers would not send a Secure cookie back over plain HTTP).
+// Whether `host` (no port) is a loopback name or address.
+bool LoopbackHost(std::string_view host) {
+  if (host == "localhost" || host == "[::1]") return true;
+  if (!host.starts_with("127.")) return false;
+  return std::all_of(host.begin(), host.end(),
+                     [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
+}
+
+// The host of "host:port" or "[v6]:port" ("host" or "[v6]" alone: itself).
+std::string_view HostOf(std::string_view address) {
+  if (address.starts_with('[')) return address.substr(0, address.find(']') + 1);
+  return address.substr(0, address.rfind(':'));
+}
+
+// Plain HTTP on a loopback address, as the URL people use says (--public-url, else the
+// listen address): the one case where the session cookie goes without `Secure` (a
+// browser would not send a Secure cookie back over plain HTTP). Anything else, e.g. TLS
+// ended by a proxy in front, keeps it.
 bool SecureCookie(const std::string& listen, const std::string& public_url) {
-  if (public_url.starts_with("https://")) return true;
-  if (!public_url.empty() && !public_url.starts_with("http://127.") &&
-      !public_url.starts_with("http://localhost") && !public_url.starts_with("http://[::1]")) {
-    return true;
-  }
-  return !(listen.starts_with("127.") || listen.starts_with("localhost:") ||
-           listen.starts_with("[::1]:"));
+  if (public_url.empty()) return !LoopbackHost(HostOf(listen));
+  constexpr std::string_view kHttp = "http://";
+  if (!public_url.starts_with(kHttp)) return true;
+  std::string_view authority = std::string_view(public_url).substr(kHttp.size());
+  authority = authority.substr(0, authority.find('/'));
+  return !LoopbackHost(HostOf(authority));
 }
 
 // The file --bootstrap-token-file names. Opened (mode 0600) before bootstrapping, so
@@ -188,6 +204,7 @@ bool ShouldBootstrapHere(const Engine& engine, const std::string& org,
 void InviteFirstAdmin(Engine& engine, CredentialStore& credentials, const std::string& org,
                       const std::string& base, const std::string& token_file) {
   domain::CommandContext context{.org = org,
+                                 .actor_id = "bootstrap",
                                  .command_id = "bootstrap:admin-member",
                                  .authorize = false};  // the system sets up its own org
   auto member = engine.Execute(context, domain::SetMemberGroups{"admin", {"admin"}});
@@ -197,8 +214,8 @@ void InviteFirstAdmin(Engine& engine, CredentialStore& credentials, const std::s
     return;
   }
   context.command_id.clear();
-  auto invited = server::InviteMember(engine, credentials, context, "admin",
-                                      SystemClock::Instance().NowMicros());
+  auto invited = server::IssueInvitation(engine, credentials, context, "admin",
+                                         SystemClock::Instance().NowMicros());
   if (!invited.ok() || std::holds_alternative<domain::Rejection>(*invited)) {
     Log(LogLevel::kError, "cannot invite the first admin member",
         {{"error", invited.ok() ? std::get<domain::Rejection>(*invited).message
@@ -301,6 +318,7 @@ int RunServe(const ServeOptions& options) {
     kafka_options.properties = kafka_properties;
     kafka_options.brokers = options.kafka_brokers;
     kafka_options.topic = options.kafka_credentials_topic;
+    kafka_options.envelopes = false;
     kafka_options.timeout = std::chrono::milliseconds(options.kafka_timeout_ms);
     kafka_options.log = kafka_log;
     auto opened = events::KafkaEventLog::Open(kafka_options);
@@ -318,7 +336,8 @@ int RunServe(const ServeOptions& options) {
   }
   std::unique_ptr<CredentialStore> credentials;
   if (credentials_log) {
-    auto opened = CredentialStore::Open(*credentials_log, SystemClock::Instance());
+    auto opened = CredentialStore::Open(*credentials_log, SystemClock::Instance(),
+                                        std::chrono::milliseconds(options.kafka_timeout_ms));
     if (!opened.ok()) return Fail("cannot read the credentials stream", opened.status());
     credentials = std::move(opened).value();
   }
@@ -363,6 +382,7 @@ int RunServe(const ServeOptions& options) {
   if (!http.ok()) return Fail("cannot listen", http.status());
   const std::string advertise_url =
       options.advertise_url.empty() ? "http://" + (*http)->address() : options.advertise_url;
+  api.SetPublicUrl("http://" + (*http)->address());
   if (kafka && (advertise_url.find("://0.0.0.0:") != std::string::npos ||
                 advertise_url.find("://[::]:") != std::string::npos)) {
     (*http)->Shutdown(std::chrono::seconds(0));
@@ -484,6 +504,7 @@ int RunServe(const ServeOptions& options) {
   api.SetReady(false);
   group.reset();  // leave the group first: the partitions move on at once
   (*http)->Shutdown(std::chrono::seconds(10));
+  api.Stop();       // queued org set-ups, forwards and password hashes finish first
   engine->reset();  // stops the writers; every answered command is already durable
   credentials.reset();
   credentials_log.reset();

@@ -245,10 +245,8 @@ export async function listAudit(
   return json(await send('GET', url('/v1/orgs/{org}/audit', { org }, { ...query })));
 }
 
-/** Every record matching the filter, as the API's CSV export. */
-export async function auditCsv(org: string, filter: AuditQuery): Promise<Blob> {
-  const response = await send('GET', url('/v1/orgs/{org}/audit', { org }, { ...filter }), {
-    accept: 'text/csv',
-  });
-  return response.blob();
+/** A link to every record matching the filter, as the API's CSV export (a download). */
+export function auditCsvHref(org: string, filter: AuditQuery): string {
+  const query: QueryOf<'listAudit'> = { ...filter, format: 'csv' };
+  return url('/v1/orgs/{org}/audit', { org }, { ...query });
 }

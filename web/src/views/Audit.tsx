@@ -1,6 +1,6 @@
 import { useEffect, useId, useState } from 'preact/hooks';
 import {
-  auditCsv,
+  auditCsvHref,
   listAudit,
   ApiError,
   type AuditAction,
@@ -90,8 +90,6 @@ export function Audit({ session }: Props) {
   const [records, setRecords] = useState<AuditRecord[] | null>(null);
   const [next, setNext] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [csvError, setCsvError] = useState<string | null>(null);
-  const [csvBusy, setCsvBusy] = useState(false);
 
   useEffect(() => {
     if (!session.allowed['audit:read']) return;
@@ -130,28 +128,6 @@ export function Audit({ session }: Props) {
     setPageToken(undefined);
   };
 
-  const onDownload = async () => {
-    setCsvBusy(true);
-    setCsvError(null);
-    try {
-      const blob = await auditCsv(org, query);
-      const href = URL.createObjectURL(blob);
-      const a = document.createElement('a');
-      a.href = href;
-      a.download = `keytrail-audit-${org}.csv`;
-      document.body.appendChild(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(href), 10_000);
-    } catch (e) {
-      if (!(e instanceof ApiError && e.status === 401)) {
-        setCsvError(e instanceof ApiError ? e.detail : String(e));
-      }
-    } finally {
-      setCsvBusy(false);
-    }
-  };
-
   if (!session.allowed['audit:read']) {
     return (
       <section aria-labelledby={`${id}-h`}>
@@ -166,14 +142,9 @@ export function Audit({ session }: Props) {
       <div class="view-head">
         <h1 id={`${id}-h`}>Audit</h1>
         <div>
-          <button type="button" onClick={onDownload} disabled={csvBusy}>
+          <a class="button" href={auditCsvHref(org, query)} download>
             Download CSV
-          </button>
-          {csvError && (
-            <p role="alert" class="error">
-              {csvError}
-            </p>
-          )}
+          </a>
         </div>
       </div>
       <form class="filters" onSubmit={onApply} aria-label="Filter the audit trail">
