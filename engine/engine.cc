@@ -53,7 +53,26 @@ Engine::Engine(events::EventLog& log, projections::ViewStore& views, const Clock
       ids_(clock, SeedFrom(random_)) {}
 
 Engine::~Engine() {
+  if (flusher_.joinable()) {
+    {
+      std::lock_guard lock(flush_mu_);
+      stopping_ = true;
+    }
+    flush_cv_.notify_all();
+    flusher_.join();
+  }
   for (auto& partition : partitions_) partition->writer->Stop();
+}
+
+void Engine::FlushKeyUse() {
+  for (auto& [org, uses] : key_use_.Take(clock_.NowMicros())) {
+    if (!WriterOf(org).self) continue;  // written elsewhere: see the header
+    domain::CommandContext context{.org = org,
+                                   .actor_kind = fb::ActorKind::System,
+                                   .actor_id = "key-usage",
+                                   .authorize = false};  // the system notes, no principal
+    (void)Execute(context, domain::RecordKeyUse{std::move(uses)});  // lost if the log is down
+  }
 }
 
 Result<std::unique_ptr<Engine>> Engine::Start(events::EventLog& log, projections::ViewStore& views,
@@ -74,6 +93,18 @@ Result<std::unique_ptr<Engine>> Engine::Start(events::EventLog& log, projections
                                                           engine->ids_, writer_options);
     KT_RETURN_IF_ERROR(partition->writer->Start());
     engine->partitions_.push_back(std::move(partition));
+  }
+  if (engine->options_.key_use_flush > 0) {
+    Engine* e = engine.get();
+    e->flusher_ = std::thread([e] {
+      std::unique_lock lock(e->flush_mu_);
+      while (!e->flush_cv_.wait_for(lock, std::chrono::microseconds(e->options_.key_use_flush),
+                                    [e] { return e->stopping_; })) {
+        lock.unlock();
+        e->FlushKeyUse();
+        lock.lock();
+      }
+    });
   }
   return engine;
 }
@@ -251,7 +282,9 @@ VerifyResult Engine::Verify(std::string_view token) const {
 }
 
 VerifyResult Engine::VerifyAt(std::string_view token, Micros now) const {
-  return index_.Verify(tokens_, token, now);
+  VerifyResult result = index_.Verify(tokens_, token, now);
+  if (result.valid) key_use_.Note(result.org, result.key_id, now);
+  return result;
 }
 
 }  // namespace keytrail

@@ -8,16 +8,19 @@
 // hold.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/status.h"
 #include "engine/domain/authorize.h"
 #include "engine/domain/decide.h"
+#include "engine/key_usage.h"
 #include "engine/queries.h"
 #include "engine/verify_index.h"
 #include "engine/writer.h"
@@ -65,6 +68,9 @@ class Engine {
     bool follow_log = false;
     std::string node_id;
     std::string advertise_url;  // where other nodes forward commands; SetAdvertiseUrl
+    // How often the keys verification found valid are written down (KeysUsed, the
+    // keys' last_used_at); 0 = only when FlushKeyUse is called.
+    Micros key_use_flush = 10LL * 1'000'000;
   };
 
   // Who writes the partition of an org, as this node knows it.
@@ -114,9 +120,16 @@ class Engine {
   Authorization Authorize(std::string_view org, const domain::Principal& principal,
                           domain::Action action, const domain::Resource& resource) const;
 
-  // Verifies a presented token at the clock's now / at `now`.
+  // Verifies a presented token at the clock's now / at `now`. A valid key is noted as
+  // used (in memory; FlushKeyUse writes it down).
   VerifyResult Verify(std::string_view token) const;
   VerifyResult VerifyAt(std::string_view token, Micros now) const;
+
+  // Writes down which keys were used since the last flush: one RecordKeyUse per org
+  // whose partition this node writes (what verification on other nodes saw of orgs
+  // written elsewhere is dropped). Returns once they are durable. Runs every
+  // Options::key_use_flush on a thread of its own.
+  void FlushKeyUse();
 
   // Who writes `org`'s partition (see Writer). Any thread, no I/O.
   Writer WriterOf(std::string_view org) const;
@@ -165,6 +178,11 @@ class Engine {
   Queries queries_;
   TokenCodec tokens_;
   VerifyIndex index_;
+  mutable KeyUsage key_use_;
+  std::mutex flush_mu_;
+  std::condition_variable flush_cv_;
+  bool stopping_ = false;  // guarded by flush_mu_
+  std::thread flusher_;
   events::EventIdGenerator ids_;
   std::vector<std::unique_ptr<Partition>> partitions_;
 };

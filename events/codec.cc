@@ -94,6 +94,8 @@ std::string_view CloudEventType(fb::Payload type) {
       return "io.keytrail.member.signed_in.v1";
     case fb::Payload::MemberSignedOut:
       return "io.keytrail.member.signed_out.v1";
+    case fb::Payload::KeysUsed:
+      return "io.keytrail.key.used.v1";
     case fb::Payload::NONE:
       break;
   }

@@ -34,6 +34,7 @@ struct KeyRecord {
   std::string revoked_reason;
   Micros last_rotated_at_us = 0;  // 0 = never rotated
   uint64_t version = 0;           // aggregate version of the key's latest event
+  Micros last_used_at_us = 0;     // to the minute, from KeysUsed; 0 = never seen used
 
   friend bool operator==(const KeyRecord&, const KeyRecord&) = default;
 };
@@ -57,6 +58,9 @@ struct KeyFilter {
   std::optional<bool> never_expires;        // true: expires_at == 0; false: it has an expiry
   // Keys whose secret was last issued (rotated, or created if never rotated) before this.
   std::optional<Micros> not_rotated_since_us;
+  // Keys last used before this (never-used keys included: they were not used since).
+  std::optional<Micros> used_before_us;
+  std::optional<bool> never_used;  // true: no use seen; false: some use seen
 };
 
 struct KeyPage {

@@ -506,6 +506,9 @@ std::string AuditProjection::RecordKey(const LogPosition& position) {
 
 Status AuditProjection::Apply(const LogPosition& position, const fb::Envelope& event,
                               ViewBatch& batch) {
+  // When keys were used is telemetry, not a change: the key list shows it
+  // (last_used_at), the audit trail does not (a record per org every few seconds).
+  if (event.payload_type() == fb::Payload::KeysUsed) return Status::Ok();
   auto described = Describe(event);
   KT_RETURN_IF_ERROR(described.status());
   const std::string_view org = Str(event.org());

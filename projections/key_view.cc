@@ -105,6 +105,7 @@ std::string EncodeRow(const KeyRecord& r) {
   row.add_revoked_reason(reason);
   row.add_last_rotated_at_us(r.last_rotated_at_us);
   row.add_version(r.version);
+  row.add_last_used_at_us(r.last_used_at_us);
   b.FinishSizePrefixed(row.Finish(), fb::KeyRowIdentifier());
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
@@ -145,6 +146,7 @@ Result<KeyRecord> DecodeRow(std::string_view bytes) {
   r.revoked_reason = Str(row->revoked_reason());
   r.last_rotated_at_us = row->last_rotated_at_us();
   r.version = row->version();
+  r.last_used_at_us = row->last_used_at_us();
   return r;
 }
 
@@ -190,6 +192,8 @@ bool Matches(const KeyRecord& r, const KeyFilter& f) {
       std::max(r.created_at_us, r.last_rotated_at_us) >= *f.not_rotated_since_us) {
     return false;
   }
+  if (f.used_before_us.has_value() && r.last_used_at_us >= *f.used_before_us) return false;
+  if (f.never_used.has_value() && (r.last_used_at_us == 0) != *f.never_used) return false;
   return true;
 }
 
@@ -210,9 +214,33 @@ Status KeyViewProjection::Apply(const LogPosition&, const fb::Envelope& event, V
       return ApplyGroup(event, event.payload_as_GroupCreated()->group_id(), true, batch);
     case fb::Payload::GroupDeleted:
       return ApplyGroup(event, event.payload_as_GroupDeleted()->group_id(), false, batch);
+    case fb::Payload::KeysUsed:
+      return ApplyKeysUsed(event, batch);
     default:
       return Status::Ok();
   }
+}
+
+// Only the rows: verification does not care when a key was used (no Buffer).
+Status KeyViewProjection::ApplyKeysUsed(const fb::Envelope& event, ViewBatch& batch) {
+  const auto* uses = event.payload_as_KeysUsed()->uses();
+  if (uses == nullptr) return Status::Ok();
+  const std::string_view org = event.org()->string_view();
+  KT_RETURN_IF_ERROR(CheckComponent("org", org));
+  for (const fb::KeyUsed* use : *uses) {
+    auto id = EventKeyId(use->key_id());
+    if (!id.ok()) return id.status();
+    const std::string row_key = KeyRowKey(org, *id);
+    auto row = batch.Get(row_key);
+    if (!row.ok()) return row.status();
+    if (!row->has_value()) continue;  // Decide names existing keys only; nothing to note
+    auto decoded = DecodeRow(**row);
+    if (!decoded.ok()) return decoded.status();
+    if (use->used_at_us() <= decoded->last_used_at_us) continue;
+    decoded->last_used_at_us = use->used_at_us();
+    batch.Put(row_key, EncodeRow(*decoded));
+  }
+  return Status::Ok();
 }
 
 Status KeyViewProjection::ApplyKeyCreated(const fb::Envelope& event, ViewBatch& batch) {

@@ -132,6 +132,7 @@ class KeyViewProjection final : public Projection {
  private:
   Status ApplyKeyCreated(const fb::Envelope& event, ViewBatch& batch);
   Status ApplyKeyChange(const fb::Envelope& event, ViewBatch& batch);
+  Status ApplyKeysUsed(const fb::Envelope& event, ViewBatch& batch);
   Status ApplyGroup(const fb::Envelope& event, const flatbuffers::String* group_id, bool exists,
                     ViewBatch& batch);
   void Buffer(const KeyRecord& record);

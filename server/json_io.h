@@ -48,7 +48,7 @@ class BodyReader {
 
 // A key as the API shows it: id, name, group, created_by, created_at, expires_at (null
 // = never), status (see DisplayStatus), hint, permissions, last_rotated_at (null =
-// never rotated).
+// never rotated), last_used_at (to the minute; null = no use seen).
 nlohmann::json KeyToJson(const model::KeyRecord& key, Micros now);
 
 // Rules as the API shows them: [{role, resources}], resources only on scoped rules.

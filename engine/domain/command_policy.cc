@@ -33,6 +33,9 @@ class Policy {
   std::optional<Denial> operator()(const AcceptInvitation&) const { return NotForPrincipals(); }
   std::optional<Denial> operator()(const StartSession&) const { return NotForPrincipals(); }
   std::optional<Denial> operator()(const EndSession&) const { return NotForPrincipals(); }
+  std::optional<Denial> operator()(const RecordKeyUse&) const {
+    return Deny(DenialCode::kNotForPrincipals, "only keytrail records when keys were used");
+  }
 
   std::optional<Denial> operator()(const CreateGroup& c) const {
     if (auto d = Need(Action::kGroupsManage, Resource::Org())) return d;

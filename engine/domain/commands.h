@@ -155,10 +155,16 @@ struct EndSession {
   std::string reason;
 };
 
+// Notes when keys were last used (the engine's usage flush). Keys the org does not
+// have are left out; nothing to note, no event. Issued by the system only.
+struct RecordKeyUse {
+  std::vector<std::pair<KeyId, Micros>> uses;  // key, last use (to the minute)
+};
+
 using Command =
     std::variant<CreateOrg, CreateGroup, CreateKey, RotateKey, RevokeKey, ExpireKey, ChangeKeyGroup,
                  ChangeGroupRules, DeleteGroup, SetMemberGroups, RemoveMember, InviteMember,
-                 AcceptInvitation, StartSession, EndSession>;
+                 AcceptInvitation, StartSession, EndSession, RecordKeyUse>;
 
 // The permissions a key may carry, each granted only by an organization-admin:
 //   scim          the key may call the SCIM endpoints (action scim)

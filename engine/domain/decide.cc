@@ -310,6 +310,19 @@ class Decider {
     return KeyEvent(key, std::move(p));
   }
 
+  Decision operator()(const RecordKeyUse& c) const {
+    fb::KeysUsedT p;
+    for (const auto& [id, at] : c.uses) {
+      if (state_.FindKey(id) == nullptr) continue;
+      auto use = std::make_unique<fb::KeyUsedT>();
+      use->key_id = FormatKeyId(id);
+      use->used_at_us = at;
+      p.uses.push_back(std::move(use));
+    }
+    if (p.uses.empty()) return std::vector<NewEvent>{};
+    return Events(Event(state_.id, state_.version, std::move(p)));
+  }
+
   Decision operator()(const InviteMember& c) const {
     if (!state_.exists) return Reject(RejectionCode::kOrgNotFound, "no such org");
     if (state_.FindMember(c.member_id) == nullptr) {

@@ -356,6 +356,8 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
     }
     case fb::Payload::WriterClaimed:
       return Status::Ok();  // about the partition's writer, not the org
+    case fb::Payload::KeysUsed:
+      return Status::Ok();  // telemetry: no decision depends on it
     case fb::Payload::NONE:
       break;
   }

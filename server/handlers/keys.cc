@@ -114,6 +114,15 @@ HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request) {
         return Problem(400, "invalid_request", "never_expires must be true or false");
       }
       filter.never_expires = value == "true";
+    } else if (name == "used_before") {
+      auto t = ParseRfc3339Time(value);
+      if (!t) return Problem(400, "invalid_request", "used_before must be an RFC 3339 time");
+      filter.used_before_us = *t;
+    } else if (name == "never_used") {
+      if (value != "true" && value != "false") {
+        return Problem(400, "invalid_request", "never_used must be true or false");
+      }
+      filter.never_used = value == "true";
     } else if (name == "not_rotated_since") {
       auto t = ParseRfc3339Time(value);
       if (!t) return Problem(400, "invalid_request", "not_rotated_since must be an RFC 3339 time");

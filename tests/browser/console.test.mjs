@@ -87,7 +87,7 @@ async function startServer(extraArgs = []) {
   dirs.push(dir);
   const tokenFile = join(dir, 'token');
   const args = ['serve', '--data-dir', join(dir, 'data'), '--listen', '127.0.0.1:0',
-    '--bootstrap-token-file', tokenFile, ...extraArgs];
+    '--bootstrap-token-file', tokenFile, '--usage-flush', '1s', ...extraArgs];
   const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const server = { proc, output: '' };
   servers.push(server);
@@ -326,12 +326,19 @@ async function main() {
     check(!stored.includes(token), 'the token is in no storage, cookie or URL');
   });
 
-  await step('the key is in the table: created by the member, group developer, expiry in 30 days', async () => {
-    const cells = await rowCells(page, 'deploy bot');
+  await step('the key is in the table: created by the member, group developer, expiry in 30 days, used', async () => {
+    // The verify above is written down within --usage-flush (1 s here); until then: Never.
+    let cells = await rowCells(page, 'deploy bot');
+    for (let i = 0; i < 20 && cells.lastUsed === 'Never'; ++i) {
+      await new Promise((r) => setTimeout(r, 500));
+      await page.reload();
+      await keyRow(page, 'deploy bot').waitFor();
+      cells = await rowCells(page, 'deploy bot');
+    }
     equal(cells.createdBy, adminMember, 'Created by');
     equal(cells.group, 'developer', 'Group');
     check(/^\d{4}-\d{2}-\d{2} \(in (29|30) days\)$/.test(cells.expires), `Expires: ${cells.expires}`);
-    equal(cells.lastUsed, '—', 'Last used');
+    check(/ago$|^now$/.test(cells.lastUsed), `Last used: ${cells.lastUsed}`);
     equal(cells.status, 'active', 'Status');
     for (const h of ['Name', 'Created by', 'Group', 'Expires', 'Last used', 'Status']) {
       equal(await page.getByRole('columnheader', { name: h, exact: true }).count(), 1, `column headers named ${h}`);

@@ -745,6 +745,57 @@ TEST_F(ApiTest, AnIdempotencyKeyReusedForAnotherRequestIsRefusedNotReplayed) {
   EXPECT_EQ(Call("DELETE", "/v1/orgs/default/members/bob", "", admin_, idem).status, 422);
 }
 
+// Verification notes use in memory; a flush writes it down (one KeysUsed per org), so a
+// key shows when it was last used, to the minute, and lists find unused keys.
+TEST_F(ApiTest, LastUsedIsNotedByVerificationAndWrittenDownByTheFlush) {
+  clock_.Set(kNow + 5 * kSecond);
+  const json used = CreateKey("used key", "developer", admin_);
+  const json idle = CreateKey("idle key", "developer", admin_);
+  ASSERT_EQ(
+      Call("GET", "/v1/orgs/default/keys/" + used["id"].get<std::string>(), "", admin_).status,
+      200);
+  EXPECT_TRUE(Json(Call("GET", "/v1/orgs/default/keys/" + used["id"].get<std::string>(), "",
+                        admin_))["last_used_at"]
+                  .is_null())
+      << "nothing written down before a flush";
+
+  clock_.Set(kNow + 125 * kSecond);  // minute 2
+  ASSERT_EQ(Json(Call("POST", "/v1/verify", json{{"key", used["token"]}}.dump()))["valid"], true);
+  Call("POST", "/v1/verify", R"({"key": "kt_not_a_key"})");
+  engine().FlushKeyUse();
+  const json shown =
+      Json(Call("GET", "/v1/orgs/default/keys/" + used["id"].get<std::string>(), "", admin_));
+  EXPECT_EQ(shown["last_used_at"], FormatRfc3339(kNow + 120 * kSecond)) << shown.dump();
+
+  auto names = [&](const std::string& query) {
+    std::set<std::string> out;
+    const json page = Json(Call("GET", "/v1/orgs/default/keys?" + query, "", admin_));
+    for (const json& k : page["keys"]) out.insert(k["name"].get<std::string>());
+    return out;
+  };
+  EXPECT_EQ(names("never_used=true"), (std::set<std::string>{"idle key"}));
+  // The admin key that made these calls was used too.
+  EXPECT_EQ(names("never_used=false"), (std::set<std::string>{"used key", "bootstrap-admin"}));
+  // The admin key's calls before the flush were in minute 0.
+  EXPECT_EQ(names("used_before=" + FormatRfc3339(kNow + 120 * kSecond)),
+            (std::set<std::string>{"idle key", "bootstrap-admin"}));
+  EXPECT_EQ(names("used_before=" + FormatRfc3339(kNow + 121 * kSecond)),
+            (std::set<std::string>{"idle key", "used key", "bootstrap-admin"}));
+  EXPECT_EQ(Call("GET", "/v1/orgs/default/keys?never_used=maybe", "", admin_).status, 400);
+
+  // A later use moves it on; the same minute again writes nothing new.
+  clock_.Set(kNow + 250 * kSecond);
+  Call("POST", "/v1/verify", json{{"key", used["token"]}}.dump());
+  engine().FlushKeyUse();
+  EXPECT_EQ(Json(Call("GET", "/v1/orgs/default/keys/" + used["id"].get<std::string>(), "",
+                      admin_))["last_used_at"],
+            FormatRfc3339(kNow + 240 * kSecond));
+  // Not an audit record: telemetry, not a change.
+  const json audit = Json(Call("GET", "/v1/orgs/default/audit?page_size=1000", "", admin_));
+  for (const json& r : audit["records"]) EXPECT_NE(r["action"], "api_key.used");
+  (void)idle;
+}
+
 TEST_F(ApiTest, ListFiltersAndPages) {
   json a =
       CreateKey("key-a", "developer", admin_, "default", R"(, "expires": "2026-01-01T00:00:10Z")");

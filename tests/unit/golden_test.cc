@@ -192,6 +192,16 @@ std::map<std::string, fb::EnvelopeT> GoldenEvents() {
     e.payload.Set(std::move(p));
     out["MemberSignedOut"] = std::move(e);
   }
+  {
+    auto e = Header("acme", 3);
+    fb::KeysUsedT p;
+    auto use = std::make_unique<fb::KeyUsedT>();
+    use->key_id = "k1";
+    use->used_at_us = kExpiresAt;
+    p.uses.push_back(std::move(use));
+    e.payload.Set(std::move(p));
+    out["KeysUsed"] = std::move(e);
+  }
   return out;
 }
 
@@ -283,6 +293,15 @@ TEST_F(Golden, MemberSignIn) {
   auto out = Load("MemberSignedOut");
   ASSERT_NE(out.payload.AsMemberSignedOut(), nullptr);
   EXPECT_EQ(out.payload.AsMemberSignedOut()->reason, "signed-out");
+}
+
+TEST_F(Golden, KeysUsed) {
+  auto e = Load("KeysUsed");
+  const auto* p = e.payload.AsKeysUsed();
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(p->uses.size(), 1u);
+  EXPECT_EQ(p->uses[0]->key_id, "k1");
+  EXPECT_EQ(p->uses[0]->used_at_us, kExpiresAt);
 }
 
 // Fixtures written before writer epochs existed read as epoch 0.

@@ -138,6 +138,18 @@ json Payload(const fb::Envelope& event) {
            {"reason", Str(e->reason())}};
       break;
     }
+    case fb::Payload::KeysUsed: {
+      json uses = json::array();
+      if (const auto* list = event.payload_as_KeysUsed()->uses()) {
+        for (const fb::KeyUsed* use : *list) {
+          json u = {{"key_id", Str(use->key_id())}};
+          PutTime(u, "used_at", use->used_at_us());
+          uses.push_back(std::move(u));
+        }
+      }
+      p["uses"] = std::move(uses);
+      break;
+    }
     case fb::Payload::NONE:
       break;
   }

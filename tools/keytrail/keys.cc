@@ -35,6 +35,8 @@ struct KeysOptions {
   std::string expires_before;
   bool never_expires = false;
   std::string not_rotated_since;
+  std::string used_before;
+  bool never_used = false;
   std::string as_of;  // get: the key as it was then
   size_t page_size = 100;
   size_t limit = 0;  // 0 = every page
@@ -97,6 +99,8 @@ int List(const KeysOptions& o) {
   add("expires_before", o.expires_before);
   add("not_rotated_since", o.not_rotated_since);
   if (o.never_expires) add("never_expires", "true");
+  add("used_before", o.used_before);
+  if (o.never_used) add("never_used", "true");
   json keys = json::array();
   std::string page_token;
   do {
@@ -119,9 +123,11 @@ int List(const KeysOptions& o) {
   std::vector<std::vector<std::string>> rows;
   for (const json& key : keys) {
     rows.push_back({Cell(key["id"]), Cell(key["name"]), Cell(key["group"]), Cell(key["status"]),
-                    Cell(key["expires_at"], "never"), Cell(key["created_by"]), Cell(key["hint"])});
+                    Cell(key["expires_at"], "never"), Cell(key["last_used_at"], "never"),
+                    Cell(key["created_by"]), Cell(key["hint"])});
   }
-  PrintTable({"id", "name", "group", "status", "expires_at", "created_by", "hint"}, rows);
+  PrintTable({"id", "name", "group", "status", "expires_at", "last_used_at", "created_by", "hint"},
+             rows);
   return kExitOk;
 }
 
@@ -217,6 +223,9 @@ void AddKeys(CLI::App& app, int* rc) {
   list->add_option("--not-rotated-since", l->not_rotated_since,
                    "only keys whose secret was issued (created or last rotated) before this "
                    "RFC 3339 time");
+  list->add_option("--used-before", l->used_before,
+                   "only keys not used since this RFC 3339 time (never-used keys included)");
+  list->add_flag("--never-used", l->never_used, "only keys no verification has found valid");
   list->add_option("--page-size", l->page_size, "keys per request")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();

@@ -64,6 +64,7 @@ struct ServeOptions {
   std::string bootstrap_token_file;
   std::string log_format = "human";
   std::string session_idle_timeout = "30m";
+  std::string usage_flush = "10s";
   std::string session_max_age = "12h";
   std::string public_url;  // default: http:// and the bound listen address
   std::string console_dir;
@@ -357,6 +358,12 @@ int RunServe(const ServeOptions& options) {
   // On Kafka, several nodes may share the topic: follow it, write what the group assigns.
   engine_options.follow_log = kafka;
   engine_options.node_id = node_id;
+  const auto usage_flush = server::ParseDuration(options.usage_flush);
+  if (!usage_flush || *usage_flush <= 0) {
+    fmt::print(stderr, "keytrail serve: --usage-flush is a duration such as 10s\n");
+    return kExitUsage;
+  }
+  engine_options.key_use_flush = *usage_flush;
   auto engine = Engine::Start(*log, **views, SystemClock::Instance(), engine_options);
   if (!engine.ok()) return Fail("cannot start the engine", engine.status());
 
@@ -582,6 +589,10 @@ void AddServe(CLI::App& app, int* rc) {
   cmd->add_option("--bootstrap-token-file", options->bootstrap_token_file,
                   "write the bootstrap admin key here (mode 0600; not a symlink) on the first "
                   "start, instead of printing it");
+  cmd->add_option("--usage-flush", options->usage_flush,
+                  "how often the keys verification found valid are written down (their "
+                  "last_used_at, to the minute)")
+      ->capture_default_str();
   cmd->add_option("--session-idle-timeout", options->session_idle_timeout,
                   "a console session ends after this long without a request (e.g. 30m)")
       ->capture_default_str();

@@ -1,6 +1,6 @@
 import { useEffect, useId, useMemo, useState } from 'preact/hooks';
 import { listAllKeys, ApiError, type Key, type Session } from '../api';
-import { day, relativeTime } from '../format';
+import { dateTime, day, relativeTime } from '../format';
 import { NewKeyDialog } from './NewKeyDialog';
 import { KeyPanel } from './KeyPanel';
 
@@ -18,10 +18,9 @@ const columns: [Column, string][] = [
 
 type StatusFilter = 'all' | 'active' | 'revoked' | 'expired';
 
-/** The key's last use, when the API tells it (it does not yet). */
+/** The key's last use (to the minute, written down every few seconds); null: never. */
 function lastUsed(key: Key): string | null {
-  const value = (key as Key & { last_used_at?: string | null }).last_used_at;
-  return typeof value === 'string' ? value : null;
+  return key.last_used_at ?? null;
 }
 
 function sortValue(key: Key, column: Column): string {
@@ -237,9 +236,11 @@ export function Keys({ session }: Props) {
                     </td>
                     <td>
                       {used ? (
-                        <time dateTime={used}>{relativeTime(used, now)}</time>
+                        <time dateTime={used} title={dateTime(used)}>
+                          {relativeTime(used, now)}
+                        </time>
                       ) : (
-                        <span title="not tracked yet">—</span>
+                        'Never'
                       )}
                     </td>
                     <td>
