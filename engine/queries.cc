@@ -199,6 +199,9 @@ Result<std::optional<model::KeyRecord>> Queries::KeyAsOf(std::string_view org,
   key.created_by = std::string(state.CreatorOf(*folded));
   key.expires_at_us = folded->expires_at;
   key.status = ModelStatus(folded->status);
+  if (folded->suspended && key.status == model::KeyStatus::kActive) {
+    key.status = model::KeyStatus::kSuspended;
+  }
   key.version = folded->version;
   return std::optional<model::KeyRecord>(std::move(key));
 }

@@ -221,6 +221,8 @@ VerifyResult Evaluate(const Entry* e, const ParsedToken& token, Micros now) {
   } else if (e->status == KeyStatus::kExpired ||
              (e->expires_at_us != 0 && now >= e->expires_at_us)) {
     result.reason = VerifyReason::kExpired;
+  } else if (e->status == KeyStatus::kSuspended) {
+    result.reason = VerifyReason::kSuspended;
   } else if (e->group->group.empty() || e->group->deleted.load(std::memory_order_acquire)) {
     result.reason = VerifyReason::kNoGroup;
   } else {
@@ -247,6 +249,8 @@ std::string_view ReasonCode(VerifyReason reason) {
       return "expired";
     case VerifyReason::kNoGroup:
       return "no-group";
+    case VerifyReason::kSuspended:
+      return "suspended";
   }
   return "unknown";
 }

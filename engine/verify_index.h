@@ -44,12 +44,13 @@ enum class VerifyReason : uint8_t {
   kMalformed,  // not a well-formed token of this deployment (no lookup was made)
   kUnknown,    // no such key, or the secret does not match it
   kRevoked,
-  kExpired,  // expired by event, or now >= its expiry
-  kNoGroup,  // the key has no group, or its group was deleted
+  kExpired,    // expired by event, or now >= its expiry
+  kNoGroup,    // the key has no group, or its group was deleted
+  kSuspended,  // suspended until resumed (KeySuspended)
 };
 
 // The stable wire code of a reason: "valid", "malformed", "unknown", "revoked",
-// "expired", "no-group".
+// "expired", "no-group", "suspended".
 std::string_view ReasonCode(VerifyReason reason);
 
 // Permission bits of VerifyResult::permissions. Unknown permission names map to no bit.
@@ -92,7 +93,8 @@ class VerifyIndex {
   // The verdict for a parsed token at `now`. Checks, in order: unknown id -> kUnknown;
   // hash equal to neither the current hash nor (while now < previous_valid_until) the
   // previous one -> kUnknown; revoked -> kRevoked; expired by event or now >= expires_at
-  // (when set) -> kExpired; group empty or deleted -> kNoGroup; else valid. Hashes are
+  // (when set) -> kExpired; suspended -> kSuspended; group empty or deleted -> kNoGroup;
+  // else valid. Hashes are
   // compared in constant time. Thread-safe, lock-free against writers, no allocation.
   VerifyResult Verify(const ParsedToken& token, Micros now) const;
   // nullopt (TokenCodec::Parse refused the text) -> kMalformed.

@@ -96,6 +96,10 @@ std::string_view CloudEventType(fb::Payload type) {
       return "io.keytrail.member.signed_out.v1";
     case fb::Payload::KeysUsed:
       return "io.keytrail.key.used.v1";
+    case fb::Payload::KeySuspended:
+      return "io.keytrail.key.suspended.v1";
+    case fb::Payload::KeyResumed:
+      return "io.keytrail.key.resumed.v1";
     case fb::Payload::NONE:
       break;
   }

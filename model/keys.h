@@ -14,7 +14,14 @@
 
 namespace keytrail::model {
 
-enum class KeyStatus : uint8_t { kActive = 0, kRevoked = 1, kExpired = 2 };
+// kSuspended: live (it keeps its name and expiry) but refused by verification until
+// resumed.
+enum class KeyStatus : uint8_t { kActive = 0, kRevoked = 1, kExpired = 2, kSuspended = 3 };
+
+// Neither revoked nor expired by event (active or suspended).
+inline bool IsLive(KeyStatus status) {
+  return status == KeyStatus::kActive || status == KeyStatus::kSuspended;
+}
 
 // A key's state as the view holds it. Holds hashes, never a secret.
 struct KeyRecord {
@@ -35,6 +42,7 @@ struct KeyRecord {
   Micros last_rotated_at_us = 0;  // 0 = never rotated
   uint64_t version = 0;           // aggregate version of the key's latest event
   Micros last_used_at_us = 0;     // to the minute, from KeysUsed; 0 = never seen used
+  std::string suspended_reason;   // while suspended
 
   friend bool operator==(const KeyRecord&, const KeyRecord&) = default;
 };
@@ -42,9 +50,9 @@ struct KeyRecord {
 // The status a person sees at `now`: a key past its expiry is expired from that
 // instant, whether or not the scheduler has written its KeyExpired yet.
 inline KeyStatus StatusAt(const KeyRecord& key, Micros now) {
-  if (key.status != KeyStatus::kActive) return key.status;
+  if (!IsLive(key.status)) return key.status;
   if (key.expires_at_us != 0 && now >= key.expires_at_us) return KeyStatus::kExpired;
-  return KeyStatus::kActive;
+  return key.status;
 }
 
 // Which keys of an org a list wants; an unset field does not filter, and every set

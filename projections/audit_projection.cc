@@ -228,6 +228,16 @@ Result<Described> Describe(const fb::Envelope& event) {
       json.String(Str(e->node_id()));
       break;
     }
+    case fb::Payload::KeySuspended: {
+      const auto* e = event.payload_as_KeySuspended();
+      what("api_key.suspended", "api_key", e->key_id());
+      json.Key("reason");
+      json.String(Str(e->reason()));
+      break;
+    }
+    case fb::Payload::KeyResumed:
+      what("api_key.resumed", "api_key", event.payload_as_KeyResumed()->key_id());
+      break;
     case fb::Payload::MemberInvited: {
       const auto* e = event.payload_as_MemberInvited();
       what("member.invited", "member", e->member_id());

@@ -85,6 +85,7 @@ std::string EncodeRow(const KeyRecord& r) {
   const auto created_by = b.CreateString(r.created_by);
   const auto permissions = b.CreateVectorOfStrings(r.permissions);
   const auto reason = b.CreateString(r.revoked_reason);
+  const auto suspended_reason = b.CreateString(r.suspended_reason);
   const fb::KeyIdBytes id(flatbuffers::span<const uint8_t, kIdBytes>(r.key_id.bytes));
   const fb::Sha256 hash = ToFb(r.secret_hash);
   const fb::Sha256 previous = ToFb(r.previous_hash);
@@ -106,6 +107,7 @@ std::string EncodeRow(const KeyRecord& r) {
   row.add_last_rotated_at_us(r.last_rotated_at_us);
   row.add_version(r.version);
   row.add_last_used_at_us(r.last_used_at_us);
+  if (!r.suspended_reason.empty()) row.add_suspended_reason(suspended_reason);
   b.FinishSizePrefixed(row.Finish(), fb::KeyRowIdentifier());
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
@@ -147,6 +149,7 @@ Result<KeyRecord> DecodeRow(std::string_view bytes) {
   r.last_rotated_at_us = row->last_rotated_at_us();
   r.version = row->version();
   r.last_used_at_us = row->last_used_at_us();
+  r.suspended_reason = Str(row->suspended_reason());
   return r;
 }
 
@@ -174,6 +177,10 @@ const flatbuffers::String* ChangedKeyId(const fb::Envelope& event) {
       return event.payload_as_KeyExpired()->key_id();
     case fb::Payload::KeyGroupChanged:
       return event.payload_as_KeyGroupChanged()->key_id();
+    case fb::Payload::KeySuspended:
+      return event.payload_as_KeySuspended()->key_id();
+    case fb::Payload::KeyResumed:
+      return event.payload_as_KeyResumed()->key_id();
     default:
       return nullptr;
   }
@@ -209,6 +216,8 @@ Status KeyViewProjection::Apply(const LogPosition&, const fb::Envelope& event, V
     case fb::Payload::KeyRevoked:
     case fb::Payload::KeyExpired:
     case fb::Payload::KeyGroupChanged:
+    case fb::Payload::KeySuspended:
+    case fb::Payload::KeyResumed:
       return ApplyKeyChange(event, batch);
     case fb::Payload::GroupCreated:
       return ApplyGroup(event, event.payload_as_GroupCreated()->group_id(), true, batch);
@@ -296,7 +305,7 @@ Status KeyViewProjection::ApplyKeyChange(const fb::Envelope& event, ViewBatch& b
   auto decoded = DecodeRow(**row);
   if (!decoded.ok()) return decoded.status();
   KeyRecord& r = *decoded;
-  const bool was_active = r.status == KeyStatus::kActive;
+  const bool was_live = model::IsLive(r.status);
 
   switch (event.payload_type()) {
     case fb::Payload::KeyRotated: {
@@ -312,9 +321,19 @@ Status KeyViewProjection::ApplyKeyChange(const fb::Envelope& event, ViewBatch& b
     case fb::Payload::KeyRevoked:
       r.status = KeyStatus::kRevoked;
       r.revoked_reason = Str(event.payload_as_KeyRevoked()->reason());
+      r.suspended_reason.clear();
       break;
     case fb::Payload::KeyExpired:
-      if (was_active) r.status = KeyStatus::kExpired;
+      if (was_live) r.status = KeyStatus::kExpired;
+      r.suspended_reason.clear();
+      break;
+    case fb::Payload::KeySuspended:
+      r.status = KeyStatus::kSuspended;
+      r.suspended_reason = Str(event.payload_as_KeySuspended()->reason());
+      break;
+    case fb::Payload::KeyResumed:
+      r.status = KeyStatus::kActive;
+      r.suspended_reason.clear();
       break;
     case fb::Payload::KeyGroupChanged: {
       const std::string group = Str(event.payload_as_KeyGroupChanged()->group_id());
@@ -327,7 +346,7 @@ Status KeyViewProjection::ApplyKeyChange(const fb::Envelope& event, ViewBatch& b
     default:
       return Status::Internal("ApplyKeyChange: not a key change");
   }
-  if (was_active && r.status != KeyStatus::kActive && r.expires_at_us != 0) {
+  if (was_live && !model::IsLive(r.status) && r.expires_at_us != 0) {
     batch.Delete(ExpiryKey(r.expires_at_us, org, r.key_id));
   }
   r.version = event.aggregate_version();

@@ -171,6 +171,8 @@ Api::Api(Engine& engine, const Clock& clock, ApiOptions options)
   add("GET", "/v1/orgs/{org}/keys/{id}", GetKeyHandler);
   add("POST", "/v1/orgs/{org}/keys/{id}/rotate", RotateKeyHandler);
   add("POST", "/v1/orgs/{org}/keys/{id}/revoke", RevokeKeyHandler);
+  add("POST", "/v1/orgs/{org}/keys/{id}/suspend", SuspendKeyHandler);
+  add("POST", "/v1/orgs/{org}/keys/{id}/resume", ResumeKeyHandler);
   add("PUT", "/v1/orgs/{org}/keys/{id}/group", MoveKeyHandler);
   add("GET", "/v1/orgs/{org}/keys/{id}/history", KeyHistoryHandler);
   add("GET", "/v1/orgs/{org}/audit", ListAuditHandler);

@@ -11,6 +11,7 @@
 //   GET  /v1/orgs/{org}/keys              POST /v1/orgs/{org}/keys
 //   GET  /v1/orgs/{org}/keys/{id}
 //   POST /v1/orgs/{org}/keys/{id}/rotate  POST /v1/orgs/{org}/keys/{id}/revoke
+//   POST /v1/orgs/{org}/keys/{id}/suspend POST /v1/orgs/{org}/keys/{id}/resume
 //   PUT  /v1/orgs/{org}/keys/{id}/group
 //   groups, members, audit, authorize (docs/openapi.yaml)
 //   POST /v1/sessions  GET|DELETE /v1/sessions/current  POST /v1/invitations/accept

@@ -5,9 +5,10 @@
 namespace keytrail::server {
 namespace {
 
-constexpr VerifyReason kReasons[] = {VerifyReason::kValid,   VerifyReason::kMalformed,
-                                     VerifyReason::kUnknown, VerifyReason::kRevoked,
-                                     VerifyReason::kExpired, VerifyReason::kNoGroup};
+constexpr VerifyReason kReasons[] = {VerifyReason::kValid,    VerifyReason::kMalformed,
+                                     VerifyReason::kUnknown,  VerifyReason::kRevoked,
+                                     VerifyReason::kExpired,  VerifyReason::kNoGroup,
+                                     VerifyReason::kSuspended};
 
 // The method label: a standard method as sent, anything else "OTHER", so a caller
 // cannot add series.

@@ -47,6 +47,8 @@ int StatusForRejection(domain::RejectionCode code) {
     case C::kGroupInUse:
     case C::kGroupBuiltin:
     case C::kNoPassword:
+    case C::kKeySuspended:
+    case C::kKeyNotSuspended:
       return 409;
     case C::kInvalidName:
     case C::kInvalidGroupId:

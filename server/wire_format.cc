@@ -73,6 +73,8 @@ std::string_view DisplayStatus(const model::KeyRecord& key, Micros now) {
       return "revoked";
     case model::KeyStatus::kExpired:
       return "expired";
+    case model::KeyStatus::kSuspended:
+      return "suspended";
     case model::KeyStatus::kActive:
       break;
   }

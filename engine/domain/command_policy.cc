@@ -83,6 +83,14 @@ class Policy {
     return OnKey(c.key_id, Action::kKeysRevoke, "revoke");
   }
 
+  // Suspending is a revocation that can be undone: the same right, the same limits.
+  std::optional<Denial> operator()(const SuspendKey& c) const {
+    return OnKey(c.key_id, Action::kKeysRevoke, "suspend");
+  }
+  std::optional<Denial> operator()(const ResumeKey& c) const {
+    return OnKey(c.key_id, Action::kKeysRevoke, "resume");
+  }
+
   std::optional<Denial> operator()(const ChangeKeyGroup& c) const {
     if (auto d = OnKey(c.key_id, Action::kKeysMove, "move")) return d;
     return IntoGroup(c.group, "move a key into");
@@ -208,7 +216,7 @@ std::optional<Principal> PrincipalOf(const OrgState& state, const CommandContext
       std::string_view group;
       bool scim = false;
       if (auto id = ParseKeyId(context.actor_id)) {
-        if (const KeyState* key = state.FindKey(*id); key != nullptr && key->ActiveAt(now)) {
+        if (const KeyState* key = state.FindKey(*id); key != nullptr && key->UsableAt(now)) {
           group = key->group;
           scim = key->scim;
         }

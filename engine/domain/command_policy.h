@@ -11,6 +11,7 @@
 //   CreateKey               keys:create              group within the caller's; no group
 //                                                    holding organization-admin; no scim
 //   RotateKey / RevokeKey   keys:rotate / :revoke    the key's group within the caller's;
+//   (Suspend/ResumeKey as RevokeKey)
 //                           (developers: own keys)   not a scim key
 //   ChangeKeyGroup          keys:move                old and new group within the caller's;
 //                                                    not into a group holding

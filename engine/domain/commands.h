@@ -105,6 +105,18 @@ struct RevokeKey {
   std::string reason;
 };
 
+// Suspends a live key: it stops verifying (reason "suspended") until ResumeKey; it
+// keeps its name, group and expiry. Authorized as revoking the key.
+struct SuspendKey {
+  KeyId key_id;
+  std::string reason;
+};
+
+// Resumes a suspended key. Authorized as revoking the key.
+struct ResumeKey {
+  KeyId key_id;
+};
+
 struct ExpireKey {
   KeyId key_id;
 };
@@ -164,7 +176,7 @@ struct RecordKeyUse {
 using Command =
     std::variant<CreateOrg, CreateGroup, CreateKey, RotateKey, RevokeKey, ExpireKey, ChangeKeyGroup,
                  ChangeGroupRules, DeleteGroup, SetMemberGroups, RemoveMember, InviteMember,
-                 AcceptInvitation, StartSession, EndSession, RecordKeyUse>;
+                 AcceptInvitation, StartSession, EndSession, RecordKeyUse, SuspendKey, ResumeKey>;
 
 // The permissions a key may carry, each granted only by an organization-admin:
 //   scim          the key may call the SCIM endpoints (action scim)

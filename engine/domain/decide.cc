@@ -290,6 +290,33 @@ class Decider {
     return KeyEvent(key, std::move(p));
   }
 
+  Decision operator()(const SuspendKey& c) const {
+    const KeyState* found = state_.FindKey(c.key_id);
+    if (found == nullptr) return KeyNotFound(c.key_id);
+    if (auto r = RequireLive(*found, now_)) return *r;
+    if (found->suspended) {
+      return Reject(RejectionCode::kKeySuspended,
+                    fmt::format("key {} is suspended already", FormatKeyId(found->id)));
+    }
+    if (c.reason.size() > kMaxReasonLength) {
+      return Reject(RejectionCode::kInvalidReason, "reason must be at most 500 characters");
+    }
+    fb::KeySuspendedT p;
+    p.reason = c.reason;
+    return KeyEvent(*found, std::move(p));
+  }
+
+  Decision operator()(const ResumeKey& c) const {
+    const KeyState* found = state_.FindKey(c.key_id);
+    if (found == nullptr) return KeyNotFound(c.key_id);
+    if (auto r = RequireLive(*found, now_)) return *r;
+    if (!found->suspended) {
+      return Reject(RejectionCode::kKeyNotSuspended,
+                    fmt::format("key {} is not suspended", FormatKeyId(found->id)));
+    }
+    return KeyEvent(*found, fb::KeyResumedT{});
+  }
+
   Decision operator()(const ExpireKey& c) const {
     const KeyState* found = state_.FindKey(c.key_id);
     if (found == nullptr) return KeyNotFound(c.key_id);

@@ -347,6 +347,16 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       (*key)->version = event.aggregate_version();
       return Status::Ok();
     }
+    case fb::Payload::KeySuspended:
+    case fb::Payload::KeyResumed: {
+      const bool suspend = event.payload_type() == fb::Payload::KeySuspended;
+      auto key = ExistingKey(state, suspend ? event.payload_as_KeySuspended()->key_id()
+                                            : event.payload_as_KeyResumed()->key_id());
+      if (!key.ok()) return key.status();
+      (*key)->suspended = suspend;
+      (*key)->version = event.aggregate_version();
+      return Status::Ok();
+    }
     case fb::Payload::KeyExpired: {
       auto key = ExistingKey(state, event.payload_as_KeyExpired()->key_id());
       if (!key.ok()) return key.status();

@@ -30,14 +30,18 @@ struct KeyState {
   std::string group;
   Micros expires_at = 0;  // 0 = never
   KeyStatus status = KeyStatus::kActive;
-  bool scim = false;     // holds the "scim" permission
-  uint32_t creator = 0;  // index into OrgState::creators (use OrgState::CreatorOf)
-  uint64_t version = 0;  // aggregate version of the key's last event
+  bool scim = false;       // holds the "scim" permission
+  bool suspended = false;  // KeySuspended, not resumed: live, but not usable
+  uint32_t creator = 0;    // index into OrgState::creators (use OrgState::CreatorOf)
+  uint64_t version = 0;    // aggregate version of the key's last event
 
-  // Active at `now`: not revoked, not expired by event, and not past its expiry.
+  // Active at `now`: not revoked, not expired by event, and not past its expiry (a
+  // suspended key is active in this sense: it holds its name and can be managed).
   bool ActiveAt(Micros now) const {
     return status == KeyStatus::kActive && (expires_at == 0 || now < expires_at);
   }
+  // Usable as a principal at `now`: active and not suspended.
+  bool UsableAt(Micros now) const { return ActiveAt(now) && !suspended; }
 };
 
 // A group: its rules (what its keys and members may do) and who is in it. A deleted

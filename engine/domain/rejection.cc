@@ -70,6 +70,10 @@ std::string_view RejectionCodeName(RejectionCode code) {
       return "no_password";
     case RejectionCode::kSessionNotFound:
       return "session_not_found";
+    case RejectionCode::kKeySuspended:
+      return "key_suspended";
+    case RejectionCode::kKeyNotSuspended:
+      return "key_not_suspended";
   }
   return "unknown";
 }

@@ -48,6 +48,8 @@ enum class RejectionCode : uint8_t {
   kInvitationInvalid,  // no such invitation, or it was used or has expired
   kNoPassword,         // the member has set no password yet
   kSessionNotFound,    // no such live session
+  kKeySuspended,       // suspend refused: the key is suspended already
+  kKeyNotSuspended,    // resume refused: the key is not suspended
 };
 
 // "org_not_found", "name_taken", "unknown_role", ...

@@ -24,11 +24,11 @@ constexpr size_t kDefaultPageSize = 100;
 constexpr size_t kExportPageSize = 500;  // records per chunk of a streamed export
 
 constexpr std::string_view kActions[] = {
-    "api_key.created",       "api_key.rotated", "api_key.revoked",     "api_key.expired",
-    "api_key.group_updated", "group.created",   "group.rules_updated", "group.deleted",
-    "member.groups_updated", "org.created",     "projector.skipped",   "event.fenced",
-    "writer.claimed",        "member.invited",  "member.password_set", "member.signed_in",
-    "member.signed_out"};
+    "api_key.created",       "api_key.rotated",   "api_key.revoked",     "api_key.expired",
+    "api_key.group_updated", "group.created",     "group.rules_updated", "group.deleted",
+    "member.groups_updated", "org.created",       "projector.skipped",   "event.fenced",
+    "writer.claimed",        "member.invited",    "member.password_set", "member.signed_in",
+    "member.signed_out",     "api_key.suspended", "api_key.resumed"};
 
 enum class Format { kJson, kNdjson, kCsv };
 

@@ -106,6 +106,8 @@ HttpResponse GetKeyHandler(ApiContext& ctx, const RoutedRequest& request);
 // key_actions.cc
 HttpResponse RotateKeyHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse RevokeKeyHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse SuspendKeyHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse ResumeKeyHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse MoveKeyHandler(ApiContext& ctx, const RoutedRequest& request);
 // orgs.cc
 HttpResponse CreateOrgHandler(ApiContext& ctx, const RoutedRequest& request);

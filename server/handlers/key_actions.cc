@@ -109,6 +109,33 @@ HttpResponse RevokeKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
                      });
 }
 
+HttpResponse SuspendKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto started = Begin(ctx, request);
+  if (auto* refused = std::get_if<HttpResponse>(&started)) return std::move(*refused);
+  KeyActionStart& start = std::get<KeyActionStart>(started);
+  BodyReader body(request.http.body, {"reason"}, /*empty_ok=*/true);
+  auto reason = body.String("reason", false);
+  if (!body.ok()) return body.problem();
+  return ctx.Execute(ctx.CommandFor(start.caller, start.command_id, request),
+                     domain::SuspendKey{start.key.key_id, reason.value_or("")},
+                     [&ctx, caller = start.caller, id = start.key.key_id](auto& outcome) {
+                       return AnswerWithKey(ctx, caller, id, outcome, fb::Payload::KeySuspended);
+                     });
+}
+
+HttpResponse ResumeKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto started = Begin(ctx, request);
+  if (auto* refused = std::get_if<HttpResponse>(&started)) return std::move(*refused);
+  KeyActionStart& start = std::get<KeyActionStart>(started);
+  BodyReader body(request.http.body, {}, /*empty_ok=*/true);
+  if (!body.ok()) return body.problem();
+  return ctx.Execute(ctx.CommandFor(start.caller, start.command_id, request),
+                     domain::ResumeKey{start.key.key_id},
+                     [&ctx, caller = start.caller, id = start.key.key_id](auto& outcome) {
+                       return AnswerWithKey(ctx, caller, id, outcome, fb::Payload::KeyResumed);
+                     });
+}
+
 HttpResponse MoveKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto started = Begin(ctx, request);
   if (auto* refused = std::get_if<HttpResponse>(&started)) return std::move(*refused);

@@ -102,8 +102,11 @@ HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request) {
         filter.status = model::KeyStatus::kRevoked;
       } else if (value == "expired") {
         filter.status = model::KeyStatus::kExpired;
+      } else if (value == "suspended") {
+        filter.status = model::KeyStatus::kSuspended;
       } else {
-        return Problem(400, "invalid_request", "status must be active, revoked or expired");
+        return Problem(400, "invalid_request",
+                       "status must be active, suspended, revoked or expired");
       }
     } else if (name == "expires_before") {
       auto t = ParseRfc3339Time(value);

@@ -375,6 +375,25 @@ async function main() {
     await until(async () => (await rowCells(page, 'deploy bot')).group === 'viewer', 'the row shows group viewer');
   });
 
+  await step('suspend, then resume: the key stops verifying, then verifies again', async () => {
+    await button(page, 'Manage deploy bot').click();
+    let panel = page.getByRole('dialog', { name: 'Key “deploy bot”' });
+    await field(panel, 'Suspension reason').fill('checking a leak');
+    await button(panel, 'Suspend').click();
+    await panel.getByRole('status').filter({ hasText: 'suspended' }).waitFor();
+    equal((await verify(base, rotated)).reason, 'suspended', 'the token while suspended');
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    await until(async () => (await rowCells(page, 'deploy bot')).status === 'suspended', 'the row shows suspended');
+    await button(page, 'Manage deploy bot').click();
+    panel = page.getByRole('dialog', { name: 'Key “deploy bot”' });
+    await button(panel, 'Resume').click();
+    await panel.getByRole('status').filter({ hasText: 'resumed' }).waitFor();
+    equal((await verify(base, rotated)).valid, true, 'the token after resume');
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+  });
+
   await step('revoke with a reason after a confirmation: no secret verifies', async () => {
     await button(page, 'Manage deploy bot').click();
     const panel = page.getByRole('dialog', { name: 'Key “deploy bot”' });
@@ -388,8 +407,8 @@ async function main() {
     const timeline = panel.getByRole('list', { name: 'History' });
     await timeline.waitFor();
     const events = await timeline.getByRole('listitem').allInnerTexts();
-    check(events.length === 4, `history has 4 events (created, rotated, moved, revoked): ${events.length}`);
-    check(events[3].includes('api_key.revoked') && events[3].includes('pipeline retired'), `last event: ${events[3]}`);
+    check(events.length === 6, `history has 6 events (created, rotated, moved, suspended, resumed, revoked): ${events.length}`);
+    check(events[5].includes('api_key.revoked') && events[5].includes('pipeline retired'), `last event: ${events[5]}`);
     await page.keyboard.press('Escape');
     await page.getByRole('dialog').waitFor({ state: 'detached' });
     await until(async () => (await rowCells(page, 'deploy bot')).status === 'revoked', 'the row shows revoked');

@@ -796,6 +796,47 @@ TEST_F(ApiTest, LastUsedIsNotedByVerificationAndWrittenDownByTheFlush) {
   (void)idle;
 }
 
+std::string HeaderOf(const HttpResponse& response, std::string_view name);  // below
+
+// A suspended key is refused everywhere a key is presented (verify, check, the API)
+// with reason "suspended", stays in the list as suspended, and works again once resumed.
+TEST_F(ApiTest, SuspendAndResume) {
+  const json key = CreateKey("ci deploy", "developer", admin_);
+  const std::string id = key["id"], token = key["token"];
+  const std::string path = "/v1/orgs/default/keys/" + id;
+  HttpResponse suspended =
+      Call("POST", path + "/suspend", R"({"reason": "leaked in a log"})", admin_);
+  ASSERT_EQ(suspended.status, 200) << suspended.body;
+  EXPECT_EQ(Json(suspended)["status"], "suspended");
+  EXPECT_EQ(Code(Call("POST", path + "/suspend", "", admin_)), "key_suspended");
+
+  const json verdict = Json(Call("POST", "/v1/verify", json{{"key", token}}.dump()));
+  EXPECT_EQ(verdict["valid"], false);
+  EXPECT_EQ(verdict["reason"], "suspended");
+  HttpResponse check = Call("GET", "/v1/check", "", token);
+  EXPECT_EQ(check.status, 401);
+  EXPECT_EQ(HeaderOf(check, "X-Keytrail-Reason"), "suspended");
+  EXPECT_EQ(Code(Call("GET", "/v1/orgs/default/keys", "", token)), "suspended");
+  const json listed = Json(Call("GET", "/v1/orgs/default/keys?status=suspended", "", admin_));
+  ASSERT_EQ(listed["keys"].size(), 1u);
+  EXPECT_EQ(listed["keys"][0]["id"], id);
+
+  HttpResponse resumed = Call("POST", path + "/resume", "", admin_);
+  ASSERT_EQ(resumed.status, 200) << resumed.body;
+  EXPECT_EQ(Json(resumed)["status"], "active");
+  EXPECT_EQ(Json(Call("POST", "/v1/verify", json{{"key", token}}.dump()))["valid"], true);
+  EXPECT_EQ(Code(Call("POST", path + "/resume", "", admin_)), "key_not_suspended");
+  const json trail = Json(Call("GET", "/v1/orgs/default/audit?key=" + id, "", admin_));
+  std::vector<std::string> actions;
+  for (const json& r : trail["records"]) actions.push_back(r["action"]);
+  EXPECT_EQ(actions,
+            (std::vector<std::string>{"api_key.created", "api_key.suspended", "api_key.resumed"}));
+
+  // As revoking: a viewer may not suspend a key.
+  const json viewer = CreateKey("just looking", "viewer", admin_);
+  EXPECT_EQ(Call("POST", path + "/suspend", "", viewer["token"]).status, 403);
+}
+
 TEST_F(ApiTest, ListFiltersAndPages) {
   json a =
       CreateKey("key-a", "developer", admin_, "default", R"(, "expires": "2026-01-01T00:00:10Z")");

@@ -298,3 +298,38 @@ TEST(Expiration, MonthsAreCalendarMonthsClampedToTheMonthEnd) {
 
 }  // namespace
 }  // namespace keytrail::domain
+
+// --- SuspendKey / ResumeKey ---
+
+namespace keytrail::domain {
+namespace {
+
+TEST_F(DomainTest, ASuspendedKeyStaysLiveUntilResumedRevokedOrExpired) {
+  GivenOrgAndGroup();
+  CreateKey c = NewKey(1, "deploy bot");
+  c.expires = Expiration::At(kNow + kHour);
+  Given(c);
+  ThenRejected(When(ResumeKey{Id(1)}), RejectionCode::kKeyNotSuspended);
+  ThenRejected(When(SuspendKey{Id(9), "x"}), RejectionCode::kKeyNotFound);
+  ThenRejected(When(SuspendKey{Id(1), std::string(501, 'x')}), RejectionCode::kInvalidReason);
+  EXPECT_EQ(ThenOne<fb::KeySuspendedT>(When(SuspendKey{Id(1), "leaked"})).reason, "leaked");
+  Given(SuspendKey{Id(1), "leaked"});
+  const KeyState& key = *state_.FindKey(Id(1));
+  EXPECT_TRUE(key.suspended);
+  EXPECT_TRUE(key.ActiveAt(kNow));
+  EXPECT_FALSE(key.UsableAt(kNow));
+  ThenRejected(When(SuspendKey{Id(1), "again"}), RejectionCode::kKeySuspended);
+  // Its name stays taken; it can still be rotated and moved.
+  ThenRejected(When(NewKey(2, "deploy bot")), RejectionCode::kNameTaken);
+  ThenOne<fb::KeyRotatedT>(When(RotateKey{Id(1), Hash(7), "kt_…wxyz", 0}));
+  Given(ResumeKey{Id(1)});
+  EXPECT_FALSE(state_.FindKey(Id(1))->suspended);
+  // Suspended keys still expire.
+  Given(SuspendKey{Id(1), "again"});
+  ThenOne<fb::KeyExpiredT>(When(ExpireKey{Id(1)}, kNow + kHour));
+  Given(ExpireKey{Id(1)}, kNow + kHour);
+  ThenRejected(When(ResumeKey{Id(1)}, kNow + kHour), RejectionCode::kKeyExpired);
+}
+
+}  // namespace
+}  // namespace keytrail::domain

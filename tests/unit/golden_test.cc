@@ -202,6 +202,21 @@ std::map<std::string, fb::EnvelopeT> GoldenEvents() {
     e.payload.Set(std::move(p));
     out["KeysUsed"] = std::move(e);
   }
+  {
+    auto e = Header("k1", 4);
+    fb::KeySuspendedT p;
+    p.key_id = "k1";
+    p.reason = "leaked in a CI log";
+    e.payload.Set(std::move(p));
+    out["KeySuspended"] = std::move(e);
+  }
+  {
+    auto e = Header("k1", 5);
+    fb::KeyResumedT p;
+    p.key_id = "k1";
+    e.payload.Set(std::move(p));
+    out["KeyResumed"] = std::move(e);
+  }
   return out;
 }
 
@@ -302,6 +317,16 @@ TEST_F(Golden, KeysUsed) {
   ASSERT_EQ(p->uses.size(), 1u);
   EXPECT_EQ(p->uses[0]->key_id, "k1");
   EXPECT_EQ(p->uses[0]->used_at_us, kExpiresAt);
+}
+
+TEST_F(Golden, KeySuspendedAndResumed) {
+  auto suspended = Load("KeySuspended");
+  ASSERT_NE(suspended.payload.AsKeySuspended(), nullptr);
+  EXPECT_EQ(suspended.payload.AsKeySuspended()->key_id, "k1");
+  EXPECT_EQ(suspended.payload.AsKeySuspended()->reason, "leaked in a CI log");
+  auto resumed = Load("KeyResumed");
+  ASSERT_NE(resumed.payload.AsKeyResumed(), nullptr);
+  EXPECT_EQ(resumed.aggregate_version, 5u);
 }
 
 // Fixtures written before writer epochs existed read as epoch 0.

@@ -138,6 +138,14 @@ json Payload(const fb::Envelope& event) {
            {"reason", Str(e->reason())}};
       break;
     }
+    case fb::Payload::KeySuspended: {
+      const auto* e = event.payload_as_KeySuspended();
+      p = {{"key_id", Str(e->key_id())}, {"reason", Str(e->reason())}};
+      break;
+    }
+    case fb::Payload::KeyResumed:
+      p["key_id"] = Str(event.payload_as_KeyResumed()->key_id());
+      break;
     case fb::Payload::KeysUsed: {
       json uses = json::array();
       if (const auto* list = event.payload_as_KeysUsed()->uses()) {

@@ -171,6 +171,20 @@ int Revoke(const KeysOptions& o) {
   return out.exit_code;
 }
 
+int Suspend(const KeysOptions& o) {
+  json body = json::object();
+  if (!o.reason.empty()) body["reason"] = o.reason;
+  ApiOutcome out = CallApi(o.client, "POST", KeyPath(o) + "/suspend", body);
+  if (out.ok()) PrintKey(o.client, out.body);
+  return out.exit_code;
+}
+
+int Resume(const KeysOptions& o) {
+  ApiOutcome out = CallApi(o.client, "POST", KeyPath(o) + "/resume", json::object());
+  if (out.ok()) PrintKey(o.client, out.body);
+  return out.exit_code;
+}
+
 int Move(const KeysOptions& o) {
   ApiOutcome out = CallApi(o.client, "PUT", KeyPath(o) + "/group", json{{"group", o.group}});
   if (out.ok()) PrintKey(o.client, out.body);
@@ -246,6 +260,12 @@ void AddKeys(CLI::App& app, int* rc) {
   auto [revoke, v] = Add(*keys, rc, "revoke", "revoke a key at once", Revoke,
                          /*takes_id=*/true, /*posts=*/true);
   revoke->add_option("--reason", v->reason, "recorded in the revocation event");
+  auto [suspend, sp] =
+      Add(*keys, rc, "suspend", "stop a key from verifying until it is resumed (reason: suspended)",
+          Suspend, /*takes_id=*/true, /*posts=*/true);
+  suspend->add_option("--reason", sp->reason, "recorded in the suspension event");
+  Add(*keys, rc, "resume", "let a suspended key verify again", Resume, /*takes_id=*/true,
+      /*posts=*/true);
 
   auto [move, m] = Add(*keys, rc, "move", "move a key to another group", Move,
                        /*takes_id=*/true, /*posts=*/false);

@@ -197,6 +197,23 @@ export async function revokeKey(
   );
 }
 
+export async function suspendKey(
+  org: string,
+  id: string,
+  body: BodyOf<'suspendKey'>,
+  idempotencyKey: string,
+): Promise<Key> {
+  return json(
+    await send('POST', url('/v1/orgs/{org}/keys/{id}/suspend', { org, id }), { body, idempotencyKey }),
+  );
+}
+
+export async function resumeKey(org: string, id: string, idempotencyKey: string): Promise<Key> {
+  return json(
+    await send('POST', url('/v1/orgs/{org}/keys/{id}/resume', { org, id }), { idempotencyKey }),
+  );
+}
+
 export async function moveKey(
   org: string,
   id: string,

@@ -3,7 +3,9 @@ import {
   keyHistory,
   moveKey,
   newIdempotencyKey,
+  resumeKey,
   revokeKey,
+  suspendKey,
   rotateKey,
   ApiError,
   type AuditRecord,
@@ -42,7 +44,9 @@ export function KeyPanel({ session, keyData: key, onClose, onChanged }: Props) {
   const id = useId();
   const org = session.org;
   const keyId = key.id ?? '';
-  const live = key.status === 'active';
+  // Suspended keys are live too: they can be resumed, rotated, moved and revoked.
+  const live = key.status === 'active' || key.status === 'suspended';
+  const suspended = key.status === 'suspended';
 
   // Rotate.
   const [grace, setGrace] = useState<'0s' | '1h' | '24h'>('0s');
@@ -55,6 +59,10 @@ export function KeyPanel({ session, keyData: key, onClose, onChanged }: Props) {
   const [reason, setReason] = useState('');
   const [confirming, setConfirming] = useState(false);
   const [revokeError, setRevokeError] = useState<string | null>(null);
+
+  // Suspend / resume.
+  const [suspendReason, setSuspendReason] = useState('');
+  const [suspendError, setSuspendError] = useState<string | null>(null);
 
   // Change group.
   const targets = session.mint_groups.filter((g) => g !== key.group);
@@ -106,6 +114,22 @@ export function KeyPanel({ session, keyData: key, onClose, onChanged }: Props) {
       setDone('The key is revoked.');
       onChanged();
     }, setRevokeError);
+  };
+
+  const onSuspend = (e: Event) => {
+    e.preventDefault();
+    setSuspendError(null);
+    run(async () => {
+      if (suspended) {
+        await resumeKey(org, keyId, newIdempotencyKey());
+        setDone('The key is resumed: it verifies again.');
+      } else {
+        const why = suspendReason.trim();
+        await suspendKey(org, keyId, why ? { reason: why } : {}, newIdempotencyKey());
+        setDone('The key is suspended: it does not verify until it is resumed.');
+      }
+      onChanged();
+    }, setSuspendError);
   };
 
   const onMove = (e: Event) => {
@@ -215,6 +239,33 @@ export function KeyPanel({ session, keyData: key, onClose, onChanged }: Props) {
           {moveError && (
             <p role="alert" class="error">
               {moveError}
+            </p>
+          )}
+        </form>
+      )}
+
+      {live && session.allowed['keys:revoke'] && (
+        <form class="action" onSubmit={onSuspend} aria-labelledby={`${id}-sus`}>
+          <h3 id={`${id}-sus`}>{suspended ? 'Resume' : 'Suspend'}</h3>
+          {suspended ? (
+            <p>This key is suspended: it does not verify until it is resumed.</p>
+          ) : (
+            <>
+              <label for={`${id}-sreason`}>Suspension reason</label>
+              <input
+                id={`${id}-sreason`}
+                value={suspendReason}
+                maxLength={500}
+                onInput={(e) => setSuspendReason(e.currentTarget.value)}
+              />
+            </>
+          )}
+          <button type="submit" disabled={busy}>
+            {suspended ? 'Resume' : 'Suspend'}
+          </button>
+          {suspendError && (
+            <p role="alert" class="error">
+              {suspendError}
             </p>
           )}
         </form>

@@ -16,7 +16,7 @@ const columns: [Column, string][] = [
   ['status', 'Status'],
 ];
 
-type StatusFilter = 'all' | 'active' | 'revoked' | 'expired';
+type StatusFilter = 'all' | 'active' | 'suspended' | 'revoked' | 'expired';
 
 /** The key's last use (to the minute, written down every few seconds); null: never. */
 function lastUsed(key: Key): string | null {
@@ -163,6 +163,7 @@ export function Keys({ session }: Props) {
           >
             <option value="all">All</option>
             <option value="active">Active</option>
+            <option value="suspended">Suspended</option>
             <option value="revoked">Revoked</option>
             <option value="expired">Expired</option>
           </select>
