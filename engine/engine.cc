@@ -283,7 +283,7 @@ VerifyResult Engine::Verify(std::string_view token) const {
 
 VerifyResult Engine::VerifyAt(std::string_view token, Micros now) const {
   VerifyResult result = index_.Verify(tokens_, token, now);
-  if (result.valid) key_use_.Note(result.org, result.key_id, now);
+  if (result.first_use_in_minute) key_use_.Note(result.org, result.key_id, now);
   return result;
 }
 

@@ -7,7 +7,7 @@ void KeyUsage::Note(std::string_view org, const KeyId& id, Micros now) {
   Shard& shard = shards_[KeyIdHash{}(id) % kShards];
   std::lock_guard lock(shard.mu);
   Entry& entry = shard.keys[id];
-  if (entry.minute >= minute) return;  // noted this minute already
+  if (entry.minute >= minute) return;  // noted this minute already (by another thread)
   if (entry.org.empty()) entry.org = std::string(org);
   entry.minute = minute;
   entry.pending = true;

@@ -2,9 +2,11 @@
 // memory until the engine writes it down (Engine::FlushKeyUse: one KeysUsed event per org,
 // never one write per verify).
 //
-// Note takes one of kShards mutexes for a map lookup; a key already noted in the same
-// minute changes nothing. Take hands over what changed since the previous Take. A key
-// not used for an hour is forgotten (noted again, if used again). Thread-safe.
+// Note takes one of kShards mutexes for a map update: the engine calls it only for a
+// key's first valid verify in a minute (VerifyResult::first_use_in_minute, which the
+// verify index answers from the key's own entry), so the hot path never gets here.
+// Take hands over what changed since the previous Take. A key not used for an hour is
+// forgotten (noted again, if used again). Thread-safe.
 #pragma once
 
 #include <array>
@@ -24,7 +26,6 @@ namespace keytrail {
 class KeyUsage {
  public:
   static constexpr Micros kResolution = 60LL * 1'000'000;  // a minute
-
   // `id` of `org` verified at `now`.
   void Note(std::string_view org, const KeyId& id, Micros now);
 
@@ -36,7 +37,7 @@ class KeyUsage {
   static constexpr size_t kShards = 16;
   struct Entry {
     std::string org;
-    Micros minute = 0;  // the latest minute the key was used in
+    Micros minute = 0;     // the latest minute the key was used in
     bool pending = false;  // not taken yet
   };
   struct Shard {

@@ -1,6 +1,8 @@
 #include "engine/verify_index.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstddef>
 #include <cstring>
 #include <new>
 #include <type_traits>
@@ -9,7 +11,12 @@
 
 namespace keytrail {
 
-// One key, fixed size, no pointer it owns: a shard is copied with memcpy.
+constexpr Micros kMicrosPerMinute = 60LL * 1'000'000;
+
+// One key, fixed size, no pointer it owns: a shard is copied with memcpy. Immutable once
+// published but for used_minute, which readers write (std::atomic_ref, relaxed): the
+// minute the key last verified valid, so Verify can say when a key is first used in a
+// minute without touching memory the entry's cache line does not hold.
 struct VerifyIndex::Entry {
   KeyId id;
   SecretHash hash;
@@ -17,8 +24,9 @@ struct VerifyIndex::Entry {
   Micros previous_valid_until_us;
   Micros expires_at_us;
   const GroupRef* group;
-  uint32_t permissions;
+  uint16_t permissions;  // kPermission* bits (two are defined)
   model::KeyStatus status;
+  uint32_t used_minute;  // minutes since the epoch; 0 = not since this entry was made
 };
 static_assert(std::is_trivially_copyable_v<VerifyIndex::Entry>);
 static_assert(sizeof(VerifyIndex::Entry) <= 112);
@@ -229,8 +237,24 @@ VerifyResult Evaluate(const Entry* e, const ParsedToken& token, Micros now) {
     result.valid = true;
     result.reason = VerifyReason::kValid;
     result.permissions = e->permissions;
+    const auto minute = static_cast<uint32_t>(now / kMicrosPerMinute);
+    std::atomic_ref<uint32_t> used(const_cast<Entry*>(e)->used_minute);
+    if (used.load(std::memory_order_relaxed) != minute) {
+      used.store(minute, std::memory_order_relaxed);
+      result.first_use_in_minute = true;
+    }
   }
   return result;
+}
+
+// A copy of an entry another thread may be marking used (Evaluate): used_minute is read
+// as the atomic it is written as.
+VerifyIndex::Entry CopyOf(const VerifyIndex::Entry& e) {
+  VerifyIndex::Entry copy;
+  std::memcpy(&copy, &e, offsetof(VerifyIndex::Entry, used_minute));
+  copy.used_minute = std::atomic_ref<uint32_t>(const_cast<VerifyIndex::Entry&>(e).used_minute)
+                         .load(std::memory_order_relaxed);
+  return copy;
 }
 
 }  // namespace
@@ -333,7 +357,7 @@ VerifyIndex::Entry VerifyIndex::MakeEntry(const KeyRecord& r) {
   e.previous_valid_until_us = r.previous_valid_until_us;
   e.expires_at_us = r.expires_at_us;
   e.group = Intern(r.org, r.group_id);
-  e.permissions = PermissionBits(r.permissions);
+  e.permissions = static_cast<uint16_t>(PermissionBits(r.permissions));
   e.status = r.status;
   return e;
 }
@@ -400,7 +424,8 @@ void VerifyIndex::Upsert(std::span<const KeyRecord> records) {
     for (size_t i = begin; i < end; ++i) {
       if (i + 1 < end && CompareIds(changes[i].entry.id, changes[i + 1].entry.id) == 0) continue;
       const Entry& change = changes[i].entry;
-      while (cur != cur_end && CompareIds(cur->id, change.id) < 0) scratch_.push_back(*cur++);
+      while (cur != cur_end && CompareIds(cur->id, change.id) < 0)
+        scratch_.push_back(CopyOf(*cur++));
       if (cur != cur_end && CompareIds(cur->id, change.id) == 0) {
         ++cur;  // replaced
       } else {
@@ -408,7 +433,7 @@ void VerifyIndex::Upsert(std::span<const KeyRecord> records) {
       }
       scratch_.push_back(change);
     }
-    while (cur != cur_end) scratch_.push_back(*cur++);
+    while (cur != cur_end) scratch_.push_back(CopyOf(*cur++));
     Publish(index, NewShard(scratch_));
     Reclaim(/*force_scan=*/false);  // a large batch must not hold two copies of the index
     begin = end;

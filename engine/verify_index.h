@@ -72,6 +72,9 @@ struct VerifyResult {
   // The secret matched the key's previous one, inside its rotation grace (set whenever
   // key_id is), so a gateway can warn callers that still use a rotated secret.
   bool previous_secret = false;
+  // Valid, and the first valid verify of this key in this minute that this index saw
+  // (so a caller noting use, Engine's KeyUsage, is told once a minute per key).
+  bool first_use_in_minute = false;
 };
 
 // Which secret matched, on the wire: "current" or "previous".

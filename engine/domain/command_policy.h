@@ -11,8 +11,8 @@
 //   CreateKey               keys:create              group within the caller's; no group
 //                                                    holding organization-admin; no scim
 //   RotateKey / RevokeKey   keys:rotate / :revoke    the key's group within the caller's;
-//   (Suspend/ResumeKey as RevokeKey)
-//                           (developers: own keys)   not a scim key
+//   (Suspend/ResumeKey:     (developers: own keys)   not a scim key
+//    as RevokeKey)
 //   ChangeKeyGroup          keys:move                old and new group within the caller's;
 //                                                    not into a group holding
 //                                                    organization-admin; not a scim key

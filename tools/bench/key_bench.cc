@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "engine/engine.h"
+#include "engine/key_usage.h"
 #include "engine/verify_index.h"
 #include "events/local_event_log.h"
 #include "projections/view_store.h"
@@ -89,6 +90,21 @@ int RunVerify(const Args& args) {
                threads, calls,
                [&](size_t i) { return index.Verify(codec, valid_tokens[i % n], kNow).valid; }),
            "ns");
+    // What Engine::Verify adds for a valid key: noting its use (KeyUsage). "first": each
+    // key's first use in its minute (a map insert); "again": used before in the minute
+    // (the steady state of a key verified more than once a minute: one filter load).
+    // A minute of its own (the passes above marked kNow's), so "first" is a first use.
+    KeyUsage usage;
+    const Micros minute = kNow + (threads + 1) * 60'000'000LL;
+    auto noted = [&](size_t i) {
+      const VerifyResult r = index.Verify(codec, valid_tokens[i % n], minute);
+      if (r.first_use_in_minute) usage.Note(r.org, r.key_id, minute);
+      return r.valid;
+    };
+    Report("verify", "valid_noted_first_ns_per_verify" + suffix,
+           NanosPerCall(threads, std::min(calls, n), noted), "ns");
+    Report("verify", "valid_noted_again_ns_per_verify" + suffix,
+           NanosPerCall(threads, calls, noted), "ns");
     Report("verify", "unknown_ns_per_verify" + suffix,
            NanosPerCall(
                threads, calls,
