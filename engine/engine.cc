@@ -173,13 +173,14 @@ Result<IssuedKey> Engine::CreateKey(const domain::CommandContext& context,
 }
 
 void Engine::RotateKey(const domain::CommandContext& context, const KeyId& key_id, Micros grace,
-                       IssuedCallback done) {
+                       std::optional<domain::Expiration> renew, IssuedCallback done) {
   IssuedToken token = tokens_.Issue(random_, key_id);
   domain::RotateKey command;
   command.key_id = key_id;
   command.new_secret_hash = token.hash;
   command.hint = token.hint;
   command.grace = grace;
+  command.expires = renew;
   Issue(context, std::move(token), std::move(command), std::move(done));
 }
 

@@ -106,9 +106,14 @@ class Engine {
   void CreateKey(const domain::CommandContext& context, CreateKeyRequest request,
                  IssuedCallback done);
   Result<IssuedKey> CreateKey(const domain::CommandContext& context, CreateKeyRequest request);
-  // Mints a new secret for the key; the previous one stays valid for `grace`.
+  // Mints a new secret for the key; the previous one stays valid for `grace`. With
+  // `renew`, the key gets that expiry in the same decision.
   void RotateKey(const domain::CommandContext& context, const KeyId& key_id, Micros grace,
-                 IssuedCallback done);
+                 std::optional<domain::Expiration> renew, IssuedCallback done);
+  void RotateKey(const domain::CommandContext& context, const KeyId& key_id, Micros grace,
+                 IssuedCallback done) {
+    RotateKey(context, key_id, grace, std::nullopt, std::move(done));
+  }
   Result<IssuedKey> RotateKey(const domain::CommandContext& context, const KeyId& key_id,
                               Micros grace);
 

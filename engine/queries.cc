@@ -54,6 +54,11 @@ void NoteFacts(const fb::Envelope& event, model::KeyRecord& key) {
     case fb::Payload::KeyRevoked:
       key.revoked_reason = Str(event.payload_as_KeyRevoked()->reason());
       break;
+    case fb::Payload::KeyUpdated:
+      if (event.payload_as_KeyUpdated()->description_changed()) {
+        key.description = Str(event.payload_as_KeyUpdated()->description());
+      }
+      break;
     default:
       break;
   }

@@ -20,6 +20,20 @@ void TimerQueue::Apply(const fb::Envelope& event) {
     case fb::Payload::KeyExpired:
       key_text = event.payload_as_KeyExpired()->key_id();
       break;
+    case fb::Payload::KeyUpdated: {  // a new expiry: the old timer goes, a new one comes
+      const auto* p = event.payload_as_KeyUpdated();
+      if (!p->expires_changed() || p->key_id() == nullptr) return;
+      auto id = ParseKeyId(p->key_id()->string_view());
+      if (!id) return;
+      if (auto it = due_of_.find(*id); it != due_of_.end()) {
+        Remove({it->second, event.org()->str(), *id});
+      }
+      if (p->expires_at_us() != 0) {
+        timers_.insert({p->expires_at_us(), event.org()->str(), *id});
+        due_of_[*id] = p->expires_at_us();
+      }
+      return;
+    }
     default:
       return;
   }

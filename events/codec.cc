@@ -100,6 +100,8 @@ std::string_view CloudEventType(fb::Payload type) {
       return "io.keytrail.key.suspended.v1";
     case fb::Payload::KeyResumed:
       return "io.keytrail.key.resumed.v1";
+    case fb::Payload::KeyUpdated:
+      return "io.keytrail.key.updated.v1";
     case fb::Payload::NONE:
       break;
   }

@@ -43,6 +43,7 @@ struct KeyRecord {
   uint64_t version = 0;           // aggregate version of the key's latest event
   Micros last_used_at_us = 0;     // to the minute, from KeysUsed; 0 = never seen used
   std::string suspended_reason;   // while suspended
+  std::string description;        // set by an update; empty = none
 
   friend bool operator==(const KeyRecord&, const KeyRecord&) = default;
 };

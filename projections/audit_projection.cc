@@ -238,6 +238,23 @@ Result<Described> Describe(const fb::Envelope& event) {
     case fb::Payload::KeyResumed:
       what("api_key.resumed", "api_key", event.payload_as_KeyResumed()->key_id());
       break;
+    case fb::Payload::KeyUpdated: {  // only what changed; keys in byte order
+      const auto* e = event.payload_as_KeyUpdated();
+      what("api_key.updated", "api_key", e->key_id());
+      if (e->description_changed()) {
+        json.Key("description");
+        json.String(Str(e->description()));
+      }
+      if (e->expires_changed()) {
+        json.Key("expires_at_us");
+        json.Int(e->expires_at_us());
+      }
+      if (e->name_changed()) {
+        json.Key("name");
+        json.String(Str(e->name()));
+      }
+      break;
+    }
     case fb::Payload::MemberInvited: {
       const auto* e = event.payload_as_MemberInvited();
       what("member.invited", "member", e->member_id());
@@ -530,6 +547,10 @@ Status AuditProjection::Apply(const LogPosition& position, const fb::Envelope& e
   const Actor& actor = *who;
   if (event.payload_type() == fb::Payload::KeyCreated) {
     batch.Put(NameKey(org, described->target_id), Str(event.payload_as_KeyCreated()->name()));
+  }
+  if (event.payload_type() == fb::Payload::KeyUpdated &&
+      event.payload_as_KeyUpdated()->name_changed()) {  // records name the key as it is called
+    batch.Put(NameKey(org, described->target_id), Str(event.payload_as_KeyUpdated()->name()));
   }
   const std::string event_id = event.id() ? events::FormatEventId(*event.id()) : "";
   return WriteRecord(position, org, actor, *described, event_id, event.occurred_at_us(), batch);

@@ -86,6 +86,7 @@ std::string EncodeRow(const KeyRecord& r) {
   const auto permissions = b.CreateVectorOfStrings(r.permissions);
   const auto reason = b.CreateString(r.revoked_reason);
   const auto suspended_reason = b.CreateString(r.suspended_reason);
+  const auto description = b.CreateString(r.description);
   const fb::KeyIdBytes id(flatbuffers::span<const uint8_t, kIdBytes>(r.key_id.bytes));
   const fb::Sha256 hash = ToFb(r.secret_hash);
   const fb::Sha256 previous = ToFb(r.previous_hash);
@@ -108,6 +109,7 @@ std::string EncodeRow(const KeyRecord& r) {
   row.add_version(r.version);
   row.add_last_used_at_us(r.last_used_at_us);
   if (!r.suspended_reason.empty()) row.add_suspended_reason(suspended_reason);
+  if (!r.description.empty()) row.add_description(description);
   b.FinishSizePrefixed(row.Finish(), fb::KeyRowIdentifier());
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
@@ -150,6 +152,7 @@ Result<KeyRecord> DecodeRow(std::string_view bytes) {
   r.version = row->version();
   r.last_used_at_us = row->last_used_at_us();
   r.suspended_reason = Str(row->suspended_reason());
+  r.description = Str(row->description());
   return r;
 }
 
@@ -181,6 +184,8 @@ const flatbuffers::String* ChangedKeyId(const fb::Envelope& event) {
       return event.payload_as_KeySuspended()->key_id();
     case fb::Payload::KeyResumed:
       return event.payload_as_KeyResumed()->key_id();
+    case fb::Payload::KeyUpdated:
+      return event.payload_as_KeyUpdated()->key_id();
     default:
       return nullptr;
   }
@@ -218,6 +223,7 @@ Status KeyViewProjection::Apply(const LogPosition&, const fb::Envelope& event, V
     case fb::Payload::KeyGroupChanged:
     case fb::Payload::KeySuspended:
     case fb::Payload::KeyResumed:
+    case fb::Payload::KeyUpdated:
       return ApplyKeyChange(event, batch);
     case fb::Payload::GroupCreated:
       return ApplyGroup(event, event.payload_as_GroupCreated()->group_id(), true, batch);
@@ -335,6 +341,20 @@ Status KeyViewProjection::ApplyKeyChange(const fb::Envelope& event, ViewBatch& b
       r.status = KeyStatus::kActive;
       r.suspended_reason.clear();
       break;
+    case fb::Payload::KeyUpdated: {
+      const fb::KeyUpdated& p = *event.payload_as_KeyUpdated();
+      if (p.name_changed()) r.name = Str(p.name());
+      if (p.description_changed()) r.description = Str(p.description());
+      if (p.expires_changed()) {
+        if (p.expires_at_us() < 0) return Status::Corruption("KeyUpdated with a negative expiry");
+        if (was_live && r.expires_at_us != 0)
+          batch.Delete(ExpiryKey(r.expires_at_us, org, r.key_id));
+        r.expires_at_us = p.expires_at_us();
+        if (was_live && r.expires_at_us != 0)
+          batch.Put(ExpiryKey(r.expires_at_us, org, r.key_id), "");
+      }
+      break;
+    }
     case fb::Payload::KeyGroupChanged: {
       const std::string group = Str(event.payload_as_KeyGroupChanged()->group_id());
       KT_RETURN_IF_ERROR(CheckComponent("group id", group));

@@ -169,6 +169,7 @@ Api::Api(Engine& engine, const Clock& clock, ApiOptions options)
   add("POST", "/v1/orgs/{org}/keys", CreateKeyHandler);
   add("GET", "/v1/orgs/{org}/keys", ListKeysHandler);
   add("GET", "/v1/orgs/{org}/keys/{id}", GetKeyHandler);
+  add("PATCH", "/v1/orgs/{org}/keys/{id}", UpdateKeyHandler);
   add("POST", "/v1/orgs/{org}/keys/{id}/rotate", RotateKeyHandler);
   add("POST", "/v1/orgs/{org}/keys/{id}/revoke", RevokeKeyHandler);
   add("POST", "/v1/orgs/{org}/keys/{id}/suspend", SuspendKeyHandler);

@@ -9,7 +9,7 @@
 //   GET|POST /v1/check, any /v1/check/{path...}  (gateways, docs/gateways.md)
 //   POST /v1/orgs
 //   GET  /v1/orgs/{org}/keys              POST /v1/orgs/{org}/keys
-//   GET  /v1/orgs/{org}/keys/{id}
+//   GET  /v1/orgs/{org}/keys/{id}         PATCH /v1/orgs/{org}/keys/{id} (name, expires, ...)
 //   POST /v1/orgs/{org}/keys/{id}/rotate  POST /v1/orgs/{org}/keys/{id}/revoke
 //   POST /v1/orgs/{org}/keys/{id}/suspend POST /v1/orgs/{org}/keys/{id}/resume
 //   PUT  /v1/orgs/{org}/keys/{id}/group

@@ -107,7 +107,8 @@ json KeyToJson(const model::KeyRecord& key, Micros now) {
               {"hint", key.hint},
               {"permissions", key.permissions},
               {"last_rotated_at", TimeOrNull(key.last_rotated_at_us)},
-              {"last_used_at", TimeOrNull(key.last_used_at_us)}};
+              {"last_used_at", TimeOrNull(key.last_used_at_us)},
+              {"description", key.description}};
 }
 
 HttpResponse JsonResponse(int status, const json& body) {

@@ -83,6 +83,11 @@ class Policy {
     return OnKey(c.key_id, Action::kKeysRevoke, "revoke");
   }
 
+  // Renaming, renewing: managing the key as a rotation does.
+  std::optional<Denial> operator()(const UpdateKey& c) const {
+    return OnKey(c.key_id, Action::kKeysRotate, "update");
+  }
+
   // Suspending is a revocation that can be undone: the same right, the same limits.
   std::optional<Denial> operator()(const SuspendKey& c) const {
     return OnKey(c.key_id, Action::kKeysRevoke, "suspend");

@@ -12,7 +12,8 @@
 //                                                    holding organization-admin; no scim
 //   RotateKey / RevokeKey   keys:rotate / :revoke    the key's group within the caller's;
 //   (Suspend/ResumeKey:     (developers: own keys)   not a scim key
-//    as RevokeKey)
+//    as RevokeKey,
+//    UpdateKey as RotateKey)
 //   ChangeKeyGroup          keys:move                old and new group within the caller's;
 //                                                    not into a group holding
 //                                                    organization-admin; not a scim key

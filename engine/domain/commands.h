@@ -93,11 +93,24 @@ struct CreateKey {
   std::string created_by;
 };
 
+// A new secret; with `expires`, the key is renewed in the same decision (KeyRotated,
+// then KeyUpdated with the new expiry).
 struct RotateKey {
   KeyId key_id;
   SecretHash new_secret_hash{};
   std::string hint;
   Micros grace = 0;  // 0 .. kMaxRotationGrace
+  std::optional<Expiration> expires;
+};
+
+// Changes a live key's name, expiry (longer or shorter; never or a time in the future)
+// or description; unset fields stay. Authorized as rotating the key. Nothing that
+// changes: no event.
+struct UpdateKey {
+  KeyId key_id;
+  std::optional<std::string> name;
+  std::optional<Expiration> expires;
+  std::optional<std::string> description;
 };
 
 struct RevokeKey {
@@ -173,10 +186,10 @@ struct RecordKeyUse {
   std::vector<std::pair<KeyId, Micros>> uses;  // key, last use (to the minute)
 };
 
-using Command =
-    std::variant<CreateOrg, CreateGroup, CreateKey, RotateKey, RevokeKey, ExpireKey, ChangeKeyGroup,
-                 ChangeGroupRules, DeleteGroup, SetMemberGroups, RemoveMember, InviteMember,
-                 AcceptInvitation, StartSession, EndSession, RecordKeyUse, SuspendKey, ResumeKey>;
+using Command = std::variant<CreateOrg, CreateGroup, CreateKey, RotateKey, RevokeKey, ExpireKey,
+                             ChangeKeyGroup, ChangeGroupRules, DeleteGroup, SetMemberGroups,
+                             RemoveMember, InviteMember, AcceptInvitation, StartSession, EndSession,
+                             RecordKeyUse, SuspendKey, ResumeKey, UpdateKey>;
 
 // The permissions a key may carry, each granted only by an organization-admin:
 //   scim          the key may call the SCIM endpoints (action scim)

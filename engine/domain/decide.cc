@@ -260,12 +260,69 @@ class Decider {
     if (c.grace < 0 || c.grace > kMaxRotationGrace) {
       return Reject(RejectionCode::kInvalidGrace, "grace must be between 0s and 24h");
     }
+    std::optional<Micros> renewed;
+    if (c.expires) {
+      auto at = NewExpiry(*c.expires);
+      if (auto* r = std::get_if<Rejection>(&at)) return std::move(*r);
+      renewed = std::get<Micros>(at);
+    }
     fb::KeyRotatedT p;
+    p.key_id = FormatKeyId(key.id);
     p.secret_hash = std::make_unique<fb::Sha256>(ToFb(c.new_secret_hash));
     p.hint = c.hint;
     if (c.grace > 0) {
+      const Micros expires_at = renewed.value_or(key.expires_at);
       p.previous_valid_until_us =
-          key.expires_at == 0 ? now_ + c.grace : std::min(now_ + c.grace, key.expires_at);
+          expires_at == 0 ? now_ + c.grace : std::min(now_ + c.grace, expires_at);
+    }
+    std::vector<NewEvent> events;
+    std::string id = p.key_id;
+    events.push_back(Event(id, key.version + 1, std::move(p)));
+    if (renewed && *renewed != key.expires_at) {  // renewed in the same decision
+      fb::KeyUpdatedT u;
+      u.key_id = id;
+      u.expires_changed = true;
+      u.expires_at_us = *renewed;
+      events.push_back(Event(std::move(id), key.version + 2, std::move(u)));
+    }
+    return events;
+  }
+
+  Decision operator()(const UpdateKey& c) const {
+    const KeyState* found = state_.FindKey(c.key_id);
+    if (found == nullptr) return KeyNotFound(c.key_id);
+    const KeyState& key = *found;
+    if (auto r = RequireLive(key, now_)) return *r;
+    fb::KeyUpdatedT p;
+    if (c.name && *c.name != key.name) {
+      if (!ValidKeyName(*c.name)) {
+        return Reject(RejectionCode::kInvalidName,
+                      "key name must be 3-50 characters: letters, digits, space, '-', '_', '.'");
+      }
+      if (auto it = state_.names.find(*c.name); it != state_.names.end()) {
+        const KeyState* holder = state_.FindKey(it->second);
+        if (holder != nullptr && holder->ActiveAt(now_)) {
+          return Reject(RejectionCode::kNameTaken, fmt::format("a key named '{}' exists", *c.name));
+        }
+      }
+      p.name_changed = true;
+      p.name = *c.name;
+    }
+    if (c.expires) {
+      auto at = NewExpiry(*c.expires);
+      if (auto* r = std::get_if<Rejection>(&at)) return std::move(*r);
+      if (std::get<Micros>(at) != key.expires_at) {
+        p.expires_changed = true;
+        p.expires_at_us = std::get<Micros>(at);
+      }
+    }
+    if (c.description) {
+      if (auto r = CheckDescription(*c.description)) return *r;
+      p.description_changed = true;
+      p.description = *c.description;
+    }
+    if (!p.name_changed && !p.expires_changed && !p.description_changed) {
+      return std::vector<NewEvent>{};  // already so
     }
     return KeyEvent(key, std::move(p));
   }
@@ -459,6 +516,15 @@ class Decider {
                     fmt::format("group {} is built in and cannot be {}", id, what));
     }
     return group;
+  }
+
+  // The expiry `expires` gives now: 0 (never) or a time in the future.
+  std::variant<Micros, Rejection> NewExpiry(const Expiration& expires) const {
+    const Micros at = ResolveExpiration(expires, now_);
+    if (expires.kind == Expiration::Kind::kAt && at <= now_) {
+      return Reject(RejectionCode::kInvalidExpiration, "expiration must be in the future");
+    }
+    return at;
   }
 
   static std::optional<Rejection> CheckDescription(std::string_view description) {

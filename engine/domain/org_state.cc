@@ -347,6 +347,34 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       (*key)->version = event.aggregate_version();
       return Status::Ok();
     }
+    case fb::Payload::KeyUpdated: {
+      const auto* p = event.payload_as_KeyUpdated();
+      auto key = ExistingKey(state, p->key_id());
+      if (!key.ok()) return key.status();
+      KeyState& k = **key;
+      const bool live = k.status == KeyStatus::kActive;
+      if (p->name_changed()) {
+        auto it = state.names.find(k.name);
+        if (it != state.names.end() && it->second == k.id) state.names.erase(it);
+        k.name = p->name() ? p->name()->str() : std::string();
+        if (live) state.names[k.name] = k.id;
+      }
+      if (p->expires_changed() && live) {
+        if (k.expires_at == 0) {
+          --state.live_never_expiring;
+        } else {
+          state.live_by_expiry.erase({k.expires_at, k.id});
+        }
+        if (p->expires_at_us() == 0) {
+          ++state.live_never_expiring;
+        } else {
+          state.live_by_expiry.insert({p->expires_at_us(), k.id});
+        }
+      }
+      if (p->expires_changed()) k.expires_at = p->expires_at_us();
+      k.version = event.aggregate_version();
+      return Status::Ok();
+    }
     case fb::Payload::KeySuspended:
     case fb::Payload::KeyResumed: {
       const bool suspend = event.payload_type() == fb::Payload::KeySuspended;

@@ -100,12 +100,15 @@ HttpResponse SetMemberHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse RemoveMemberHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse AuthorizeHandler(ApiContext& ctx, const RoutedRequest& request);
 // keys.cc
+// 422 invalid_expiration: `expires` is none of never, 30d, 6m, 1y, an RFC 3339 time.
+HttpResponse InvalidExpiration();
 HttpResponse CreateKeyHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse GetKeyHandler(ApiContext& ctx, const RoutedRequest& request);
 // key_actions.cc
 HttpResponse RotateKeyHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse RevokeKeyHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse UpdateKeyHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse SuspendKeyHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse ResumeKeyHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse MoveKeyHandler(ApiContext& ctx, const RoutedRequest& request);

@@ -57,18 +57,25 @@ HttpResponse RotateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto started = Begin(ctx, request);
   if (auto* refused = std::get_if<HttpResponse>(&started)) return std::move(*refused);
   KeyActionStart& start = std::get<KeyActionStart>(started);
-  BodyReader body(request.http.body, {"grace"}, /*empty_ok=*/true);
+  BodyReader body(request.http.body, {"grace", "expires"}, /*empty_ok=*/true);
   auto grace_text = body.String("grace", false);
+  auto expires_text = body.String("expires", false);
   if (!body.ok()) return body.problem();
   auto grace = ParseDuration(grace_text.value_or("0s"));
   if (!grace || *grace > domain::kMaxRotationGrace) {
     return Problem(422, "invalid_grace", "grace must be a duration from \"0s\" to \"24h\"");
   }
+  std::optional<domain::Expiration> renew;
+  if (expires_text) {
+    renew = domain::ParseExpiration(*expires_text);
+    if (!renew) return InvalidExpiration();
+  }
   const KeyId key_id = start.key.key_id;
   domain::CommandContext context = ctx.CommandFor(start.caller, start.command_id, request);
   return AfterCommand<IssuedKey>(
-      [&ctx, context = std::move(context), key_id, grace = *grace](Engine::IssuedCallback done) {
-        ctx.engine.RotateKey(context, key_id, grace, std::move(done));
+      [&ctx, context = std::move(context), key_id, grace = *grace,
+       renew](Engine::IssuedCallback done) {
+        ctx.engine.RotateKey(context, key_id, grace, renew, std::move(done));
       },
       [&ctx, caller = std::move(start.caller), key_id](Result<IssuedKey>& issued) {
         if (!issued.ok()) return StatusProblem(issued.status());
@@ -84,7 +91,8 @@ HttpResponse RotateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
         const model::KeyRecord& key = std::get<model::KeyRecord>(loaded);
         json out = {{"id", FormatKeyId(key.key_id)},
                     {"hint", key.hint},
-                    {"previous_valid_until", TimeOrNull(key.previous_valid_until_us)}};
+                    {"previous_valid_until", TimeOrNull(key.previous_valid_until_us)},
+                    {"expires_at", TimeOrNull(key.expires_at_us)}};
         if (outcome.kind == Kind::kApplied) {
           out["token"] = std::string(issued->token->reveal());  // shown this once
         } else {
@@ -106,6 +114,38 @@ HttpResponse RevokeKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
                      domain::RevokeKey{start.key.key_id, reason.value_or("")},
                      [&ctx, caller = start.caller, id = start.key.key_id](auto& outcome) {
                        return AnswerWithKey(ctx, caller, id, outcome, fb::Payload::KeyRevoked);
+                     });
+}
+
+HttpResponse UpdateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto started = Begin(ctx, request);
+  if (auto* refused = std::get_if<HttpResponse>(&started)) return std::move(*refused);
+  KeyActionStart& start = std::get<KeyActionStart>(started);
+  BodyReader body(request.http.body, {"name", "expires", "description"});
+  domain::UpdateKey update{start.key.key_id, body.String("name", false), std::nullopt,
+                           body.String("description", false)};
+  auto expires_text = body.String("expires", false);
+  if (!body.ok()) return body.problem();
+  if (!update.name && !expires_text && !update.description) {
+    return Problem(400, "invalid_request", "give at least one of name, expires, description");
+  }
+  if (expires_text) {
+    update.expires = domain::ParseExpiration(*expires_text);
+    if (!update.expires) return InvalidExpiration();
+  }
+  return ctx.Execute(ctx.CommandFor(start.caller, start.command_id, request), std::move(update),
+                     [&ctx, caller = start.caller, id = start.key.key_id](auto& outcome) {
+                       if (outcome.ok() && outcome->kind != Kind::kRejected &&
+                           outcome->first_event == fb::Payload::NONE) {
+                         // Nothing changed: answer with the key as it is.
+                         auto loaded = ctx.LoadKey(caller, FormatKeyId(id));
+                         if (auto* missing = std::get_if<HttpResponse>(&loaded)) {
+                           return std::move(*missing);
+                         }
+                         return JsonResponse(200, KeyToJson(std::get<model::KeyRecord>(loaded),
+                                                            ctx.clock.NowMicros()));
+                       }
+                       return AnswerWithKey(ctx, caller, id, outcome, fb::Payload::KeyUpdated);
                      });
 }
 

@@ -19,6 +19,11 @@ constexpr size_t kDefaultPageSize = 100;
 
 }  // namespace
 
+HttpResponse InvalidExpiration() {
+  return Problem(422, "invalid_expiration",
+                 "expires must be \"never\", \"30d\", \"6m\", \"1y\" or an RFC 3339 time");
+}
+
 HttpResponse CreateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto who = ctx.CallerInOrg(request);
   if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
@@ -31,10 +36,7 @@ HttpResponse CreateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto permissions = body.StringArray("permissions", false);
   if (!body.ok()) return body.problem();
   auto expires = domain::ParseExpiration(expires_text.value_or("never"));
-  if (!expires) {
-    return Problem(422, "invalid_expiration",
-                   "expires must be \"never\", \"30d\", \"6m\", \"1y\" or an RFC 3339 time");
-  }
+  if (!expires) return InvalidExpiration();
   std::vector<std::string> granted = permissions.value_or(std::vector<std::string>{});
   auto command_id = ctx.CommandId(caller, request);
   if (auto* refused = std::get_if<HttpResponse>(&command_id)) return std::move(*refused);

@@ -394,6 +394,17 @@ async function main() {
     await page.getByRole('dialog').waitFor({ state: 'detached' });
   });
 
+  await step('renew: a new expiration, counted from now', async () => {
+    await button(page, 'Manage deploy bot').click();
+    const panel = page.getByRole('dialog', { name: 'Key “deploy bot”' });
+    await field(panel, 'New expiration').selectOption('1y');
+    await button(panel, 'Renew').click();
+    await panel.getByRole('status').filter({ hasText: 'now expires on' }).waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    await until(async () => /in 1[12] months/.test((await rowCells(page, 'deploy bot')).expires), 'the row shows the new expiry');
+  });
+
   await step('revoke with a reason after a confirmation: no secret verifies', async () => {
     await button(page, 'Manage deploy bot').click();
     const panel = page.getByRole('dialog', { name: 'Key “deploy bot”' });
@@ -407,8 +418,8 @@ async function main() {
     const timeline = panel.getByRole('list', { name: 'History' });
     await timeline.waitFor();
     const events = await timeline.getByRole('listitem').allInnerTexts();
-    check(events.length === 6, `history has 6 events (created, rotated, moved, suspended, resumed, revoked): ${events.length}`);
-    check(events[5].includes('api_key.revoked') && events[5].includes('pipeline retired'), `last event: ${events[5]}`);
+    check(events.length === 7, `history has 7 events (created, rotated, moved, suspended, resumed, updated, revoked): ${events.length}`);
+    check(events[6].includes('api_key.revoked') && events[6].includes('pipeline retired'), `last event: ${events[6]}`);
     await page.keyboard.press('Escape');
     await page.getByRole('dialog').waitFor({ state: 'detached' });
     await until(async () => (await rowCells(page, 'deploy bot')).status === 'revoked', 'the row shows revoked');

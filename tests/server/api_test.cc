@@ -837,6 +837,48 @@ TEST_F(ApiTest, SuspendAndResume) {
   EXPECT_EQ(Call("POST", path + "/suspend", "", viewer["token"]).status, 403);
 }
 
+// PATCH renames, renews and describes a key; a rotation may renew it too; the expiry
+// scheduler follows the new expiry.
+TEST_F(ApiTest, UpdateAndRenew) {
+  const json key = CreateKey("ci deploy", "developer", admin_, "default", R"(, "expires": "30d")");
+  const std::string path = "/v1/orgs/default/keys/" + key["id"].get<std::string>();
+  HttpResponse r =
+      Call("PATCH", path, R"({"name": "ci deploy v2", "expires": "1y", "description": "the CI"})",
+           admin_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r)["name"], "ci deploy v2");
+  EXPECT_EQ(Json(r)["description"], "the CI");
+  EXPECT_EQ(Json(r)["expires_at"], "2027-01-01T00:00:00Z");
+  EXPECT_EQ(Call("PATCH", path, "{}", admin_).status, 400);
+  EXPECT_EQ(Code(Call("PATCH", path, R"({"expires": "soon"})", admin_)), "invalid_expiration");
+  EXPECT_EQ(Code(Call("PATCH", path, R"({"expires": "2020-01-01T00:00:00Z"})", admin_)),
+            "invalid_expiration");
+  EXPECT_EQ(Code(Call("PATCH", path, R"({"color": "red"})", admin_)), "invalid_request");
+  // Same values again: 200, nothing written.
+  EXPECT_EQ(Call("PATCH", path, R"({"name": "ci deploy v2"})", admin_).status, 200);
+
+  // Renew with a rotation: a new secret and a new expiry in one call.
+  HttpResponse rotated = Call("POST", path + "/rotate",
+                              R"({"grace": "0s", "expires": "2026-02-01T00:00:00Z"})", admin_);
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  EXPECT_EQ(Json(rotated)["expires_at"], "2026-02-01T00:00:00Z");
+  const std::string token = Json(rotated)["token"];
+  EXPECT_EQ(Json(Call("POST", "/v1/verify", json{{"key", token}}.dump()))["valid"], true);
+
+  // The scheduler expires the key at its new expiry.
+  clock_.Set(*ParseRfc3339Time("2026-02-01T00:00:01Z"));
+  engine().WakeSchedulers();
+  engine().WaitIdle();
+  EXPECT_EQ(Json(Call("GET", path, "", admin_))["status"], "expired");
+  const json trail =
+      Json(Call("GET", "/v1/orgs/default/audit?key=" + key["id"].get<std::string>(), "", admin_));
+  std::vector<std::string> actions;
+  for (const json& rec : trail["records"]) actions.push_back(rec["action"]);
+  EXPECT_EQ(actions,
+            (std::vector<std::string>{"api_key.created", "api_key.updated", "api_key.rotated",
+                                      "api_key.updated", "api_key.expired"}));
+}
+
 TEST_F(ApiTest, ListFiltersAndPages) {
   json a =
       CreateKey("key-a", "developer", admin_, "default", R"(, "expires": "2026-01-01T00:00:10Z")");

@@ -331,5 +331,59 @@ TEST_F(DomainTest, ASuspendedKeyStaysLiveUntilResumedRevokedOrExpired) {
   ThenRejected(When(ResumeKey{Id(1)}, kNow + kHour), RejectionCode::kKeyExpired);
 }
 
+TEST_F(DomainTest, UpdateRenamesRenewsAndDescribesALiveKey) {
+  GivenOrgAndGroup();
+  CreateKey c = NewKey(1, "deploy bot");
+  c.expires = Expiration::At(kNow + kHour);
+  Given(c);
+  Given(NewKey(2, "other bot"));
+  ThenRejected(When(UpdateKey{Id(1), "other bot", {}, {}}), RejectionCode::kNameTaken);
+  ThenRejected(When(UpdateKey{Id(1), "x", {}, {}}), RejectionCode::kInvalidName);
+  ThenRejected(When(UpdateKey{Id(1), {}, Expiration::At(kNow), {}}),
+               RejectionCode::kInvalidExpiration);
+  ThenRejected(When(UpdateKey{Id(1), {}, {}, std::string(1001, 'd')}),
+               RejectionCode::kInvalidDescription);
+  ThenNoEvents(When(UpdateKey{Id(1), "deploy bot", Expiration::At(kNow + kHour), {}}));
+
+  const auto& e = ThenOne<fb::KeyUpdatedT>(
+      When(UpdateKey{Id(1), "deploy bot v2", Expiration{Expiration::Kind::k30Days, 0}, "ci"}));
+  EXPECT_TRUE(e.name_changed);
+  EXPECT_EQ(e.expires_at_us, kNow + 30 * kMicrosPerDay);
+  EXPECT_EQ(e.description, "ci");
+  Given(UpdateKey{Id(1), "deploy bot v2", Expiration{Expiration::Kind::k30Days, 0}, "ci"});
+  const KeyState& key = *state_.FindKey(Id(1));
+  EXPECT_EQ(key.name, "deploy bot v2");
+  EXPECT_EQ(key.expires_at, kNow + 30 * kMicrosPerDay);
+  EXPECT_EQ(state_.names.count("deploy bot"), 0u);
+  ThenOne<fb::KeyCreatedT>(When(NewKey(3, "deploy bot")));  // the old name is free
+  // Not due at the old expiry any more; due at the new one.
+  ThenRejected(When(ExpireKey{Id(1)}, kNow + kHour), RejectionCode::kNotDue);
+  ThenOne<fb::KeyExpiredT>(When(ExpireKey{Id(1)}, kNow + 30 * kMicrosPerDay));
+  // Never: no longer counted among the keys that expire.
+  Given(UpdateKey{Id(1), {}, Expiration::Never(), {}});
+  EXPECT_EQ(state_.FindKey(Id(1))->expires_at, 0);
+  EXPECT_TRUE(state_.live_by_expiry.empty());
+}
+
+TEST_F(DomainTest, ARotationCanRenewTheKeyInTheSameDecision) {
+  GivenOrgAndGroup();
+  CreateKey c = NewKey(1, "deploy bot");
+  c.expires = Expiration::At(kNow + kHour / 2);
+  Given(c);
+  RotateKey r{Id(1), Hash(9), "kt_…9999", kHour, Expiration{Expiration::Kind::k1Year, 0}};
+  const auto& events = ThenEvents(When(r));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].payload.type, fb::Payload::KeyRotated);
+  EXPECT_EQ(events[0].aggregate_version, 2u);
+  // The grace is bounded by the new expiry, not the old one.
+  EXPECT_EQ(events[0].payload.AsKeyRotated()->previous_valid_until_us, kNow + kHour);
+  ASSERT_EQ(events[1].payload.type, fb::Payload::KeyUpdated);
+  EXPECT_EQ(events[1].aggregate_version, 3u);
+  EXPECT_EQ(events[1].payload.AsKeyUpdated()->expires_at_us,
+            ParseExpiration("2027-01-01T00:00:00Z")->at);
+  r.expires = Expiration::At(kNow - 1);
+  ThenRejected(When(r), RejectionCode::kInvalidExpiration);
+}
+
 }  // namespace
 }  // namespace keytrail::domain

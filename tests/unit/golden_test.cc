@@ -217,6 +217,17 @@ std::map<std::string, fb::EnvelopeT> GoldenEvents() {
     e.payload.Set(std::move(p));
     out["KeyResumed"] = std::move(e);
   }
+  {
+    auto e = Header("k1", 6);
+    fb::KeyUpdatedT p;
+    p.key_id = "k1";
+    p.name_changed = true;
+    p.name = "deploy bot v2";
+    p.expires_changed = true;
+    p.expires_at_us = kExpiresAt;
+    e.payload.Set(std::move(p));
+    out["KeyUpdated"] = std::move(e);
+  }
   return out;
 }
 
@@ -317,6 +328,17 @@ TEST_F(Golden, KeysUsed) {
   ASSERT_EQ(p->uses.size(), 1u);
   EXPECT_EQ(p->uses[0]->key_id, "k1");
   EXPECT_EQ(p->uses[0]->used_at_us, kExpiresAt);
+}
+
+TEST_F(Golden, KeyUpdated) {
+  auto e = Load("KeyUpdated");
+  const auto* p = e.payload.AsKeyUpdated();
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(p->name_changed);
+  EXPECT_EQ(p->name, "deploy bot v2");
+  EXPECT_TRUE(p->expires_changed);
+  EXPECT_EQ(p->expires_at_us, kExpiresAt);
+  EXPECT_FALSE(p->description_changed);
 }
 
 TEST_F(Golden, KeySuspendedAndResumed) {

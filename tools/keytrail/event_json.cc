@@ -146,6 +146,14 @@ json Payload(const fb::Envelope& event) {
     case fb::Payload::KeyResumed:
       p["key_id"] = Str(event.payload_as_KeyResumed()->key_id());
       break;
+    case fb::Payload::KeyUpdated: {
+      const auto* e = event.payload_as_KeyUpdated();
+      p["key_id"] = Str(e->key_id());
+      if (e->name_changed()) p["name"] = Str(e->name());
+      if (e->expires_changed()) PutTime(p, "expires_at", e->expires_at_us());
+      if (e->description_changed()) p["description"] = Str(e->description());
+      break;
+    }
     case fb::Payload::KeysUsed: {
       json uses = json::array();
       if (const auto* list = event.payload_as_KeysUsed()->uses()) {

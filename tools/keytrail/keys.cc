@@ -40,9 +40,13 @@ struct KeysOptions {
   std::string as_of;  // get: the key as it was then
   size_t page_size = 100;
   size_t limit = 0;  // 0 = every page
-  // rotate, revoke
+  // rotate, revoke, update
   std::string grace = "0s";
   std::string reason;
+  std::string renew;  // rotate --expires, update --expires
+  std::string new_name;
+  std::string description;
+  bool description_set = false;
 };
 
 std::string KeyPath(const KeysOptions& o) { return OrgPath(o.client) + "/keys/" + UrlEncode(o.id); }
@@ -158,8 +162,20 @@ int History(const KeysOptions& o) {
 }
 
 int Rotate(const KeysOptions& o) {
-  ApiOutcome out = CallApi(o.client, "POST", KeyPath(o) + "/rotate", json{{"grace", o.grace}});
+  json body = {{"grace", o.grace}};
+  if (!o.renew.empty()) body["expires"] = o.renew;
+  ApiOutcome out = CallApi(o.client, "POST", KeyPath(o) + "/rotate", body);
   if (out.ok()) PrintIssued(o.client, out.body);
+  return out.exit_code;
+}
+
+int Update(const KeysOptions& o) {
+  json body = json::object();
+  if (!o.new_name.empty()) body["name"] = o.new_name;
+  if (!o.renew.empty()) body["expires"] = o.renew;
+  if (o.description_set) body["description"] = o.description;
+  ApiOutcome out = CallApi(o.client, "PATCH", KeyPath(o), body);
+  if (out.ok()) PrintKey(o.client, out.body);
   return out.exit_code;
 }
 
@@ -256,6 +272,14 @@ void AddKeys(CLI::App& app, int* rc) {
                          /*takes_id=*/true, /*posts=*/true);
   rotate->add_option("--grace", r->grace, "how long the old secret keeps working, 0s..24h")
       ->capture_default_str();
+  rotate->add_option("--expires", r->renew,
+                     "renew in the same step: never, 30d, 6m, 1y or an RFC 3339 time");
+  auto [update, u] = Add(*keys, rc, "update", "rename a key, renew it (a new expiry), describe it",
+                         Update, /*takes_id=*/true, /*posts=*/true);
+  update->add_option("--name", u->new_name, "the new name");
+  update->add_option("--expires", u->renew, "never, 30d, 6m, 1y or an RFC 3339 time");
+  update->add_option("--description", u->description, "what the key is for")
+      ->each([o = u.get()](const std::string&) { o->description_set = true; });
 
   auto [revoke, v] = Add(*keys, rc, "revoke", "revoke a key at once", Revoke,
                          /*takes_id=*/true, /*posts=*/true);

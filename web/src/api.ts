@@ -197,6 +197,17 @@ export async function revokeKey(
   );
 }
 
+export async function updateKey(
+  org: string,
+  id: string,
+  body: BodyOf<'updateKey'>,
+  idempotencyKey: string,
+): Promise<Key> {
+  return json(
+    await send('PATCH', url('/v1/orgs/{org}/keys/{id}', { org, id }), { body, idempotencyKey }),
+  );
+}
+
 export async function suspendKey(
   org: string,
   id: string,

@@ -6,6 +6,7 @@ import {
   resumeKey,
   revokeKey,
   suspendKey,
+  updateKey,
   rotateKey,
   ApiError,
   type AuditRecord,
@@ -63,6 +64,10 @@ export function KeyPanel({ session, keyData: key, onClose, onChanged }: Props) {
   // Suspend / resume.
   const [suspendReason, setSuspendReason] = useState('');
   const [suspendError, setSuspendError] = useState<string | null>(null);
+
+  // Renew: a new expiry, counted from now.
+  const [renewTo, setRenewTo] = useState<'30d' | '6m' | '1y' | 'never'>('30d');
+  const [renewError, setRenewError] = useState<string | null>(null);
 
   // Change group.
   const targets = session.mint_groups.filter((g) => g !== key.group);
@@ -130,6 +135,16 @@ export function KeyPanel({ session, keyData: key, onClose, onChanged }: Props) {
       }
       onChanged();
     }, setSuspendError);
+  };
+
+  const onRenew = (e: Event) => {
+    e.preventDefault();
+    setRenewError(null);
+    run(async () => {
+      const answer = await updateKey(org, keyId, { expires: renewTo }, newIdempotencyKey());
+      setDone(answer.expires_at ? `The key now expires on ${answer.expires_at.slice(0, 10)}.` : 'The key now never expires.');
+      onChanged();
+    }, setRenewError);
   };
 
   const onMove = (e: Event) => {
@@ -217,6 +232,31 @@ export function KeyPanel({ session, keyData: key, onClose, onChanged }: Props) {
           {rotateError && (
             <p role="alert" class="error">
               {rotateError}
+            </p>
+          )}
+        </form>
+      )}
+
+      {live && session.allowed['keys:rotate'] && (
+        <form class="action" onSubmit={onRenew} aria-labelledby={`${id}-renew`}>
+          <h3 id={`${id}-renew`}>Renew</h3>
+          <label for={`${id}-renew-to`}>New expiration</label>
+          <select
+            id={`${id}-renew-to`}
+            value={renewTo}
+            onChange={(e) => setRenewTo(e.currentTarget.value as typeof renewTo)}
+          >
+            <option value="30d">30 days from now</option>
+            <option value="6m">6 months from now</option>
+            <option value="1y">1 year from now</option>
+            <option value="never">Never</option>
+          </select>
+          <button type="submit" disabled={busy}>
+            Renew
+          </button>
+          {renewError && (
+            <p role="alert" class="error">
+              {renewError}
             </p>
           )}
         </form>
