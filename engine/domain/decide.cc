@@ -209,12 +209,7 @@ class Decider {
       return Reject(RejectionCode::kInvalidName,
                     "key name must be 3-50 characters: letters, digits, space, '-', '_', '.'");
     }
-    if (auto it = state_.names.find(c.name); it != state_.names.end()) {
-      const KeyState* holder = state_.FindKey(it->second);
-      if (holder != nullptr && holder->ActiveAt(now_)) {
-        return Reject(RejectionCode::kNameTaken, fmt::format("a key named '{}' exists", c.name));
-      }
-    }
+    if (auto r = NameTaken(c.name)) return *r;
     if (!state_.GroupExists(c.group)) {
       return Reject(RejectionCode::kGroupNotFound, fmt::format("no group '{}'", c.group));
     }
@@ -299,12 +294,7 @@ class Decider {
         return Reject(RejectionCode::kInvalidName,
                       "key name must be 3-50 characters: letters, digits, space, '-', '_', '.'");
       }
-      if (auto it = state_.names.find(*c.name); it != state_.names.end()) {
-        const KeyState* holder = state_.FindKey(it->second);
-        if (holder != nullptr && holder->ActiveAt(now_)) {
-          return Reject(RejectionCode::kNameTaken, fmt::format("a key named '{}' exists", *c.name));
-        }
-      }
+      if (auto r = NameTaken(*c.name)) return *r;
       p.name_changed = true;
       p.name = *c.name;
     }
@@ -516,6 +506,15 @@ class Decider {
                     fmt::format("group {} is built in and cannot be {}", id, what));
     }
     return group;
+  }
+
+  // name_taken if a live key of the org is called `name`.
+  std::optional<Rejection> NameTaken(const std::string& name) const {
+    auto it = state_.names.find(name);
+    if (it == state_.names.end()) return std::nullopt;
+    const KeyState* holder = state_.FindKey(it->second);
+    if (holder == nullptr || !holder->ActiveAt(now_)) return std::nullopt;
+    return Reject(RejectionCode::kNameTaken, fmt::format("a key named '{}' exists", name));
   }
 
   // The expiry `expires` gives now: 0 (never) or a time in the future.

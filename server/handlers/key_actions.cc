@@ -37,6 +37,13 @@ std::variant<KeyActionStart, HttpResponse> Begin(ApiContext& ctx, const RoutedRe
 // The answer to an applied or replayed command: the key as it is now (read on the io
 // thread once the command is applied). A replay whose
 // command id belonged to another kind of command is refused.
+// The key as it is now, after a command on it.
+HttpResponse CurrentKey(ApiContext& ctx, const Caller& caller, const KeyId& id) {
+  auto loaded = ctx.LoadKey(caller, FormatKeyId(id));
+  if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
+  return JsonResponse(200, KeyToJson(std::get<model::KeyRecord>(loaded), ctx.clock.NowMicros()));
+}
+
 HttpResponse AnswerWithKey(ApiContext& ctx, const Caller& caller, const KeyId& id,
                            const Result<CommandOutcome>& outcome, fb::Payload expected) {
   if (!outcome.ok()) return StatusProblem(outcome.status());
@@ -46,9 +53,23 @@ HttpResponse AnswerWithKey(ApiContext& ctx, const Caller& caller, const KeyId& i
     return Problem(422, "idempotency_key_reused",
                    "this Idempotency-Key was used for a different request");
   }
-  auto loaded = ctx.LoadKey(caller, FormatKeyId(id));
-  if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
-  return JsonResponse(200, KeyToJson(std::get<model::KeyRecord>(loaded), ctx.clock.NowMicros()));
+  return CurrentKey(ctx, caller, id);
+}
+
+// Revoke and suspend: a command on the key with an optional reason.
+template <typename Command>
+HttpResponse WithReason(ApiContext& ctx, const RoutedRequest& request, fb::Payload expected) {
+  auto started = Begin(ctx, request);
+  if (auto* refused = std::get_if<HttpResponse>(&started)) return std::move(*refused);
+  KeyActionStart& start = std::get<KeyActionStart>(started);
+  BodyReader body(request.http.body, {"reason"}, /*empty_ok=*/true);
+  auto reason = body.String("reason", false);
+  if (!body.ok()) return body.problem();
+  return ctx.Execute(ctx.CommandFor(start.caller, start.command_id, request),
+                     Command{start.key.key_id, reason.value_or("")},
+                     [&ctx, caller = start.caller, id = start.key.key_id, expected](auto& outcome) {
+                       return AnswerWithKey(ctx, caller, id, outcome, expected);
+                     });
 }
 
 }  // namespace
@@ -104,17 +125,7 @@ HttpResponse RotateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
 }
 
 HttpResponse RevokeKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
-  auto started = Begin(ctx, request);
-  if (auto* refused = std::get_if<HttpResponse>(&started)) return std::move(*refused);
-  KeyActionStart& start = std::get<KeyActionStart>(started);
-  BodyReader body(request.http.body, {"reason"}, /*empty_ok=*/true);
-  auto reason = body.String("reason", false);
-  if (!body.ok()) return body.problem();
-  return ctx.Execute(ctx.CommandFor(start.caller, start.command_id, request),
-                     domain::RevokeKey{start.key.key_id, reason.value_or("")},
-                     [&ctx, caller = start.caller, id = start.key.key_id](auto& outcome) {
-                       return AnswerWithKey(ctx, caller, id, outcome, fb::Payload::KeyRevoked);
-                     });
+  return WithReason<domain::RevokeKey>(ctx, request, fb::Payload::KeyRevoked);
 }
 
 HttpResponse UpdateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
@@ -137,30 +148,14 @@ HttpResponse UpdateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
                      [&ctx, caller = start.caller, id = start.key.key_id](auto& outcome) {
                        if (outcome.ok() && outcome->kind != Kind::kRejected &&
                            outcome->first_event == fb::Payload::NONE) {
-                         // Nothing changed: answer with the key as it is.
-                         auto loaded = ctx.LoadKey(caller, FormatKeyId(id));
-                         if (auto* missing = std::get_if<HttpResponse>(&loaded)) {
-                           return std::move(*missing);
-                         }
-                         return JsonResponse(200, KeyToJson(std::get<model::KeyRecord>(loaded),
-                                                            ctx.clock.NowMicros()));
+                         return CurrentKey(ctx, caller, id);  // nothing changed
                        }
                        return AnswerWithKey(ctx, caller, id, outcome, fb::Payload::KeyUpdated);
                      });
 }
 
 HttpResponse SuspendKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
-  auto started = Begin(ctx, request);
-  if (auto* refused = std::get_if<HttpResponse>(&started)) return std::move(*refused);
-  KeyActionStart& start = std::get<KeyActionStart>(started);
-  BodyReader body(request.http.body, {"reason"}, /*empty_ok=*/true);
-  auto reason = body.String("reason", false);
-  if (!body.ok()) return body.problem();
-  return ctx.Execute(ctx.CommandFor(start.caller, start.command_id, request),
-                     domain::SuspendKey{start.key.key_id, reason.value_or("")},
-                     [&ctx, caller = start.caller, id = start.key.key_id](auto& outcome) {
-                       return AnswerWithKey(ctx, caller, id, outcome, fb::Payload::KeySuspended);
-                     });
+  return WithReason<domain::SuspendKey>(ctx, request, fb::Payload::KeySuspended);
 }
 
 HttpResponse ResumeKeyHandler(ApiContext& ctx, const RoutedRequest& request) {

@@ -293,15 +293,19 @@ int RunServe(const ServeOptions& options) {
         {{"severity", severity}, {"message", message}});
   };
 
-  std::unique_ptr<events::EventLog> log;
-  if (kafka) {
+  // A Kafka log of this node on `topic`.
+  auto kafka_topic = [&](const std::string& topic) {
     events::KafkaEventLog::Options kafka_options;
     kafka_options.properties = kafka_properties;
     kafka_options.brokers = options.kafka_brokers;
-    kafka_options.topic = options.kafka_topic;
+    kafka_options.topic = topic;
     kafka_options.timeout = std::chrono::milliseconds(options.kafka_timeout_ms);
     kafka_options.log = kafka_log;
-    auto opened = events::KafkaEventLog::Open(kafka_options);
+    return kafka_options;
+  };
+  std::unique_ptr<events::EventLog> log;
+  if (kafka) {
+    auto opened = events::KafkaEventLog::Open(kafka_topic(options.kafka_topic));
     if (!opened.ok()) return Fail("cannot open the Kafka log", opened.status());
     log = std::move(opened).value();
   } else {
@@ -315,13 +319,8 @@ int RunServe(const ServeOptions& options) {
   // Members' password and session hashes: their own stream (engine/credential_store.h).
   std::unique_ptr<events::EventLog> credentials_log;
   if (kafka) {
-    events::KafkaEventLog::Options kafka_options;
-    kafka_options.properties = kafka_properties;
-    kafka_options.brokers = options.kafka_brokers;
-    kafka_options.topic = options.kafka_credentials_topic;
-    kafka_options.envelopes = false;
-    kafka_options.timeout = std::chrono::milliseconds(options.kafka_timeout_ms);
-    kafka_options.log = kafka_log;
+    events::KafkaEventLog::Options kafka_options = kafka_topic(options.kafka_credentials_topic);
+    kafka_options.envelopes = false;  // credential records, not event envelopes
     auto opened = events::KafkaEventLog::Open(kafka_options);
     if (opened.ok()) {
       credentials_log = std::move(opened).value();
