@@ -102,6 +102,8 @@ std::string_view CloudEventType(fb::Payload type) {
       return "io.keytrail.key.resumed.v1";
     case fb::Payload::KeyUpdated:
       return "io.keytrail.key.updated.v1";
+    case fb::Payload::OrgPolicyChanged:
+      return "io.keytrail.org.policy_changed.v1";
     case fb::Payload::NONE:
       break;
   }

@@ -70,6 +70,14 @@ struct KeyFilter {
   // Keys last used before this (never-used keys included: they were not used since).
   std::optional<Micros> used_before_us;
   std::optional<bool> never_used;  // true: no use seen; false: some use seen
+  // Keys whose expiry breaks a key policy (of an org, judged at `now`): never expiring
+  // when one is required or a lifetime is bounded, or expiring more than max_lifetime
+  // after now.
+  struct PolicyBound {
+    Micros max_lifetime = 0;  // 0 = no limit
+    bool require_expiry = false;
+  };
+  std::optional<PolicyBound> breaks_policy;
 };
 
 struct KeyPage {

@@ -238,6 +238,15 @@ Result<Described> Describe(const fb::Envelope& event) {
     case fb::Payload::KeyResumed:
       what("api_key.resumed", "api_key", event.payload_as_KeyResumed()->key_id());
       break;
+    case fb::Payload::OrgPolicyChanged: {
+      const auto* e = event.payload_as_OrgPolicyChanged();
+      what("org.policy_changed", "org", event.org());
+      json.Key("max_lifetime_us");
+      json.Int(e->max_lifetime_us());
+      json.Key("require_expiry");
+      json.Bool(e->require_expiry());
+      break;
+    }
     case fb::Payload::KeyUpdated: {  // only what changed; keys in byte order
       const auto* e = event.payload_as_KeyUpdated();
       what("api_key.updated", "api_key", e->key_id());

@@ -206,6 +206,13 @@ bool Matches(const KeyRecord& r, const KeyFilter& f) {
   }
   if (f.used_before_us.has_value() && r.last_used_at_us >= *f.used_before_us) return false;
   if (f.never_used.has_value() && (r.last_used_at_us == 0) != *f.never_used) return false;
+  if (f.breaks_policy.has_value()) {
+    const auto& p = *f.breaks_policy;
+    const bool never = r.expires_at_us == 0;
+    const bool breaks = (never && (p.require_expiry || p.max_lifetime > 0)) ||
+                        (!never && p.max_lifetime > 0 && r.expires_at_us - f.now > p.max_lifetime);
+    if (!breaks) return false;
+  }
   return true;
 }
 

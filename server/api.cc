@@ -166,6 +166,8 @@ Api::Api(Engine& engine, const Clock& clock, ApiOptions options)
   add("POST", "/v1/check", CheckHandler);
   add(std::string(kAnyMethod), "/v1/check/{path...}", CheckPrefixedHandler);
   add("POST", "/v1/orgs", CreateOrgHandler);
+  add("GET", "/v1/orgs/{org}/policy", GetPolicyHandler);
+  add("PUT", "/v1/orgs/{org}/policy", SetPolicyHandler);
   add("POST", "/v1/orgs/{org}/keys", CreateKeyHandler);
   add("GET", "/v1/orgs/{org}/keys", ListKeysHandler);
   add("GET", "/v1/orgs/{org}/keys/{id}", GetKeyHandler);

@@ -64,6 +64,7 @@ int StatusForRejection(domain::RejectionCode code) {
     case C::kInvalidMemberId:
     case C::kInvalidMemberGroups:
     case C::kIdempotencyKeyReused:
+    case C::kPolicyViolation:
       return 422;
   }
   return 422;

@@ -83,6 +83,11 @@ class Policy {
     return OnKey(c.key_id, Action::kKeysRevoke, "revoke");
   }
 
+  std::optional<Denial> operator()(const SetKeyPolicy&) const {
+    if (admin_) return std::nullopt;
+    return Deny(DenialCode::kAdminOnly, "only an organization-admin may set the org's key policy");
+  }
+
   // Renaming, renewing: managing the key as a rotation does.
   std::optional<Denial> operator()(const UpdateKey& c) const {
     return OnKey(c.key_id, Action::kKeysRotate, "update");

@@ -17,6 +17,7 @@
 //   ChangeKeyGroup          keys:move                old and new group within the caller's;
 //                                                    not into a group holding
 //                                                    organization-admin; not a scim key
+//   SetKeyPolicy            organization-admin
 //   InviteMember            members:manage           the member's groups within the caller's
 //                                                    (the link sets its password)
 //   CreateOrg, ExpireKey    not for principals: authorized outside the org (operator,

@@ -180,6 +180,14 @@ struct EndSession {
   std::string reason;
 };
 
+// Replaces the org's key policy (KeyPolicy): admins only. Applies to keys created,
+// renewed or updated afterwards.
+struct SetKeyPolicy {
+  Micros max_lifetime = 0;  // 0 = no limit; at most kMaxPolicyLifetime
+  bool require_expiry = false;
+};
+inline constexpr Micros kMaxPolicyLifetime = 100LL * 366 * kMicrosPerDay;
+
 // Notes when keys were last used (the engine's usage flush). Keys the org does not
 // have are left out; nothing to note, no event. Issued by the system only.
 struct RecordKeyUse {
@@ -189,7 +197,7 @@ struct RecordKeyUse {
 using Command = std::variant<CreateOrg, CreateGroup, CreateKey, RotateKey, RevokeKey, ExpireKey,
                              ChangeKeyGroup, ChangeGroupRules, DeleteGroup, SetMemberGroups,
                              RemoveMember, InviteMember, AcceptInvitation, StartSession, EndSession,
-                             RecordKeyUse, SuspendKey, ResumeKey, UpdateKey>;
+                             RecordKeyUse, SuspendKey, ResumeKey, UpdateKey, SetKeyPolicy>;
 
 // The permissions a key may carry, each granted only by an organization-admin:
 //   scim          the key may call the SCIM endpoints (action scim)

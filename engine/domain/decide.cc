@@ -213,10 +213,9 @@ class Decider {
     if (!state_.GroupExists(c.group)) {
       return Reject(RejectionCode::kGroupNotFound, fmt::format("no group '{}'", c.group));
     }
-    const Micros expires_at = ResolveExpiration(c.expires, now_);
-    if (c.expires.kind == Expiration::Kind::kAt && expires_at <= now_) {
-      return Reject(RejectionCode::kInvalidExpiration, "expiration must be in the future");
-    }
+    auto resolved = NewExpiry(c.expires);
+    if (auto* r = std::get_if<Rejection>(&resolved)) return std::move(*r);
+    const Micros expires_at = std::get<Micros>(resolved);
     for (const std::string& permission : c.permissions) {
       const auto& known = KnownPermissions();
       if (std::find(known.begin(), known.end(), permission) == known.end()) {
@@ -384,6 +383,20 @@ class Decider {
     return KeyEvent(key, std::move(p));
   }
 
+  Decision operator()(const SetKeyPolicy& c) const {
+    if (!state_.exists) return Reject(RejectionCode::kOrgNotFound, "no such org");
+    if (c.max_lifetime < 0 || c.max_lifetime > kMaxPolicyLifetime) {
+      return Reject(RejectionCode::kInvalidExpiration, "max_lifetime must be 0 to 36600 days");
+    }
+    if (state_.policy == KeyPolicy{c.max_lifetime, c.require_expiry}) {
+      return std::vector<NewEvent>{};  // already so
+    }
+    fb::OrgPolicyChangedT p;
+    p.max_lifetime_us = c.max_lifetime;
+    p.require_expiry = c.require_expiry;
+    return Events(Event(state_.id, state_.version + 1, std::move(p)));
+  }
+
   Decision operator()(const RecordKeyUse& c) const {
     fb::KeysUsedT p;
     for (const auto& [id, at] : c.uses) {
@@ -517,11 +530,23 @@ class Decider {
     return Reject(RejectionCode::kNameTaken, fmt::format("a key named '{}' exists", name));
   }
 
-  // The expiry `expires` gives now: 0 (never) or a time in the future.
+  // The expiry `expires` gives now: 0 (never) or a time in the future, within the org's
+  // key policy (policy_violation names the rule it breaks).
   std::variant<Micros, Rejection> NewExpiry(const Expiration& expires) const {
     const Micros at = ResolveExpiration(expires, now_);
     if (expires.kind == Expiration::Kind::kAt && at <= now_) {
       return Reject(RejectionCode::kInvalidExpiration, "expiration must be in the future");
+    }
+    const KeyPolicy& policy = state_.policy;
+    if (policy.require_expiry && at == 0) {
+      return Reject(RejectionCode::kPolicyViolation,
+                    "require_expiry: the org's policy requires every key to expire");
+    }
+    if (policy.max_lifetime > 0 && (at == 0 || at - now_ > policy.max_lifetime)) {
+      return Reject(RejectionCode::kPolicyViolation,
+                    fmt::format("max_lifetime: the org's policy lets a key live at most {} days "
+                                "from now",
+                                policy.max_lifetime / kMicrosPerDay));
     }
     return at;
   }

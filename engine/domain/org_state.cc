@@ -161,6 +161,12 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       state.exists = true;
       state.version = event.aggregate_version();
       return Status::Ok();
+    case fb::Payload::OrgPolicyChanged: {
+      const auto* p = event.payload_as_OrgPolicyChanged();
+      state.policy = {p->max_lifetime_us(), p->require_expiry()};
+      state.version = event.aggregate_version();
+      return Status::Ok();
+    }
     case fb::Payload::GroupCreated: {
       const auto* p = event.payload_as_GroupCreated();
       if (p->group_id() == nullptr) return Status::Corruption("GroupCreated without group_id");

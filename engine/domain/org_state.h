@@ -104,7 +104,15 @@ struct CommandRecord {
 // The part of an org's state that Authorize reads: its groups (with their rules) and its
 // members. It holds no keys, so it is small: a read side may keep a copy per org
 // (GroupDirectory(state)) to authorize off the writer's thread.
+// What the org asks of keys' expiries (OrgPolicyChanged); the default asks nothing.
+struct KeyPolicy {
+  Micros max_lifetime = 0;  // 0 = no limit
+  bool require_expiry = false;
+  friend bool operator==(const KeyPolicy&, const KeyPolicy&) = default;
+};
+
 struct GroupDirectory {
+  KeyPolicy policy;  // here so that reads (GET .../policy) need no writer
   std::map<std::string, GroupState, std::less<>> groups;
   std::map<std::string, MemberState, std::less<>> members;
   // Live sessions (MemberState::sessions) by id: the member each belongs to.

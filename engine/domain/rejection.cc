@@ -74,6 +74,8 @@ std::string_view RejectionCodeName(RejectionCode code) {
       return "key_suspended";
     case RejectionCode::kKeyNotSuspended:
       return "key_not_suspended";
+    case RejectionCode::kPolicyViolation:
+      return "policy_violation";
   }
   return "unknown";
 }

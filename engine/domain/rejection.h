@@ -50,6 +50,7 @@ enum class RejectionCode : uint8_t {
   kSessionNotFound,    // no such live session
   kKeySuspended,       // suspend refused: the key is suspended already
   kKeyNotSuspended,    // resume refused: the key is not suspended
+  kPolicyViolation,    // the expiry breaks the org's key policy (the message names the rule)
 };
 
 // "org_not_found", "name_taken", "unknown_role", ...

@@ -28,7 +28,8 @@ constexpr std::string_view kActions[] = {
     "api_key.group_updated", "group.created",     "group.rules_updated", "group.deleted",
     "member.groups_updated", "org.created",       "projector.skipped",   "event.fenced",
     "writer.claimed",        "member.invited",    "member.password_set", "member.signed_in",
-    "member.signed_out",     "api_key.suspended", "api_key.resumed",     "api_key.updated"};
+    "member.signed_out",     "api_key.suspended", "api_key.resumed",     "api_key.updated",
+    "org.policy_changed"};
 
 enum class Format { kJson, kNdjson, kCsv };
 

@@ -114,6 +114,8 @@ HttpResponse ResumeKeyHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse MoveKeyHandler(ApiContext& ctx, const RoutedRequest& request);
 // orgs.cc
 HttpResponse CreateOrgHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse GetPolicyHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse SetPolicyHandler(ApiContext& ctx, const RoutedRequest& request);
 // While the event log is unreachable, verify answers from views that may miss the latest
 // revocations: X-Keytrail-Stale-Seconds says for how long (seconds since the log stopped
 // answering). Nothing when the log answers (one atomic load).

@@ -123,6 +123,11 @@ HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request) {
       auto t = ParseRfc3339Time(value);
       if (!t) return Problem(400, "invalid_request", "used_before must be an RFC 3339 time");
       filter.used_before_us = *t;
+    } else if (name == "breaks_policy") {
+      if (value != "true") return Problem(400, "invalid_request", "breaks_policy must be true");
+      const domain::KeyPolicy policy = ctx.engine.Groups(caller.org)->policy;
+      filter.breaks_policy =
+          model::KeyFilter::PolicyBound{policy.max_lifetime, policy.require_expiry};
     } else if (name == "never_used") {
       if (value != "true" && value != "false") {
         return Problem(400, "invalid_request", "never_used must be true or false");

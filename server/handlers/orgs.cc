@@ -1,5 +1,6 @@
 // POST /v1/orgs: a new org with its built-in groups and a first admin key.
 #include <algorithm>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -94,6 +95,76 @@ HttpResponse CreateOrgHandler(ApiContext& ctx, const RoutedRequest& request) {
     response.SetHeader("Location", fmt::format("/v1/orgs/{}/keys", id));
     return response;
   });
+}
+
+namespace {
+
+// The policy as the API shows it: max_lifetime as "<n>d" (null = no limit).
+nlohmann::json PolicyJson(const domain::KeyPolicy& policy) {
+  return nlohmann::json{
+      {"max_lifetime",
+       policy.max_lifetime == 0
+           ? nlohmann::json(nullptr)
+           : nlohmann::json(fmt::format("{}d", policy.max_lifetime / domain::kMicrosPerDay))},
+      {"require_expiry", policy.require_expiry}};
+}
+
+// "<n>d" with 1 <= n <= 36600; nullopt otherwise.
+std::optional<Micros> ParseDays(std::string_view text) {
+  if (text.size() < 2 || text.size() > 6 || text.back() != 'd') return std::nullopt;
+  Micros days = 0;
+  for (char c : text.substr(0, text.size() - 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    days = days * 10 + (c - '0');
+  }
+  if (days < 1 || days > 36600) return std::nullopt;
+  return days * domain::kMicrosPerDay;
+}
+
+}  // namespace
+
+// GET /v1/orgs/{org}/policy: the org's key policy, for any caller of the org.
+HttpResponse GetPolicyHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto who = ctx.CallerInOrg(request);
+  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  return JsonResponse(200, PolicyJson(ctx.engine.Groups(std::get<Caller>(who).org)->policy));
+}
+
+// PUT /v1/orgs/{org}/policy {max_lifetime?: "366d" | null, require_expiry?: bool}: the
+// whole policy (an absent member: no limit / not required). Admins only (the writer
+// checks); keys created, renewed or updated afterwards must keep to it.
+HttpResponse SetPolicyHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto who = ctx.CallerInOrg(request);
+  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  const Caller& caller = std::get<Caller>(who);
+  BodyReader body(request.http.body, {"max_lifetime", "require_expiry"}, /*empty_ok=*/true);
+  const nlohmann::json* lifetime = body.Member("max_lifetime", false);
+  const nlohmann::json* required = body.Member("require_expiry", false);
+  if (!body.ok()) return body.problem();
+  domain::SetKeyPolicy policy;
+  if (lifetime != nullptr && !lifetime->is_null()) {
+    auto parsed = lifetime->is_string() ? ParseDays(lifetime->get<std::string>()) : std::nullopt;
+    if (!parsed) {
+      return Problem(400, "invalid_request", "max_lifetime is \"<n>d\" (1 to 36600 days) or null");
+    }
+    policy.max_lifetime = *parsed;
+  }
+  if (required != nullptr) {
+    if (!required->is_boolean()) {
+      return Problem(400, "invalid_request", "require_expiry is true or false");
+    }
+    policy.require_expiry = required->get<bool>();
+  }
+  auto command_id = ctx.CommandId(caller, request);
+  if (auto* refused = std::get_if<HttpResponse>(&command_id)) return std::move(*refused);
+  return ctx.Execute(ctx.CommandFor(caller, std::move(std::get<std::string>(command_id)), request),
+                     policy, [&ctx, org = caller.org](Result<CommandOutcome>& outcome) {
+                       if (!outcome.ok()) return StatusProblem(outcome.status());
+                       if (outcome->kind == CommandOutcome::Kind::kRejected) {
+                         return RejectionProblem(*outcome->rejection);
+                       }
+                       return JsonResponse(200, PolicyJson(ctx.engine.Groups(org)->policy));
+                     });
 }
 
 }  // namespace keytrail::server

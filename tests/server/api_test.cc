@@ -879,6 +879,45 @@ TEST_F(ApiTest, UpdateAndRenew) {
                                       "api_key.updated", "api_key.expired"}));
 }
 
+// The org's key policy: admins set it, every create and renewal keeps to it.
+TEST_F(ApiTest, KeyPolicy) {
+  EXPECT_EQ(Json(Call("GET", "/v1/orgs/default/policy", "", admin_)),
+            (json{{"max_lifetime", nullptr}, {"require_expiry", false}}));
+  const json viewer = CreateKey("just looking", "viewer", admin_);
+  EXPECT_EQ(
+      Call("PUT", "/v1/orgs/default/policy", R"({"require_expiry": true})", viewer["token"]).status,
+      403);
+  EXPECT_EQ(Call("PUT", "/v1/orgs/default/policy", R"({"max_lifetime": "forever"})", admin_).status,
+            400);
+  HttpResponse set = Call("PUT", "/v1/orgs/default/policy",
+                          R"({"max_lifetime": "366d", "require_expiry": true})", admin_);
+  ASSERT_EQ(set.status, 200) << set.body;
+  EXPECT_EQ(Json(set), (json{{"max_lifetime", "366d"}, {"require_expiry", true}}));
+
+  HttpResponse never =
+      Call("POST", "/v1/orgs/default/keys", R"({"name": "forever", "group": "developer"})", admin_);
+  EXPECT_EQ(never.status, 422);
+  EXPECT_EQ(Code(never), "policy_violation");
+  EXPECT_NE(Json(never)["detail"].get<std::string>().find("require_expiry"), std::string::npos);
+  HttpResponse too_long = Call(
+      "POST", "/v1/orgs/default/keys",
+      R"({"name": "too long", "group": "developer", "expires": "2028-01-01T00:00:00Z"})", admin_);
+  EXPECT_NE(Json(too_long)["detail"].get<std::string>().find("max_lifetime"), std::string::npos);
+  EXPECT_EQ(Call("POST", "/v1/orgs/default/keys",
+                 R"({"name": "within", "group": "developer", "expires": "1y"})", admin_)
+                .status,
+            201);
+  // The keys made before the policy that break it: the never-expiring ones here.
+  std::set<std::string> breaking;
+  const json listed = Json(Call("GET", "/v1/orgs/default/keys?breaks_policy=true", "", admin_));
+  for (const json& k : listed["keys"]) breaking.insert(k["name"].get<std::string>());
+  EXPECT_EQ(breaking, (std::set<std::string>{"bootstrap-admin", "just looking"}));
+  const json trail =
+      Json(Call("GET", "/v1/orgs/default/audit?action=org.policy_changed", "", admin_));
+  ASSERT_EQ(trail["records"].size(), 1u);
+  EXPECT_EQ(trail["records"][0]["details"]["require_expiry"], true);
+}
+
 TEST_F(ApiTest, ListFiltersAndPages) {
   json a =
       CreateKey("key-a", "developer", admin_, "default", R"(, "expires": "2026-01-01T00:00:10Z")");

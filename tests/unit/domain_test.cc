@@ -385,5 +385,30 @@ TEST_F(DomainTest, ARotationCanRenewTheKeyInTheSameDecision) {
   ThenRejected(When(r), RejectionCode::kInvalidExpiration);
 }
 
+TEST_F(DomainTest, TheKeyPolicyBoundsNewExpiriesNotExistingKeys) {
+  GivenOrgAndGroup();
+  Given(NewKey(1, "forever bot"));  // before the policy: never expires
+  ThenRejected(When(SetKeyPolicy{-1, false}), RejectionCode::kInvalidExpiration);
+  const auto& e = ThenOne<fb::OrgPolicyChangedT>(When(SetKeyPolicy{30 * kMicrosPerDay, true}));
+  EXPECT_EQ(e.max_lifetime_us, 30 * kMicrosPerDay);
+  Given(SetKeyPolicy{30 * kMicrosPerDay, true});
+  ThenNoEvents(When(SetKeyPolicy{30 * kMicrosPerDay, true}));
+
+  CreateKey c = NewKey(2, "short bot");
+  c.expires = Expiration::Never();
+  ThenRejected(When(c), RejectionCode::kPolicyViolation);
+  c.expires = Expiration{Expiration::Kind::k6Months, 0};
+  ThenRejected(When(c), RejectionCode::kPolicyViolation);
+  c.expires = Expiration{Expiration::Kind::k30Days, 0};
+  ThenOne<fb::KeyCreatedT>(When(c));
+  // The existing key stays as it is, but cannot be renewed beyond the policy.
+  EXPECT_EQ(state_.FindKey(Id(1))->expires_at, 0);
+  ThenRejected(When(UpdateKey{Id(1), {}, Expiration{Expiration::Kind::k1Year, 0}, {}}),
+               RejectionCode::kPolicyViolation);
+  ThenOne<fb::KeyUpdatedT>(When(UpdateKey{Id(1), {}, Expiration::At(kNow + kHour), {}}));
+  ThenRejected(When(RotateKey{Id(1), Hash(9), "h", 0, Expiration::Never()}),
+               RejectionCode::kPolicyViolation);
+}
+
 }  // namespace
 }  // namespace keytrail::domain

@@ -228,6 +228,14 @@ std::map<std::string, fb::EnvelopeT> GoldenEvents() {
     e.payload.Set(std::move(p));
     out["KeyUpdated"] = std::move(e);
   }
+  {
+    auto e = Header("acme", 2);
+    fb::OrgPolicyChangedT p;
+    p.max_lifetime_us = 366LL * 86'400'000'000;
+    p.require_expiry = true;
+    e.payload.Set(std::move(p));
+    out["OrgPolicyChanged"] = std::move(e);
+  }
   return out;
 }
 
@@ -328,6 +336,14 @@ TEST_F(Golden, KeysUsed) {
   ASSERT_EQ(p->uses.size(), 1u);
   EXPECT_EQ(p->uses[0]->key_id, "k1");
   EXPECT_EQ(p->uses[0]->used_at_us, kExpiresAt);
+}
+
+TEST_F(Golden, OrgPolicyChanged) {
+  auto e = Load("OrgPolicyChanged");
+  const auto* p = e.payload.AsOrgPolicyChanged();
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->max_lifetime_us, 366LL * 86'400'000'000);
+  EXPECT_TRUE(p->require_expiry);
 }
 
 TEST_F(Golden, KeyUpdated) {

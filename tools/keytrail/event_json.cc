@@ -146,6 +146,11 @@ json Payload(const fb::Envelope& event) {
     case fb::Payload::KeyResumed:
       p["key_id"] = Str(event.payload_as_KeyResumed()->key_id());
       break;
+    case fb::Payload::OrgPolicyChanged: {
+      const auto* e = event.payload_as_OrgPolicyChanged();
+      p = {{"max_lifetime_us", e->max_lifetime_us()}, {"require_expiry", e->require_expiry()}};
+      break;
+    }
     case fb::Payload::KeyUpdated: {
       const auto* e = event.payload_as_KeyUpdated();
       p["key_id"] = Str(e->key_id());

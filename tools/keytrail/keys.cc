@@ -37,6 +37,7 @@ struct KeysOptions {
   std::string not_rotated_since;
   std::string used_before;
   bool never_used = false;
+  bool breaks_policy = false;
   std::string as_of;  // get: the key as it was then
   size_t page_size = 100;
   size_t limit = 0;  // 0 = every page
@@ -105,6 +106,7 @@ int List(const KeysOptions& o) {
   if (o.never_expires) add("never_expires", "true");
   add("used_before", o.used_before);
   if (o.never_used) add("never_used", "true");
+  if (o.breaks_policy) add("breaks_policy", "true");
   json keys = json::array();
   std::string page_token;
   do {
@@ -256,6 +258,8 @@ void AddKeys(CLI::App& app, int* rc) {
   list->add_option("--used-before", l->used_before,
                    "only keys not used since this RFC 3339 time (never-used keys included)");
   list->add_flag("--never-used", l->never_used, "only keys no verification has found valid");
+  list->add_flag("--breaks-policy", l->breaks_policy,
+                 "only keys whose expiry breaks the org's key policy (orgs policy)");
   list->add_option("--page-size", l->page_size, "keys per request")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
