@@ -9,6 +9,7 @@ import {
   type Session,
 } from '../api';
 import { dateTime } from '../format';
+import { Alert } from '../alert';
 
 const PAGE = 50;
 
@@ -181,11 +182,7 @@ export function Audit({ session }: Props) {
           </button>
         </div>
       </form>
-      {error && (
-        <p role="alert" class="error">
-          {error}
-        </p>
-      )}
+      <Alert text={error} />
       {records === null && <p role="status">Loading the audit trail…</p>}
       {records !== null && (
         <>

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { signOut, ApiError, type Session } from '../api';
 import { hrefOf, navigate, type Route } from '../route';
+import { Alert } from '../alert';
 
 interface Props {
   session: Session;
@@ -66,11 +67,7 @@ export function Header({ session, route, onSignedOut }: Props) {
         <button type="button" onClick={onSignOut} disabled={busy}>
           Sign out
         </button>
-        {error && (
-          <p role="alert" class="error">
-            {error}
-          </p>
-        )}
+        <Alert text={error} />
       </div>
     </header>
   );

@@ -1,5 +1,6 @@
 import { useId, useState } from 'preact/hooks';
 import { acceptInvitation, ApiError } from '../api';
+import { Alert } from '../alert';
 
 interface Props {
   onAccepted: (org: string, member: string) => void;
@@ -74,11 +75,7 @@ export function Invite({ onAccepted }: Props) {
               Set password
             </button>
           </div>
-          {error && (
-            <p role="alert" class="error">
-              {error}
-            </p>
-          )}
+          <Alert text={error} />
         </form>
       )}
     </section>

@@ -16,6 +16,7 @@ import {
 import { Dialog } from '../dialog';
 import { ShownOnce } from '../secret';
 import { dateTime, day, relativeTime } from '../format';
+import { Alert } from '../alert';
 
 interface Props {
   session: Session;
@@ -229,11 +230,7 @@ export function KeyPanel({ session, keyData: key, onClose, onChanged }: Props) {
           <button type="submit" disabled={busy}>
             Rotate
           </button>
-          {rotateError && (
-            <p role="alert" class="error">
-              {rotateError}
-            </p>
-          )}
+          <Alert text={rotateError} />
         </form>
       )}
 
@@ -254,11 +251,7 @@ export function KeyPanel({ session, keyData: key, onClose, onChanged }: Props) {
           <button type="submit" disabled={busy}>
             Renew
           </button>
-          {renewError && (
-            <p role="alert" class="error">
-              {renewError}
-            </p>
-          )}
+          <Alert text={renewError} />
         </form>
       )}
 
@@ -276,11 +269,7 @@ export function KeyPanel({ session, keyData: key, onClose, onChanged }: Props) {
           <button type="submit" disabled={busy || targets.length === 0}>
             Save
           </button>
-          {moveError && (
-            <p role="alert" class="error">
-              {moveError}
-            </p>
-          )}
+          <Alert text={moveError} />
         </form>
       )}
 
@@ -303,11 +292,7 @@ export function KeyPanel({ session, keyData: key, onClose, onChanged }: Props) {
           <button type="submit" disabled={busy}>
             {suspended ? 'Resume' : 'Suspend'}
           </button>
-          {suspendError && (
-            <p role="alert" class="error">
-              {suspendError}
-            </p>
-          )}
+          <Alert text={suspendError} />
         </form>
       )}
 
@@ -336,11 +321,7 @@ export function KeyPanel({ session, keyData: key, onClose, onChanged }: Props) {
               Revoke
             </button>
           )}
-          {revokeError && (
-            <p role="alert" class="error">
-              {revokeError}
-            </p>
-          )}
+          <Alert text={revokeError} />
         </form>
       )}
 
@@ -365,11 +346,7 @@ export function KeyPanel({ session, keyData: key, onClose, onChanged }: Props) {
             ))}
           </ol>
         )}
-        {historyError && (
-          <p role="alert" class="error">
-            {historyError}
-          </p>
-        )}
+        <Alert text={historyError} />
       </section>
 
       <div class="actions">

@@ -2,6 +2,7 @@ import { useId, useMemo, useState } from 'preact/hooks';
 import { createKey, newIdempotencyKey, ApiError, type BodyOf, type Session } from '../api';
 import { Dialog } from '../dialog';
 import { ShownOnce } from '../secret';
+import { Alert } from '../alert';
 
 type Preset = 'never' | '30d' | '6m' | '1y' | 'date';
 
@@ -157,11 +158,7 @@ export function NewKeyDialog({ session, onClose, onCreated }: Props) {
             Create
           </button>
         </div>
-        {error && (
-          <p role="alert" class="error">
-            {error}
-          </p>
-        )}
+        <Alert text={error} />
       </form>
     </Dialog>
   );
