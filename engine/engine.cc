@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "events/codec.h"
 #include "projections/projector.h"
 #include "projections/view_set.h"
 
@@ -66,13 +67,42 @@ Engine::~Engine() {
 
 void Engine::FlushKeyUse() {
   for (auto& [org, uses] : key_use_.Take(clock_.NowMicros())) {
-    if (!WriterOf(org).self) continue;  // written elsewhere: see the header
     domain::CommandContext context{.org = org,
                                    .actor_kind = fb::ActorKind::System,
                                    .actor_id = "key-usage",
                                    .authorize = false};  // the system notes, no principal
-    (void)Execute(context, domain::RecordKeyUse{std::move(uses)});  // lost if the log is down
+    const Writer writer = WriterOf(org);
+    if (writer.self) {
+      (void)Execute(context, domain::RecordKeyUse{std::move(uses)});  // lost if the log is down
+    } else {
+      (void)AppendKeyUse(context, writer.claim.epoch, uses);
+    }
   }
+}
+
+// Uses of keys of an org another node writes: appended here, outside that node's
+// writer, which the fence allows for KeysUsed alone (events/epoch_fence.h). The org's
+// replica here may lag; keys it does not know yet are kept, and every reader skips
+// those its org does not have.
+Status Engine::AppendKeyUse(const domain::CommandContext& context, int64_t epoch,
+                            const KeyUsage::Uses& uses) {
+  fb::KeysUsedT payload;
+  for (const auto& [id, at] : uses) {
+    auto use = std::make_unique<fb::KeyUsedT>();
+    use->key_id = FormatKeyId(id);
+    use->used_at_us = at;
+    payload.uses.push_back(std::move(use));
+  }
+  if (payload.uses.empty()) return Status::Ok();
+  domain::NewEvent event;
+  event.aggregate_id = context.org;
+  event.payload.Set(std::move(payload));
+  fb::EnvelopeT envelope =
+      domain::Stamp(context, std::move(event), ids_.Next(), clock_.NowMicros());
+  envelope.writer_epoch = epoch;
+  const std::string encoded[] = {events::Encode(envelope)};
+  auto appended = log_.Append(context.org, encoded);
+  return appended.ok() ? Status::Ok() : appended.status();
 }
 
 Result<std::unique_ptr<Engine>> Engine::Start(events::EventLog& log, projections::ViewStore& views,
@@ -280,6 +310,10 @@ Authorization Engine::Authorize(std::string_view org, const domain::Principal& p
 
 VerifyResult Engine::Verify(std::string_view token) const {
   return VerifyAt(token, clock_.NowMicros());
+}
+
+VerifyResult Engine::Identify(std::string_view token) const {
+  return index_.Verify(tokens_, token, clock_.NowMicros());
 }
 
 VerifyResult Engine::VerifyAt(std::string_view token, Micros now) const {

@@ -129,11 +129,13 @@ class Engine {
   // used (in memory; FlushKeyUse writes it down).
   VerifyResult Verify(std::string_view token) const;
   VerifyResult VerifyAt(std::string_view token, Micros now) const;
+  // Verify, without noting a use: which key a token belongs to (leak reports).
+  VerifyResult Identify(std::string_view token) const;
 
-  // Writes down which keys were used since the last flush: one RecordKeyUse per org
-  // whose partition this node writes (what verification on other nodes saw of orgs
-  // written elsewhere is dropped). Returns once they are durable. Runs every
-  // Options::key_use_flush on a thread of its own.
+  // Writes down which keys were used since the last flush: one KeysUsed per org, through
+  // the org's writer where this node writes it, and appended straight to the log where
+  // another node does (the one event any node may write). Returns once they are durable.
+  // Runs every Options::key_use_flush on a thread of its own.
   void FlushKeyUse();
 
   // Who writes `org`'s partition (see Writer). Any thread, no I/O.
@@ -170,6 +172,8 @@ class Engine {
  private:
   struct Partition;
   Engine(events::EventLog& log, projections::ViewStore& views, const Clock& clock, Options options);
+  Status AppendKeyUse(const domain::CommandContext& context, int64_t epoch,
+                      const KeyUsage::Uses& uses);
   void Issue(const domain::CommandContext& context, IssuedToken token, domain::Command command,
              IssuedCallback done);
 

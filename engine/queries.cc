@@ -84,8 +84,9 @@ Result<std::optional<model::KeyRecord>> Queries::GetKey(std::string_view org,
 }
 
 Result<model::KeyPage> Queries::ListKeys(std::string_view org, const model::KeyFilter& filter,
-                                         size_t page_size, std::string_view page_token) const {
-  return KeyViewProjection::ListKeys(views_, org, filter, page_size, page_token);
+                                         size_t page_size, std::string_view page_token,
+                                         const model::KeyOrder& order) const {
+  return KeyViewProjection::ListKeys(views_, org, filter, page_size, page_token, order);
 }
 
 Result<model::AuditPage> Queries::AuditPage(std::string_view org, const model::AuditFilter& filter,

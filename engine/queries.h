@@ -45,12 +45,15 @@ class Queries {
   // The key as the views hold it now, or nullopt if `org` has no such key.
   Result<std::optional<model::KeyRecord>> GetKey(std::string_view org, const KeyId& id) const;
 
-  // One page of `org`'s keys matching `filter`, ordered by key id, after `page_token`
-  // (empty: from the first; else a token this returned). A page reads a bounded number
-  // of rows: a rarely matching filter may get a short page with a token to continue.
-  // kInvalidArgument for a page size outside 1..kMaxKeyPageSize or a foreign token.
+  // One page of `org`'s keys matching `filter`, in `order` (key id by default), after
+  // `page_token` (empty: from the first; else a token this returned for the same order).
+  // In key id order a page reads a bounded number of rows: a rarely matching filter may
+  // get a short page with a token to continue; in another order every key of the
+  // narrowest index is examined (projections/key_view.h). kInvalidArgument for a page
+  // size outside 1..kMaxKeyPageSize, a foreign token, or too many keys to sort.
   Result<model::KeyPage> ListKeys(std::string_view org, const model::KeyFilter& filter,
-                                  size_t page_size, std::string_view page_token) const;
+                                  size_t page_size, std::string_view page_token,
+                                  const model::KeyOrder& order = {}) const;
 
   // One page of `org`'s audit records matching `filter`, in (time, log position) order,
   // after `page_token`. Records appended later sort after those already listed, so

@@ -3,57 +3,99 @@
 #include <algorithm>
 
 namespace keytrail {
+namespace {
 
-void TimerQueue::Apply(const fb::Envelope& event) {
-  const flatbuffers::String* key_text = nullptr;
-  Micros due = 0;
-  bool add = false;
-  switch (event.payload_type()) {
+// The key an event of a key is about (its aggregate), if it is one of those.
+bool IsKeyEvent(fb::Payload type) {
+  switch (type) {
     case fb::Payload::KeyCreated:
-      key_text = event.payload_as_KeyCreated()->key_id();
-      due = event.payload_as_KeyCreated()->expires_at_us();
-      add = true;
-      break;
     case fb::Payload::KeyRevoked:
-      key_text = event.payload_as_KeyRevoked()->key_id();
-      break;
     case fb::Payload::KeyExpired:
-      key_text = event.payload_as_KeyExpired()->key_id();
-      break;
-    case fb::Payload::KeyUpdated: {  // a new expiry: the old timer goes, a new one comes
-      const auto* p = event.payload_as_KeyUpdated();
-      if (!p->expires_changed() || p->key_id() == nullptr) return;
-      auto id = ParseKeyId(p->key_id()->string_view());
-      if (!id) return;
-      if (auto it = due_of_.find(*id); it != due_of_.end()) {
-        Remove({it->second, event.org()->str(), *id});
-      }
-      if (p->expires_at_us() != 0) {
-        timers_.insert({p->expires_at_us(), event.org()->str(), *id});
-        due_of_[*id] = p->expires_at_us();
-      }
-      return;
+    case fb::Payload::KeyUpdated:
+    case fb::Payload::KeyExpiringSoon:
+      return true;
+    default:  // rotations, moves, suspensions: no timer depends on them
+      return false;
+  }
+}
+
+size_t Index(TimerQueue::Kind kind) { return static_cast<size_t>(kind); }
+
+}  // namespace
+
+void TimerQueue::Apply(const fb::Envelope& event, const domain::OrgState& state) {
+  const std::string org = event.org()->str();
+  auto reschedule = [&](const flatbuffers::String* text) {
+    if (text == nullptr) return;
+    auto id = ParseKeyId(text->string_view());
+    if (!id) return;  // Evolve has already refused such an event
+    if (const domain::KeyState* key = state.FindKey(*id)) Reschedule(org, *key, state.policy);
+  };
+  const fb::Payload type = event.payload_type();
+  if (IsKeyEvent(type)) {
+    reschedule(event.aggregate_id());
+  } else if (type == fb::Payload::KeysUsed) {
+    if (state.policy.revoke_unused_after == 0) return;  // nothing waits on a use
+    const auto* uses = event.payload_as_KeysUsed()->uses();
+    if (uses == nullptr) return;
+    for (const fb::KeyUsed* use : *uses) {
+      if (use != nullptr) reschedule(use->key_id());
     }
-    default:
-      return;
+  } else if (type == fb::Payload::OrgPolicyChanged) {
+    for (const auto& [id, key] : state.keys) Reschedule(org, key, state.policy);
   }
-  if (key_text == nullptr) return;
-  auto key_id = ParseKeyId(key_text->string_view());
-  if (!key_id) return;  // Evolve has already refused such an event
-  if (add) {
-    if (due == 0) return;
-    timers_.insert({due, event.org()->str(), *key_id});
-    due_of_[*key_id] = due;
-    return;
+}
+
+void TimerQueue::Reschedule(const std::string& org, const domain::KeyState& key,
+                            const domain::KeyPolicy& policy) {
+  RemoveAll(org, key.id);
+  if (key.status != domain::KeyStatus::kActive) return;
+  std::array<Micros, kKinds> due{};
+  if (key.expires_at != 0) {
+    due[Index(Kind::kExpire)] = key.expires_at;
+    if (policy.expiring_soon > 0 && key.warned_expiry != key.expires_at) {
+      due[Index(Kind::kExpiringSoon)] = std::max<Micros>(1, key.expires_at - policy.expiring_soon);
+    }
   }
-  auto it = due_of_.find(*key_id);
+  if (policy.revoke_unused_after > 0) {
+    due[Index(Kind::kUnused)] = key.idle_since + policy.revoke_unused_after;
+  }
+  bool any = false;
+  for (size_t kind = 0; kind < kKinds; ++kind) {
+    if (due[kind] == 0) continue;
+    timers_.insert({due[kind], org, key.id, static_cast<Kind>(kind)});
+    any = true;
+  }
+  if (any) due_of_[key.id] = due;
+}
+
+void TimerQueue::RemoveAll(const std::string& org, const KeyId& id) {
+  auto it = due_of_.find(id);
   if (it == due_of_.end()) return;
-  Remove({it->second, event.org()->str(), *key_id});
+  for (size_t kind = 0; kind < kKinds; ++kind) {
+    if (it->second[kind] != 0) timers_.erase({it->second[kind], org, id, static_cast<Kind>(kind)});
+  }
+  due_of_.erase(it);
 }
 
 void TimerQueue::Remove(const Timer& timer) {
   timers_.erase(timer);
-  due_of_.erase(timer.key_id);
+  auto it = due_of_.find(timer.key_id);
+  if (it == due_of_.end()) return;
+  it->second[Index(timer.kind)] = 0;
+  if (std::all_of(it->second.begin(), it->second.end(), [](Micros d) { return d == 0; })) {
+    due_of_.erase(it);
+  }
+}
+
+void TimerQueue::Postpone(const Timer& timer, Micros due) {
+  auto it = due_of_.find(timer.key_id);
+  if (it == due_of_.end() || it->second[Index(timer.kind)] != timer.due) return;
+  timers_.erase(timer);
+  Timer later = timer;
+  later.due = due;
+  timers_.insert(std::move(later));
+  it->second[Index(timer.kind)] = due;
 }
 
 void TimerQueue::Clear() {
@@ -79,6 +121,8 @@ void SchedulerStats::Add(const SchedulerStats& other) {
   pending_timers += other.pending_timers;
   if (other.next_due && (!next_due || *other.next_due < *next_due)) next_due = other.next_due;
   expired += other.expired;
+  revoked_unused += other.revoked_unused;
+  expiring_soon += other.expiring_soon;
   lateness.Add(other.lateness);
 }
 

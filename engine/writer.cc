@@ -21,7 +21,7 @@ struct PartitionWriter::Pending {
   CommandOutcome outcome;
   size_t first_event = 0;  // index of its first event in its org's append
   size_t event_count = 0;
-  std::optional<TimerQueue::Timer> timer;  // set for the scheduler's ExpireKey
+  std::optional<TimerQueue::Timer> timer;  // set for the scheduler's own commands
   bool depends_on_batch = false;           // decided on top of this batch's unwritten events
   std::chrono::steady_clock::time_point submitted = std::chrono::steady_clock::now();
 };
@@ -164,12 +164,13 @@ std::shared_ptr<const domain::GroupDirectory> PartitionWriter::Directory(
 
 Status PartitionWriter::Fold(int64_t offset, const fb::Envelope& event) {
   if (event.payload_type() == fb::Payload::WriterClaimed) return Status::Ok();  // no org state
-  Status s = domain::Evolve(StateOf(event.org()->str()), event);
+  domain::OrgState& state = StateOf(event.org()->str());
+  Status s = domain::Evolve(state, event);
   if (!s.ok()) {
     return Status::Corruption(
         fmt::format("partition {} offset {}: {}", partition_, offset, s.message()));
   }
-  timers_.Apply(event);
+  timers_.Apply(event, state);
   return Status::Ok();
 }
 
@@ -492,6 +493,8 @@ SchedulerStats PartitionWriter::scheduler_stats() const {
     if (next_due_ >= 0) stats.next_due = next_due_;
   }
   stats.expired = expired_.load(std::memory_order_relaxed);
+  stats.revoked_unused = revoked_unused_.load(std::memory_order_relaxed);
+  stats.expiring_soon = expiring_soon_.load(std::memory_order_relaxed);
   stats.lateness = lateness_.Snapshot();
   return stats;
 }
@@ -557,10 +560,23 @@ PartitionWriter::Fired PartitionWriter::FireDueTimers() {
     auto pending = std::make_unique<Pending>();
     pending->context.org = timer.org;
     pending->context.actor_kind = fb::ActorKind::Scheduler;
-    pending->context.authorize = false;  // nobody's command: the key's own expiry
+    pending->context.authorize = false;  // nobody's command: the key's expiry, the policy
     pending->context.actor_id = "scheduler";
-    pending->context.command_id = "expire:" + FormatKeyId(timer.key_id);
-    pending->command = domain::ExpireKey{timer.key_id};
+    const std::string key = FormatKeyId(timer.key_id);
+    switch (timer.kind) {
+      case TimerQueue::Kind::kExpire:
+        pending->context.command_id = "expire:" + key;
+        pending->command = domain::ExpireKey{timer.key_id};
+        break;
+      case TimerQueue::Kind::kExpiringSoon:
+        pending->context.command_id = "expiring-soon:" + key;
+        pending->command = domain::NoteExpiringSoon{timer.key_id};
+        break;
+      case TimerQueue::Kind::kUnused:
+        pending->context.command_id = "unused:" + key;
+        pending->command = domain::RevokeUnusedKey{timer.key_id};
+        break;
+    }
     pending->timer = std::move(timer);
     batch.push_back(std::move(pending));
   }
@@ -570,11 +586,24 @@ PartitionWriter::Fired PartitionWriter::FireDueTimers() {
     const Result<CommandOutcome>& result = *pending->result;
     if (!result.ok()) continue;  // the log failed: the timer stays and fires again
     progressed = true;
-    if (result->kind == CommandOutcome::Kind::kApplied) {
-      expired_.fetch_add(1, std::memory_order_relaxed);
-      lateness_.Record(now - pending->timer->due);
-    } else if (result->rejection && result->rejection->code != domain::RejectionCode::kNotDue) {
-      timers_.Remove(*pending->timer);  // revoked or already expired: never retry it
+    const TimerQueue::Timer& timer = *pending->timer;
+    if (result->kind == CommandOutcome::Kind::kApplied) {  // its event rescheduled the key
+      switch (timer.kind) {
+        case TimerQueue::Kind::kExpire:
+          expired_.fetch_add(1, std::memory_order_relaxed);
+          lateness_.Record(now - timer.due);
+          break;
+        case TimerQueue::Kind::kExpiringSoon:
+          expiring_soon_.fetch_add(1, std::memory_order_relaxed);
+          break;
+        case TimerQueue::Kind::kUnused:
+          revoked_unused_.fetch_add(1, std::memory_order_relaxed);
+          break;
+      }
+    } else if (result->rejection && result->rejection->code == domain::RejectionCode::kNotDue) {
+      timers_.Postpone(timer, now + domain::kMicrosPerSecond);  // the clock stepped back
+    } else {
+      timers_.Remove(timer);  // revoked, expired, policy changed: nothing to retry
     }
   }
   if (progressed) return Fired::kProgress;
@@ -749,7 +778,7 @@ void PartitionWriter::StageEvents(domain::OrgState& state, Pending& pending,
     // state is rebuilt from the log before the next batch.
     auto decoded = events::Decode(bytes);
     Status applied = decoded.ok() ? domain::Evolve(state, **decoded) : decoded.status();
-    if (applied.ok()) timers_.Apply(**decoded);
+    if (applied.ok()) timers_.Apply(**decoded, state);
     if (!applied.ok() && decided.broken.ok()) decided.broken = applied;
     org_events.push_back(std::move(bytes));
   }

@@ -21,11 +21,12 @@
 // move or rule change cannot slip between the check and the decision. A refusal is the
 // rejection kForbidden.
 //
-// Expiry: the writer owns its partition's timers (TimerQueue). It sleeps until the
-// earliest is due (or a command arrives) and then submits ExpireKey for every due key
-// through the same path as any command (actor kind `scheduler`, command id
-// "expire:<key id>"), so a key revoked meanwhile is not expired and exactly one
-// KeyExpired is written per key. Overdue timers fire at once after a restart.
+// Expiry and the org's key policy: the writer owns its partition's timers (TimerQueue).
+// It sleeps until the earliest is due (or a command arrives) and then submits, for every
+// due timer, ExpireKey, NoteExpiringSoon or RevokeUnusedKey through the same path as any
+// command (actor kind `scheduler`, command ids "expire:", "expiring-soon:", "unused:"
+// and the key id), so a key revoked or used meanwhile is left alone and each event is
+// written exactly once. Overdue timers fire at once after a restart.
 //
 // Several nodes (Options::follow_log, Kafka): every node runs a writer per partition, and
 // every writer follows its partition continuously, folding what any node writes into its
@@ -282,6 +283,8 @@ class PartitionWriter {
   // Scheduler metrics, read by any thread.
   std::atomic<size_t> pending_timers_{0};
   std::atomic<uint64_t> expired_{0};
+  std::atomic<uint64_t> revoked_unused_{0};
+  std::atomic<uint64_t> expiring_soon_{0};
   LatencyRecorder lateness_;
   // Health, read by any thread.
   std::atomic<int64_t> applied_offset_{0};

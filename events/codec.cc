@@ -62,6 +62,10 @@ Result<fb::EnvelopeT> DecodeToObject(std::string_view bytes) {
   return object;
 }
 
+std::string CloudEventDataSchema(uint16_t schema_version) {
+  return fmt::format("urn:keytrail:events:schema:{}", schema_version);
+}
+
 std::string_view CloudEventType(fb::Payload type) {
   switch (type) {
     case fb::Payload::OrgCreated:
@@ -104,6 +108,8 @@ std::string_view CloudEventType(fb::Payload type) {
       return "io.keytrail.key.updated.v1";
     case fb::Payload::OrgPolicyChanged:
       return "io.keytrail.org.policy_changed.v1";
+    case fb::Payload::KeyExpiringSoon:
+      return "io.keytrail.key.expiring_soon.v1";
     case fb::Payload::NONE:
       break;
   }

@@ -34,6 +34,10 @@ Result<fb::EnvelopeT> DecodeToObject(std::string_view bytes);
 // REQUIRES: a known, non-NONE payload type.
 std::string_view CloudEventType(fb::Payload type);
 
+// The CloudEvents `ce_dataschema` of an envelope of `schema_version`: the URN naming
+// that version of schemas/events.fbs, e.g. "urn:keytrail:events:schema:1".
+std::string CloudEventDataSchema(uint16_t schema_version);
+
 // The payload's short name, e.g. "KeyCreated"; "unknown" for types this build lacks.
 std::string_view PayloadName(fb::Payload type);
 

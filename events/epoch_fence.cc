@@ -19,6 +19,9 @@ bool EpochFence::Admit(int64_t offset, const fb::Envelope& event) {
     claim_.advertise_url = claim->advertise_url() ? claim->advertise_url()->str() : std::string();
     return true;
   }
+  // Uses of keys may come from any node (each notes what its verification saw): they
+  // decide nothing but when a key was last used, and folding them is a maximum.
+  if (event.payload_type() == fb::Payload::KeysUsed) return true;
   return event.writer_epoch() == claim_.epoch;
 }
 

@@ -5,6 +5,8 @@
 //   - A WriterClaimed whose epoch is the partition's current epoch + 1 (and which carries
 //     that epoch as its writer_epoch) starts that epoch, and counts. Any other claim lost
 //     a race or is malformed: fenced.
+//   - A KeysUsed counts whatever its epoch: any node notes the uses its verification saw
+//     (engine/engine.h, FlushKeyUse); they only ever move a key's last use forward.
 //   - Any other event counts iff its writer_epoch equals the current epoch (0 until the
 //     first claim). An event of an older epoch was written by a writer that had lost
 //     the partition (paused, cut off): fenced, whatever it says.

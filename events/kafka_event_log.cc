@@ -100,13 +100,14 @@ Result<rd_kafka_headers_t*> CloudEventHeaders(std::string_view org, std::string_
   }
   auto time = FormatCloudEventTime(e->occurred_at_us());
   if (!time.ok()) return time.status();
-  rd_kafka_headers_t* headers = rd_kafka_headers_new(7);
+  rd_kafka_headers_t* headers = rd_kafka_headers_new(8);
   AddHeader(headers, "ce_specversion", "1.0");
   AddHeader(headers, "ce_id", FormatEventId(*e->id()));
   AddHeader(headers, "ce_type", CloudEventType(e->payload_type()));
   AddHeader(headers, "ce_source", source);
   AddHeader(headers, "ce_time", *time);
   AddHeader(headers, "ce_subject", e->aggregate_id()->string_view());
+  AddHeader(headers, "ce_dataschema", CloudEventDataSchema(e->schema_version()));
   AddHeader(headers, "content-type", "application/x-flatbuffers");
   return headers;
 }

@@ -70,6 +70,11 @@ struct KeyFilter {
   // Keys last used before this (never-used keys included: they were not used since).
   std::optional<Micros> used_before_us;
   std::optional<bool> never_used;  // true: no use seen; false: some use seen
+  // Keys idle since before this: created before it and not used since (the keys an
+  // org's revoke_unused_after would revoke).
+  std::optional<Micros> idle_before_us;
+  // Keys whose name contains this, ignoring ASCII case (empty: any name).
+  std::string name_contains;
   // Keys whose expiry breaks a key policy (of an org, judged at `now`): never expiring
   // when one is required or a lifetime is bounded, or expiring more than max_lifetime
   // after now.
@@ -80,8 +85,17 @@ struct KeyFilter {
   std::optional<PolicyBound> breaks_policy;
 };
 
+// The order of a key list: by one field, then by key id (so it is total and a page
+// token names a place in it).
+struct KeyOrder {
+  enum class Field : uint8_t { kId, kName, kCreatedAt, kExpiresAt, kLastUsedAt };
+  Field field = Field::kId;
+  bool descending = false;
+  // Never-expiring keys sort as expiring last; never-used keys as used first.
+};
+
 struct KeyPage {
-  std::vector<KeyRecord> keys;  // ordered by key id
+  std::vector<KeyRecord> keys;  // in the KeyOrder asked for (key id by default)
   std::string next_page_token;  // empty: this is the last page
 };
 

@@ -204,6 +204,15 @@ Result<Described> Describe(const fb::Envelope& event) {
     case fb::Payload::KeyRevoked: {
       const auto* e = event.payload_as_KeyRevoked();
       what("api_key.revoked", "api_key", e->key_id());
+      if (const fb::LeakReport* leak = e->leak()) {
+        json.Key("leak");
+        json.BeginObject();
+        json.Key("source");
+        json.String(Str(leak->source()));
+        json.Key("url");
+        json.String(Str(leak->url()));
+        json.EndObject();
+      }
       json.Key("reason");
       json.String(Str(e->reason()));
       break;
@@ -241,10 +250,21 @@ Result<Described> Describe(const fb::Envelope& event) {
     case fb::Payload::OrgPolicyChanged: {
       const auto* e = event.payload_as_OrgPolicyChanged();
       what("org.policy_changed", "org", event.org());
+      json.Key("expiring_soon_us");
+      json.Int(e->expiring_soon_us());
       json.Key("max_lifetime_us");
       json.Int(e->max_lifetime_us());
       json.Key("require_expiry");
       json.Bool(e->require_expiry());
+      json.Key("revoke_unused_after_us");
+      json.Int(e->revoke_unused_after_us());
+      break;
+    }
+    case fb::Payload::KeyExpiringSoon: {
+      const auto* e = event.payload_as_KeyExpiringSoon();
+      what("api_key.expiring_soon", "api_key", e->key_id());
+      json.Key("expires_at_us");
+      json.Int(e->expires_at_us());
       break;
     }
     case fb::Payload::KeyUpdated: {  // only what changed; keys in byte order

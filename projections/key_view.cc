@@ -1,7 +1,9 @@
 #include "projections/key_view.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -186,9 +188,17 @@ const flatbuffers::String* ChangedKeyId(const fb::Envelope& event) {
       return event.payload_as_KeyResumed()->key_id();
     case fb::Payload::KeyUpdated:
       return event.payload_as_KeyUpdated()->key_id();
+    case fb::Payload::KeyExpiringSoon:
+      return event.payload_as_KeyExpiringSoon()->key_id();
     default:
       return nullptr;
   }
+}
+
+bool ContainsIgnoringCase(std::string_view text, std::string_view part) {
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  return std::search(text.begin(), text.end(), part.begin(), part.end(),
+                     [&](char a, char b) { return lower(a) == lower(b); }) != text.end();
 }
 
 bool Matches(const KeyRecord& r, const KeyFilter& f) {
@@ -206,6 +216,11 @@ bool Matches(const KeyRecord& r, const KeyFilter& f) {
   }
   if (f.used_before_us.has_value() && r.last_used_at_us >= *f.used_before_us) return false;
   if (f.never_used.has_value() && (r.last_used_at_us == 0) != *f.never_used) return false;
+  if (f.idle_before_us.has_value() &&
+      std::max(r.created_at_us, r.last_used_at_us) >= *f.idle_before_us) {
+    return false;
+  }
+  if (!f.name_contains.empty() && !ContainsIgnoringCase(r.name, f.name_contains)) return false;
   if (f.breaks_policy.has_value()) {
     const auto& p = *f.breaks_policy;
     const bool never = r.expires_at_us == 0;
@@ -231,6 +246,7 @@ Status KeyViewProjection::Apply(const LogPosition&, const fb::Envelope& event, V
     case fb::Payload::KeySuspended:
     case fb::Payload::KeyResumed:
     case fb::Payload::KeyUpdated:
+    case fb::Payload::KeyExpiringSoon:
       return ApplyKeyChange(event, batch);
     case fb::Payload::GroupCreated:
       return ApplyGroup(event, event.payload_as_GroupCreated()->group_id(), true, batch);
@@ -370,6 +386,8 @@ Status KeyViewProjection::ApplyKeyChange(const fb::Envelope& event, ViewBatch& b
       r.group_id = group;
       break;
     }
+    case fb::Payload::KeyExpiringSoon:
+      break;  // a notice: only the version moves
     default:
       return Status::Internal("ApplyKeyChange: not a key change");
   }
@@ -423,11 +441,156 @@ Result<std::optional<KeyRecord>> KeyViewProjection::GetKey(ViewStore& store, std
   return std::optional<KeyRecord>(std::move(record).value());
 }
 
+namespace {
+
+// The rows of the narrowest index for `filter`: the group index if it names a group, else
+// the creator index if it names a creator, else the org's key rows. Each row ends with
+// the key id.
+std::string IndexPrefix(std::string_view org, const KeyFilter& filter) {
+  if (filter.group.has_value()) return Prefixed(kGroupIndex, org, *filter.group);
+  if (filter.created_by.has_value()) return Prefixed(kCreatorIndex, org, *filter.created_by);
+  return Prefixed(kKeyRows, org);
+}
+
+// One field's place in a KeyOrder: a number, or a name.
+struct SortValue {
+  Micros number = 0;
+  std::string name;
+  friend auto operator<=>(const SortValue&, const SortValue&) = default;
+};
+
+SortValue SortValueOf(const KeyRecord& r, model::KeyOrder::Field field) {
+  using Field = model::KeyOrder::Field;
+  switch (field) {
+    case Field::kName: {  // ignoring ASCII case, as people read a list
+      std::string folded = r.name;
+      for (char& c : folded) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+      return {0, std::move(folded)};
+    }
+    case Field::kCreatedAt:
+      return {r.created_at_us, {}};
+    case Field::kExpiresAt:  // never expiring: after every expiry
+      return {r.expires_at_us == 0 ? std::numeric_limits<Micros>::max() : r.expires_at_us, {}};
+    case Field::kLastUsedAt:  // never used: before every use
+      return {r.last_used_at_us, {}};
+    case Field::kId:
+      break;
+  }
+  return {};
+}
+
+char FieldTag(model::KeyOrder::Field field) {
+  using Field = model::KeyOrder::Field;
+  switch (field) {
+    case Field::kName:
+      return 'n';
+    case Field::kCreatedAt:
+      return 'c';
+    case Field::kExpiresAt:
+      return 'e';
+    case Field::kLastUsedAt:
+      return 'u';
+    case Field::kId:
+      break;
+  }
+  return 'i';
+}
+
+// A sorted list's page token: "<field><a|d>.<value>.<key id>", the value a decimal
+// number or a name in hex, so any name fits.
+std::string SortToken(const model::KeyOrder& order, const SortValue& value, const KeyId& id) {
+  std::string text;
+  if (order.field == model::KeyOrder::Field::kName) {
+    for (unsigned char c : value.name) text += fmt::format("{:02x}", c);
+  } else {
+    text = std::to_string(value.number);
+  }
+  return fmt::format("{}{}.{}.{}", FieldTag(order.field), order.descending ? 'd' : 'a', text,
+                     FormatKeyId(id));
+}
+
+std::optional<std::pair<SortValue, KeyId>> ParseSortToken(const model::KeyOrder& order,
+                                                          std::string_view token) {
+  const size_t first = token.find('.');
+  const size_t last = token.rfind('.');
+  if (first != 2 || last == first || token[0] != FieldTag(order.field) ||
+      token[1] != (order.descending ? 'd' : 'a')) {
+    return std::nullopt;
+  }
+  auto id = ParseKeyId(token.substr(last + 1));
+  if (!id) return std::nullopt;
+  const std::string_view text = token.substr(first + 1, last - first - 1);
+  SortValue value;
+  if (order.field == model::KeyOrder::Field::kName) {
+    if (text.size() % 2 != 0 || text.size() > 2 * kMaxComponent) return std::nullopt;
+    for (size_t i = 0; i < text.size(); i += 2) {
+      unsigned byte = 0;
+      auto [end, ec] = std::from_chars(text.data() + i, text.data() + i + 2, byte, 16);
+      if (ec != std::errc() || end != text.data() + i + 2) return std::nullopt;
+      value.name.push_back(static_cast<char>(byte));
+    }
+  } else {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value.number);
+    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  }
+  return std::pair{std::move(value), *id};
+}
+
+}  // namespace
+
+Status KeyViewProjection::ScanMatching(ViewStore& store, std::string_view org,
+                                       const KeyFilter& filter, std::optional<KeyId> after,
+                                       const std::function<bool(KeyRecord, bool matches)>& visit) {
+  const std::string prefix = IndexPrefix(org, filter);
+  const bool main_rows = !filter.group.has_value() && !filter.created_by.has_value();
+  std::string begin = prefix;
+  if (after.has_value()) {
+    PutId(&begin, *after);
+    begin.push_back('\0');  // the least key after the token's own row
+  }
+  Status failed;
+  std::string aligned;  // scan values carry no alignment guarantee; rows need 8 bytes
+  Status s =
+      store.Scan(begin, PrefixEnd(prefix), [&](std::string_view key, std::string_view value) {
+        KeyId id;
+        if (!GetLastId(key.substr(prefix.size()), &id)) {
+          failed = Status::Corruption("key view: malformed index row");
+          return false;
+        }
+        if (main_rows) {
+          aligned.assign(value);
+          auto decoded = DecodeRow(aligned);
+          if (!decoded.ok()) {
+            failed = decoded.status();
+            return false;
+          }
+          const bool matches = Matches(*decoded, filter);
+          return visit(std::move(decoded).value(), matches);
+        }
+        auto got = GetKey(store, org, id);
+        if (!got.ok()) {
+          failed = got.status();
+          return false;
+        }
+        // A row moved or created since the scan began may be missing or no longer match;
+        // the filters are checked against the row itself.
+        if (!got->has_value()) return true;
+        const bool matches = Matches(**got, filter);
+        return visit(std::move(**got), matches);
+      });
+  KT_RETURN_IF_ERROR(s);
+  return failed;
+}
+
 Result<KeyPage> KeyViewProjection::ListKeys(ViewStore& store, std::string_view org,
                                             const KeyFilter& filter, size_t page_size,
-                                            std::string_view page_token) {
+                                            std::string_view page_token,
+                                            const model::KeyOrder& order) {
   if (page_size == 0 || page_size > kMaxPageSize) {
     return Status::InvalidArgument(fmt::format("page size must be 1..{}", kMaxPageSize));
+  }
+  if (order.field != model::KeyOrder::Field::kId || order.descending) {
+    return ListKeysSorted(store, org, filter, page_size, page_token, order);
   }
   std::optional<KeyId> after;
   if (!page_token.empty()) {
@@ -439,74 +602,90 @@ Result<KeyPage> KeyViewProjection::ListKeys(ViewStore& store, std::string_view o
       (filter.created_by && filter.created_by->size() > kMaxComponent)) {
     return page;  // no such rows
   }
-
-  // The rows of the narrowest index; each ends with the key id.
-  std::string prefix;
-  const bool main_rows = !filter.group.has_value() && !filter.created_by.has_value();
-  if (filter.group.has_value()) {
-    prefix = Prefixed(kGroupIndex, org, *filter.group);
-  } else if (filter.created_by.has_value()) {
-    prefix = Prefixed(kCreatorIndex, org, *filter.created_by);
-  } else {
-    prefix = Prefixed(kKeyRows, org);
-  }
-  std::string begin = prefix;
-  if (after.has_value()) {
-    PutId(&begin, *after);
-    begin.push_back('\0');  // the least key after the token's own row
-  }
-
   bool more = false;
   size_t scanned = 0;
   KeyId last_read;  // the token of a page cut short by kMaxRowsScannedPerPage
   bool cut_short = false;
-  Status failed;
-  std::string aligned;  // scan values carry no alignment guarantee; rows need 8 bytes
-  Status s =
-      store.Scan(begin, PrefixEnd(prefix), [&](std::string_view key, std::string_view value) {
-        KeyId id;
-        if (!GetLastId(key.substr(prefix.size()), &id)) {
-          failed = Status::Corruption("key view: malformed index row");
-          return false;
-        }
-        std::optional<KeyRecord> record;
-        if (main_rows) {
-          aligned.assign(value);
-          auto decoded = DecodeRow(aligned);
-          if (!decoded.ok()) {
-            failed = decoded.status();
-            return false;
-          }
-          record = std::move(decoded).value();
-        } else {
-          auto got = GetKey(store, org, id);
-          if (!got.ok()) {
-            failed = got.status();
-            return false;
-          }
-          // A row moved or created since the scan began may be missing or no longer match;
-          // the filters below are checked against the row itself.
-          if (!got->has_value()) return true;
-          record = std::move(*got);
-        }
-        if (Matches(*record, filter)) {
-          if (page.keys.size() == page_size) {
-            more = true;
-            return false;
-          }
-          page.keys.push_back(std::move(*record));
-        }
-        last_read = id;
-        if (++scanned == kMaxRowsScannedPerPage) {
-          cut_short = true;
-          return false;
-        }
-        return true;
-      });
-  KT_RETURN_IF_ERROR(s);
-  KT_RETURN_IF_ERROR(failed);
+  KT_RETURN_IF_ERROR(ScanMatching(store, org, filter, after, [&](KeyRecord record, bool matches) {
+    last_read = record.key_id;
+    if (matches) {
+      if (page.keys.size() == page_size) {
+        more = true;
+        return false;
+      }
+      page.keys.push_back(std::move(record));
+    }
+    if (++scanned == kMaxRowsScannedPerPage) {
+      cut_short = true;
+      return false;
+    }
+    return true;
+  }));
   if (more) page.next_page_token = FormatKeyId(page.keys.back().key_id);
   if (cut_short) page.next_page_token = FormatKeyId(last_read);
+  return page;
+}
+
+Result<KeyPage> KeyViewProjection::ListKeysSorted(ViewStore& store, std::string_view org,
+                                                  const KeyFilter& filter, size_t page_size,
+                                                  std::string_view page_token,
+                                                  const model::KeyOrder& order) {
+  std::optional<std::pair<SortValue, KeyId>> after;
+  if (!page_token.empty()) {
+    after = ParseSortToken(order, page_token);
+    if (!after) return Status::InvalidArgument("malformed page token");
+  }
+  KeyPage page;
+  if (org.size() > kMaxComponent || (filter.group && filter.group->size() > kMaxComponent) ||
+      (filter.created_by && filter.created_by->size() > kMaxComponent)) {
+    return page;  // no such rows
+  }
+  // Every matching row after the token is a candidate; the page_size + 1 first in the
+  // order are kept in a heap whose top is the last of them.
+  using Entry = std::pair<SortValue, KeyRecord>;
+  auto before = [&order](const SortValue& av, const KeyId& a, const SortValue& bv, const KeyId& b) {
+    if (av != bv) return order.descending ? bv < av : av < bv;
+    return order.descending ? b < a : a < b;
+  };
+  auto heap_less = [&](const Entry& a, const Entry& b) {
+    return before(a.first, a.second.key_id, b.first, b.second.key_id);
+  };
+  std::vector<Entry> kept;
+  size_t scanned = 0;
+  bool too_many = false;
+  KT_RETURN_IF_ERROR(
+      ScanMatching(store, org, filter, std::nullopt, [&](KeyRecord record, bool matches) {
+        if (++scanned > kMaxRowsSorted) {
+          too_many = true;
+          return false;
+        }
+        if (!matches) return true;
+        SortValue value = SortValueOf(record, order.field);
+        if (after && !before(after->first, after->second, value, record.key_id)) {
+          return true;  // on an earlier page
+        }
+        kept.emplace_back(std::move(value), std::move(record));
+        std::push_heap(kept.begin(), kept.end(), heap_less);
+        if (kept.size() > page_size + 1) {
+          std::pop_heap(kept.begin(), kept.end(), heap_less);
+          kept.pop_back();
+        }
+        return true;
+      }));
+  if (too_many) {
+    return Status::InvalidArgument(
+        fmt::format("more than {} keys to sort: narrow the list with filters (group, "
+                    "created_by) or list in key id order",
+                    kMaxRowsSorted));
+  }
+  std::sort_heap(kept.begin(), kept.end(), heap_less);
+  const bool more = kept.size() > page_size;
+  if (more) kept.pop_back();
+  for (auto& [value, record] : kept) page.keys.push_back(std::move(record));
+  if (more) {
+    const KeyRecord& last = page.keys.back();
+    page.next_page_token = SortToken(order, SortValueOf(last, order.field), last.key_id);
+  }
   return page;
 }
 

@@ -92,6 +92,7 @@ class KeyViewProjection final : public Projection {
 
   static constexpr size_t kMaxPageSize = 1000;
   static constexpr size_t kMaxRowsScannedPerPage = 10'000;
+  static constexpr size_t kMaxRowsSorted = 1'000'000;
 
   // The key, or nullopt if the view has none. Errors: the store's, or kCorruption for a
   // row that does not verify.
@@ -108,8 +109,14 @@ class KeyViewProjection final : public Projection {
   // (even empty) page whose token continues the scan.
   // Errors: kInvalidArgument if page_size is not 1..kMaxPageSize or the token is not one
   // this function returned; the store's; kCorruption.
+  //
+  // With another `order` (a field, or descending): the page of the matching keys after
+  // the token's place in that order (ties by key id), whose token names the place of its
+  // last key. Such a page examines every key of the narrowest index (at most
+  // kMaxRowsSorted, else kInvalidArgument), keeping only page_size + 1 at a time.
   static Result<KeyPage> ListKeys(ViewStore& store, std::string_view org, const KeyFilter& filter,
-                                  size_t page_size, std::string_view page_token);
+                                  size_t page_size, std::string_view page_token,
+                                  const model::KeyOrder& order = {});
 
   // Up to `limit` active keys with 0 < expires_at < t_us, soonest first (ties by org,
   // then key id).
@@ -130,6 +137,14 @@ class KeyViewProjection final : public Projection {
   static Result<bool> GroupExists(ViewStore& store, std::string_view org, std::string_view group);
 
  private:
+  // Visits the rows of the narrowest index for `filter` after key `after` (all if
+  // nullopt), in key id order, with whether each matches, until `visit` returns false.
+  static Status ScanMatching(ViewStore& store, std::string_view org, const KeyFilter& filter,
+                             std::optional<KeyId> after,
+                             const std::function<bool(KeyRecord, bool matches)>& visit);
+  static Result<KeyPage> ListKeysSorted(ViewStore& store, std::string_view org,
+                                        const KeyFilter& filter, size_t page_size,
+                                        std::string_view page_token, const model::KeyOrder& order);
   Status ApplyKeyCreated(const fb::Envelope& event, ViewBatch& batch);
   Status ApplyKeyChange(const fb::Envelope& event, ViewBatch& batch);
   Status ApplyKeysUsed(const fb::Envelope& event, ViewBatch& batch);

@@ -169,6 +169,8 @@ Api::Api(Engine& engine, const Clock& clock, ApiOptions options)
   add("GET", "/v1/orgs/{org}/policy", GetPolicyHandler);
   add("PUT", "/v1/orgs/{org}/policy", SetPolicyHandler);
   add("POST", "/v1/orgs/{org}/keys", CreateKeyHandler);
+  add("POST", "/v1/orgs/{org}/keys:revoke", RevokeKeysHandler);
+  add("POST", "/v1/leaks", ReportLeaksHandler);
   add("GET", "/v1/orgs/{org}/keys", ListKeysHandler);
   add("GET", "/v1/orgs/{org}/keys/{id}", GetKeyHandler);
   add("PATCH", "/v1/orgs/{org}/keys/{id}", UpdateKeyHandler);

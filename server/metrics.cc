@@ -155,8 +155,8 @@ std::string Metrics::RenderEngine(const Engine& engine) {
       "keytrail_verify_index_keys {}\n",
       engine.index().size());
   out += fmt::format(
-      "# HELP keytrail_scheduler_pending_timers Keys with an expiry the scheduler still has to "
-      "expire.\n"
+      "# HELP keytrail_scheduler_pending_timers Timers the scheduler holds: expiries, and "
+      "expiring-soon and unused deadlines under the orgs' policies.\n"
       "# TYPE keytrail_scheduler_pending_timers gauge\n"
       "keytrail_scheduler_pending_timers {}\n",
       stats.pending_timers);
@@ -166,6 +166,16 @@ std::string Metrics::RenderEngine(const Engine& engine) {
       "# TYPE keytrail_scheduler_expired_total counter\n"
       "keytrail_scheduler_expired_total {}\n",
       stats.expired);
+  out += fmt::format(
+      "# HELP keytrail_scheduler_revoked_unused_total Keys the scheduler revoked as unused (the "
+      "org's revoke_unused_after) since start.\n"
+      "# TYPE keytrail_scheduler_revoked_unused_total counter\n"
+      "keytrail_scheduler_revoked_unused_total {}\n"
+      "# HELP keytrail_scheduler_expiring_soon_total KeyExpiringSoon events written by the "
+      "scheduler since start.\n"
+      "# TYPE keytrail_scheduler_expiring_soon_total counter\n"
+      "keytrail_scheduler_expiring_soon_total {}\n",
+      stats.revoked_unused, stats.expiring_soon);
   out +=
       "# HELP keytrail_scheduler_lateness_seconds Upper bound of the lateness (KeyExpired time "
       "minus expires_at) quantile since start.\n"

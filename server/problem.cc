@@ -44,6 +44,7 @@ int StatusForRejection(domain::RejectionCode code) {
     case C::kAlreadyRevoked:
     case C::kQuotaExceeded:
     case C::kNotDue:
+    case C::kNothingDue:
     case C::kGroupInUse:
     case C::kGroupBuiltin:
     case C::kNoPassword:
@@ -65,6 +66,7 @@ int StatusForRejection(domain::RejectionCode code) {
     case C::kInvalidMemberGroups:
     case C::kIdempotencyKeyReused:
     case C::kPolicyViolation:
+    case C::kInvalidFilter:
       return 422;
   }
   return 422;

@@ -63,7 +63,24 @@ class Policy {
 
   std::optional<Denial> operator()(const RemoveMember& c) const {
     if (auto d = Need(Action::kMembersManage, Resource::Org())) return d;
+    if (c.revoke_keys && !admin_) {
+      return Deny(DenialCode::kAdminOnly,
+                  "only an organization-admin may revoke a member's keys with it");
+    }
     return MemberGroupsWithin(c.member_id);
+  }
+
+  // Offboarding reaches keys of any group and creator: an admin's action.
+  std::optional<Denial> operator()(const RevokeKeys&) const {
+    if (admin_) return std::nullopt;
+    return Deny(DenialCode::kAdminOnly, "only an organization-admin may revoke keys in bulk");
+  }
+
+  std::optional<Denial> operator()(const RevokeUnusedKey&) const {
+    return Deny(DenialCode::kNotForPrincipals, "only the scheduler revokes unused keys");
+  }
+  std::optional<Denial> operator()(const NoteExpiringSoon&) const {
+    return Deny(DenialCode::kNotForPrincipals, "only the scheduler notes expiring keys");
   }
 
   std::optional<Denial> operator()(const CreateKey& c) const {

@@ -77,9 +77,11 @@ struct SetMemberGroups {
   std::vector<std::string> groups;
 };
 
-// Removes a member: it leaves all its groups.
+// Removes a member: it leaves all its groups. With revoke_keys (admins only), every live
+// key the member created is revoked in the same decision (reason "offboarded").
 struct RemoveMember {
   std::string member_id;
+  bool revoke_keys = false;
 };
 
 struct CreateKey {
@@ -113,8 +115,26 @@ struct UpdateKey {
   std::optional<std::string> description;
 };
 
+// Where a leaked token was seen, as its reporter said (POST /v1/leaks).
+struct LeakSource {
+  std::string source;
+  std::string url;
+};
+inline constexpr size_t kMaxLeakSourceLength = 200;
+inline constexpr size_t kMaxLeakUrlLength = 2000;
+
 struct RevokeKey {
   KeyId key_id;
+  std::string reason;
+  std::optional<LeakSource> leak;  // set for a leak report (reason "leaked")
+};
+
+// Revokes, in one decision, every live key (suspended ones included) created by
+// `created_by` and/or in `group` (at least one of the two): offboarding. Admins only;
+// one KeyRevoked per key, so the audit trail names each. No matching key: no event.
+struct RevokeKeys {
+  std::optional<std::string> created_by;  // a principal id, as KeyCreated.created_by
+  std::optional<std::string> group;
   std::string reason;
 };
 
@@ -131,6 +151,18 @@ struct ResumeKey {
 };
 
 struct ExpireKey {
+  KeyId key_id;
+};
+
+// The scheduler's, under the org's policy: revokes a key (reason "unused") that was not
+// used for revoke_unused_after since its creation or last use (kNotDue before that).
+struct RevokeUnusedKey {
+  KeyId key_id;
+};
+
+// The scheduler's, under the org's policy: notes once per key and expiry that the key
+// expires within the expiring_soon window (KeyExpiringSoon; kNotDue before the window).
+struct NoteExpiringSoon {
   KeyId key_id;
 };
 
@@ -185,6 +217,8 @@ struct EndSession {
 struct SetKeyPolicy {
   Micros max_lifetime = 0;  // 0 = no limit; at most kMaxPolicyLifetime
   bool require_expiry = false;
+  Micros revoke_unused_after = 0;  // 0 = off; at least a day, at most kMaxPolicyLifetime
+  Micros expiring_soon = 0;        // 0 = off; at most kMaxPolicyLifetime
 };
 inline constexpr Micros kMaxPolicyLifetime = 100LL * 366 * kMicrosPerDay;
 
@@ -194,10 +228,11 @@ struct RecordKeyUse {
   std::vector<std::pair<KeyId, Micros>> uses;  // key, last use (to the minute)
 };
 
-using Command = std::variant<CreateOrg, CreateGroup, CreateKey, RotateKey, RevokeKey, ExpireKey,
-                             ChangeKeyGroup, ChangeGroupRules, DeleteGroup, SetMemberGroups,
-                             RemoveMember, InviteMember, AcceptInvitation, StartSession, EndSession,
-                             RecordKeyUse, SuspendKey, ResumeKey, UpdateKey, SetKeyPolicy>;
+using Command =
+    std::variant<CreateOrg, CreateGroup, CreateKey, RotateKey, RevokeKey, ExpireKey, ChangeKeyGroup,
+                 ChangeGroupRules, DeleteGroup, SetMemberGroups, RemoveMember, InviteMember,
+                 AcceptInvitation, StartSession, EndSession, RecordKeyUse, SuspendKey, ResumeKey,
+                 UpdateKey, SetKeyPolicy, RevokeKeys, RevokeUnusedKey, NoteExpiringSoon>;
 
 // The permissions a key may carry, each granted only by an organization-admin:
 //   scim          the key may call the SCIM endpoints (action scim)

@@ -200,7 +200,10 @@ class Decider {
     }
     fb::MemberGroupsChangedT p;
     p.member_id = c.member_id;  // and no groups
-    return Events(Event(c.member_id, member->version + 1, std::move(p)));
+    std::vector<NewEvent> events;
+    events.push_back(Event(c.member_id, member->version + 1, std::move(p)));
+    if (c.revoke_keys) RevokeLiveKeys(c.member_id, std::nullopt, "offboarded", events);
+    return events;
   }
 
   Decision operator()(const CreateKey& c) const {
@@ -333,7 +336,61 @@ class Decider {
     }
     fb::KeyRevokedT p;
     p.reason = c.reason;
+    if (c.leak) {
+      p.leak = std::make_unique<fb::LeakReportT>();
+      p.leak->source = c.leak->source.substr(0, kMaxLeakSourceLength);
+      p.leak->url = c.leak->url.substr(0, kMaxLeakUrlLength);
+    }
     return KeyEvent(key, std::move(p));
+  }
+
+  Decision operator()(const RevokeKeys& c) const {
+    if (!state_.exists) return Reject(RejectionCode::kOrgNotFound, "no such org");
+    if (!c.created_by && !c.group) {
+      return Reject(RejectionCode::kInvalidFilter,
+                    "name the keys to revoke: created_by, group, or both");
+    }
+    if (c.reason.size() > kMaxReasonLength) {
+      return Reject(RejectionCode::kInvalidReason, "reason must be at most 500 characters");
+    }
+    std::vector<NewEvent> events;
+    RevokeLiveKeys(c.created_by, c.group, c.reason, events);
+    return events;
+  }
+
+  Decision operator()(const RevokeUnusedKey& c) const {
+    const KeyState* found = state_.FindKey(c.key_id);
+    if (found == nullptr) return KeyNotFound(c.key_id);
+    if (auto r = RequireLive(*found, now_)) return *r;
+    const Micros window = state_.policy.revoke_unused_after;
+    if (window == 0) {
+      return Reject(RejectionCode::kNothingDue, "the org's policy revokes no unused keys");
+    }
+    if (now_ < found->idle_since + window) {
+      return Reject(RejectionCode::kNotDue,
+                    fmt::format("key {} was used recently", FormatKeyId(found->id)));
+    }
+    fb::KeyRevokedT p;
+    p.reason = "unused";
+    return KeyEvent(*found, std::move(p));
+  }
+
+  Decision operator()(const NoteExpiringSoon& c) const {
+    const KeyState* found = state_.FindKey(c.key_id);
+    if (found == nullptr) return KeyNotFound(c.key_id);
+    if (auto r = RequireLive(*found, now_)) return *r;
+    const Micros window = state_.policy.expiring_soon;
+    if (window == 0 || found->expires_at == 0 || found->warned_expiry == found->expires_at) {
+      return Reject(RejectionCode::kNothingDue,
+                    fmt::format("no expiry warning is due for key {}", FormatKeyId(found->id)));
+    }
+    if (now_ < found->expires_at - window) {
+      return Reject(RejectionCode::kNotDue,
+                    fmt::format("key {} expires later", FormatKeyId(found->id)));
+    }
+    fb::KeyExpiringSoonT p;
+    p.expires_at_us = found->expires_at;
+    return KeyEvent(*found, std::move(p));
   }
 
   Decision operator()(const SuspendKey& c) const {
@@ -388,12 +445,23 @@ class Decider {
     if (c.max_lifetime < 0 || c.max_lifetime > kMaxPolicyLifetime) {
       return Reject(RejectionCode::kInvalidExpiration, "max_lifetime must be 0 to 36600 days");
     }
-    if (state_.policy == KeyPolicy{c.max_lifetime, c.require_expiry}) {
-      return std::vector<NewEvent>{};  // already so
+    if (c.revoke_unused_after != 0 &&
+        (c.revoke_unused_after < kMicrosPerDay || c.revoke_unused_after > kMaxPolicyLifetime)) {
+      return Reject(RejectionCode::kInvalidExpiration,
+                    "revoke_unused_after must be 0 (off) or 1 to 36600 days");
     }
+    if (c.expiring_soon < 0 || c.expiring_soon > kMaxPolicyLifetime) {
+      return Reject(RejectionCode::kInvalidExpiration,
+                    "expiring_soon must be 0 (off) to 36600 days");
+    }
+    const KeyPolicy wanted{c.max_lifetime, c.require_expiry, c.revoke_unused_after,
+                           c.expiring_soon};
+    if (state_.policy == wanted) return std::vector<NewEvent>{};  // already so
     fb::OrgPolicyChangedT p;
     p.max_lifetime_us = c.max_lifetime;
     p.require_expiry = c.require_expiry;
+    p.revoke_unused_after_us = c.revoke_unused_after;
+    p.expiring_soon_us = c.expiring_soon;
     return Events(Event(state_.id, state_.version + 1, std::move(p)));
   }
 
@@ -562,6 +630,29 @@ class Decider {
     return Reject(
         RejectionCode::kInvalidMemberId,
         fmt::format("member id must be 1-{} visible ASCII characters", kMaxMemberIdLength));
+  }
+
+  // Appends a KeyRevoked for every live key (suspended ones included) that `created_by`
+  // created and/or that is in `group`, in key id order (so a replica decides the same).
+  void RevokeLiveKeys(const std::optional<std::string>& created_by,
+                      const std::optional<std::string>& group, std::string_view reason,
+                      std::vector<NewEvent>& events) const {
+    std::vector<const KeyState*> matching;
+    for (const auto& [id, key] : state_.keys) {
+      if (!key.ActiveAt(now_)) continue;
+      if (created_by && state_.CreatorOf(key) != *created_by) continue;
+      if (group && key.group != *group) continue;
+      matching.push_back(&key);
+    }
+    std::sort(matching.begin(), matching.end(),
+              [](const KeyState* a, const KeyState* b) { return a->id < b->id; });
+    for (const KeyState* key : matching) {
+      fb::KeyRevokedT p;
+      p.key_id = FormatKeyId(key->id);
+      p.reason = std::string(reason);
+      std::string id = p.key_id;
+      events.push_back(Event(std::move(id), key->version + 1, std::move(p)));
+    }
   }
 
   // The key's next event: carries its id and the next aggregate version.

@@ -163,7 +163,8 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       return Status::Ok();
     case fb::Payload::OrgPolicyChanged: {
       const auto* p = event.payload_as_OrgPolicyChanged();
-      state.policy = {p->max_lifetime_us(), p->require_expiry()};
+      state.policy = {p->max_lifetime_us(), p->require_expiry(), p->revoke_unused_after_us(),
+                      p->expiring_soon_us()};
       state.version = event.aggregate_version();
       return Status::Ok();
     }
@@ -312,6 +313,7 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       key.group = p->group_id() ? p->group_id()->str() : std::string();
       key.expires_at = p->expires_at_us();
       key.version = event.aggregate_version();
+      key.idle_since = event.occurred_at_us();
       if (p->permissions() != nullptr) {
         for (const flatbuffers::String* permission : *p->permissions()) {
           key.scim |= permission != nullptr && permission->string_view() == "scim";
@@ -400,8 +402,30 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
     }
     case fb::Payload::WriterClaimed:
       return Status::Ok();  // about the partition's writer, not the org
-    case fb::Payload::KeysUsed:
-      return Status::Ok();  // telemetry: no decision depends on it
+    case fb::Payload::KeysUsed: {
+      // Any node may write uses (events/epoch_fence.h): keys this org does not have are
+      // skipped, and a use only ever moves idle_since forward, so order does not matter.
+      const auto* uses = event.payload_as_KeysUsed()->uses();
+      if (uses == nullptr) return Status::Ok();
+      for (const fb::KeyUsed* use : *uses) {
+        if (use == nullptr || use->key_id() == nullptr) continue;
+        auto id = ParseKeyId(use->key_id()->string_view());
+        if (!id) continue;
+        auto it = state.keys.find(*id);
+        if (it != state.keys.end()) {
+          it->second.idle_since = std::max(it->second.idle_since, use->used_at_us());
+        }
+      }
+      return Status::Ok();
+    }
+    case fb::Payload::KeyExpiringSoon: {
+      const auto* p = event.payload_as_KeyExpiringSoon();
+      auto key = ExistingKey(state, p->key_id());
+      if (!key.ok()) return key.status();
+      (*key)->warned_expiry = p->expires_at_us();
+      (*key)->version = event.aggregate_version();
+      return Status::Ok();
+    }
     case fb::Payload::NONE:
       break;
   }

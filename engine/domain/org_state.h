@@ -30,10 +30,12 @@ struct KeyState {
   std::string group;
   Micros expires_at = 0;  // 0 = never
   KeyStatus status = KeyStatus::kActive;
-  bool scim = false;       // holds the "scim" permission
-  bool suspended = false;  // KeySuspended, not resumed: live, but not usable
-  uint32_t creator = 0;    // index into OrgState::creators (use OrgState::CreatorOf)
-  uint64_t version = 0;    // aggregate version of the key's last event
+  bool scim = false;         // holds the "scim" permission
+  bool suspended = false;    // KeySuspended, not resumed: live, but not usable
+  uint32_t creator = 0;      // index into OrgState::creators (use OrgState::CreatorOf)
+  uint64_t version = 0;      // aggregate version of the key's last event
+  Micros idle_since = 0;     // its creation or, if later, its last use (KeysUsed)
+  Micros warned_expiry = 0;  // the expires_at of its KeyExpiringSoon, if one was written
 
   // Active at `now`: not revoked, not expired by event, and not past its expiry (a
   // suspended key is active in this sense: it holds its name and can be managed).
@@ -104,10 +106,12 @@ struct CommandRecord {
 // The part of an org's state that Authorize reads: its groups (with their rules) and its
 // members. It holds no keys, so it is small: a read side may keep a copy per org
 // (GroupDirectory(state)) to authorize off the writer's thread.
-// What the org asks of keys' expiries (OrgPolicyChanged); the default asks nothing.
+// What the org asks of its keys (OrgPolicyChanged); the default asks nothing.
 struct KeyPolicy {
   Micros max_lifetime = 0;  // 0 = no limit
   bool require_expiry = false;
+  Micros revoke_unused_after = 0;  // 0 = off; else the scheduler revokes keys idle this long
+  Micros expiring_soon = 0;        // 0 = off; else KeyExpiringSoon this long before expiry
   friend bool operator==(const KeyPolicy&, const KeyPolicy&) = default;
 };
 

@@ -76,6 +76,10 @@ std::string_view RejectionCodeName(RejectionCode code) {
       return "key_not_suspended";
     case RejectionCode::kPolicyViolation:
       return "policy_violation";
+    case RejectionCode::kNothingDue:
+      return "nothing_due";
+    case RejectionCode::kInvalidFilter:
+      return "invalid_filter";
   }
   return "unknown";
 }

@@ -51,6 +51,8 @@ enum class RejectionCode : uint8_t {
   kKeySuspended,       // suspend refused: the key is suspended already
   kKeyNotSuspended,    // resume refused: the key is not suspended
   kPolicyViolation,    // the expiry breaks the org's key policy (the message names the rule)
+  kNothingDue,         // a scheduler's command found nothing to do (the policy or key changed)
+  kInvalidFilter,      // a bulk revocation names neither a creator nor a group
 };
 
 // "org_not_found", "name_taken", "unknown_role", ...

@@ -241,16 +241,27 @@ HttpResponse SetMemberHandler(ApiContext& ctx, const RoutedRequest& request) {
                      });
 }
 
+// ?revoke_keys=true (admins only): the member's live keys are revoked with it, and the
+// answer is 200 {revoked_keys: n} instead of 204.
 HttpResponse RemoveMemberHandler(ApiContext& ctx, const RoutedRequest& request) {
+  const auto revoke = request.Query("revoke_keys");
+  if (revoke && *revoke != "true" && *revoke != "false") {
+    return Problem(400, "invalid_request", "revoke_keys must be true or false");
+  }
+  const bool revoke_keys = revoke == "true";
   auto started = Begin(ctx, request);
   if (auto* refused = std::get_if<HttpResponse>(&started)) return std::move(*refused);
   Start& start = std::get<Start>(started);
-  return ctx.Execute(
-      ctx.CommandFor(start.caller, start.command_id, request),
-      domain::RemoveMember{std::string(request.Param("member"))},
-      [](Result<CommandOutcome>& outcome) {
-        return Refusal(outcome, fb::Payload::MemberGroupsChanged).value_or(NoContent());
-      });
+  return ctx.Execute(ctx.CommandFor(start.caller, start.command_id, request),
+                     domain::RemoveMember{std::string(request.Param("member")), revoke_keys},
+                     [revoke_keys](Result<CommandOutcome>& outcome) {
+                       if (auto refused = Refusal(outcome, fb::Payload::MemberGroupsChanged))
+                         return *refused;
+                       if (!revoke_keys) return NoContent();
+                       const size_t revoked =
+                           outcome->offsets.empty() ? 0 : outcome->offsets.size() - 1;
+                       return JsonResponse(200, nlohmann::json{{"revoked_keys", revoked}});
+                     });
 }
 
 namespace {

@@ -14,6 +14,7 @@
 #include "server/auth.h"
 #include "server/deferred.h"
 #include "server/metrics.h"
+#include "server/rate_limiter.h"
 #include "server/readiness.h"
 #include "server/router.h"
 
@@ -34,6 +35,8 @@ struct ApiContext {
   std::string public_url;  // guarded by public_url_mu
   // Members' sessions, sign-in throttling.
   MemberSessions sessions;
+  // Leak reports: 30 a minute per client address.
+  RateLimiter leak_reports{30, 60 * domain::kMicrosPerSecond, 100'000};
   // /readyz's answer, refreshed every second off the io threads (started by SetReady).
   ReadinessProbe readiness{[this] { return engine.CheckReady(options.max_projector_lag); },
                            std::chrono::seconds(1)};
@@ -112,6 +115,10 @@ HttpResponse UpdateKeyHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse SuspendKeyHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse ResumeKeyHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse MoveKeyHandler(ApiContext& ctx, const RoutedRequest& request);
+// POST /v1/orgs/{org}/keys:revoke: offboarding, many keys in one command.
+HttpResponse RevokeKeysHandler(ApiContext& ctx, const RoutedRequest& request);
+// leaks.cc: POST /v1/leaks
+HttpResponse ReportLeaksHandler(ApiContext& ctx, const RoutedRequest& request);
 // orgs.cc
 HttpResponse CreateOrgHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse GetPolicyHandler(ApiContext& ctx, const RoutedRequest& request);

@@ -128,6 +128,33 @@ HttpResponse RevokeKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
   return WithReason<domain::RevokeKey>(ctx, request, fb::Payload::KeyRevoked);
 }
 
+// {created_by?, group?, reason}: every live key matching both revoked in one command
+// (admins only; the writer checks). 200 {revoked: n}; a replay, {revoked: null,
+// replayed: true}.
+HttpResponse RevokeKeysHandler(ApiContext& ctx, const RoutedRequest& request) {
+  auto who = ctx.CallerInOrg(request);
+  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  const Caller& caller = std::get<Caller>(who);
+  auto command_id = ctx.CommandId(caller, request);
+  if (auto* refused = std::get_if<HttpResponse>(&command_id)) return std::move(*refused);
+  BodyReader body(request.http.body, {"created_by", "group", "reason"});
+  domain::RevokeKeys command{body.String("created_by", false), body.String("group", false), ""};
+  auto reason = body.String("reason", true);
+  if (!body.ok()) return body.problem();
+  command.reason = std::move(*reason);
+  return ctx.Execute(ctx.CommandFor(caller, std::move(std::get<std::string>(command_id)), request),
+                     std::move(command), [](Result<CommandOutcome>& outcome) {
+                       if (!outcome.ok()) return StatusProblem(outcome.status());
+                       if (outcome->kind == Kind::kRejected) {
+                         return RejectionProblem(*outcome->rejection);
+                       }
+                       if (outcome->kind == Kind::kReplayed) {
+                         return JsonResponse(200, json{{"revoked", nullptr}, {"replayed", true}});
+                       }
+                       return JsonResponse(200, json{{"revoked", outcome->offsets.size()}});
+                     });
+}
+
 HttpResponse UpdateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto started = Begin(ctx, request);
   if (auto* refused = std::get_if<HttpResponse>(&started)) return std::move(*refused);

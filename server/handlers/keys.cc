@@ -79,12 +79,26 @@ HttpResponse CreateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
       });
 }
 
+namespace {
+
+std::optional<model::KeyOrder::Field> ParseSortField(std::string_view name) {
+  using Field = model::KeyOrder::Field;
+  if (name == "name") return Field::kName;
+  if (name == "created_at") return Field::kCreatedAt;
+  if (name == "expires_at") return Field::kExpiresAt;
+  if (name == "last_used_at") return Field::kLastUsedAt;
+  return std::nullopt;
+}
+
+}  // namespace
+
 HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto who = ctx.CallerInOrg(request, domain::Action::kKeysRead);
   if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
   const Caller& caller = std::get<Caller>(who);
 
   model::KeyFilter filter;
+  model::KeyOrder order;
   size_t page_size = kDefaultPageSize;
   std::string page_token;
   std::vector<std::string_view> seen;
@@ -128,6 +142,27 @@ HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request) {
       const domain::KeyPolicy policy = ctx.engine.Groups(caller.org)->policy;
       filter.breaks_policy =
           model::KeyFilter::PolicyBound{policy.max_lifetime, policy.require_expiry};
+    } else if (name == "unused_since") {
+      auto t = ParseRfc3339Time(value);
+      if (!t) return Problem(400, "invalid_request", "unused_since must be an RFC 3339 time");
+      filter.idle_before_us = *t;
+    } else if (name == "q") {
+      if (value.empty() || value.size() > 50) {
+        return Problem(400, "invalid_request", "q must be 1-50 characters of a key name");
+      }
+      filter.name_contains = value;
+    } else if (name == "sort") {
+      auto field = ParseSortField(value);
+      if (!field) {
+        return Problem(400, "invalid_request",
+                       "sort must be name, created_at, expires_at or last_used_at");
+      }
+      order.field = *field;
+    } else if (name == "order") {
+      if (value != "asc" && value != "desc") {
+        return Problem(400, "invalid_request", "order must be asc or desc");
+      }
+      order.descending = value == "desc";
     } else if (name == "never_used") {
       if (value != "true" && value != "false") {
         return Problem(400, "invalid_request", "never_used must be true or false");
@@ -145,8 +180,7 @@ HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request) {
       }
       page_size = *size;
     } else if (name == "page_token") {
-      if (!ParseKeyId(value)) return Problem(400, "invalid_request", "malformed page_token");
-      page_token = value;
+      page_token = value;  // checked by the query, which knows the order it is for
     } else {
       return Problem(400, "invalid_request", fmt::format("unknown query parameter '{}'", name));
     }
@@ -154,7 +188,7 @@ HttpResponse ListKeysHandler(ApiContext& ctx, const RoutedRequest& request) {
 
   const Micros now = ctx.clock.NowMicros();
   filter.now = now;
-  auto page = ctx.engine.queries().ListKeys(caller.org, filter, page_size, page_token);
+  auto page = ctx.engine.queries().ListKeys(caller.org, filter, page_size, page_token, order);
   if (!page.ok()) {
     if (page.status().code() == StatusCode::kInvalidArgument) {
       return Problem(400, "invalid_request", page.status().message());

@@ -99,14 +99,18 @@ HttpResponse CreateOrgHandler(ApiContext& ctx, const RoutedRequest& request) {
 
 namespace {
 
-// The policy as the API shows it: max_lifetime as "<n>d" (null = no limit).
+// "<n>d", or null for 0 (off / no limit).
+nlohmann::json DaysJson(Micros duration) {
+  if (duration == 0) return nullptr;
+  return fmt::format("{}d", duration / domain::kMicrosPerDay);
+}
+
+// The policy as the API shows it: durations as "<n>d" (null = no limit / off).
 nlohmann::json PolicyJson(const domain::KeyPolicy& policy) {
-  return nlohmann::json{
-      {"max_lifetime",
-       policy.max_lifetime == 0
-           ? nlohmann::json(nullptr)
-           : nlohmann::json(fmt::format("{}d", policy.max_lifetime / domain::kMicrosPerDay))},
-      {"require_expiry", policy.require_expiry}};
+  return nlohmann::json{{"max_lifetime", DaysJson(policy.max_lifetime)},
+                        {"require_expiry", policy.require_expiry},
+                        {"revoke_unused_after", DaysJson(policy.revoke_unused_after)},
+                        {"expiring_soon", DaysJson(policy.expiring_soon)}};
 }
 
 // "<n>d" with 1 <= n <= 36600; nullopt otherwise.
@@ -121,6 +125,13 @@ std::optional<Micros> ParseDays(std::string_view text) {
   return days * domain::kMicrosPerDay;
 }
 
+// A policy duration member: absent or null = 0, else "<n>d"; nullopt if malformed.
+std::optional<Micros> PolicyDays(const nlohmann::json* member) {
+  if (member == nullptr || member->is_null()) return 0;
+  if (!member->is_string()) return std::nullopt;
+  return ParseDays(member->get<std::string>());
+}
+
 }  // namespace
 
 // GET /v1/orgs/{org}/policy: the org's key policy, for any caller of the org.
@@ -130,24 +141,35 @@ HttpResponse GetPolicyHandler(ApiContext& ctx, const RoutedRequest& request) {
   return JsonResponse(200, PolicyJson(ctx.engine.Groups(std::get<Caller>(who).org)->policy));
 }
 
-// PUT /v1/orgs/{org}/policy {max_lifetime?: "366d" | null, require_expiry?: bool}: the
-// whole policy (an absent member: no limit / not required). Admins only (the writer
-// checks); keys created, renewed or updated afterwards must keep to it.
+// PUT /v1/orgs/{org}/policy {max_lifetime?, require_expiry?, revoke_unused_after?,
+// expiring_soon?}: the whole policy; durations are "<n>d" (an absent or null member: no
+// limit / off). Admins only (the writer checks); keys created, renewed or updated
+// afterwards must keep to it, and the scheduler applies the last two to every live key.
 HttpResponse SetPolicyHandler(ApiContext& ctx, const RoutedRequest& request) {
   auto who = ctx.CallerInOrg(request);
   if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
   const Caller& caller = std::get<Caller>(who);
-  BodyReader body(request.http.body, {"max_lifetime", "require_expiry"}, /*empty_ok=*/true);
+  BodyReader body(request.http.body,
+                  {"max_lifetime", "require_expiry", "revoke_unused_after", "expiring_soon"},
+                  /*empty_ok=*/true);
   const nlohmann::json* lifetime = body.Member("max_lifetime", false);
   const nlohmann::json* required = body.Member("require_expiry", false);
+  const nlohmann::json* unused = body.Member("revoke_unused_after", false);
+  const nlohmann::json* soon = body.Member("expiring_soon", false);
   if (!body.ok()) return body.problem();
   domain::SetKeyPolicy policy;
-  if (lifetime != nullptr && !lifetime->is_null()) {
-    auto parsed = lifetime->is_string() ? ParseDays(lifetime->get<std::string>()) : std::nullopt;
+  const std::pair<const nlohmann::json*, Micros*> durations[] = {
+      {lifetime, &policy.max_lifetime},
+      {unused, &policy.revoke_unused_after},
+      {soon, &policy.expiring_soon}};
+  for (const auto& [member, out] : durations) {
+    auto parsed = PolicyDays(member);
     if (!parsed) {
-      return Problem(400, "invalid_request", "max_lifetime is \"<n>d\" (1 to 36600 days) or null");
+      return Problem(400, "invalid_request",
+                     "max_lifetime, revoke_unused_after and expiring_soon are \"<n>d\" (1 to "
+                     "36600 days) or null");
     }
-    policy.max_lifetime = *parsed;
+    *out = *parsed;
   }
   if (required != nullptr) {
     if (!required->is_boolean()) {

@@ -157,6 +157,7 @@ void ExpectCloudEvent(const KafkaEventLog& log, const std::string& key, int32_t 
       {"ce_source", kSource},
       {"ce_time", want.time},
       {"ce_subject", want.subject},
+      {"ce_dataschema", "urn:keytrail:events:schema:1"},
       {"content-type", "application/x-flatbuffers"},
   };
   EXPECT_EQ(headers, expected_headers);

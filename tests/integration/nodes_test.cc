@@ -111,6 +111,39 @@ TEST_F(NodesTest, AKeyCreatedOnTheWriterVerifiesOnEveryReplicaAndARevokeToo) {
   }
 }
 
+// A key used only through a node that does not write its org: that node appends the use
+// itself (the one event any node may write), so every replica, the writer's state and
+// the unused-key policy see it.
+TEST_F(NodesTest, AUseSeenByAReplicaReachesEveryNodeAndTheWritersState) {
+  Takes(0, AllPartitions());
+  ASSERT_OK(node(0).Execute(AsMember(), domain::CreateOrg{"acme"}));
+  ASSERT_OK(node(0).Execute(AsMember(), domain::CreateGroup{"ci", "", ""}));
+  const std::string token = Token(node(0), "used-elsewhere");
+  constexpr Micros kDay = 24 * 3600 * 1'000'000LL;
+  domain::CommandContext system{
+      .org = "acme", .actor_kind = fb::ActorKind::System, .actor_id = "test", .authorize = false};
+  ASSERT_OK(node(0).Execute(system, domain::SetKeyPolicy{.revoke_unused_after = kDay}));
+  ASSERT_TRUE(Eventually([&] { return node(1).Verify(token).valid; }));
+  clock_.Set(testing::kTestNow + kDay / 2);
+  ASSERT_TRUE(node(1).Verify(token).valid);
+  node(1).FlushKeyUse();  // node-b verified it; node-a never did
+  for (size_t i : {0, 1, 2}) {
+    EXPECT_TRUE(Eventually([&] {
+      auto listed = node(i).queries().ListKeys("acme", {}, 10, "");
+      return listed.ok() && listed->keys.size() == 1 && listed->keys[0].last_used_at_us > 0;
+    })) << "node "
+        << i;
+  }
+  // The writer folded it: the policy's day counts from the use, not the creation.
+  AllCaughtUp();
+  clock_.Set(testing::kTestNow + kDay + 1);
+  node(0).WaitIdle();
+  EXPECT_TRUE(node(0).Verify(token).valid);
+  clock_.Set(testing::kTestNow + 2 * kDay);
+  node(0).WaitIdle();
+  EXPECT_TRUE(Eventually([&] { return node(2).Verify(token).reason == VerifyReason::kRevoked; }));
+}
+
 TEST_F(NodesTest, ANodeThatDoesNotWriteThePartitionRefusesCommandsAndNamesTheWriter) {
   Takes(0, AllPartitions());
   ASSERT_OK(node(0).Execute(AsMember(), domain::CreateOrg{"acme"}));

@@ -147,6 +147,112 @@ TEST_F(SchedulerTest, ClockJumpingForwardExpiresEverythingDue) {
   EXPECT_EQ(engine().scheduler_stats().pending_timers, 1u);
 }
 
+// The key ids of acme's events of `type` (and, for KeyRevoked, of `reason`), in log order.
+std::vector<std::string> KeysWith(events::EventLog& log, fb::Payload type,
+                                  std::string_view reason = "") {
+  std::vector<std::string> out;
+  auto reader = log.OpenReader(log.PartitionFor("acme"), 0);
+  EXPECT_OK(reader);
+  if (!reader.ok()) return out;
+  auto records = (*reader)->Next(1'000'000, std::chrono::milliseconds(0));
+  EXPECT_OK(records);
+  if (!records.ok()) return out;
+  for (const auto& r : *records) {
+    auto e = events::Decode(r.value);
+    if (!e.ok() || (*e)->payload_type() != type) continue;
+    if (type == fb::Payload::KeyRevoked &&
+        (*e)->payload_as_KeyRevoked()->reason()->string_view() != reason) {
+      continue;
+    }
+    EXPECT_EQ((*e)->actor()->kind(), fb::ActorKind::Scheduler);
+    out.push_back((*e)->aggregate_id()->str());
+  }
+  return out;
+}
+
+// The org's policy, set as the system (no principal to authorize).
+void SetPolicy(Engine& engine, domain::SetKeyPolicy policy) {
+  domain::CommandContext system{
+      .org = "acme", .actor_kind = fb::ActorKind::System, .actor_id = "test", .authorize = false};
+  auto outcome = engine.Execute(system, policy);
+  ASSERT_OK(outcome);
+  ASSERT_EQ(outcome->kind, Kind::kApplied);
+}
+
+TEST_F(SchedulerTest, KeysUnusedForThePolicysWindowAreRevokedOnceCountingFromTheLastUse) {
+  constexpr Micros kDay = 24 * kHour;
+  IssuedKey used = CreateExpiring("used-bot", kNow + 30 * kDay);
+  IssuedKey idle = CreateExpiring("idle-bot", kNow + 30 * kDay);
+  EXPECT_EQ(engine().scheduler_stats().pending_timers, 2u);  // their expiries
+  SetPolicy(engine(), {.revoke_unused_after = 2 * kDay});    // reschedules existing keys
+  EXPECT_EQ(engine().scheduler_stats().pending_timers, 4u);
+
+  clock_.Set(kNow + kDay);
+  ASSERT_TRUE(engine().Verify(used.token->reveal()).valid);
+  engine().FlushKeyUse();
+  EXPECT_TRUE(ExpiredAt(kNow + 2 * kDay - 1).empty());
+  EXPECT_TRUE(KeysWith(log(), fb::Payload::KeyRevoked, "unused").empty());
+
+  clock_.Set(kNow + 2 * kDay);
+  engine().WaitIdle();
+  EXPECT_EQ(KeysWith(log(), fb::Payload::KeyRevoked, "unused"),
+            std::vector<std::string>{idle.key_id});
+  EXPECT_EQ(engine().Verify(idle.token->reveal()).reason, VerifyReason::kRevoked);
+  EXPECT_TRUE(engine().Verify(used.token->reveal()).valid);  // used a day ago
+
+  // Its use (to the minute) plus two days.
+  clock_.Set(kNow + 3 * kDay + 5 * 60 * kSecond);
+  engine().WaitIdle();
+  EXPECT_EQ(KeysWith(log(), fb::Payload::KeyRevoked, "unused"),
+            (std::vector<std::string>{idle.key_id, used.key_id}));
+  clock_.Set(kNow + 10 * kDay);
+  engine().WaitIdle();
+  EXPECT_EQ(KeysWith(log(), fb::Payload::KeyRevoked, "unused").size(), 2u);  // exactly once
+  EXPECT_EQ(engine().scheduler_stats().revoked_unused, 2u);
+  EXPECT_EQ(engine().scheduler_stats().pending_timers, 0u);
+}
+
+TEST_F(SchedulerTest, TurningThePolicyOffCancelsTheRevocations) {
+  constexpr Micros kDay = 24 * kHour;
+  IssuedKey key = CreateExpiring("idle-bot", kNow + 30 * kDay);
+  SetPolicy(engine(), {.revoke_unused_after = kDay});
+  SetPolicy(engine(), {});
+  clock_.Set(kNow + 2 * kDay);
+  engine().WaitIdle();
+  EXPECT_TRUE(KeysWith(log(), fb::Payload::KeyRevoked, "unused").empty());
+  EXPECT_TRUE(engine().Verify(key.token->reveal()).valid);
+}
+
+TEST_F(SchedulerTest, ExpiringSoonIsWrittenOncePerKeyAndExpiryWhenTheWindowOpens) {
+  constexpr Micros kDay = 24 * kHour;
+  IssuedKey key = CreateExpiring("nightly", kNow + 10 * kDay);
+  CreateExpiring("far-off", kNow + 100 * kDay);
+  SetPolicy(engine(), {.expiring_soon = 7 * kDay});
+  EXPECT_TRUE(ExpiredAt(kNow + 3 * kDay - 1).empty());
+  EXPECT_TRUE(KeysWith(log(), fb::Payload::KeyExpiringSoon).empty());
+  clock_.Set(kNow + 3 * kDay);
+  engine().WaitIdle();
+  EXPECT_EQ(KeysWith(log(), fb::Payload::KeyExpiringSoon), std::vector<std::string>{key.key_id});
+  clock_.Set(kNow + 4 * kDay);
+  engine().WaitIdle();
+  EXPECT_EQ(KeysWith(log(), fb::Payload::KeyExpiringSoon).size(), 1u);
+
+  // Renewed: a new expiry, warned about again when its own window opens, then expired.
+  auto renewed = engine().Execute(
+      AsMember(),
+      domain::UpdateKey{*ParseKeyId(key.key_id), {}, domain::Expiration::At(kNow + 20 * kDay), {}});
+  ASSERT_OK(renewed);
+  ASSERT_EQ(renewed->kind, Kind::kApplied);
+  clock_.Set(kNow + 13 * kDay - 1);
+  engine().WaitIdle();
+  EXPECT_EQ(KeysWith(log(), fb::Payload::KeyExpiringSoon).size(), 1u);
+  clock_.Set(kNow + 13 * kDay);
+  engine().WaitIdle();
+  EXPECT_EQ(KeysWith(log(), fb::Payload::KeyExpiringSoon).size(), 2u);
+  EXPECT_EQ(ExpiredAt(kNow + 20 * kDay).size(), 1u);
+  EXPECT_EQ(engine().scheduler_stats().expiring_soon, 2u);
+}
+
 TEST_F(SchedulerTest, LatenessQuantilesComeFromTheHistogram) {
   SchedulerStats stats;
   stats.lateness.counts[LatencySnapshot::BucketOf(0)] += 50;

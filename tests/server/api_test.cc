@@ -882,7 +882,10 @@ TEST_F(ApiTest, UpdateAndRenew) {
 // The org's key policy: admins set it, every create and renewal keeps to it.
 TEST_F(ApiTest, KeyPolicy) {
   EXPECT_EQ(Json(Call("GET", "/v1/orgs/default/policy", "", admin_)),
-            (json{{"max_lifetime", nullptr}, {"require_expiry", false}}));
+            (json{{"max_lifetime", nullptr},
+                  {"require_expiry", false},
+                  {"revoke_unused_after", nullptr},
+                  {"expiring_soon", nullptr}}));
   const json viewer = CreateKey("just looking", "viewer", admin_);
   EXPECT_EQ(
       Call("PUT", "/v1/orgs/default/policy", R"({"require_expiry": true})", viewer["token"]).status,
@@ -892,7 +895,10 @@ TEST_F(ApiTest, KeyPolicy) {
   HttpResponse set = Call("PUT", "/v1/orgs/default/policy",
                           R"({"max_lifetime": "366d", "require_expiry": true})", admin_);
   ASSERT_EQ(set.status, 200) << set.body;
-  EXPECT_EQ(Json(set), (json{{"max_lifetime", "366d"}, {"require_expiry", true}}));
+  EXPECT_EQ(Json(set), (json{{"max_lifetime", "366d"},
+                             {"require_expiry", true},
+                             {"revoke_unused_after", nullptr},
+                             {"expiring_soon", nullptr}}));
 
   HttpResponse never =
       Call("POST", "/v1/orgs/default/keys", R"({"name": "forever", "group": "developer"})", admin_);
@@ -916,6 +922,170 @@ TEST_F(ApiTest, KeyPolicy) {
       Json(Call("GET", "/v1/orgs/default/audit?action=org.policy_changed", "", admin_));
   ASSERT_EQ(trail["records"].size(), 1u);
   EXPECT_EQ(trail["records"][0]["details"]["require_expiry"], true);
+}
+
+// The policy's scheduler rules: durations in days, shown back, bad ones refused.
+TEST_F(ApiTest, KeyPolicyUnusedAndExpiringSoonRules) {
+  for (const char* bad : {R"({"revoke_unused_after": "0d"})", R"({"expiring_soon": "7h"})",
+                          R"({"revoke_unused_after": 90})", R"({"unknown": "1d"})"}) {
+    EXPECT_EQ(Call("PUT", "/v1/orgs/default/policy", bad, admin_).status, 400) << bad;
+  }
+  HttpResponse set = Call("PUT", "/v1/orgs/default/policy",
+                          R"({"revoke_unused_after": "90d", "expiring_soon": "7d"})", admin_);
+  ASSERT_EQ(set.status, 200) << set.body;
+  EXPECT_EQ(Json(Call("GET", "/v1/orgs/default/policy", "", admin_)),
+            (json{{"max_lifetime", nullptr},
+                  {"require_expiry", false},
+                  {"revoke_unused_after", "90d"},
+                  {"expiring_soon", "7d"}}));
+  const json trail =
+      Json(Call("GET", "/v1/orgs/default/audit?action=org.policy_changed", "", admin_));
+  ASSERT_EQ(trail["records"].size(), 1u);
+  EXPECT_EQ(trail["records"][0]["details"]["revoke_unused_after_us"], 90 * domain::kMicrosPerDay);
+}
+
+// A leak report needs no credential, revokes every live key among its tokens, records
+// its source, and answers the same whatever the tokens were.
+TEST_F(ApiTest, LeakReportsRevokeLiveKeysAndRevealNothing) {
+  const json leaked = CreateKey("leaky bot", "developer", admin_);
+  const json suspended = CreateKey("paused bot", "developer", admin_);
+  const std::string suspended_path = "/v1/orgs/default/keys/" + suspended["id"].get<std::string>();
+  ASSERT_EQ(Call("POST", suspended_path + "/suspend", "{}", admin_).status, 200);
+  const json kept = CreateKey("careful bot", "developer", admin_);
+
+  HttpResponse nothing = Call("POST", "/v1/leaks", R"({"tokens": ["kt_not_a_token"]})");
+  ASSERT_EQ(nothing.status, 202) << nothing.body;
+  const json report = {{"tokens", {leaked["token"], suspended["token"], "garbage", ""}},
+                       {"source", "scanner"},
+                       {"url", "https://example.com/paste/1"}};
+  HttpResponse found = Call("POST", "/v1/leaks", report.dump());
+  ASSERT_EQ(found.status, 202) << found.body;
+  EXPECT_EQ(Json(found), (json{{"received", 4}}));
+  EXPECT_EQ(Json(nothing), (json{{"received", 1}}));
+
+  for (const json* key : {&leaked, &suspended}) {
+    const json now =
+        Json(Call("GET", "/v1/orgs/default/keys/" + (*key)["id"].get<std::string>(), "", admin_));
+    EXPECT_EQ(now["status"], "revoked") << (*key)["name"];
+  }
+  EXPECT_EQ(Json(Call("POST", "/v1/verify", json{{"key", leaked["token"]}}.dump()))["reason"],
+            "revoked");
+  EXPECT_TRUE(Json(Call("POST", "/v1/verify", json{{"key", kept["token"]}}.dump()))["valid"]);
+  const json trail = Json(
+      Call("GET", "/v1/orgs/default/audit?key=" + leaked["id"].get<std::string>(), "", admin_));
+  const json& revoked = trail["records"].back();
+  EXPECT_EQ(revoked["action"], "api_key.revoked");
+  EXPECT_EQ(revoked["details"]["reason"], "leaked");
+  EXPECT_EQ(revoked["details"]["leak"]["source"], "scanner");
+  EXPECT_EQ(revoked["details"]["leak"]["url"], "https://example.com/paste/1");
+  EXPECT_EQ(revoked["actor"]["id"], "leak-report");
+  // Reported again: already revoked, the same answer.
+  EXPECT_EQ(Call("POST", "/v1/leaks", report.dump()).status, 202);
+
+  EXPECT_EQ(Call("POST", "/v1/leaks", R"({"tokens": []})").status, 400);
+  EXPECT_EQ(
+      Call("POST", "/v1/leaks", json{{"tokens", std::vector<std::string>(101, "x")}}.dump()).status,
+      400);
+  EXPECT_EQ(Call("POST", "/v1/leaks", R"({"tokens": "kt_x"})").status, 400);
+  EXPECT_EQ(Call("POST", "/v1/leaks", R"({"tokens": ["x"], "source": 5})").status, 400);
+}
+
+TEST_F(ApiTest, LeakReportsAreRateLimitedPerAddress) {
+  int accepted = 0;
+  HttpResponse last;
+  for (int i = 0; i < 40; ++i) {
+    last = Call("POST", "/v1/leaks", R"({"tokens": ["nothing"]})");
+    if (last.status == 202) ++accepted;
+  }
+  EXPECT_EQ(accepted, 30);
+  EXPECT_EQ(last.status, 429);
+  EXPECT_FALSE(HeaderOf(last, "Retry-After").empty());
+  clock_.Advance(61 * kSecond);
+  EXPECT_EQ(Call("POST", "/v1/leaks", R"({"tokens": ["nothing"]})").status, 202);
+}
+
+// Offboarding: an admin revokes every live key of a member (or a group) in one command,
+// or with the member's removal.
+TEST_F(ApiTest, OffboardingRevokesAMembersKeysInOneCommand) {
+  ASSERT_EQ(
+      Call("PUT", "/v1/orgs/default/members/alice", R"({"groups": ["developer"]})", admin_).status,
+      200);
+  const json by_alice_1 = CreateKey("alice one", "developer", admin_, "default");
+  const json viewer = CreateKey("viewer bot", "viewer", admin_);
+  // Keys created on alice's behalf are hers: made here through a key of her group.
+  const json dev = CreateKey("dev bot", "developer", admin_);
+  EXPECT_EQ(Call("POST", "/v1/orgs/default/keys:revoke", R"({"reason": "x"})", admin_).status, 422);
+  EXPECT_EQ(Call("POST", "/v1/orgs/default/keys:revoke", R"({"group": "viewer"})", admin_).status,
+            400);  // a reason is required
+  HttpResponse refused = Call("POST", "/v1/orgs/default/keys:revoke",
+                              R"({"group": "viewer", "reason": "x"})", dev["token"]);
+  EXPECT_EQ(refused.status, 403);
+  HttpResponse swept = Call("POST", "/v1/orgs/default/keys:revoke",
+                            R"({"group": "viewer", "reason": "team left"})", admin_);
+  ASSERT_EQ(swept.status, 200) << swept.body;
+  EXPECT_EQ(Json(swept), (json{{"revoked", 1}}));
+  EXPECT_EQ(Json(Call("GET", "/v1/orgs/default/keys/" + viewer["id"].get<std::string>(), "",
+                      admin_))["status"],
+            "revoked");
+  // The keys the dev key created go when their creator is named.
+  const json made = CreateKey("made by dev", "developer", dev["token"]);
+  HttpResponse by_creator =
+      Call("POST", "/v1/orgs/default/keys:revoke",
+           json{{"created_by", dev["id"]}, {"reason", "rotating the team"}}.dump(), admin_);
+  EXPECT_EQ(Json(by_creator), (json{{"revoked", 1}}));
+  EXPECT_EQ(Json(Call("POST", "/v1/verify", json{{"key", made["token"]}}.dump()))["reason"],
+            "revoked");
+  EXPECT_TRUE(Json(Call("POST", "/v1/verify", json{{"key", by_alice_1["token"]}}.dump()))["valid"]);
+
+  EXPECT_EQ(Call("DELETE", "/v1/orgs/default/members/alice?revoke_keys=maybe", "", admin_).status,
+            400);
+  HttpResponse removed =
+      Call("DELETE", "/v1/orgs/default/members/alice?revoke_keys=true", "", admin_);
+  ASSERT_EQ(removed.status, 200) << removed.body;
+  EXPECT_EQ(Json(removed), (json{{"revoked_keys", 0}}));  // alice created none herself
+}
+
+// Search by name and sort by any column, with page tokens that hold their place.
+TEST_F(ApiTest, KeyListSearchAndSort) {
+  for (const char* name : {"Deploy prod", "deploy staging", "backup", "Zeta deploy", "alpha"}) {
+    CreateKey(name, "developer", admin_);
+    clock_.Advance(kSecond);
+  }
+  auto names = [&](const std::string& query) {
+    std::vector<std::string> out;
+    std::string token;
+    for (int pages = 0; pages < 20; ++pages) {
+      const json page = Json(Call("GET",
+                                  "/v1/orgs/default/keys?page_size=2&" + query +
+                                      (token.empty() ? "" : "&page_token=" + token),
+                                  "", admin_));
+      for (const json& k : page["keys"]) out.push_back(k["name"]);
+      if (!page["next_page_token"].is_string()) break;
+      token = page["next_page_token"];
+    }
+    return out;
+  };
+  // Names sort ignoring case.
+  EXPECT_EQ(names("q=DEPLOY&sort=name"),
+            (std::vector<std::string>{"Deploy prod", "deploy staging", "Zeta deploy"}));
+  EXPECT_EQ(names("sort=created_at&order=desc&q=a"),
+            (std::vector<std::string>{"alpha", "Zeta deploy", "backup", "deploy staging",
+                                      "bootstrap-admin"}));
+  EXPECT_EQ(names("sort=name&order=desc").front(), "Zeta deploy");
+  EXPECT_EQ(names("sort=name&order=desc").size(), 6u);
+  for (const char* bad : {"sort=color", "order=up", "q=", "sort=name&page_token=kt_nope"}) {
+    EXPECT_EQ(Call("GET", std::string("/v1/orgs/default/keys?") + bad, "", admin_).status, 400)
+        << bad;
+  }
+  // A token of one order is not one of another.
+  const json first = Json(Call("GET", "/v1/orgs/default/keys?page_size=1&sort=name", "", admin_));
+  ASSERT_TRUE(first["next_page_token"].is_string());
+  EXPECT_EQ(Call("GET",
+                 "/v1/orgs/default/keys?sort=created_at&page_token=" +
+                     first["next_page_token"].get<std::string>(),
+                 "", admin_)
+                .status,
+            400);
 }
 
 TEST_F(ApiTest, ListFiltersAndPages) {

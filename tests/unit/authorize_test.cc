@@ -322,6 +322,15 @@ TEST_F(AuthorizeTest, RotateAndRevoke) {
   EXPECT_EQ(DenialOf(KeyOf("viewer"), RevokeKey{Id(99), ""}), "allowed");
 }
 
+TEST_F(AuthorizeTest, OffboardingAndThePolicysSchedulerCommands) {
+  const Principal mgr = KeyOf("apikey-manager");
+  EXPECT_EQ(DenialOf(mgr, RevokeKeys{"alice", {}, "left"}), "admin_only");
+  EXPECT_EQ(DenialOf(KeyOf("admin"), RevokeKeys{"alice", {}, "left"}), "allowed");
+  EXPECT_EQ(DenialOf(KeyOf("admin"), RemoveMember{"developer-member", true}), "allowed");
+  EXPECT_EQ(DenialOf(KeyOf("admin"), RevokeUnusedKey{Id(1)}), "not_for_principals");
+  EXPECT_EQ(DenialOf(KeyOf("admin"), NoteExpiringSoon{Id(1)}), "not_for_principals");
+}
+
 TEST_F(AuthorizeTest, OnBehalfOfCannotExceedTheMember) {
   const Principal admin_for_dev = KeyOf("admin").OnBehalfOf("developer-member");
   EXPECT_EQ(DenialOf(admin_for_dev, NewKey(20, "new key", "admin")), "admin_only");

@@ -410,5 +410,102 @@ TEST_F(DomainTest, TheKeyPolicyBoundsNewExpiriesNotExistingKeys) {
                RejectionCode::kPolicyViolation);
 }
 
+TEST_F(DomainTest, ThePolicyRevokesAKeyUnusedForItsWindowOnlyOnceItIsDue) {
+  GivenOrgAndGroup();
+  Given(NewKey(1, "idle bot"));
+  ThenRejected(When(RevokeUnusedKey{Id(1)}), RejectionCode::kNothingDue);  // no policy
+  ThenRejected(When(SetKeyPolicy{0, false, kHour, 0}), RejectionCode::kInvalidExpiration);
+  Given(SetKeyPolicy{0, false, 90 * kMicrosPerDay, 0});
+  EXPECT_EQ(state_.policy.revoke_unused_after, 90 * kMicrosPerDay);
+  const Micros due = kNow + 90 * kMicrosPerDay;
+  ThenRejected(When(RevokeUnusedKey{Id(1)}, due - 1), RejectionCode::kNotDue);
+  // A use moves the deadline: it counts from the last use.
+  Given(RecordKeyUse{{{Id(1), kNow + 10 * kMicrosPerDay}}});
+  EXPECT_EQ(state_.FindKey(Id(1))->idle_since, kNow + 10 * kMicrosPerDay);
+  ThenRejected(When(RevokeUnusedKey{Id(1)}, due), RejectionCode::kNotDue);
+  const auto& e = ThenOne<fb::KeyRevokedT>(When(RevokeUnusedKey{Id(1)}, due + 10 * kMicrosPerDay));
+  EXPECT_EQ(e.reason, "unused");
+  Given(RevokeUnusedKey{Id(1)}, due + 10 * kMicrosPerDay);
+  ThenRejected(When(RevokeUnusedKey{Id(1)}, due + 11 * kMicrosPerDay), RejectionCode::kKeyRevoked);
+}
+
+TEST_F(DomainTest, AnOlderUseNeverMovesTheLastUseBack) {
+  GivenOrgAndGroup();
+  Given(NewKey(1, "busy bot"));
+  Given(RecordKeyUse{{{Id(1), kNow + 5 * kMicrosPerDay}}});
+  Given(RecordKeyUse{{{Id(1), kNow + 2 * kMicrosPerDay}}});  // another node's, late
+  EXPECT_EQ(state_.FindKey(Id(1))->idle_since, kNow + 5 * kMicrosPerDay);
+}
+
+TEST_F(DomainTest, ExpiringSoonIsNotedOncePerKeyAndExpiry) {
+  GivenOrgAndGroup();
+  CreateKey c = NewKey(1, "nightly");
+  c.expires = Expiration::At(kNow + 10 * kMicrosPerDay);
+  Given(c);
+  ThenRejected(When(NoteExpiringSoon{Id(1)}), RejectionCode::kNothingDue);  // no window
+  ThenRejected(When(SetKeyPolicy{0, false, 0, -1}), RejectionCode::kInvalidExpiration);
+  Given(SetKeyPolicy{0, false, 0, 7 * kMicrosPerDay});
+  const Micros opens = kNow + 3 * kMicrosPerDay;
+  ThenRejected(When(NoteExpiringSoon{Id(1)}, opens - 1), RejectionCode::kNotDue);
+  const auto& e = ThenOne<fb::KeyExpiringSoonT>(When(NoteExpiringSoon{Id(1)}, opens));
+  EXPECT_EQ(e.expires_at_us, kNow + 10 * kMicrosPerDay);
+  Given(NoteExpiringSoon{Id(1)}, opens);
+  ThenRejected(When(NoteExpiringSoon{Id(1)}, opens + 1), RejectionCode::kNothingDue);
+  // A renewal is a new expiry: noted again when its window opens.
+  Given(UpdateKey{Id(1), {}, Expiration::At(kNow + 20 * kMicrosPerDay), {}}, opens + 1);
+  ThenRejected(When(NoteExpiringSoon{Id(1)}, opens + 2), RejectionCode::kNotDue);
+  ThenOne<fb::KeyExpiringSoonT>(When(NoteExpiringSoon{Id(1)}, kNow + 13 * kMicrosPerDay));
+  // Never-expiring keys are never noted.
+  Given(NewKey(2, "forever"));
+  ThenRejected(When(NoteExpiringSoon{Id(2)}), RejectionCode::kNothingDue);
+}
+
+TEST_F(DomainTest, RevokeKeysRevokesEveryLiveKeyOfACreatorOrGroupInOneDecision) {
+  GivenOrgAndGroup();
+  Given(CreateGroup{"ops", "Ops", ""});
+  Given(NewKey(1, "one"));
+  Given(NewKey(2, "two", "ops"));
+  CreateKey other = NewKey(3, "three");
+  other.created_by = "bob";
+  Given(other);
+  Given(NewKey(4, "four"));
+  Given(RevokeKey{Id(4), "gone"});
+  Given(SuspendKey{Id(1), "looking"});
+  ThenRejected(When(RevokeKeys{{}, {}, "x"}), RejectionCode::kInvalidFilter);
+  ThenRejected(When(RevokeKeys{"alice", {}, std::string(501, 'x')}), RejectionCode::kInvalidReason);
+  const auto& events = ThenEvents(When(RevokeKeys{"alice", {}, "offboarding"}));
+  ASSERT_EQ(events.size(), 2u);  // keys 1 (suspended) and 2; 3 is bob's, 4 is revoked
+  EXPECT_EQ(events[0].aggregate_id, FormatKeyId(Id(1)));
+  EXPECT_EQ(events[1].aggregate_id, FormatKeyId(Id(2)));
+  EXPECT_EQ(events[0].payload.AsKeyRevoked()->reason, "offboarding");
+  ASSERT_EQ(ThenEvents(When(RevokeKeys{"alice", "ops", "r"})).size(), 1u);
+  ASSERT_EQ(ThenEvents(When(RevokeKeys{{}, "ci", "r"})).size(), 2u);  // keys 1 and 3
+  ThenNoEvents(When(RevokeKeys{"nobody", {}, "r"}));
+}
+
+TEST_F(DomainTest, RemovingAMemberCanRevokeItsKeysInTheSameDecision) {
+  GivenOrgAndGroup();
+  Given(SetMemberGroups{"alice", {"ci"}});
+  Given(NewKey(1, "one"));
+  Given(NewKey(2, "two"));
+  ASSERT_EQ(ThenEvents(When(RemoveMember{"alice"})).size(), 1u);
+  const auto& events = ThenEvents(When(RemoveMember{"alice", true}));
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].payload.type, fb::Payload::MemberGroupsChanged);
+  EXPECT_EQ(events[1].payload.AsKeyRevoked()->reason, "offboarded");
+  EXPECT_EQ(events[2].payload.AsKeyRevoked()->reason, "offboarded");
+}
+
+TEST_F(DomainTest, ALeakReportRevokesWithItsSource) {
+  GivenOrgAndGroup();
+  Given(NewKey(1, "leaky"));
+  const auto& e = ThenOne<fb::KeyRevokedT>(
+      When(RevokeKey{Id(1), "leaked", LeakSource{"scanner", "https://example.com/x"}}));
+  EXPECT_EQ(e.reason, "leaked");
+  ASSERT_TRUE(e.leak);
+  EXPECT_EQ(e.leak->source, "scanner");
+  EXPECT_EQ(e.leak->url, "https://example.com/x");
+}
+
 }  // namespace
 }  // namespace keytrail::domain

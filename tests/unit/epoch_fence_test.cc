@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "events/codec.h"
 #include "events/event_log.h"
 #include "tests/support/test_events.h"
 
@@ -51,6 +52,23 @@ TEST(EpochFence, AStaleWritersEventsAfterANewClaimDoNotCount) {
   EXPECT_EQ(fence.claim().node_id, "node-b");
   EXPECT_EQ(fence.claim().offset, 2);
   EXPECT_EQ(fence.claim().advertise_url, "http://node-b.test:8080");
+}
+
+// Uses of keys: any node writes them, whatever epoch it last saw.
+TEST(EpochFence, KeysUsedCountsFromAnyEpoch) {
+  fb::EnvelopeT used;
+  used.id = std::make_unique<fb::EventId>(1, 7);
+  used.org = "acme";
+  used.aggregate_id = "acme";
+  used.occurred_at_us = 7;
+  fb::KeysUsedT payload;
+  used.payload.Set(std::move(payload));
+  used.writer_epoch = 1;  // a node that has not read the second claim yet
+  EpochFence fence;
+  EXPECT_EQ(Admitted(fence, {EncodeWriterClaimed(0, kPartitions, 1, 1, "node-a"),
+                             EncodeWriterClaimed(0, kPartitions, 2, 2, "node-b"),
+                             WithWriterEpoch(EncodedKeyCreated("acme", "k1", 3), 1), Encode(used)}),
+            (std::vector<bool>{true, true, false, true}));
 }
 
 TEST(EpochFence, OfTwoClaimsOfOneEpochTheFirstWins) {

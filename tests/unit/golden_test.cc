@@ -1,4 +1,5 @@
-// Golden fixtures: one checked-in binary per event kind (schemas/golden/*.ktev). Each must
+// Golden fixtures: one checked-in binary per event kind (schemas/golden/*.ktev), and one
+// per later shape of a kind (<Kind>.<variant>.ktev, e.g. fields added since). Each must
 // decode forever, with every field as written here. To add a fixture for a new kind, run
 // with KEYTRAIL_WRITE_GOLDEN=1 once and commit the new file; never rewrite an existing one.
 #include <gtest/gtest.h>
@@ -236,6 +237,33 @@ std::map<std::string, fb::EnvelopeT> GoldenEvents() {
     e.payload.Set(std::move(p));
     out["OrgPolicyChanged"] = std::move(e);
   }
+  {
+    auto e = Header("acme", 3);
+    fb::OrgPolicyChangedT p;
+    p.revoke_unused_after_us = 90LL * 86'400'000'000;
+    p.expiring_soon_us = 7LL * 86'400'000'000;
+    e.payload.Set(std::move(p));
+    out["OrgPolicyChanged.hygiene"] = std::move(e);
+  }
+  {
+    auto e = Header("k1", 5);
+    fb::KeyExpiringSoonT p;
+    p.key_id = "k1";
+    p.expires_at_us = kExpiresAt;
+    e.payload.Set(std::move(p));
+    out["KeyExpiringSoon"] = std::move(e);
+  }
+  {
+    auto e = Header("k1", 6);
+    fb::KeyRevokedT p;
+    p.key_id = "k1";
+    p.reason = "leaked";
+    p.leak = std::make_unique<fb::LeakReportT>();
+    p.leak->source = "scanner";
+    p.leak->url = "https://example.com/paste/1";
+    e.payload.Set(std::move(p));
+    out["KeyRevoked.leaked"] = std::move(e);
+  }
   return out;
 }
 
@@ -266,7 +294,7 @@ class Golden : public ::testing::Test {
     EXPECT_OK(decoded) << kind << ": " << decoded.status().ToString();
     if (!decoded.ok()) return {};
     ExpectHeader(*decoded);
-    EXPECT_EQ(PayloadName(decoded->payload.type), kind);
+    EXPECT_EQ(PayloadName(decoded->payload.type), kind.substr(0, kind.find('.')));  // .variant
     return std::move(decoded).value();
   }
 
@@ -344,6 +372,28 @@ TEST_F(Golden, OrgPolicyChanged) {
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(p->max_lifetime_us, 366LL * 86'400'000'000);
   EXPECT_TRUE(p->require_expiry);
+}
+
+TEST_F(Golden, OrgPolicyChangedHygiene) {
+  auto e = Load("OrgPolicyChanged.hygiene");
+  const auto* p = e.payload.AsOrgPolicyChanged();
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->revoke_unused_after_us, 90LL * 86'400'000'000);
+  EXPECT_EQ(p->expiring_soon_us, 7LL * 86'400'000'000);
+  EXPECT_EQ(p->max_lifetime_us, 0);
+}
+
+TEST_F(Golden, KeyExpiringSoonAndLeakedRevocation) {
+  auto soon = Load("KeyExpiringSoon");
+  ASSERT_NE(soon.payload.AsKeyExpiringSoon(), nullptr);
+  EXPECT_EQ(soon.payload.AsKeyExpiringSoon()->expires_at_us, kExpiresAt);
+  auto leaked = Load("KeyRevoked.leaked");
+  const auto* p = leaked.payload.AsKeyRevoked();
+  ASSERT_NE(p, nullptr);
+  ASSERT_NE(p->leak, nullptr);
+  EXPECT_EQ(p->leak->source, "scanner");
+  // The fixture from before leak reports decodes without one.
+  ASSERT_EQ(Load("KeyRevoked").payload.AsKeyRevoked()->leak, nullptr);
 }
 
 TEST_F(Golden, KeyUpdated) {

@@ -96,6 +96,9 @@ json Payload(const fb::Envelope& event) {
     case fb::Payload::KeyRevoked: {
       const auto* e = event.payload_as_KeyRevoked();
       p = {{"key_id", Str(e->key_id())}, {"reason", Str(e->reason())}};
+      if (const fb::LeakReport* leak = e->leak()) {
+        p["leak"] = {{"source", Str(leak->source())}, {"url", Str(leak->url())}};
+      }
       break;
     }
     case fb::Payload::KeyExpired: {
@@ -148,7 +151,16 @@ json Payload(const fb::Envelope& event) {
       break;
     case fb::Payload::OrgPolicyChanged: {
       const auto* e = event.payload_as_OrgPolicyChanged();
-      p = {{"max_lifetime_us", e->max_lifetime_us()}, {"require_expiry", e->require_expiry()}};
+      p = {{"max_lifetime_us", e->max_lifetime_us()},
+           {"require_expiry", e->require_expiry()},
+           {"revoke_unused_after_us", e->revoke_unused_after_us()},
+           {"expiring_soon_us", e->expiring_soon_us()}};
+      break;
+    }
+    case fb::Payload::KeyExpiringSoon: {
+      const auto* e = event.payload_as_KeyExpiringSoon();
+      p["key_id"] = Str(e->key_id());
+      PutTime(p, "expires_at", e->expires_at_us());
       break;
     }
     case fb::Payload::KeyUpdated: {

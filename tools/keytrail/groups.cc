@@ -62,6 +62,7 @@ struct GroupsOptions {
   bool description_set = false;
   std::vector<std::string> rules;
   std::vector<std::string> groups;  // members set
+  bool revoke_keys = false;         // members remove
   // authorize
   std::string key;
   std::string member;
@@ -158,9 +159,17 @@ int ListMembers(const GroupsOptions& o) {
 }
 
 int RemoveMember(const GroupsOptions& o) {
-  ApiOutcome out = CallApi(o.client, "DELETE", MemberPath(o));
-  if (out.ok() && o.client.output == OutputFormat::kTable) fmt::print("removed {}\n", o.id);
-  return out.exit_code;
+  ApiOutcome out =
+      CallApi(o.client, "DELETE", MemberPath(o) + (o.revoke_keys ? "?revoke_keys=true" : ""));
+  if (!out.ok()) return out.exit_code;
+  if (o.client.output == OutputFormat::kJson) {
+    if (o.revoke_keys) PrintJson(out.body);
+  } else if (o.revoke_keys) {
+    fmt::print("removed {}; revoked {} of its keys\n", o.id, Cell(out.body["revoked_keys"]));
+  } else {
+    fmt::print("removed {}\n", o.id);
+  }
+  return kExitOk;
 }
 
 // The link is shown once: the token in it sets the member's password.
@@ -244,7 +253,10 @@ void AddGroups(CLI::App& app, int* rc) {
       Add(*members, rc, "set", "set a member's groups (adds it if new)", SetMember, "member", true);
   mset->add_option("--group", m->groups, "a group of the member; repeatable")->required();
   Add(*members, rc, "list", "list the org's members", ListMembers, nullptr, false);
-  Add(*members, rc, "remove", "remove a member from all its groups", RemoveMember, "member", true);
+  auto [mremove, mr] = Add(*members, rc, "remove", "remove a member from all its groups",
+                           RemoveMember, "member", true);
+  mremove->add_flag("--revoke-keys", mr->revoke_keys,
+                    "also revoke every live key the member created (admins only)");
   // Not idempotent on purpose (a retry could not show the link again): no Idempotency-Key.
   Add(*members, rc, "invite", "a one-time link (24 h) for the member to set its console password",
       InviteMember, "member", false);

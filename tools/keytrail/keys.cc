@@ -1,11 +1,15 @@
 // keytrail keys create|list|get|rotate|revoke|move: the key API from the command line.
 // Tables by default, the API's JSON with -o json. A new token goes to stdout once, after
 // a warning on stderr.
+#include <chrono>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
@@ -38,7 +42,16 @@ struct KeysOptions {
   std::string used_before;
   bool never_used = false;
   bool breaks_policy = false;
+  std::string unused_for;       // "<n>d": keys idle that long (unused_since = now - n days)
+  std::string expiring_within;  // "<n>d": live keys expiring within that (expires_before)
+  std::string search;           // q: name contains, any case
+  std::string sort;
+  std::string order;
   std::string as_of;  // get: the key as it was then
+  // report-leak
+  std::vector<std::string> tokens;
+  std::string source;
+  std::string url;
   size_t page_size = 100;
   size_t limit = 0;  // 0 = every page
   // rotate, revoke, update
@@ -51,6 +64,23 @@ struct KeysOptions {
 };
 
 std::string KeyPath(const KeysOptions& o) { return OrgPath(o.client) + "/keys/" + UrlEncode(o.id); }
+
+// "<n>d" (n >= 1) as days; nullopt otherwise.
+std::optional<int64_t> Days(std::string_view text) {
+  if (text.size() < 2 || text.size() > 6 || text.back() != 'd') return std::nullopt;
+  int64_t days = 0;
+  for (char c : text.substr(0, text.size() - 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    days = days * 10 + (c - '0');
+  }
+  return days >= 1 ? std::optional(days) : std::nullopt;
+}
+
+// Now plus `days` (negative: before now), as RFC 3339 UTC to the second.
+std::string DaysFromNow(int64_t days) {
+  const auto t = std::chrono::system_clock::now() + std::chrono::hours(24 * days);
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", std::chrono::floor<std::chrono::seconds>(t));
+}
 
 // A key the API returned, as the chosen format wants it.
 void PrintKey(const ClientOptions& client, const json& key) {
@@ -107,6 +137,21 @@ int List(const KeysOptions& o) {
   add("used_before", o.used_before);
   if (o.never_used) add("never_used", "true");
   if (o.breaks_policy) add("breaks_policy", "true");
+  for (const auto& [flag, text, param, sign] :
+       {std::tuple{"--unused-for", &o.unused_for, "unused_since", -1},
+        std::tuple{"--expiring-within", &o.expiring_within, "expires_before", 1}}) {
+    if (text->empty()) continue;
+    auto days = Days(*text);
+    if (!days) {
+      fmt::print(stderr, "error: {} takes days, e.g. 90d\n", flag);
+      return kExitUsage;
+    }
+    add(param, DaysFromNow(sign * *days));
+  }
+  if (!o.expiring_within.empty() && o.status.empty()) add("status", "active");
+  add("q", o.search);
+  add("sort", o.sort);
+  add("order", o.order);
   json keys = json::array();
   std::string page_token;
   do {
@@ -189,6 +234,48 @@ int Revoke(const KeysOptions& o) {
   return out.exit_code;
 }
 
+// A leak report: no credential; the answer is the same whatever the tokens were.
+int ReportLeak(const KeysOptions& o) {
+  std::vector<std::string> tokens = o.tokens;
+  if (tokens == std::vector<std::string>{"-"}) {  // one per line on stdin: not in `ps`
+    tokens.clear();
+    for (std::string line; std::getline(std::cin, line);) {
+      if (!line.empty()) tokens.push_back(line);
+    }
+  }
+  json body = {{"tokens", tokens}};
+  if (!o.source.empty()) body["source"] = o.source;
+  if (!o.url.empty()) body["url"] = o.url;
+  ApiOutcome out = CallApi(o.client, "POST", "/v1/leaks", body);
+  if (!out.ok()) return out.exit_code;
+  if (o.client.output == OutputFormat::kJson) {
+    PrintJson(out.body);
+  } else {
+    fmt::print("reported {} tokens; every one of a live key is revoked\n",
+               Cell(out.body["received"]));
+  }
+  return kExitOk;
+}
+
+// Offboarding: every live key of a creator and/or group, in one command.
+int RevokeAll(const KeysOptions& o) {
+  if (o.created_by.empty() && o.group.empty()) {
+    fmt::print(stderr, "error: name the keys: --created-by, --group, or both\n");
+    return kExitUsage;
+  }
+  json body = {{"reason", o.reason}};
+  if (!o.created_by.empty()) body["created_by"] = o.created_by;
+  if (!o.group.empty()) body["group"] = o.group;
+  ApiOutcome out = CallApi(o.client, "POST", OrgPath(o.client) + "/keys:revoke", body);
+  if (!out.ok()) return out.exit_code;
+  if (o.client.output == OutputFormat::kJson) {
+    PrintJson(out.body);
+  } else {
+    fmt::print("revoked {} keys\n", Cell(out.body["revoked"], "(a replay: already done)"));
+  }
+  return kExitOk;
+}
+
 int Suspend(const KeysOptions& o) {
   json body = json::object();
   if (!o.reason.empty()) body["reason"] = o.reason;
@@ -246,8 +333,8 @@ void AddKeys(CLI::App& app, int* rc) {
   auto [list, l] = Add(*keys, rc, "list", "list the org's keys (every page)", List,
                        /*takes_id=*/false, /*posts=*/false);
   list->add_option("--group", l->group, "only keys of this group");
-  list->add_option("--status", l->status, "active, revoked or expired")
-      ->check(CLI::IsMember({"active", "revoked", "expired"}));
+  list->add_option("--status", l->status, "active, suspended, revoked or expired")
+      ->check(CLI::IsMember({"active", "suspended", "revoked", "expired"}));
   list->add_option("--created-by", l->created_by, "only keys created by this key or member");
   list->add_option("--expires-before", l->expires_before,
                    "only keys expiring before this RFC 3339 time");
@@ -260,6 +347,15 @@ void AddKeys(CLI::App& app, int* rc) {
   list->add_flag("--never-used", l->never_used, "only keys no verification has found valid");
   list->add_flag("--breaks-policy", l->breaks_policy,
                  "only keys whose expiry breaks the org's key policy (orgs policy)");
+  list->add_option("--unused-for", l->unused_for,
+                   "only keys neither created nor used in this many days, e.g. 90d");
+  list->add_option("--expiring-within", l->expiring_within,
+                   "only active keys expiring within this many days, e.g. 7d");
+  list->add_option("--search", l->search, "only keys whose name contains this (any case)");
+  list->add_option("--sort", l->sort, "order by name, created_at, expires_at or last_used_at")
+      ->check(CLI::IsMember({"name", "created_at", "expires_at", "last_used_at"}));
+  list->add_option("--order", l->order, "asc (default) or desc")
+      ->check(CLI::IsMember({"asc", "desc"}));
   list->add_option("--page-size", l->page_size, "keys per request")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
@@ -288,12 +384,35 @@ void AddKeys(CLI::App& app, int* rc) {
   auto [revoke, v] = Add(*keys, rc, "revoke", "revoke a key at once", Revoke,
                          /*takes_id=*/true, /*posts=*/true);
   revoke->add_option("--reason", v->reason, "recorded in the revocation event");
+  auto [revoke_all, va] =
+      Add(*keys, rc, "revoke-all",
+          "offboarding: revoke every live key a member (or key) created and/or of a group "
+          "(admins only)",
+          RevokeAll, /*takes_id=*/false, /*posts=*/true);
+  revoke_all->add_option("--created-by", va->created_by, "the keys this member or key created");
+  revoke_all->add_option("--group", va->group, "the keys of this group");
+  revoke_all->add_option("--reason", va->reason, "recorded in each revocation event")->required();
   auto [suspend, sp] =
       Add(*keys, rc, "suspend", "stop a key from verifying until it is resumed (reason: suspended)",
           Suspend, /*takes_id=*/true, /*posts=*/true);
   suspend->add_option("--reason", sp->reason, "recorded in the suspension event");
   Add(*keys, rc, "resume", "let a suspended key verify again", Resume, /*takes_id=*/true,
       /*posts=*/true);
+
+  auto leak = std::make_shared<KeysOptions>();
+  CLI::App* report =
+      keys->add_subcommand("report-leak",
+                           "report tokens found where they should not be: live keys among them are "
+                           "revoked at once (no key needed)");
+  AddClientOptions(*report, leak->client, /*with_token=*/false, /*with_org=*/false,
+                   /*with_idempotency=*/false);
+  report
+      ->add_option("token", leak->tokens,
+                   "a leaked token (up to 100), or - to read them from stdin")
+      ->required();
+  report->add_option("--source", leak->source, "who found it, e.g. a scanner's name");
+  report->add_option("--url", leak->url, "where it was found");
+  report->callback([leak, rc] { *rc = ReportLeak(*leak); });
 
   auto [move, m] = Add(*keys, rc, "move", "move a key to another group", Move,
                        /*takes_id=*/true, /*posts=*/false);
