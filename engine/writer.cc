@@ -58,6 +58,7 @@ bool ChangesDirectory(fb::Payload type) {
     case fb::Payload::GroupRulesChanged:
     case fb::Payload::GroupDeleted:
     case fb::Payload::MemberGroupsChanged:
+    case fb::Payload::MemberProfileChanged:
     case fb::Payload::OrgPolicyChanged:
     case fb::Payload::MemberInvited:
     case fb::Payload::MemberPasswordSet:

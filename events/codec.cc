@@ -110,6 +110,8 @@ std::string_view CloudEventType(fb::Payload type) {
       return "io.keytrail.org.policy_changed.v1";
     case fb::Payload::KeyExpiringSoon:
       return "io.keytrail.key.expiring_soon.v1";
+    case fb::Payload::MemberProfileChanged:
+      return "io.keytrail.member.profile_changed.v1";
     case fb::Payload::NONE:
       break;
   }

@@ -309,6 +309,26 @@ Result<Described> Describe(const fb::Envelope& event) {
       json.String(Str(e->session_id()));
       break;
     }
+    case fb::Payload::MemberProfileChanged: {  // keys in byte order
+      const auto* e = event.payload_as_MemberProfileChanged();
+      what(e->provisioned() ? "member.profile_updated" : "member.deprovisioned", "member",
+           e->member_id());
+      json.Key("active");
+      json.Bool(e->active());
+      json.Key("display_name");
+      json.String(Str(e->display_name()));
+      json.Key("emails");
+      WriteStrings(json, e->emails());
+      json.Key("external_id");
+      json.String(Str(e->external_id()));
+      json.Key("family_name");
+      json.String(Str(e->family_name()));
+      json.Key("given_name");
+      json.String(Str(e->given_name()));
+      json.Key("provisioned");
+      json.Bool(e->provisioned());
+      break;
+    }
     case fb::Payload::MemberSignedOut: {
       const auto* e = event.payload_as_MemberSignedOut();
       what("member.signed_out", "member", e->member_id());

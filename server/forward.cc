@@ -31,9 +31,17 @@ std::string StringMember(const HttpRequest& request, const char* name) {
 }
 
 // The org a command acts on: the {org} of its path, the "id" of a new org, the "org" of
-// a sign-in, or the org a member token names (an invitation's, the session's cookie).
-std::string OrgOf(const HttpRequest& request, std::string_view route, std::string_view org) {
+// a sign-in, the org a member token names (an invitation's, the session's cookie), or for
+// SCIM the org of the bearer key.
+std::string OrgOf(const Engine& engine, const HttpRequest& request, std::string_view route,
+                  std::string_view org) {
   if (!org.empty()) return std::string(org);
+  if (route.starts_with("/scim/v2/")) {
+    auto token = BearerToken(request);
+    if (!token) return "";
+    const VerifyResult key = engine.Identify(*token);
+    return key.valid ? std::string(key.org) : "";
+  }
   if (route == "/v1/orgs") return StringMember(request, "id");
   if (route == "/v1/sessions") return StringMember(request, "org");
   std::optional<ParsedMemberToken> token;
@@ -58,7 +66,7 @@ bool IsForwarded(const HttpRequest& request) { return request.Header(kForwardedB
 bool NeedsForwarding(const Engine& engine, const HttpRequest& request, std::string_view route,
                      std::string_view org_param) {
   if (!IsCommand(request.method, route)) return false;
-  const std::string org = OrgOf(request, route, org_param);
+  const std::string org = OrgOf(engine, request, route, org_param);
   return !org.empty() && !engine.WriterOf(org).self;
 }
 
@@ -66,7 +74,7 @@ std::optional<HttpResponse> ForwardToWriter(const Engine& engine, const ForwardO
                                             const HttpRequest& request, std::string_view route,
                                             std::string_view org_param) {
   if (!IsCommand(request.method, route)) return std::nullopt;
-  const std::string org = OrgOf(request, route, org_param);
+  const std::string org = OrgOf(engine, request, route, org_param);
   if (org.empty()) return std::nullopt;  // the handler reports the bad request
   const Engine::Writer writer = engine.WriterOf(org);
   if (writer.self) return std::nullopt;

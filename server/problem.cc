@@ -45,6 +45,8 @@ int StatusForRejection(domain::RejectionCode code) {
     case C::kQuotaExceeded:
     case C::kNotDue:
     case C::kNothingDue:
+    case C::kMemberExists:
+    case C::kMemberInactive:
     case C::kGroupInUse:
     case C::kGroupBuiltin:
     case C::kNoPassword:
@@ -67,6 +69,7 @@ int StatusForRejection(domain::RejectionCode code) {
     case C::kIdempotencyKeyReused:
     case C::kPolicyViolation:
     case C::kInvalidFilter:
+    case C::kInvalidProfile:
       return 422;
   }
   return 422;

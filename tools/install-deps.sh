@@ -12,7 +12,7 @@ packages=(
   libboost-dev libboost-system-dev
   libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  kcat python3 python3-confluent-kafka curl jq
+  kcat python3 python3-confluent-kafka python3-flatbuffers curl jq
   nginx-light chromium
   clang libclang-rt-14-dev
 )

@@ -37,6 +37,24 @@ class Policy {
     return Deny(DenialCode::kNotForPrincipals, "only keytrail records when keys were used");
   }
 
+  // The identity provider (a key holding `scim`) provisions members and groups; it never
+  // puts anyone into a group holding organization-admin.
+  std::optional<Denial> operator()(const ProvisionMember&) const { return NeedScim(); }
+  std::optional<Denial> operator()(const DeprovisionMember&) const { return NeedScim(); }
+  std::optional<Denial> operator()(const DeprovisionGroup&) const { return NeedScim(); }
+  std::optional<Denial> operator()(const ProvisionGroup& c) const {
+    if (auto d = NeedScim()) return d;
+    const GroupState* g = state_.FindGroup(c.group_id);
+    const bool adds = !c.add.empty() || (c.members && !c.members->empty());
+    if (g != nullptr && g->grants.admin && adds) {
+      return Deny(DenialCode::kAdminOnly,
+                  fmt::format("SCIM may not put members into group '{}', which holds "
+                              "organization-admin; an admin does that",
+                              c.group_id));
+    }
+    return std::nullopt;
+  }
+
   std::optional<Denial> operator()(const CreateGroup& c) const {
     if (auto d = Need(Action::kGroupsManage, Resource::Org())) return d;
     return RulesWithin(c.rules, "create a group");
@@ -124,6 +142,14 @@ class Policy {
   }
 
  private:
+  std::optional<Denial> NeedScim() const {
+    if (principal_.kind == Principal::Kind::kKey && principal_.scim &&
+        principal_.on_behalf_of.empty()) {
+      return std::nullopt;
+    }
+    return Deny(DenialCode::kNotGranted, "only a key holding the scim permission provisions");
+  }
+
   static std::optional<Denial> NotForPrincipals() {
     return Deny(DenialCode::kNotForPrincipals,
                 "sign-in commands are proven by a token, password or session, not by a principal");

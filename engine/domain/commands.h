@@ -77,6 +77,51 @@ struct SetMemberGroups {
   std::vector<std::string> groups;
 };
 
+// A member's profile as its identity provider keeps it (SCIM).
+struct MemberProfile {
+  bool active = true;  // false: cannot sign in; its sessions end
+  std::string external_id;
+  std::string display_name;
+  std::string given_name;
+  std::string family_name;
+  std::vector<std::string> emails;  // the primary first
+  friend bool operator==(const MemberProfile&, const MemberProfile&) = default;
+};
+inline constexpr size_t kMaxProfileFieldLength = 256;
+inline constexpr size_t kMaxEmailsPerMember = 10;
+
+// SCIM: sets a member's profile (all of it), provisioning the member if it is new (a
+// provisioned member exists without groups). create_only: kMemberExists if the member
+// exists. Only a key holding `scim` (AuthorizeCommand).
+struct ProvisionMember {
+  std::string member_id;
+  MemberProfile profile;
+  bool create_only = false;
+};
+
+// SCIM: the member leaves every group and its profile is forgotten (it no longer exists).
+struct DeprovisionMember {
+  std::string member_id;
+};
+
+// SCIM: creates a group (no rules: it grants nothing until an admin gives it some) and/or
+// changes who is in it: `members` replaces them all, else `add` and `remove` change them.
+// Members must exist. One decision: a MemberGroupsChanged per member whose groups change.
+struct ProvisionGroup {
+  std::string group_id;
+  std::string display_name;  // for a new group
+  bool create = false;       // create it (kGroupExists if it exists)
+  std::optional<std::vector<std::string>> members;
+  std::vector<std::string> add;
+  std::vector<std::string> remove;
+};
+
+// SCIM: every member leaves the group, then it is deleted. Not built-in groups; not while
+// it has live keys (kGroupInUse).
+struct DeprovisionGroup {
+  std::string group_id;
+};
+
 // Removes a member: it leaves all its groups. With revoke_keys (admins only), every live
 // key the member created is revoked in the same decision (reason "offboarded").
 struct RemoveMember {
@@ -232,7 +277,8 @@ using Command =
     std::variant<CreateOrg, CreateGroup, CreateKey, RotateKey, RevokeKey, ExpireKey, ChangeKeyGroup,
                  ChangeGroupRules, DeleteGroup, SetMemberGroups, RemoveMember, InviteMember,
                  AcceptInvitation, StartSession, EndSession, RecordKeyUse, SuspendKey, ResumeKey,
-                 UpdateKey, SetKeyPolicy, RevokeKeys, RevokeUnusedKey, NoteExpiringSoon>;
+                 UpdateKey, SetKeyPolicy, RevokeKeys, RevokeUnusedKey, NoteExpiringSoon,
+                 ProvisionMember, DeprovisionMember, ProvisionGroup, DeprovisionGroup>;
 
 // The permissions a key may carry, each granted only by an organization-admin:
 //   scim          the key may call the SCIM endpoints (action scim)

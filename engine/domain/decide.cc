@@ -344,6 +344,154 @@ class Decider {
     return KeyEvent(key, std::move(p));
   }
 
+  Decision operator()(const ProvisionMember& c) const {
+    if (!state_.exists) return Reject(RejectionCode::kOrgNotFound, "no such org");
+    if (auto r = CheckMemberId(c.member_id)) return *r;
+    const MemberProfile& p = c.profile;
+    for (const std::string* field :
+         {&p.external_id, &p.display_name, &p.given_name, &p.family_name}) {
+      if (field->size() > kMaxProfileFieldLength) {
+        return Reject(
+            RejectionCode::kInvalidProfile,
+            fmt::format("profile fields are at most {} characters", kMaxProfileFieldLength));
+      }
+    }
+    if (p.emails.size() > kMaxEmailsPerMember ||
+        std::any_of(p.emails.begin(), p.emails.end(), [](const std::string& e) {
+          return e.empty() || e.size() > kMaxProfileFieldLength;
+        })) {
+      return Reject(RejectionCode::kInvalidProfile,
+                    fmt::format("at most {} emails of 1-{} characters", kMaxEmailsPerMember,
+                                kMaxProfileFieldLength));
+    }
+    auto it = state_.members.find(c.member_id);
+    const bool exists = it != state_.members.end() && it->second.Exists();
+    if (exists && c.create_only) {
+      return Reject(RejectionCode::kMemberExists, fmt::format("member '{}' exists", c.member_id));
+    }
+    if (exists && it->second.provisioned && it->second.profile == p) {
+      return std::vector<NewEvent>{};  // already so
+    }
+    fb::MemberProfileChangedT e;
+    e.member_id = c.member_id;
+    e.provisioned = true;
+    e.active = p.active;
+    e.external_id = p.external_id;
+    e.display_name = p.display_name;
+    e.given_name = p.given_name;
+    e.family_name = p.family_name;
+    e.emails = p.emails;
+    const uint64_t version = it == state_.members.end() ? 1 : it->second.version + 1;
+    return Events(Event(c.member_id, version, std::move(e)));
+  }
+
+  Decision operator()(const DeprovisionMember& c) const {
+    if (!state_.exists) return Reject(RejectionCode::kOrgNotFound, "no such org");
+    const MemberState* member = state_.FindMember(c.member_id);
+    if (member == nullptr) {
+      return Reject(RejectionCode::kMemberNotFound, fmt::format("no member '{}'", c.member_id));
+    }
+    std::vector<NewEvent> events;
+    uint64_t version = member->version;
+    if (!member->groups.empty()) {
+      fb::MemberGroupsChangedT out;
+      out.member_id = c.member_id;  // and no groups
+      events.push_back(Event(c.member_id, ++version, std::move(out)));
+    }
+    if (member->provisioned) {
+      fb::MemberProfileChangedT gone;
+      gone.member_id = c.member_id;  // not provisioned: the profile is forgotten
+      events.push_back(Event(c.member_id, ++version, std::move(gone)));
+    }
+    return events;
+  }
+
+  Decision operator()(const ProvisionGroup& c) const {
+    if (!state_.exists) return Reject(RejectionCode::kOrgNotFound, "no such org");
+    std::vector<NewEvent> events;
+    const GroupState* group = state_.FindGroup(c.group_id);
+    if (c.create) {
+      if (group != nullptr) {
+        return Reject(RejectionCode::kGroupExists, fmt::format("group {} exists", c.group_id));
+      }
+      auto created = (*this)(CreateGroup{c.group_id, c.display_name, "provisioned by SCIM", {}});
+      if (auto* r = std::get_if<Rejection>(&created)) return std::move(*r);
+      events = std::move(std::get<std::vector<NewEvent>>(created));
+    } else if (group == nullptr) {
+      return Reject(RejectionCode::kGroupNotFound, fmt::format("no group '{}'", c.group_id));
+    }
+    // Each member's groups after the change, for the members it changes.
+    std::map<std::string, std::vector<std::string>> changed;
+    auto groups_of = [&](const std::string& id) -> std::vector<std::string>& {
+      auto [it, inserted] = changed.try_emplace(id);
+      if (inserted) {
+        const auto found = state_.members.find(id);
+        if (found != state_.members.end()) it->second = found->second.groups;
+      }
+      return it->second;
+    };
+    std::vector<std::string> add = c.add, remove = c.remove;
+    if (c.members) {
+      const std::set<std::string> wanted(c.members->begin(), c.members->end());
+      add.assign(wanted.begin(), wanted.end());
+      for (const auto& [id, member] : state_.members) {
+        if (!wanted.contains(id) &&
+            std::binary_search(member.groups.begin(), member.groups.end(), c.group_id)) {
+          remove.push_back(id);
+        }
+      }
+    }
+    for (const std::string& id : add) {
+      if (state_.FindMember(id) == nullptr) {
+        return Reject(RejectionCode::kMemberNotFound, fmt::format("no member '{}'", id));
+      }
+      auto& groups = groups_of(id);
+      if (!std::binary_search(groups.begin(), groups.end(), c.group_id)) {
+        groups.insert(std::upper_bound(groups.begin(), groups.end(), c.group_id), c.group_id);
+      }
+      if (groups.size() > kMaxGroupsPerMember) {
+        return Reject(RejectionCode::kInvalidMemberGroups,
+                      fmt::format("a member has at most {} groups", kMaxGroupsPerMember));
+      }
+    }
+    for (const std::string& id : remove) std::erase(groups_of(id), c.group_id);
+    for (auto& [id, groups] : changed) {
+      const auto found = state_.members.find(id);
+      const bool same = found != state_.members.end() && found->second.groups == groups;
+      if (same) continue;
+      fb::MemberGroupsChangedT p;
+      p.member_id = id;
+      p.groups = std::move(groups);
+      const uint64_t version = found == state_.members.end() ? 1 : found->second.version + 1;
+      events.push_back(Event(id, version, std::move(p)));
+    }
+    return events;
+  }
+
+  Decision operator()(const DeprovisionGroup& c) const {
+    auto group = ChangeableGroup(c.group_id, "deleted");
+    if (auto* rejection = std::get_if<Rejection>(&group)) return std::move(*rejection);
+    const GroupState& g = *std::get<const GroupState*>(group);
+    if (g.live_keys > 0) {
+      return Reject(RejectionCode::kGroupInUse,
+                    fmt::format("group {} still has {} key(s); move them to another group first",
+                                c.group_id, g.live_keys));
+    }
+    std::vector<NewEvent> events;
+    for (const auto& [id, member] : state_.members) {
+      if (!std::binary_search(member.groups.begin(), member.groups.end(), c.group_id)) continue;
+      fb::MemberGroupsChangedT p;
+      p.member_id = id;
+      p.groups = member.groups;
+      std::erase(p.groups, c.group_id);
+      events.push_back(Event(id, member.version + 1, std::move(p)));
+    }
+    fb::GroupDeletedT p;
+    p.group_id = c.group_id;
+    events.push_back(Event(c.group_id, g.version + 1, std::move(p)));
+    return events;
+  }
+
   Decision operator()(const RevokeKeys& c) const {
     if (!state_.exists) return Reject(RejectionCode::kOrgNotFound, "no such org");
     if (!c.created_by && !c.group) {
@@ -497,6 +645,9 @@ class Decider {
       return Reject(RejectionCode::kInvitationInvalid,
                     "the invitation is not valid: unknown, used, voided or expired");
     }
+    if (!state_.FindMember(invitation->member_id)->profile.active) {
+      return Reject(RejectionCode::kMemberInactive, "the member is deactivated");
+    }
     fb::MemberPasswordSetT p;
     p.member_id = invitation->member_id;
     p.invitation_id = c.invitation_id;
@@ -508,6 +659,9 @@ class Decider {
     const MemberState* member = state_.FindMember(c.member_id);
     if (member == nullptr) {
       return Reject(RejectionCode::kMemberNotFound, fmt::format("no member '{}'", c.member_id));
+    }
+    if (!member->profile.active) {
+      return Reject(RejectionCode::kMemberInactive, "the member is deactivated");
     }
     if (member->password_credential.empty() ||
         member->password_credential != c.password_credential) {

@@ -85,6 +85,13 @@ Result<GroupState*> ExistingGroup(OrgState& state, const flatbuffers::String* gr
   return group;
 }
 
+// Every member event: its version, and when the member was created and last changed.
+void NoteMemberEvent(MemberState& member, const fb::Envelope& event) {
+  member.version = event.aggregate_version();
+  if (member.created_at == 0) member.created_at = event.occurred_at_us();
+  member.updated_at = event.occurred_at_us();
+}
+
 void Retire(OrgState& state, KeyState& key, KeyStatus status) {
   if (key.status != KeyStatus::kActive) return;
   CountKey(state, key, false);
@@ -183,6 +190,7 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       group.builtin = p->builtin();
       group.deleted = false;
       group.version = event.aggregate_version();
+      group.created_at = group.updated_at = event.occurred_at_us();
       return Status::Ok();
     }
     case fb::Payload::GroupRulesChanged: {
@@ -192,6 +200,7 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       SetRules(**group, RulesOf(p->rules()));
       (*group)->description = p->description() ? p->description()->str() : std::string();
       (*group)->version = event.aggregate_version();
+      (*group)->updated_at = event.occurred_at_us();
       return Status::Ok();
     }
     case fb::Payload::GroupDeleted: {
@@ -201,6 +210,7 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       (*group)->deleted = true;
       SetRules(**group, {});
       (*group)->version = event.aggregate_version();
+      (*group)->updated_at = event.occurred_at_us();
       return Status::Ok();
     }
     case fb::Payload::MemberGroupsChanged: {
@@ -226,15 +236,44 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       for (const std::string& g : member.groups) {
         if (GroupState* group = MutableGroup(state, g)) ++group->members;
       }
-      member.version = event.aggregate_version();
+      NoteMemberEvent(member, event);
       // Its invitations were for the member as it was: void them.
       std::erase_if(state.invitations, [&](const auto& entry) {
         return entry.second.member_id == p->member_id()->string_view();
       });
-      if (member.groups.empty()) {  // removed: no password, no session
+      if (!member.Exists()) {  // removed: no password, no session
         member.password_credential.clear();
         EndSessions(state, member);
       }
+      return Status::Ok();
+    }
+    case fb::Payload::MemberProfileChanged: {
+      const auto* p = event.payload_as_MemberProfileChanged();
+      if (p->member_id() == nullptr || p->member_id()->size() == 0) {
+        return Status::Corruption("MemberProfileChanged without member_id");
+      }
+      MemberState& member = state.members[p->member_id()->str()];
+      NoteMemberEvent(member, event);
+      member.provisioned = p->provisioned();
+      MemberProfile profile;
+      if (member.provisioned) {
+        profile.active = p->active();
+        profile.external_id = p->external_id() ? p->external_id()->str() : std::string();
+        profile.display_name = p->display_name() ? p->display_name()->str() : std::string();
+        profile.given_name = p->given_name() ? p->given_name()->str() : std::string();
+        profile.family_name = p->family_name() ? p->family_name()->str() : std::string();
+        if (p->emails() != nullptr) {
+          for (const flatbuffers::String* e : *p->emails()) {
+            if (e != nullptr) profile.emails.push_back(e->str());
+          }
+        }
+      }
+      member.profile = std::move(profile);
+      std::erase_if(state.invitations, [&](const auto& entry) {
+        return entry.second.member_id == p->member_id()->string_view();
+      });
+      if (!member.Exists()) member.password_credential.clear();
+      if (!member.Exists() || !member.profile.active) EndSessions(state, member);
       return Status::Ok();
     }
     case fb::Payload::MemberInvited: {

@@ -16,6 +16,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "engine/domain/commands.h"
 #include "engine/domain/roles.h"
 #include "keys/key_material.h"
 #include "schemas/events_generated.h"
@@ -57,8 +58,10 @@ struct GroupState {
   bool builtin = false;     // created with the org; cannot be changed or deleted
   bool deleted = false;
   uint64_t version = 0;
-  size_t live_keys = 0;  // keys in the group that are neither revoked nor expired by event
-  size_t members = 0;    // members that have the group among theirs
+  Micros created_at = 0;  // its GroupCreated
+  Micros updated_at = 0;  // its last event
+  size_t live_keys = 0;   // keys in the group that are neither revoked nor expired by event
+  size_t members = 0;     // members that have the group among theirs
 };
 
 // A member's live sign-in session (MemberSignedIn, not yet ended or expired).
@@ -71,8 +74,15 @@ struct SessionState {
 // A member (a human principal) and its groups. A removed member keeps its entry, with
 // no groups, so that its aggregate version continues if it is added again.
 struct MemberState {
-  std::vector<std::string> groups;  // sorted, unique; empty = not a member (removed)
+  std::vector<std::string> groups;  // sorted, unique; empty (and not provisioned) = removed
   uint64_t version = 0;
+  // Provisioned by an identity provider (SCIM): exists without groups, has a profile.
+  bool provisioned = false;
+  MemberProfile profile;
+  Micros created_at = 0;  // its first event
+  Micros updated_at = 0;  // its last event
+
+  bool Exists() const { return !groups.empty() || provisioned; }
   // The credential id of the member's password (credentials stream); empty = none set.
   // Removing the member forgets its password and ends its sessions.
   std::string password_credential;
@@ -153,7 +163,7 @@ struct GroupDirectory {
   // The member `id` unless it does not exist or was removed.
   const MemberState* FindMember(std::string_view id) const {
     auto it = members.find(id);
-    return it == members.end() || it->second.groups.empty() ? nullptr : &it->second;
+    return it == members.end() || !it->second.Exists() ? nullptr : &it->second;
   }
 };
 

@@ -80,6 +80,12 @@ std::string_view RejectionCodeName(RejectionCode code) {
       return "nothing_due";
     case RejectionCode::kInvalidFilter:
       return "invalid_filter";
+    case RejectionCode::kMemberExists:
+      return "member_exists";
+    case RejectionCode::kInvalidProfile:
+      return "invalid_profile";
+    case RejectionCode::kMemberInactive:
+      return "member_inactive";
   }
   return "unknown";
 }

@@ -53,6 +53,9 @@ enum class RejectionCode : uint8_t {
   kPolicyViolation,    // the expiry breaks the org's key policy (the message names the rule)
   kNothingDue,         // a scheduler's command found nothing to do (the policy or key changed)
   kInvalidFilter,      // a bulk revocation names neither a creator nor a group
+  kMemberExists,       // provisioning refused: the member exists already
+  kInvalidProfile,     // a profile field too long, too many emails
+  kMemberInactive,     // sign-in refused: the member is deactivated
 };
 
 // "org_not_found", "name_taken", "unknown_role", ...

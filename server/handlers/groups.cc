@@ -29,7 +29,16 @@ json GroupToJson(const domain::GroupState& group) {
 }
 
 json MemberToJson(std::string_view id, const domain::MemberState& member) {
-  return json{{"id", std::string(id)}, {"groups", member.groups}};
+  json out = {{"id", std::string(id)},
+              {"groups", member.groups},
+              {"active", member.profile.active},
+              {"provisioned", member.provisioned}};
+  if (member.provisioned) {
+    out["profile"] = {{"display_name", member.profile.display_name},
+                      {"emails", member.profile.emails},
+                      {"external_id", member.profile.external_id}};
+  }
+  return out;
 }
 
 // The body's "rules": [{role, resources?}]; nullopt (and a recorded error) if malformed.
@@ -196,7 +205,7 @@ HttpResponse ListMembersHandler(ApiContext& ctx, const RoutedRequest& request) {
   const auto directory = ctx.engine.Groups(std::get<Caller>(who).org);
   json members = json::array();
   for (const auto& [id, member] : directory->members) {
-    if (!member.groups.empty()) members.push_back(MemberToJson(id, member));
+    if (member.Exists()) members.push_back(MemberToJson(id, member));
   }
   return JsonResponse(200, json{{"members", std::move(members)}});
 }

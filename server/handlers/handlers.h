@@ -117,6 +117,22 @@ HttpResponse ResumeKeyHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse MoveKeyHandler(ApiContext& ctx, const RoutedRequest& request);
 // POST /v1/orgs/{org}/keys:revoke: offboarding, many keys in one command.
 HttpResponse RevokeKeysHandler(ApiContext& ctx, const RoutedRequest& request);
+// scim.cc: SCIM 2.0 under /scim/v2 (RFC 7643, 7644), for keys holding `scim`
+HttpResponse ScimListUsersHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse ScimGetUserHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse ScimCreateUserHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse ScimReplaceUserHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse ScimPatchUserHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse ScimDeleteUserHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse ScimListGroupsHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse ScimGetGroupHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse ScimCreateGroupHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse ScimReplaceGroupHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse ScimPatchGroupHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse ScimDeleteGroupHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse ScimServiceProviderConfigHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse ScimResourceTypesHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse ScimSchemasHandler(ApiContext& ctx, const RoutedRequest& request);
 // leaks.cc: POST /v1/leaks
 HttpResponse ReportLeaksHandler(ApiContext& ctx, const RoutedRequest& request);
 // orgs.cc

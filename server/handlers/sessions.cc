@@ -250,7 +250,8 @@ HttpResponse SignInHandler(ApiContext& ctx, const RoutedRequest& request) {
         const auto directory = ctx.engine.Groups(org);
         const domain::MemberState* found = directory->FindMember(member);
         std::optional<Credential> stored;
-        if (found != nullptr && !found->password_credential.empty()) {
+        // A deactivated member (SCIM active: false) is answered as one with no password.
+        if (found != nullptr && found->profile.active && !found->password_credential.empty()) {
           stored = credentials->Find(org, found->password_credential);
         }
         if (!stored || stored->kind != CredentialKind::kPassword) {

@@ -284,6 +284,36 @@ TEST_F(SessionsTest, SessionsEndOnSignOutIdlenessExpiryAndRemoval) {
   EXPECT_EQ(SignIn("alice").status, 401) << "a re-added member needs a new invitation";
 }
 
+// The identity provider deactivates a member (SCIM active: false): its sessions end at
+// once and it cannot sign in until it is active again.
+TEST_F(SessionsTest, ADeactivatedMemberIsSignedOutAndCannotSignIn) {
+  const Session session = SignedIn("bjensen", R"(["developer"])");
+  HttpResponse key =
+      Send({"POST", "/v1/orgs/default/keys",
+            R"({"name": "idp", "group": "viewer", "permissions": ["scim"]})", admin_key_});
+  ASSERT_EQ(key.status, 201) << key.body;
+  const std::string scim = Json(key)["token"];
+  auto set_active = [&](bool active) {
+    const json patch = {
+        {"schemas", {"urn:ietf:params:scim:api:messages:2.0:PatchOp"}},
+        {"Operations", {{{"op", "replace"}, {"path", "active"}, {"value", active}}}}};
+    return Send({"PATCH", "/scim/v2/Users/bjensen", patch.dump(), scim}).status;
+  };
+  auto current = [&](const std::string& cookie) {
+    return Send({.method = "GET", .target = "/v1/sessions/current", .cookie = cookie}).status;
+  };
+  ASSERT_EQ(current(session.cookie), 200);
+  ASSERT_EQ(set_active(false), 200);
+  EXPECT_EQ(current(session.cookie), 401);
+  HttpResponse refused = SignIn("bjensen");
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_EQ(Code(refused), "sign_in_failed");  // the same answer as a wrong password
+  ASSERT_EQ(set_active(true), 200);
+  HttpResponse again = SignIn("bjensen");
+  ASSERT_EQ(again.status, 201) << again.body;
+  EXPECT_EQ(current(CookieValue(Header(again, "Set-Cookie"))), 200);
+}
+
 TEST_F(SessionsTest, InvitationsAreCheckedLikeMemberManagement) {
   EXPECT_EQ(Code(Accept("default.00000000000000000000000000000000.short")), "invitation_invalid");
   EXPECT_EQ(Code(Accept(Invite("alice", R"(["viewer"])"), "too short")), "weak_password");

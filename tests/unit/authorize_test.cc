@@ -331,6 +331,19 @@ TEST_F(AuthorizeTest, OffboardingAndThePolicysSchedulerCommands) {
   EXPECT_EQ(DenialOf(KeyOf("admin"), NoteExpiringSoon{Id(1)}), "not_for_principals");
 }
 
+TEST_F(AuthorizeTest, OnlyAScimKeyProvisionsAndNeverIntoAnAdminGroup) {
+  const Principal scim = Principal::Key("scim-key", "viewer", /*scim=*/true);
+  EXPECT_EQ(DenialOf(scim, ProvisionMember{"bjensen", {}}), "allowed");
+  EXPECT_EQ(DenialOf(KeyOf("admin"), ProvisionMember{"bjensen", {}}), "not_granted");
+  EXPECT_EQ(DenialOf(scim, DeprovisionMember{"developer-member"}), "allowed");
+  EXPECT_EQ(DenialOf(scim.OnBehalfOf("developer-member"), DeprovisionMember{"x"}), "not_granted");
+  EXPECT_EQ(DenialOf(scim, ProvisionGroup{.group_id = "developer", .add = {"m"}}), "allowed");
+  EXPECT_EQ(DenialOf(scim, ProvisionGroup{.group_id = "admin", .add = {"m"}}), "admin_only");
+  EXPECT_EQ(DenialOf(scim, ProvisionGroup{.group_id = "admin", .remove = {"m"}}), "allowed");
+  EXPECT_EQ(DenialOf(scim, DeprovisionGroup{"developer"}), "allowed");
+  EXPECT_EQ(DenialOf(KeyOf("developer"), DeprovisionGroup{"developer"}), "not_granted");
+}
+
 TEST_F(AuthorizeTest, OnBehalfOfCannotExceedTheMember) {
   const Principal admin_for_dev = KeyOf("admin").OnBehalfOf("developer-member");
   EXPECT_EQ(DenialOf(admin_for_dev, NewKey(20, "new key", "admin")), "admin_only");

@@ -507,5 +507,85 @@ TEST_F(DomainTest, ALeakReportRevokesWithItsSource) {
   EXPECT_EQ(e.leak->url, "https://example.com/x");
 }
 
+// --- identity provider (SCIM) ---
+
+TEST_F(DomainTest, AProvisionedMemberExistsWithoutGroupsUntilDeprovisioned) {
+  GivenOrgAndGroup();
+  MemberProfile profile{.external_id = "00u1", .display_name = "Babs", .emails = {"b@x.com"}};
+  ThenRejected(When(ProvisionMember{"bad id", profile}), RejectionCode::kInvalidMemberId);
+  MemberProfile too_long = profile;
+  too_long.given_name = std::string(kMaxProfileFieldLength + 1, 'x');
+  ThenRejected(When(ProvisionMember{"bjensen", too_long}), RejectionCode::kInvalidProfile);
+  const auto& e =
+      ThenOne<fb::MemberProfileChangedT>(When(ProvisionMember{"bjensen", profile, true}));
+  EXPECT_TRUE(e.provisioned);
+  EXPECT_EQ(e.emails, std::vector<std::string>{"b@x.com"});
+  Given(ProvisionMember{"bjensen", profile, true});
+  ASSERT_NE(state_.FindMember("bjensen"), nullptr);
+  EXPECT_TRUE(state_.FindMember("bjensen")->groups.empty());
+  ThenRejected(When(ProvisionMember{"bjensen", profile, true}), RejectionCode::kMemberExists);
+  ThenNoEvents(When(ProvisionMember{"bjensen", profile}));  // already so
+  // Removing its last group leaves a provisioned member in place.
+  Given(SetMemberGroups{"bjensen", {"ci"}});
+  Given(RemoveMember{"bjensen"});
+  ASSERT_NE(state_.FindMember("bjensen"), nullptr);
+  const auto& gone = ThenEvents(When(DeprovisionMember{"bjensen"}));
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_FALSE(gone[0].payload.AsMemberProfileChanged()->provisioned);
+  Given(DeprovisionMember{"bjensen"});
+  EXPECT_EQ(state_.FindMember("bjensen"), nullptr);
+  ThenRejected(When(DeprovisionMember{"bjensen"}), RejectionCode::kMemberNotFound);
+}
+
+TEST_F(DomainTest, ADeactivatedMemberCannotStartASession) {
+  GivenOrgAndGroup();
+  Given(ProvisionMember{"bjensen", {}});
+  Given(SetMemberGroups{"bjensen", {"ci"}});
+  Given(InviteMember{"bjensen", "inv1", kNow + kHour});
+  Given(AcceptInvitation{"inv1", "pw1"});
+  Given(StartSession{"bjensen", "s1", kNow + kHour, "pw1"});
+  EXPECT_EQ(state_.FindMember("bjensen")->sessions.size(), 1u);
+  Given(ProvisionMember{"bjensen", MemberProfile{.active = false}});
+  EXPECT_TRUE(state_.FindMember("bjensen")->sessions.empty());  // ended at once
+  EXPECT_FALSE(state_.FindSession("s1", kNow).first);
+  ThenRejected(When(StartSession{"bjensen", "s2", kNow + kHour, "pw1"}),
+               RejectionCode::kMemberInactive);
+  Given(ProvisionMember{"bjensen", MemberProfile{.active = true}});
+  ThenEvents(When(StartSession{"bjensen", "s2", kNow + kHour, "pw1"}));
+}
+
+TEST_F(DomainTest, ProvisionGroupCreatesWithoutRulesAndChangesMembersInOneDecision) {
+  GivenOrgAndGroup();
+  Given(ProvisionMember{"ann", {}});
+  Given(ProvisionMember{"bob", {}});
+  ProvisionGroup create{.group_id = "tour-guides",
+                        .display_name = "Tour Guides",
+                        .create = true,
+                        .members = std::vector<std::string>{"ann"}};
+  const auto& events = ThenEvents(When(create));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].payload.type, fb::Payload::GroupCreated);
+  EXPECT_TRUE(events[0].payload.AsGroupCreated()->rules.empty());
+  EXPECT_EQ(events[1].payload.AsMemberGroupsChanged()->groups,
+            std::vector<std::string>{"tour-guides"});
+  Given(create);
+  ThenRejected(When(create), RejectionCode::kGroupExists);
+  ThenRejected(When(ProvisionGroup{.group_id = "tour-guides", .add = {"ghost"}}),
+               RejectionCode::kMemberNotFound);
+  // Replace: bob in, ann out.
+  const auto& swapped = ThenEvents(
+      When(ProvisionGroup{.group_id = "tour-guides", .members = std::vector<std::string>{"bob"}}));
+  ASSERT_EQ(swapped.size(), 2u);
+  Given(ProvisionGroup{.group_id = "tour-guides", .add = {"bob"}});
+  ThenNoEvents(When(ProvisionGroup{.group_id = "tour-guides", .add = {"bob"}}));
+  // Deprovisioning takes members out, then deletes; built-in groups are refused.
+  const auto& deleted = ThenEvents(When(DeprovisionGroup{"tour-guides"}));
+  ASSERT_EQ(deleted.size(), 3u);  // ann and bob leave, then the group goes
+  EXPECT_EQ(deleted.back().payload.type, fb::Payload::GroupDeleted);
+  ThenRejected(When(DeprovisionGroup{"admin"}), RejectionCode::kGroupBuiltin);
+  Given(NewKey(1, "ci key"));
+  ThenRejected(When(DeprovisionGroup{"ci"}), RejectionCode::kGroupInUse);
+}
+
 }  // namespace
 }  // namespace keytrail::domain

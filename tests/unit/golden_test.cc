@@ -264,6 +264,20 @@ std::map<std::string, fb::EnvelopeT> GoldenEvents() {
     e.payload.Set(std::move(p));
     out["KeyRevoked.leaked"] = std::move(e);
   }
+  {
+    auto e = Header("m1", 3);
+    fb::MemberProfileChangedT p;
+    p.member_id = "m1";
+    p.provisioned = true;
+    p.active = false;
+    p.external_id = "00u1abcd";
+    p.display_name = "Babs";
+    p.given_name = "Barbara";
+    p.family_name = "Jensen";
+    p.emails = {"bjensen@example.com", "babs@jensen.org"};
+    e.payload.Set(std::move(p));
+    out["MemberProfileChanged"] = std::move(e);
+  }
   return out;
 }
 
@@ -394,6 +408,18 @@ TEST_F(Golden, KeyExpiringSoonAndLeakedRevocation) {
   EXPECT_EQ(p->leak->source, "scanner");
   // The fixture from before leak reports decodes without one.
   ASSERT_EQ(Load("KeyRevoked").payload.AsKeyRevoked()->leak, nullptr);
+}
+
+TEST_F(Golden, MemberProfileChanged) {
+  auto e = Load("MemberProfileChanged");
+  const auto* p = e.payload.AsMemberProfileChanged();
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->member_id, "m1");
+  EXPECT_TRUE(p->provisioned);
+  EXPECT_FALSE(p->active);
+  EXPECT_EQ(p->external_id, "00u1abcd");
+  EXPECT_EQ(p->given_name, "Barbara");
+  EXPECT_EQ(p->emails, (std::vector<std::string>{"bjensen@example.com", "babs@jensen.org"}));
 }
 
 TEST_F(Golden, KeyUpdated) {

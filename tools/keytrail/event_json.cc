@@ -134,6 +134,22 @@ json Payload(const fb::Envelope& event) {
       PutTime(p, "expires_at", e->expires_at_us());
       break;
     }
+    case fb::Payload::MemberProfileChanged: {
+      const auto* e = event.payload_as_MemberProfileChanged();
+      json emails = json::array();
+      if (e->emails() != nullptr) {
+        for (const flatbuffers::String* email : *e->emails()) emails.push_back(Str(email));
+      }
+      p = {{"member_id", Str(e->member_id())},
+           {"provisioned", e->provisioned()},
+           {"active", e->active()},
+           {"external_id", Str(e->external_id())},
+           {"display_name", Str(e->display_name())},
+           {"given_name", Str(e->given_name())},
+           {"family_name", Str(e->family_name())},
+           {"emails", std::move(emails)}};
+      break;
+    }
     case fb::Payload::MemberSignedOut: {
       const auto* e = event.payload_as_MemberSignedOut();
       p = {{"member_id", Str(e->member_id())},
