@@ -11,8 +11,8 @@ namespace keytrail::server::scim {
 struct Filter::Node {
   enum class Kind { kAnd, kOr, kNot, kCompare, kPresent };
   Kind kind = Kind::kCompare;
-  std::string op;    // kCompare: eq, ne, co, sw, ew, gt, ge, lt, le
-  std::string path;  // lower-cased
+  std::string op;                    // kCompare: eq, ne, co, sw, ew, gt, ge, lt, le
+  std::string path;                  // lower-cased
   std::optional<std::string> value;  // nullopt: null
   std::vector<std::shared_ptr<const Node>> children;
 };
