@@ -29,7 +29,12 @@
 
 namespace keytrail {
 
-enum class CredentialKind : uint8_t { kInvitation = 1, kPassword = 2, kSession = 3 };
+enum class CredentialKind : uint8_t {
+  kInvitation = 1,
+  kPassword = 2,
+  kSession = 3,
+  kClientSecret = 4,  // an org's OpenID Connect client secret, in clear (schemas/credentials.fbs)
+};
 
 // One record of the stream: a hash that proves a member's invitation, password or
 // session, named by `id` in the org's events.

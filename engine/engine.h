@@ -129,7 +129,9 @@ class Engine {
   // used (in memory; FlushKeyUse writes it down).
   VerifyResult Verify(std::string_view token) const;
   VerifyResult VerifyAt(std::string_view token, Micros now) const;
-  // Verify, without noting a use: which key a token belongs to (leak reports).
+  // Verify, without noting a use: which key a token belongs to (leak reports). The
+  // index still marks a valid key's minute (so a verify in that minute is not noted):
+  // only for keys about to be revoked.
   VerifyResult Identify(std::string_view token) const;
 
   // Writes down which keys were used since the last flush: one KeysUsed per org, through

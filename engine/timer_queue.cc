@@ -58,7 +58,7 @@ void TimerQueue::Reschedule(const std::string& org, const domain::KeyState& key,
     }
   }
   if (policy.revoke_unused_after > 0) {
-    due[Index(Kind::kUnused)] = key.idle_since + policy.revoke_unused_after;
+    due[Index(Kind::kUnused)] = domain::UnusedDeadline(key, policy);
   }
   bool any = false;
   for (size_t kind = 0; kind < kKinds; ++kind) {
@@ -81,7 +81,7 @@ void TimerQueue::RemoveAll(const std::string& org, const KeyId& id) {
 void TimerQueue::Remove(const Timer& timer) {
   timers_.erase(timer);
   auto it = due_of_.find(timer.key_id);
-  if (it == due_of_.end()) return;
+  if (it == due_of_.end() || it->second[Index(timer.kind)] != timer.due) return;  // rescheduled
   it->second[Index(timer.kind)] = 0;
   if (std::all_of(it->second.begin(), it->second.end(), [](Micros d) { return d == 0; })) {
     due_of_.erase(it);

@@ -59,6 +59,7 @@ bool ChangesDirectory(fb::Payload type) {
     case fb::Payload::GroupDeleted:
     case fb::Payload::MemberGroupsChanged:
     case fb::Payload::MemberProfileChanged:
+    case fb::Payload::OrgSsoChanged:
     case fb::Payload::OrgPolicyChanged:
     case fb::Payload::MemberInvited:
     case fb::Payload::MemberPasswordSet:

@@ -112,6 +112,8 @@ std::string_view CloudEventType(fb::Payload type) {
       return "io.keytrail.key.expiring_soon.v1";
     case fb::Payload::MemberProfileChanged:
       return "io.keytrail.member.profile_changed.v1";
+    case fb::Payload::OrgSsoChanged:
+      return "io.keytrail.org.sso_changed.v1";
     case fb::Payload::NONE:
       break;
   }

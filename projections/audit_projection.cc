@@ -260,6 +260,21 @@ Result<Described> Describe(const fb::Envelope& event) {
       json.Int(e->revoke_unused_after_us());
       break;
     }
+    case fb::Payload::OrgSsoChanged: {  // keys in byte order; the secret is not in the event
+      const auto* e = event.payload_as_OrgSsoChanged();
+      what("org.sso_changed", "org", event.org());
+      json.Key("claim");
+      json.String(Str(e->claim()));
+      json.Key("client_id");
+      json.String(Str(e->client_id()));
+      json.Key("issuer");
+      json.String(Str(e->issuer()));
+      json.Key("jit_group");
+      json.String(Str(e->jit_group()));
+      json.Key("password_sign_in");
+      json.Bool(e->password_sign_in());
+      break;
+    }
     case fb::Payload::KeyExpiringSoon: {
       const auto* e = event.payload_as_KeyExpiringSoon();
       what("api_key.expiring_soon", "api_key", e->key_id());

@@ -92,7 +92,7 @@ class KeyViewProjection final : public Projection {
 
   static constexpr size_t kMaxPageSize = 1000;
   static constexpr size_t kMaxRowsScannedPerPage = 10'000;
-  static constexpr size_t kMaxRowsSorted = 1'000'000;
+  static constexpr size_t kMaxRowsSorted = 100'000;
 
   // The key, or nullopt if the view has none. Errors: the store's, or kCorruption for a
   // row that does not verify.

@@ -171,6 +171,12 @@ Api::Api(Engine& engine, const Clock& clock, ApiOptions options)
   add("POST", "/v1/orgs/{org}/keys", CreateKeyHandler);
   add("POST", "/v1/orgs/{org}/keys:revoke", RevokeKeysHandler);
   add("POST", "/v1/leaks", ReportLeaksHandler);
+  add("GET", "/v1/orgs/{org}/sso", GetSsoHandler);
+  add("PUT", "/v1/orgs/{org}/sso", SetSsoHandler);
+  add("DELETE", "/v1/orgs/{org}/sso", DeleteSsoHandler);
+  add("GET", "/v1/sso/callback", SsoCallbackHandler);
+  add("GET", "/v1/sso/{org}", SsoStatusHandler);
+  add("GET", "/v1/sso/{org}/login", SsoLoginHandler);
   add("GET", "/scim/v2/Users", ScimListUsersHandler);
   add("POST", "/scim/v2/Users", ScimCreateUserHandler);
   add("GET", "/scim/v2/Users/{id}", ScimGetUserHandler);
@@ -222,6 +228,20 @@ Api::~Api() = default;
 void Api::SetPublicUrl(std::string url) {
   std::lock_guard lock(context_->public_url_mu);
   if (context_->options.public_url.empty()) context_->public_url = std::move(url);
+}
+
+Result<CommandOutcome> Api::ConfigureSso(const std::string& org, domain::SsoConfig sso,
+                                         const Secret& client_secret) {
+  CredentialStore* credentials = context_->sessions.credentials();
+  if (credentials == nullptr) {
+    return Status::FailedPrecondition("single sign-on needs the credentials stream");
+  }
+  domain::CommandContext system{.org = org,
+                                .actor_kind = fb::ActorKind::System,
+                                .actor_id = "serve",
+                                .authorize = false};  // the operator's flags
+  return server::ConfigureSso(context_->engine, *credentials, system, std::move(sso),
+                              client_secret);
 }
 
 void Api::Stop() {

@@ -82,6 +82,10 @@ class Api {
   // Finishes the work queued off the io threads (org set-ups, forwards, password hashes)
   // and takes no more: call after the transport stopped, before the engine goes.
   void Stop();
+  // Sets `org`'s single sign-on as the system (serve's --oidc-* flags); the provider is
+  // not asked (it may start later). kFailedPrecondition without a credentials stream.
+  Result<CommandOutcome> ConfigureSso(const std::string& org, domain::SsoConfig sso,
+                                      const Secret& client_secret);
 
   const Router& router() const { return router_; }
   Metrics& metrics();

@@ -9,6 +9,7 @@
 #include "server/http_client.h"
 #include "server/log.h"
 #include "server/member_sessions.h"
+#include "server/oidc/sign_in_flow.h"
 #include "server/problem.h"
 
 namespace keytrail::server {
@@ -19,6 +20,7 @@ constexpr std::string_view kRetryAfterSeconds = "1";
 
 // Requests that change state: everything but reads, verify, check and authorize questions.
 bool IsCommand(std::string_view method, std::string_view route) {
+  if (route == "/v1/sso/callback") return true;  // a GET that starts a session
   if (method == "GET" || method == "HEAD") return false;
   return route != "/v1/verify" && route != "/v1/keys/verify" && route != "/v1/authorize" &&
          !route.starts_with("/v1/check");
@@ -36,10 +38,14 @@ std::string StringMember(const HttpRequest& request, const char* name) {
 std::string OrgOf(const Engine& engine, const HttpRequest& request, std::string_view route,
                   std::string_view org) {
   if (!org.empty()) return std::string(org);
+  if (route == "/v1/sso/callback") {  // the org whose sign-in this ends
+    auto flow = oidc::SignInFlowOf(request, SystemClock::Instance().NowMicros());
+    return flow ? flow->org : "";
+  }
   if (route.starts_with("/scim/v2/")) {
     auto token = BearerToken(request);
     if (!token) return "";
-    const VerifyResult key = engine.Identify(*token);
+    const VerifyResult key = engine.Verify(*token);  // the request's key: a use of it
     return key.valid ? std::string(key.org) : "";
   }
   if (route == "/v1/orgs") return StringMember(request, "id");
@@ -97,8 +103,8 @@ std::optional<HttpResponse> ForwardToWriter(const Engine& engine, const ForwardO
   }
   std::vector<std::pair<std::string, std::string>> headers = {
       {std::string(kForwardedBy), options.node_id}};
-  for (std::string_view name :
-       {"authorization", "idempotency-key", "x-request-id", "accept", "cookie", "x-csrf-token"}) {
+  for (std::string_view name : {"authorization", "idempotency-key", "x-request-id", "accept",
+                                "cookie", "x-csrf-token", "if-match"}) {
     if (auto value = request.Header(name)) headers.emplace_back(name, *value);
   }
   auto reply = client->Send(request.method, request.target, request.body, headers);
@@ -116,8 +122,9 @@ std::optional<HttpResponse> ForwardToWriter(const Engine& engine, const ForwardO
   for (const auto& [name, value] : reply->headers) {
     std::string lower = name;
     for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (lower == "location" || lower == "retry-after" || lower == "www-authenticate" ||
-        lower == "set-cookie") {
+    if (lower == "set-cookie") {
+      response.headers.push_back({name, value});  // there may be several
+    } else if (lower == "location" || lower == "retry-after" || lower == "www-authenticate") {
       response.SetHeader(name, value);
     }
   }

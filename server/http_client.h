@@ -1,8 +1,8 @@
 // HttpClient: a blocking HTTP/1.1 client (Boost.Beast, in the .cc only), for the keytrail
-// CLI and for forwarding a command to the node that writes its partition. One request
-// per call on a fresh connection, bounded by a timeout from connect to the last byte of
-// the response. Plain http:// only; put a TLS-terminating proxy in front of keytrail
-// serve for anything but loopback or a private network.
+// CLI, for forwarding a command to the node that writes its partition, and for OpenID
+// providers. One request per call on a fresh connection, bounded by a timeout from
+// connect to the last byte of the response. http:// or https:// (TLS 1.2+, the peer
+// verified against the system's CA store for the host name asked for, with SNI).
 #pragma once
 
 #include <chrono>
@@ -23,8 +23,9 @@ struct HttpReply {
 
 class HttpClient {
  public:
-  // `server` is "http://host:port" or "host:port". Fails with kInvalidArgument if it is
-  // neither. `user_agent` is sent with every request.
+  // `server` is "http://host:port", "host:port" or "https://host[:port]" (443 by
+  // default). Fails with kInvalidArgument otherwise. `user_agent` is sent with every
+  // request.
   static Result<HttpClient> Create(const std::string& server,
                                    std::chrono::milliseconds timeout = std::chrono::seconds(30),
                                    std::string user_agent = "keytrail-cli");
@@ -40,16 +41,18 @@ class HttpClient {
   const std::string& origin() const { return origin_; }
 
  private:
-  HttpClient(std::string host, std::string port, std::chrono::milliseconds timeout,
+  HttpClient(std::string host, std::string port, bool tls, std::chrono::milliseconds timeout,
              std::string user_agent)
       : host_(std::move(host)),
         port_(std::move(port)),
-        origin_("http://" + host_ + ":" + port_),
+        tls_(tls),
+        origin_((tls ? "https://" : "http://") + host_ + ":" + port_),
         timeout_(timeout),
         user_agent_(std::move(user_agent)) {}
 
   std::string host_;
   std::string port_;
+  bool tls_ = false;
   std::string origin_;
   std::chrono::milliseconds timeout_;
   std::string user_agent_;

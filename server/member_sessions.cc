@@ -55,6 +55,11 @@ std::string_view ClientAddress(std::string_view remote) {
 }
 
 std::optional<std::string_view> MemberSessions::CookieOf(const HttpRequest& request) {
+  return CookieNamed(request, kSessionCookie, kSecureSessionCookie);
+}
+
+std::optional<std::string_view> CookieNamed(const HttpRequest& request, std::string_view name,
+                                            std::string_view secure_name) {
   std::optional<std::string_view> found;
   for (const HttpHeader& header : request.headers) {
     if (header.name != "cookie") continue;
@@ -66,9 +71,9 @@ std::optional<std::string_view> MemberSessions::CookieOf(const HttpRequest& requ
       while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
       const size_t eq = pair.find('=');
       if (eq == std::string_view::npos) continue;
-      const std::string_view name = pair.substr(0, eq);
-      if (name != kSessionCookie && name != kSecureSessionCookie) continue;
-      if (found) return std::string_view();  // two session cookies: neither counts
+      const std::string_view cookie = pair.substr(0, eq);
+      if (cookie != name && cookie != secure_name) continue;
+      if (found) return std::string_view();  // two of them: neither counts
       found = pair.substr(eq + 1);
     }
   }

@@ -71,6 +71,11 @@ std::string InvitationUrl(std::string_view base, const Secret& token);
 // The client's IP of a peer address "ip:port" or "[ip6]:port" (the port dropped).
 std::string_view ClientAddress(std::string_view remote);
 
+// The value of the cookie `name` or `secure_name` (its __Host- form); nullopt if absent,
+// empty if the request carries it twice (then neither counts).
+std::optional<std::string_view> CookieNamed(const HttpRequest& request, std::string_view name,
+                                            std::string_view secure_name);
+
 class MemberSessions {
  public:
   static constexpr int kMaxFailures = 5;

@@ -47,6 +47,7 @@ int StatusForRejection(domain::RejectionCode code) {
     case C::kNothingDue:
     case C::kMemberExists:
     case C::kMemberInactive:
+    case C::kNotProvisioned:
     case C::kGroupInUse:
     case C::kGroupBuiltin:
     case C::kNoPassword:
@@ -70,6 +71,7 @@ int StatusForRejection(domain::RejectionCode code) {
     case C::kPolicyViolation:
     case C::kInvalidFilter:
     case C::kInvalidProfile:
+    case C::kInvalidSso:
       return 422;
   }
   return 422;

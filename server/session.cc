@@ -215,7 +215,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!response.content_type.empty()) {
       message->set(http::field::content_type, response.content_type);
     }
-    for (HttpHeader& header : response.headers) message->set(header.name, header.value);
+    for (HttpHeader& header : response.headers) message->insert(header.name, header.value);
     message->body() = std::move(response.body);
     message->keep_alive(keep_alive);
     message->prepare_payload();
@@ -248,7 +248,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!response.content_type.empty()) {
       header->set(http::field::content_type, response.content_type);
     }
-    for (HttpHeader& h : response.headers) header->set(h.name, h.value);
+    for (HttpHeader& h : response.headers) header->insert(h.name, h.value);
     header->keep_alive(chunked && keep_alive);
     if (chunked) header->chunked(true);
     auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*header);

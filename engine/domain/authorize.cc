@@ -44,7 +44,7 @@ SideResult AuthorizeKey(const GroupDirectory& state, const Principal& key, Actio
 SideResult AuthorizeMember(const GroupDirectory& state, std::string_view id, Action action,
                            const Resource& resource) {
   const MemberState* member = state.FindMember(id);
-  if (member == nullptr) return {DenyReason::kNotAMember, {}};
+  if (member == nullptr || !member->profile.active) return {DenyReason::kNotAMember, {}};
   for (const std::string& name : member->groups) {
     const GroupState* group = state.FindGroup(name);
     if (group == nullptr) continue;

@@ -118,6 +118,11 @@ class Policy {
     return OnKey(c.key_id, Action::kKeysRevoke, "revoke");
   }
 
+  std::optional<Denial> operator()(const SetSso&) const {
+    if (admin_) return std::nullopt;
+    return Deny(DenialCode::kAdminOnly, "only an organization-admin may set the org's sign-on");
+  }
+
   std::optional<Denial> operator()(const SetKeyPolicy&) const {
     if (admin_) return std::nullopt;
     return Deny(DenialCode::kAdminOnly, "only an organization-admin may set the org's key policy");

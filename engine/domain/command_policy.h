@@ -7,7 +7,8 @@
 //   ChangeGroupRules        groups:manage            old and new rules within the caller's
 //   DeleteGroup             groups:manage            the group's rules within the caller's
 //   SetMemberGroups         members:manage           old and new groups within the caller's
-//   RemoveMember            members:manage           the member's groups within the caller's
+//   RemoveMember            members:manage           the member's groups within the caller's;
+//                                                    revoke_keys: organization-admin
 //   CreateKey               keys:create              group within the caller's; no group
 //                                                    holding organization-admin; no scim
 //   RotateKey / RevokeKey   keys:rotate / :revoke    the key's group within the caller's;
@@ -17,11 +18,18 @@
 //   ChangeKeyGroup          keys:move                old and new group within the caller's;
 //                                                    not into a group holding
 //                                                    organization-admin; not a scim key
-//   SetKeyPolicy            organization-admin
+//   SetKeyPolicy, SetSso,   organization-admin
+//   RevokeKeys (offboarding)
+//   ProvisionMember,        a key holding scim       no member into a group holding
+//   DeprovisionMember,      (not on behalf of        organization-admin (Decide: only
+//   ProvisionGroup,         anyone)                  members and groups SCIM provisioned)
+//   DeprovisionGroup
 //   InviteMember            members:manage           the member's groups within the caller's
 //                                                    (the link sets its password)
-//   CreateOrg, ExpireKey    not for principals: authorized outside the org (operator,
-//                           bootstrap) or issued by the scheduler
+//   CreateOrg, ExpireKey,   not for principals: authorized outside the org (operator,
+//   RevokeUnusedKey,        bootstrap), issued by the scheduler, or by keytrail itself
+//   NoteExpiringSoon,       (the usage flush)
+//   RecordKeyUse
 //   AcceptInvitation,       not for principals: the invitation's token, the password or
 //   StartSession,           the session is the proof (server/handlers/sessions.cc)
 //   EndSession

@@ -91,8 +91,9 @@ inline constexpr size_t kMaxProfileFieldLength = 256;
 inline constexpr size_t kMaxEmailsPerMember = 10;
 
 // SCIM: sets a member's profile (all of it), provisioning the member if it is new (a
-// provisioned member exists without groups). create_only: kMemberExists if the member
-// exists. Only a key holding `scim` (AuthorizeCommand).
+// provisioned member exists without groups; its id is unique regardless of case).
+// create_only: kMemberExists if the member exists. A member made in keytrail, not
+// through SCIM: kNotProvisioned. Only a key holding `scim` (AuthorizeCommand).
 struct ProvisionMember {
   std::string member_id;
   MemberProfile profile;
@@ -100,13 +101,15 @@ struct ProvisionMember {
 };
 
 // SCIM: the member leaves every group and its profile is forgotten (it no longer exists).
+// Only members SCIM provisioned (kNotProvisioned otherwise).
 struct DeprovisionMember {
   std::string member_id;
 };
 
 // SCIM: creates a group (no rules: it grants nothing until an admin gives it some) and/or
-// changes who is in it: `members` replaces them all, else `add` and `remove` change them.
-// Members must exist. One decision: a MemberGroupsChanged per member whose groups change.
+// changes who is in it: `members` replaces its provisioned members, else `add` and
+// `remove` change them. SCIM moves only members it provisioned (kNotProvisioned), at most
+// kMaxMembersPerChange at once. One decision: a MemberGroupsChanged per member changed.
 struct ProvisionGroup {
   std::string group_id;
   std::string display_name;  // for a new group
@@ -116,8 +119,10 @@ struct ProvisionGroup {
   std::vector<std::string> remove;
 };
 
-// SCIM: every member leaves the group, then it is deleted. Not built-in groups; not while
-// it has live keys (kGroupInUse).
+inline constexpr size_t kMaxMembersPerChange = 1000;
+
+// SCIM: every member leaves the group, then it is deleted. Only groups SCIM created
+// (kGroupBuiltin otherwise); not while it has live keys (kGroupInUse).
 struct DeprovisionGroup {
   std::string group_id;
 };
@@ -245,8 +250,10 @@ struct StartSession {
   std::string session_id;
   Micros expires_at = 0;
   // The password credential that was checked: refused if the member's password changed
-  // since.
+  // since. Empty when the org's identity provider was the proof (sso_issuer).
   std::string password_credential;
+  // Set when the member signed in through the org's provider: it must still be the org's.
+  std::string sso_issuer;
 };
 
 // Ends a member's session before its expiry (sign-out). Not authorized as a principal:
@@ -255,6 +262,24 @@ struct EndSession {
   std::string member_id;
   std::string session_id;
   std::string reason;
+};
+
+// The org's single sign-on for the console (OpenID Connect); an empty issuer: off.
+struct SsoConfig {
+  std::string issuer;
+  std::string client_id;
+  std::string client_secret_id;  // its record on the credentials stream
+  std::string claim = "email";   // email (verified), preferred_username or sub
+  std::string jit_group;         // empty: unknown members are refused
+  bool password_sign_in = true;
+  bool enabled() const { return !issuer.empty(); }
+  friend bool operator==(const SsoConfig&, const SsoConfig&) = default;
+};
+
+// Replaces the org's single sign-on (admins only). The jit_group must exist and not hold
+// organization-admin.
+struct SetSso {
+  SsoConfig config;
 };
 
 // Replaces the org's key policy (KeyPolicy): admins only. Applies to keys created,
@@ -278,7 +303,7 @@ using Command =
                  ChangeGroupRules, DeleteGroup, SetMemberGroups, RemoveMember, InviteMember,
                  AcceptInvitation, StartSession, EndSession, RecordKeyUse, SuspendKey, ResumeKey,
                  UpdateKey, SetKeyPolicy, RevokeKeys, RevokeUnusedKey, NoteExpiringSoon,
-                 ProvisionMember, DeprovisionMember, ProvisionGroup, DeprovisionGroup>;
+                 ProvisionMember, DeprovisionMember, ProvisionGroup, DeprovisionGroup, SetSso>;
 
 // The permissions a key may carry, each granted only by an organization-admin:
 //   scim          the key may call the SCIM endpoints (action scim)

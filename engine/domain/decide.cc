@@ -1,6 +1,7 @@
 #include "engine/domain/decide.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include <fmt/format.h>
 
@@ -10,6 +11,13 @@ namespace {
 constexpr size_t kMaxReasonLength = 500;
 
 Rejection Reject(RejectionCode code, std::string message) { return {code, std::move(message)}; }
+
+bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
 
 bool ValidKeyName(std::string_view name) {
   if (name.size() < 3 || name.size() > 50) return false;
@@ -198,10 +206,7 @@ class Decider {
     if (member == nullptr) {
       return Reject(RejectionCode::kMemberNotFound, fmt::format("no member '{}'", c.member_id));
     }
-    fb::MemberGroupsChangedT p;
-    p.member_id = c.member_id;  // and no groups
-    std::vector<NewEvent> events;
-    events.push_back(Event(c.member_id, member->version + 1, std::move(p)));
+    std::vector<NewEvent> events = RemoveEntirely(c.member_id, *member);
     if (c.revoke_keys) RevokeLiveKeys(c.member_id, std::nullopt, "offboarded", events);
     return events;
   }
@@ -369,6 +374,15 @@ class Decider {
     if (exists && c.create_only) {
       return Reject(RejectionCode::kMemberExists, fmt::format("member '{}' exists", c.member_id));
     }
+    if (exists && !it->second.provisioned) return NotProvisioned(c.member_id);
+    if (!exists) {  // userName is unique regardless of case (RFC 7643 4.1.1)
+      for (const auto& [id, member] : state_.members) {
+        if (member.Exists() && EqualsIgnoringCase(id, c.member_id)) {
+          return Reject(RejectionCode::kMemberExists,
+                        fmt::format("member '{}' exists (names differ only in case)", id));
+        }
+      }
+    }
     if (exists && it->second.provisioned && it->second.profile == p) {
       return std::vector<NewEvent>{};  // already so
     }
@@ -391,19 +405,8 @@ class Decider {
     if (member == nullptr) {
       return Reject(RejectionCode::kMemberNotFound, fmt::format("no member '{}'", c.member_id));
     }
-    std::vector<NewEvent> events;
-    uint64_t version = member->version;
-    if (!member->groups.empty()) {
-      fb::MemberGroupsChangedT out;
-      out.member_id = c.member_id;  // and no groups
-      events.push_back(Event(c.member_id, ++version, std::move(out)));
-    }
-    if (member->provisioned) {
-      fb::MemberProfileChangedT gone;
-      gone.member_id = c.member_id;  // not provisioned: the profile is forgotten
-      events.push_back(Event(c.member_id, ++version, std::move(gone)));
-    }
-    return events;
+    if (!member->provisioned) return NotProvisioned(c.member_id);
+    return RemoveEntirely(c.member_id, *member);
   }
 
   Decision operator()(const ProvisionGroup& c) const {
@@ -417,6 +420,7 @@ class Decider {
       auto created = (*this)(CreateGroup{c.group_id, c.display_name, "provisioned by SCIM", {}});
       if (auto* r = std::get_if<Rejection>(&created)) return std::move(*r);
       events = std::move(std::get<std::vector<NewEvent>>(created));
+      events.front().payload.AsGroupCreated()->provisioned = true;
     } else if (group == nullptr) {
       return Reject(RejectionCode::kGroupNotFound, fmt::format("no group '{}'", c.group_id));
     }
@@ -430,21 +434,32 @@ class Decider {
       }
       return it->second;
     };
+    if (c.add.size() + c.remove.size() > kMaxMembersPerChange ||
+        (c.members && c.members->size() > kMaxMembersPerChange)) {
+      return Reject(RejectionCode::kInvalidMemberGroups,
+                    fmt::format("at most {} members change in one request", kMaxMembersPerChange));
+    }
     std::vector<std::string> add = c.add, remove = c.remove;
-    if (c.members) {
+    if (c.members) {  // its provisioned members become these; the others stay
       const std::set<std::string> wanted(c.members->begin(), c.members->end());
       add.assign(wanted.begin(), wanted.end());
       for (const auto& [id, member] : state_.members) {
-        if (!wanted.contains(id) &&
+        if (member.provisioned && !wanted.contains(id) &&
             std::binary_search(member.groups.begin(), member.groups.end(), c.group_id)) {
           remove.push_back(id);
         }
       }
     }
+    for (const std::string& id : remove) {
+      const MemberState* member = state_.FindMember(id);
+      if (member != nullptr && !member->provisioned) return NotProvisioned(id);
+    }
     for (const std::string& id : add) {
-      if (state_.FindMember(id) == nullptr) {
+      const MemberState* member = state_.FindMember(id);
+      if (member == nullptr) {
         return Reject(RejectionCode::kMemberNotFound, fmt::format("no member '{}'", id));
       }
+      if (!member->provisioned) return NotProvisioned(id);
       auto& groups = groups_of(id);
       if (!std::binary_search(groups.begin(), groups.end(), c.group_id)) {
         groups.insert(std::upper_bound(groups.begin(), groups.end(), c.group_id), c.group_id);
@@ -472,6 +487,11 @@ class Decider {
     auto group = ChangeableGroup(c.group_id, "deleted");
     if (auto* rejection = std::get_if<Rejection>(&group)) return std::move(*rejection);
     const GroupState& g = *std::get<const GroupState*>(group);
+    if (!g.provisioned) {
+      return Reject(
+          RejectionCode::kGroupBuiltin,
+          fmt::format("group {} was not created through SCIM; an admin deletes it", c.group_id));
+    }
     if (g.live_keys > 0) {
       return Reject(RejectionCode::kGroupInUse,
                     fmt::format("group {} still has {} key(s); move them to another group first",
@@ -490,6 +510,40 @@ class Decider {
     p.group_id = c.group_id;
     events.push_back(Event(c.group_id, g.version + 1, std::move(p)));
     return events;
+  }
+
+  Decision operator()(const SetSso& c) const {
+    if (!state_.exists) return Reject(RejectionCode::kOrgNotFound, "no such org");
+    const SsoConfig& s = c.config;
+    if (s.enabled()) {
+      if (s.client_id.empty() || s.client_id.size() > 256 || s.issuer.size() > 512) {
+        return Reject(RejectionCode::kInvalidSso,
+                      "client_id is 1-256 characters, issuer at most 512");
+      }
+      if (s.claim != "email" && s.claim != "preferred_username" && s.claim != "sub") {
+        return Reject(RejectionCode::kInvalidSso, "claim is email, preferred_username or sub");
+      }
+      if (!s.jit_group.empty()) {
+        const GroupState* group = state_.FindGroup(s.jit_group);
+        if (group == nullptr) {
+          return Reject(RejectionCode::kInvalidSso, fmt::format("no group '{}'", s.jit_group));
+        }
+        if (group->grants.admin) {
+          return Reject(RejectionCode::kInvalidSso,
+                        "jit_group may not hold organization-admin: admins are made by admins");
+        }
+      }
+    }
+    const SsoConfig next = s.enabled() ? s : SsoConfig{};
+    if (state_.sso == next) return std::vector<NewEvent>{};  // already so
+    fb::OrgSsoChangedT p;
+    p.issuer = next.issuer;
+    p.client_id = next.client_id;
+    p.client_secret_id = next.client_secret_id;
+    p.claim = next.enabled() ? next.claim : std::string();
+    p.jit_group = next.jit_group;
+    p.password_sign_in = next.password_sign_in;
+    return Events(Event(state_.id, state_.version + 1, std::move(p)));
   }
 
   Decision operator()(const RevokeKeys& c) const {
@@ -514,7 +568,7 @@ class Decider {
     if (window == 0) {
       return Reject(RejectionCode::kNothingDue, "the org's policy revokes no unused keys");
     }
-    if (now_ < found->idle_since + window) {
+    if (now_ < UnusedDeadline(*found, state_.policy)) {
       return Reject(RejectionCode::kNotDue,
                     fmt::format("key {} was used recently", FormatKeyId(found->id)));
     }
@@ -663,8 +717,16 @@ class Decider {
     if (!member->profile.active) {
       return Reject(RejectionCode::kMemberInactive, "the member is deactivated");
     }
-    if (member->password_credential.empty() ||
-        member->password_credential != c.password_credential) {
+    const SsoConfig& sso = state_.sso;
+    if (!c.sso_issuer.empty()) {
+      if (c.sso_issuer != sso.issuer) {
+        return Reject(RejectionCode::kNoPassword,
+                      "the org no longer signs in through that provider");
+      }
+    } else if (sso.enabled() && !sso.password_sign_in) {
+      return Reject(RejectionCode::kNoPassword, "the org signs in through its provider only");
+    } else if (member->password_credential.empty() ||
+               member->password_credential != c.password_credential) {
       return Reject(RejectionCode::kNoPassword,
                     "the member has no password, or it changed since it was checked");
     }
@@ -807,6 +869,31 @@ class Decider {
       std::string id = p.key_id;
       events.push_back(Event(std::move(id), key->version + 1, std::move(p)));
     }
+  }
+
+  // The events that remove a member entirely: out of its groups, its profile forgotten.
+  static std::vector<NewEvent> RemoveEntirely(const std::string& id, const MemberState& member) {
+    std::vector<NewEvent> events;
+    uint64_t version = member.version;
+    if (!member.groups.empty()) {
+      fb::MemberGroupsChangedT out;
+      out.member_id = id;  // and no groups
+      events.push_back(Event(id, ++version, std::move(out)));
+    }
+    if (member.provisioned) {
+      fb::MemberProfileChangedT gone;
+      gone.member_id = id;  // not provisioned: the profile is forgotten
+      events.push_back(Event(id, ++version, std::move(gone)));
+    }
+    return events;
+  }
+
+  // SCIM changes only what it provisioned: members made in keytrail (the bootstrap admin
+  // among them) are an admin's to change.
+  static Rejection NotProvisioned(std::string_view member) {
+    return Reject(
+        RejectionCode::kNotProvisioned,
+        fmt::format("member '{}' was not provisioned through SCIM; an admin manages it", member));
   }
 
   // The key's next event: carries its id and the next aggregate version.

@@ -168,6 +168,14 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       state.exists = true;
       state.version = event.aggregate_version();
       return Status::Ok();
+    case fb::Payload::OrgSsoChanged: {
+      const auto* p = event.payload_as_OrgSsoChanged();
+      auto text = [](const flatbuffers::String* s) { return s ? s->str() : std::string(); };
+      state.sso = {text(p->issuer()), text(p->client_id()), text(p->client_secret_id()),
+                   text(p->claim()),  text(p->jit_group()), p->password_sign_in()};
+      state.version = event.aggregate_version();
+      return Status::Ok();
+    }
     case fb::Payload::OrgPolicyChanged: {
       const auto* p = event.payload_as_OrgPolicyChanged();
       state.policy = {p->max_lifetime_us(), p->require_expiry(), p->revoke_unused_after_us(),
@@ -189,6 +197,7 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       SetRules(group, RulesOf(p->rules()));
       group.builtin = p->builtin();
       group.deleted = false;
+      group.provisioned = p->provisioned();
       group.version = event.aggregate_version();
       group.created_at = group.updated_at = event.occurred_at_us();
       return Status::Ok();
@@ -269,6 +278,7 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
         }
       }
       member.profile = std::move(profile);
+      // Invitations are for the member as it was (FindInvitation compares versions).
       std::erase_if(state.invitations, [&](const auto& entry) {
         return entry.second.member_id == p->member_id()->string_view();
       });
@@ -451,8 +461,9 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
         auto id = ParseKeyId(use->key_id()->string_view());
         if (!id) continue;
         auto it = state.keys.find(*id);
-        if (it != state.keys.end()) {
-          it->second.idle_since = std::max(it->second.idle_since, use->used_at_us());
+        if (it != state.keys.end()) {  // never later than the report itself
+          const Micros at = std::clamp<Micros>(use->used_at_us(), 0, event.occurred_at_us());
+          it->second.idle_since = std::max(it->second.idle_since, at);
         }
       }
       return Status::Ok();

@@ -53,9 +53,10 @@ struct GroupState {
   std::string id;
   std::string name;
   std::string description;
-  std::vector<Rule> rules;  // canonical (see ValidateRules); empty when deleted
-  Grants grants;            // Grants::Of(rules)
-  bool builtin = false;     // created with the org; cannot be changed or deleted
+  std::vector<Rule> rules;   // canonical (see ValidateRules); empty when deleted
+  Grants grants;             // Grants::Of(rules)
+  bool builtin = false;      // created with the org; cannot be changed or deleted
+  bool provisioned = false;  // created through SCIM, which alone may delete it that way
   bool deleted = false;
   uint64_t version = 0;
   Micros created_at = 0;  // its GroupCreated
@@ -127,6 +128,7 @@ struct KeyPolicy {
 
 struct GroupDirectory {
   KeyPolicy policy;  // here so that reads (GET .../policy) need no writer
+  SsoConfig sso;     // and sign-in pages (GET /v1/sso/{org})
   std::map<std::string, GroupState, std::less<>> groups;
   std::map<std::string, MemberState, std::less<>> members;
   // Live sessions (MemberState::sessions) by id: the member each belongs to.
@@ -200,6 +202,14 @@ struct OrgState : GroupDirectory {
   // Keys active at `now`: live keys minus those whose expiry has passed.
   size_t ActiveKeyCount(Micros now) const;
 };
+
+// When a key unused since key.idle_since is revoked under `policy` (revoke_unused_after
+// > 0): the window, plus kUnusedMargin for uses still on their way (noted to the minute,
+// written every few seconds, from any node).
+inline constexpr Micros kUnusedMargin = 2LL * 60 * 1'000'000;
+inline Micros UnusedDeadline(const KeyState& key, const KeyPolicy& policy) {
+  return key.idle_since + policy.revoke_unused_after + kUnusedMargin;
+}
 
 // Forgets the command ids recorded before `before`: a retry of one is then decided as a
 // new command. Bounds the memory idempotency takes (the idempotency window).

@@ -86,6 +86,10 @@ std::string_view RejectionCodeName(RejectionCode code) {
       return "invalid_profile";
     case RejectionCode::kMemberInactive:
       return "member_inactive";
+    case RejectionCode::kInvalidSso:
+      return "invalid_sso";
+    case RejectionCode::kNotProvisioned:
+      return "not_provisioned";
   }
   return "unknown";
 }

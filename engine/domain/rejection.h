@@ -56,6 +56,8 @@ enum class RejectionCode : uint8_t {
   kMemberExists,       // provisioning refused: the member exists already
   kInvalidProfile,     // a profile field too long, too many emails
   kMemberInactive,     // sign-in refused: the member is deactivated
+  kInvalidSso,         // a single sign-on set-up that cannot work (claim, group, client id)
+  kNotProvisioned,     // SCIM refused: the member or group was not provisioned through SCIM
 };
 
 // "org_not_found", "name_taken", "unknown_role", ...

@@ -14,6 +14,7 @@
 #include "server/auth.h"
 #include "server/deferred.h"
 #include "server/metrics.h"
+#include "server/oidc/provider.h"
 #include "server/rate_limiter.h"
 #include "server/readiness.h"
 #include "server/router.h"
@@ -35,6 +36,8 @@ struct ApiContext {
   std::string public_url;  // guarded by public_url_mu
   // Members' sessions, sign-in throttling.
   MemberSessions sessions;
+  // OpenID providers of the orgs' single sign-on (discovery and keys cached).
+  oidc::Providers providers{clock};
   // Leak reports: 30 a minute per client address.
   RateLimiter leak_reports{30, 60 * domain::kMicrosPerSecond, 100'000};
   // /readyz's answer, refreshed every second off the io threads (started by SetReady).
@@ -133,6 +136,18 @@ HttpResponse ScimDeleteGroupHandler(ApiContext& ctx, const RoutedRequest& reques
 HttpResponse ScimServiceProviderConfigHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse ScimResourceTypesHandler(ApiContext& ctx, const RoutedRequest& request);
 HttpResponse ScimSchemasHandler(ApiContext& ctx, const RoutedRequest& request);
+// sso.cc: single sign-on for the console (OpenID Connect)
+HttpResponse SsoStatusHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse SsoLoginHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse SsoCallbackHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse GetSsoHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse SetSsoHandler(ApiContext& ctx, const RoutedRequest& request);
+HttpResponse DeleteSsoHandler(ApiContext& ctx, const RoutedRequest& request);
+// Sets the org's single sign-on with `client_secret` (a new credentials record unless the
+// org's current one holds the same secret). For the handler and `serve --oidc-*`.
+Result<CommandOutcome> ConfigureSso(Engine& engine, CredentialStore& credentials,
+                                    const domain::CommandContext& context, domain::SsoConfig sso,
+                                    const Secret& client_secret);
 // leaks.cc: POST /v1/leaks
 HttpResponse ReportLeaksHandler(ApiContext& ctx, const RoutedRequest& request);
 // orgs.cc

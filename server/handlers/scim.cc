@@ -73,6 +73,7 @@ HttpResponse ScimRejection(const domain::Rejection& rejection) {
     case C::kGroupNotFound:
       return ScimError(404, "", rejection.message);
     case C::kForbidden:
+    case C::kNotProvisioned:
       return ScimError(403, "", rejection.message);
     case C::kGroupBuiltin:
       return ScimError(400, "mutability", rejection.message);
@@ -443,16 +444,23 @@ std::variant<std::optional<scim::Filter>, HttpResponse> FilterOf(const RoutedReq
   return std::optional<scim::Filter>(std::get<scim::Filter>(std::move(parsed)));
 }
 
-HttpResponse ListResponse(std::vector<json> matching, size_t start, size_t count) {
+// The page [start, start + count) of `total` matches, each rendered by render(i): only
+// the page is rendered.
+HttpResponse ListResponse(size_t total, size_t start, size_t count,
+                          const std::function<json(size_t)>& render) {
   json resources = json::array();
-  for (size_t i = start - 1; i < matching.size() && resources.size() < count; ++i) {
-    resources.push_back(std::move(matching[i]));
+  for (size_t i = start - 1; i < total && resources.size() < count; ++i) {
+    resources.push_back(render(i));
   }
   return ScimJson(200, json{{"schemas", {kListSchema}},
-                            {"totalResults", matching.size()},
+                            {"totalResults", total},
                             {"startIndex", start},
                             {"itemsPerPage", resources.size()},
                             {"Resources", std::move(resources)}});
+}
+
+HttpResponse ListResponse(std::vector<json> all, size_t start, size_t count) {
+  return ListResponse(all.size(), start, count, [&](size_t i) { return std::move(all[i]); });
 }
 
 }  // namespace
@@ -468,17 +476,19 @@ HttpResponse ScimListUsersHandler(ApiContext& ctx, const RoutedRequest& request)
   const auto& wanted = std::get<std::optional<scim::Filter>>(filter);
   auto directory = ctx.engine.Groups(std::get<Caller>(who).org);
   const std::string base = BaseUrl(ctx, request);
-  std::vector<json> matching;
+  std::vector<std::pair<const std::string*, const domain::MemberState*>> matching;
   for (const auto& [id, member] : directory->members) {
     if (!member.Exists()) continue;
     if (wanted &&
         !wanted->Matches([&](std::string_view path) { return UserAttribute(id, member, path); })) {
       continue;
     }
-    matching.push_back(UserJson(base, *directory, id, member));
+    matching.emplace_back(&id, &member);
   }
   const auto [start, count] = std::get<std::pair<size_t, size_t>>(paging);
-  return ListResponse(std::move(matching), start, count);
+  return ListResponse(matching.size(), start, count, [&](size_t i) {
+    return UserJson(base, *directory, *matching[i].first, *matching[i].second);
+  });
 }
 
 // GET /scim/v2/Users/{id}
@@ -647,22 +657,25 @@ HttpResponse ScimListGroupsHandler(ApiContext& ctx, const RoutedRequest& request
   const bool with_members = Lower(request.Query("excludedAttributes").value_or("")) != "members";
   auto directory = ctx.engine.Groups(std::get<Caller>(who).org);
   const std::string base = BaseUrl(ctx, request);
-  std::vector<json> matching;
+  std::vector<const domain::GroupState*> matching;
   for (const auto& [id, group] : directory->groups) {
     if (group.deleted) continue;
     if (wanted && !wanted->Matches([&](std::string_view path) -> scim::AttributeValues {
           if (path == "id") return {{id}, true};
           if (path == "displayname") return {{group.name}, false};
-          if (path == "members" || path == "members.value")
+          if (path == "members" || path == "members.value") {
             return {MembersOf(*directory, id), true};
+          }
           return {};
         })) {
       continue;
     }
-    matching.push_back(GroupJson(base, *directory, group, with_members));
+    matching.push_back(&group);
   }
   const auto [start, count] = std::get<std::pair<size_t, size_t>>(paging);
-  return ListResponse(std::move(matching), start, count);
+  return ListResponse(matching.size(), start, count, [&](size_t i) {
+    return GroupJson(base, *directory, *matching[i], with_members);
+  });
 }
 
 HttpResponse ScimGetGroupHandler(ApiContext& ctx, const RoutedRequest& request) {

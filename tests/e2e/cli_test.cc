@@ -278,7 +278,10 @@ TEST_F(CliTest, ExitCodesSayWhatWentWrong) {
   EXPECT_EQ(Cli({"keys", "list", "--bogus"}).exit_code, 2);
   EXPECT_EQ(Cli({"keys", "list", "--status", "sleeping"}).exit_code, 2);
   EXPECT_EQ(Cli({"keys"}).exit_code, 2);
-  EXPECT_EQ(Cli({"keys", "list", "--server", "https://127.0.0.1:1"}).exit_code, 2);
+  EXPECT_EQ(Cli({"keys", "list", "--server", "127.0.0.1"}).exit_code, 2);  // no port
+  EXPECT_EQ(Cli({"keys", "list", "--server", "ftp://127.0.0.1:1"}).exit_code, 2);
+  // https:// is a server like any other (here, nobody listens).
+  EXPECT_EQ(Cli({"keys", "list", "--server", "https://127.0.0.1:1"}).exit_code, 3);
 
   // 3: the server cannot be reached. An explicit --server beats KEYTRAIL_SERVER.
   CommandResult down = Cli({"keys", "list", "--server", "http://127.0.0.1:1"});

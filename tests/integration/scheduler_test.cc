@@ -193,7 +193,10 @@ TEST_F(SchedulerTest, KeysUnusedForThePolicysWindowAreRevokedOnceCountingFromThe
   EXPECT_TRUE(ExpiredAt(kNow + 2 * kDay - 1).empty());
   EXPECT_TRUE(KeysWith(log(), fb::Payload::KeyRevoked, "unused").empty());
 
-  clock_.Set(kNow + 2 * kDay);
+  clock_.Set(kNow + 2 * kDay);  // the window, not yet its margin
+  engine().WaitIdle();
+  EXPECT_TRUE(KeysWith(log(), fb::Payload::KeyRevoked, "unused").empty());
+  clock_.Set(kNow + 2 * kDay + domain::kUnusedMargin);
   engine().WaitIdle();
   EXPECT_EQ(KeysWith(log(), fb::Payload::KeyRevoked, "unused"),
             std::vector<std::string>{idle.key_id});
@@ -217,7 +220,7 @@ TEST_F(SchedulerTest, TurningThePolicyOffCancelsTheRevocations) {
   IssuedKey key = CreateExpiring("idle-bot", kNow + 30 * kDay);
   SetPolicy(engine(), {.revoke_unused_after = kDay});
   SetPolicy(engine(), {});
-  clock_.Set(kNow + 2 * kDay);
+  clock_.Set(kNow + 3 * kDay);
   engine().WaitIdle();
   EXPECT_TRUE(KeysWith(log(), fb::Payload::KeyRevoked, "unused").empty());
   EXPECT_TRUE(engine().Verify(key.token->reveal()).valid);

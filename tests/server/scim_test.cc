@@ -313,6 +313,27 @@ TEST_F(ScimTest, ScimCannotMakeAnAdmin) {
   EXPECT_EQ(out.status, 200) << out.body;
 }
 
+// Members and groups made in keytrail (the bootstrap admin among them) are an admin's:
+// SCIM may not deactivate, delete or move them, nor delete such a group.
+TEST_F(ScimTest, ScimChangesOnlyWhatItProvisioned) {
+  ASSERT_EQ(
+      Call("PUT", "/v1/orgs/default/members/carol", R"({"groups": ["developer"]})", admin_).status,
+      200);
+  ExpectError(Scim("PATCH", "/Users/carol",
+                   Patch({{{"op", "replace"}, {"path", "active"}, {"value", false}}})),
+              403);
+  ExpectError(Scim("DELETE", "/Users/carol"), 403);
+  ExpectError(Scim("PATCH", "/Groups/developer",
+                   Patch({{{"op", "remove"}, {"path", "members[value eq \"carol\"]"}}})),
+              403);
+  ExpectError(Scim("DELETE", "/Groups/developer"), 400, "mutability");
+  ExpectError(Scim("POST", "/Users", json{{"userName", "Carol"}}), 409, "uniqueness");
+  // An admin's removal of a provisioned member removes it entirely.
+  ASSERT_EQ(Scim("POST", "/Users", Barbara()).status, 201);
+  ASSERT_EQ(Call("DELETE", "/v1/orgs/default/members/bjensen", "", admin_).status, 204);
+  ExpectError(Scim("GET", "/Users/bjensen"), 404);
+}
+
 TEST_F(ScimTest, OnlyAKeyWithTheScimPermissionMayCall) {
   ExpectError(Scim("GET", "/Users", {}, std::string()), 401);
   ExpectError(Scim("GET", "/Users", {}, std::string("kt_not_a_key")), 401);

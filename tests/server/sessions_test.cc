@@ -287,12 +287,13 @@ TEST_F(SessionsTest, SessionsEndOnSignOutIdlenessExpiryAndRemoval) {
 // The identity provider deactivates a member (SCIM active: false): its sessions end at
 // once and it cannot sign in until it is active again.
 TEST_F(SessionsTest, ADeactivatedMemberIsSignedOutAndCannotSignIn) {
-  const Session session = SignedIn("bjensen", R"(["developer"])");
   HttpResponse key =
       Send({"POST", "/v1/orgs/default/keys",
             R"({"name": "idp", "group": "viewer", "permissions": ["scim"]})", admin_key_});
   ASSERT_EQ(key.status, 201) << key.body;
   const std::string scim = Json(key)["token"];
+  ASSERT_EQ(Send({"POST", "/scim/v2/Users", R"({"userName": "bjensen"})", scim}).status, 201);
+  const Session session = SignedIn("bjensen", R"(["developer"])");
   auto set_active = [&](bool active) {
     const json patch = {
         {"schemas", {"urn:ietf:params:scim:api:messages:2.0:PatchOp"}},

@@ -420,21 +420,27 @@ TEST_F(DomainTest, ThePolicyRevokesAKeyUnusedForItsWindowOnlyOnceItIsDue) {
   const Micros due = kNow + 90 * kMicrosPerDay;
   ThenRejected(When(RevokeUnusedKey{Id(1)}, due - 1), RejectionCode::kNotDue);
   // A use moves the deadline: it counts from the last use.
-  Given(RecordKeyUse{{{Id(1), kNow + 10 * kMicrosPerDay}}});
+  Given(RecordKeyUse{{{Id(1), kNow + 10 * kMicrosPerDay}}}, kNow + 10 * kMicrosPerDay);
   EXPECT_EQ(state_.FindKey(Id(1))->idle_since, kNow + 10 * kMicrosPerDay);
   ThenRejected(When(RevokeUnusedKey{Id(1)}, due), RejectionCode::kNotDue);
-  const auto& e = ThenOne<fb::KeyRevokedT>(When(RevokeUnusedKey{Id(1)}, due + 10 * kMicrosPerDay));
+  // Its deadline: the last use, the window, and the margin for uses on their way.
+  const Micros deadline = due + 10 * kMicrosPerDay + kUnusedMargin;
+  ThenRejected(When(RevokeUnusedKey{Id(1)}, deadline - 1), RejectionCode::kNotDue);
+  const auto& e = ThenOne<fb::KeyRevokedT>(When(RevokeUnusedKey{Id(1)}, deadline));
   EXPECT_EQ(e.reason, "unused");
-  Given(RevokeUnusedKey{Id(1)}, due + 10 * kMicrosPerDay);
+  Given(RevokeUnusedKey{Id(1)}, deadline);
   ThenRejected(When(RevokeUnusedKey{Id(1)}, due + 11 * kMicrosPerDay), RejectionCode::kKeyRevoked);
 }
 
 TEST_F(DomainTest, AnOlderUseNeverMovesTheLastUseBack) {
   GivenOrgAndGroup();
   Given(NewKey(1, "busy bot"));
-  Given(RecordKeyUse{{{Id(1), kNow + 5 * kMicrosPerDay}}});
-  Given(RecordKeyUse{{{Id(1), kNow + 2 * kMicrosPerDay}}});  // another node's, late
+  Given(RecordKeyUse{{{Id(1), kNow + 5 * kMicrosPerDay}}}, kNow + 5 * kMicrosPerDay);
+  // Another node's, late; and one from the future, never believed beyond its report.
+  Given(RecordKeyUse{{{Id(1), kNow + 2 * kMicrosPerDay}}}, kNow + 6 * kMicrosPerDay);
   EXPECT_EQ(state_.FindKey(Id(1))->idle_since, kNow + 5 * kMicrosPerDay);
+  Given(RecordKeyUse{{{Id(1), kNow + 900 * kMicrosPerDay}}}, kNow + 7 * kMicrosPerDay);
+  EXPECT_EQ(state_.FindKey(Id(1))->idle_since, kNow + 7 * kMicrosPerDay);
 }
 
 TEST_F(DomainTest, ExpiringSoonIsNotedOncePerKeyAndExpiry) {
@@ -524,17 +530,42 @@ TEST_F(DomainTest, AProvisionedMemberExistsWithoutGroupsUntilDeprovisioned) {
   ASSERT_NE(state_.FindMember("bjensen"), nullptr);
   EXPECT_TRUE(state_.FindMember("bjensen")->groups.empty());
   ThenRejected(When(ProvisionMember{"bjensen", profile, true}), RejectionCode::kMemberExists);
+  // Names are unique regardless of case.
+  ThenRejected(When(ProvisionMember{"BJensen", profile, true}), RejectionCode::kMemberExists);
   ThenNoEvents(When(ProvisionMember{"bjensen", profile}));  // already so
-  // Removing its last group leaves a provisioned member in place.
+  // Taking its last group away leaves a provisioned member in place.
   Given(SetMemberGroups{"bjensen", {"ci"}});
-  Given(RemoveMember{"bjensen"});
+  Given(ProvisionGroup{.group_id = "ci", .remove = {"bjensen"}});
   ASSERT_NE(state_.FindMember("bjensen"), nullptr);
   const auto& gone = ThenEvents(When(DeprovisionMember{"bjensen"}));
   ASSERT_EQ(gone.size(), 1u);
   EXPECT_FALSE(gone[0].payload.AsMemberProfileChanged()->provisioned);
+  // An admin's removal removes it entirely too.
+  Given(SetMemberGroups{"bjensen", {"ci"}});
+  ASSERT_EQ(ThenEvents(When(RemoveMember{"bjensen"})).size(), 2u);
   Given(DeprovisionMember{"bjensen"});
   EXPECT_EQ(state_.FindMember("bjensen"), nullptr);
   ThenRejected(When(DeprovisionMember{"bjensen"}), RejectionCode::kMemberNotFound);
+}
+
+TEST_F(DomainTest, ScimChangesOnlyWhatItProvisioned) {
+  GivenOrgAndGroup();
+  Given(SetMemberGroups{"admin-made", {"ci"}});  // made in keytrail, e.g. the bootstrap admin
+  Given(ProvisionMember{"bjensen", {}});
+  ThenRejected(When(ProvisionMember{"admin-made", MemberProfile{.active = false}}),
+               RejectionCode::kNotProvisioned);
+  ThenRejected(When(DeprovisionMember{"admin-made"}), RejectionCode::kNotProvisioned);
+  ThenRejected(When(ProvisionGroup{.group_id = "ci", .remove = {"admin-made"}}),
+               RejectionCode::kNotProvisioned);
+  // A replace moves SCIM's own members only.
+  const auto& replaced = ThenEvents(
+      When(ProvisionGroup{.group_id = "ci", .members = std::vector<std::string>{"bjensen"}}));
+  ASSERT_EQ(replaced.size(), 1u);
+  EXPECT_EQ(replaced[0].aggregate_id, "bjensen");
+  ThenRejected(When(DeprovisionGroup{"ci"}), RejectionCode::kGroupBuiltin);  // not SCIM's
+  ThenRejected(When(ProvisionGroup{.group_id = "ci",
+                                   .add = std::vector<std::string>(kMaxMembersPerChange + 1, "x")}),
+               RejectionCode::kInvalidMemberGroups);
 }
 
 TEST_F(DomainTest, ADeactivatedMemberCannotStartASession) {
@@ -566,6 +597,7 @@ TEST_F(DomainTest, ProvisionGroupCreatesWithoutRulesAndChangesMembersInOneDecisi
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].payload.type, fb::Payload::GroupCreated);
   EXPECT_TRUE(events[0].payload.AsGroupCreated()->rules.empty());
+  EXPECT_TRUE(events[0].payload.AsGroupCreated()->provisioned);
   EXPECT_EQ(events[1].payload.AsMemberGroupsChanged()->groups,
             std::vector<std::string>{"tour-guides"});
   Given(create);
@@ -578,13 +610,56 @@ TEST_F(DomainTest, ProvisionGroupCreatesWithoutRulesAndChangesMembersInOneDecisi
   ASSERT_EQ(swapped.size(), 2u);
   Given(ProvisionGroup{.group_id = "tour-guides", .add = {"bob"}});
   ThenNoEvents(When(ProvisionGroup{.group_id = "tour-guides", .add = {"bob"}}));
-  // Deprovisioning takes members out, then deletes; built-in groups are refused.
+  // Deprovisioning takes members out, then deletes; not while it has keys, never a
+  // built-in group.
+  Given(NewKey(1, "guide key", "tour-guides"));
+  ThenRejected(When(DeprovisionGroup{"tour-guides"}), RejectionCode::kGroupInUse);
+  Given(RevokeKey{Id(1), ""});
   const auto& deleted = ThenEvents(When(DeprovisionGroup{"tour-guides"}));
-  ASSERT_EQ(deleted.size(), 3u);  // ann and bob leave, then the group goes
+  ASSERT_EQ(deleted.size(), 3u);  // ann and bob leave, then it goes
   EXPECT_EQ(deleted.back().payload.type, fb::Payload::GroupDeleted);
   ThenRejected(When(DeprovisionGroup{"admin"}), RejectionCode::kGroupBuiltin);
-  Given(NewKey(1, "ci key"));
-  ThenRejected(When(DeprovisionGroup{"ci"}), RejectionCode::kGroupInUse);
+}
+
+TEST_F(DomainTest, SingleSignOnReplacesOrJoinsPasswords) {
+  GivenOrgAndGroup();
+  Given(ProvisionMember{"bjensen", {}});
+  Given(SetMemberGroups{"bjensen", {"ci"}});
+  Given(InviteMember{"bjensen", "inv1", kNow + kHour});
+  Given(AcceptInvitation{"inv1", "pw1"});
+  SsoConfig sso{
+      .issuer = "https://idp.example", .client_id = "keytrail", .client_secret_id = "cs1"};
+  ThenRejected(When(SetSso{{.issuer = "https://idp.example"}}), RejectionCode::kInvalidSso);
+  SsoConfig bad_claim = sso;
+  bad_claim.claim = "name";
+  ThenRejected(When(SetSso{bad_claim}), RejectionCode::kInvalidSso);
+  SsoConfig admin_jit = sso;
+  admin_jit.jit_group = "admin";
+  ThenRejected(When(SetSso{admin_jit}), RejectionCode::kInvalidSso);
+  const auto& e = ThenOne<fb::OrgSsoChangedT>(When(SetSso{sso}));
+  EXPECT_EQ(e.issuer, "https://idp.example");
+  EXPECT_EQ(e.claim, "email");
+  Given(SetSso{sso});
+  ThenNoEvents(When(SetSso{sso}));
+  // Through the provider, or (still allowed) with the password.
+  StartSession through{"bjensen", "s1", kNow + kHour, ""};
+  through.sso_issuer = "https://idp.example";
+  ThenEvents(When(through));
+  StartSession other = through;
+  other.sso_issuer = "https://other.example";
+  ThenRejected(When(other), RejectionCode::kNoPassword);
+  ThenEvents(When(StartSession{"bjensen", "s2", kNow + kHour, "pw1"}));
+  // Passwords off: only the provider.
+  sso.password_sign_in = false;
+  Given(SetSso{sso});
+  ThenRejected(When(StartSession{"bjensen", "s2", kNow + kHour, "pw1"}),
+               RejectionCode::kNoPassword);
+  ThenEvents(When(through));
+  // Off again.
+  Given(SetSso{});
+  EXPECT_FALSE(state_.sso.enabled());
+  ThenRejected(When(through), RejectionCode::kNoPassword);
+  ThenEvents(When(StartSession{"bjensen", "s2", kNow + kHour, "pw1"}));
 }
 
 }  // namespace

@@ -278,6 +278,18 @@ std::map<std::string, fb::EnvelopeT> GoldenEvents() {
     e.payload.Set(std::move(p));
     out["MemberProfileChanged"] = std::move(e);
   }
+  {
+    auto e = Header("acme", 4);
+    fb::OrgSsoChangedT p;
+    p.issuer = "https://idp.example";
+    p.client_id = "keytrail";
+    p.client_secret_id = "cs1";
+    p.claim = "email";
+    p.jit_group = "developer";
+    p.password_sign_in = false;
+    e.payload.Set(std::move(p));
+    out["OrgSsoChanged"] = std::move(e);
+  }
   return out;
 }
 
@@ -420,6 +432,16 @@ TEST_F(Golden, MemberProfileChanged) {
   EXPECT_EQ(p->external_id, "00u1abcd");
   EXPECT_EQ(p->given_name, "Barbara");
   EXPECT_EQ(p->emails, (std::vector<std::string>{"bjensen@example.com", "babs@jensen.org"}));
+}
+
+TEST_F(Golden, OrgSsoChanged) {
+  auto e = Load("OrgSsoChanged");
+  const auto* p = e.payload.AsOrgSsoChanged();
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->issuer, "https://idp.example");
+  EXPECT_EQ(p->client_secret_id, "cs1");
+  EXPECT_EQ(p->jit_group, "developer");
+  EXPECT_FALSE(p->password_sign_in);
 }
 
 TEST_F(Golden, KeyUpdated) {

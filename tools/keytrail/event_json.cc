@@ -173,6 +173,15 @@ json Payload(const fb::Envelope& event) {
            {"expiring_soon_us", e->expiring_soon_us()}};
       break;
     }
+    case fb::Payload::OrgSsoChanged: {
+      const auto* e = event.payload_as_OrgSsoChanged();
+      p = {{"issuer", Str(e->issuer())},
+           {"client_id", Str(e->client_id())},
+           {"claim", Str(e->claim())},
+           {"jit_group", Str(e->jit_group())},
+           {"password_sign_in", e->password_sign_in()}};
+      break;
+    }
     case fb::Payload::KeyExpiringSoon: {
       const auto* e = event.payload_as_KeyExpiringSoon();
       p["key_id"] = Str(e->key_id());

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -68,7 +69,39 @@ struct ServeOptions {
   std::string session_max_age = "12h";
   std::string public_url;  // default: http:// and the bound listen address
   std::string console_dir;
+  // Single sign-on for the bootstrap org (the shortcut for PUT /v1/orgs/{org}/sso).
+  std::string oidc_issuer;
+  std::string oidc_client_id;
+  std::string oidc_client_secret_file;
+  std::string oidc_claim = "email";
+  std::string oidc_jit_group;
+  bool oidc_only = false;  // no password sign-in
 };
+
+// --oidc-*: the bootstrap org signs in through that provider (when this node writes it).
+void ConfigureSsoFromFlags(server::Api& api, const ServeOptions& options) {
+  std::ifstream in(options.oidc_client_secret_file);
+  std::string secret;
+  std::getline(in, secret);
+  if (!in && secret.empty()) {
+    Log(LogLevel::kError, "cannot read --oidc-client-secret-file; single sign-on is not set",
+        {{"file", options.oidc_client_secret_file}});
+    return;
+  }
+  domain::SsoConfig sso{.issuer = options.oidc_issuer,
+                        .client_id = options.oidc_client_id,
+                        .claim = options.oidc_claim,
+                        .jit_group = options.oidc_jit_group,
+                        .password_sign_in = !options.oidc_only};
+  auto outcome = api.ConfigureSso(options.bootstrap_org, std::move(sso), Secret(std::move(secret)));
+  if (!outcome.ok() || outcome->kind == CommandOutcome::Kind::kRejected) {
+    Log(LogLevel::kError, "single sign-on is not set",
+        {{"error", outcome.ok() ? outcome->rejection->message : outcome.status().ToString()}});
+    return;
+  }
+  Log(LogLevel::kInfo, "single sign-on",
+      {{"org", options.bootstrap_org}, {"issuer", options.oidc_issuer}});
+}
 
 // Whether `host` (no port) is a loopback name or address.
 bool LoopbackHost(std::string_view host) {
@@ -492,6 +525,9 @@ int RunServe(const ServeOptions& options) {
     }
   }
 
+  if (!options.oidc_issuer.empty() && (*engine)->WriterOf(options.bootstrap_org).self) {
+    ConfigureSsoFromFlags(api, options);
+  }
   api.SetReady(true);
   fmt::print("listening on http://{}\n", (*http)->address());
   std::fflush(stdout);
@@ -601,6 +637,18 @@ void AddServe(CLI::App& app, int* rc) {
   cmd->add_option("--public-url", options->public_url,
                   "the URL people open the console at, for invitation links (default: http:// "
                   "and the listen address); https:// makes the session cookie Secure");
+  cmd->add_option("--oidc-issuer", options->oidc_issuer,
+                  "single sign-on for the bootstrap org: the OpenID provider's issuer URL "
+                  "(PUT /v1/orgs/{org}/sso does the same for any org)");
+  cmd->add_option("--oidc-client-id", options->oidc_client_id, "the client id at the provider");
+  cmd->add_option("--oidc-client-secret-file", options->oidc_client_secret_file,
+                  "a file holding the client secret (its first line)");
+  cmd->add_option("--oidc-claim", options->oidc_claim,
+                  "the ID token claim that is the member id: email, preferred_username or sub")
+      ->capture_default_str();
+  cmd->add_option("--oidc-jit-group", options->oidc_jit_group,
+                  "unknown members join this group at their first sign-in (default: refused)");
+  cmd->add_flag("--oidc-only", options->oidc_only, "members sign in through the provider only");
   cmd->add_option("--console-dir", options->console_dir,
                   "serve the console from this directory (node web/build.mjs --out DIR) instead "
                   "of the copy built in: for developing the console");

@@ -150,6 +150,26 @@ export async function acceptInvitation(
   return json(await send('POST', url('/v1/invitations/accept', {}), { body, expect401: true }));
 }
 
+// Single sign-on.
+
+/** How an org's members sign in: SSO or not, passwords or not, where SSO starts. */
+export type SsoOptions = Required<Answer<'ssoStatus', 200>>;
+
+/** How members of `org` sign in; asks without a credential. */
+export async function ssoOptions(org: string): Promise<SsoOptions> {
+  const answer: Answer<'ssoStatus', 200> = await json(
+    await send('GET', url('/v1/sso/{org}', { org }), { expect401: true }),
+  );
+  // The browser is sent to login_url: only a path of this server is followed.
+  const login = answer.login_url ?? null;
+  const local = login !== null && /^\/(?![/\\])/.test(login);
+  return {
+    sso: answer.sso === true,
+    password_sign_in: answer.password_sign_in !== false,
+    login_url: local ? login : null,
+  };
+}
+
 // Keys.
 
 /** Every key of the org, all pages. */

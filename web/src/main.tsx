@@ -2,6 +2,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { currentSession, onSessionEnded, setCsrfToken, type Session } from './api';
 import { navigate, useRoute } from './route';
+import { takeSsoError } from './sso';
 import { Header } from './views/Header';
 import { SignIn, type SignInPrefill } from './views/SignIn';
 import { Invite } from './views/Invite';
@@ -18,10 +19,13 @@ function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [notice, setNotice] = useState<string | null>(null);
   const [prefill, setPrefill] = useState<SignInPrefill>({});
+  // A failed single sign-on comes back as /console/?sso_error=<code>: read once, at start.
+  const [ssoError, setSsoError] = useState(takeSsoError);
 
   const enter = (s: Session | null) => {
     setCsrfToken(s ? s.csrf_token : null);
     setSession(s);
+    if (s) setSsoError(null);
   };
 
   useEffect(() => {
@@ -69,6 +73,7 @@ function App() {
         <SignIn
           prefill={prefill}
           notice={notice}
+          ssoError={ssoError}
           onSignedIn={(s) => {
             setNotice(null);
             enter(s);
