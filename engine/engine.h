@@ -140,6 +140,10 @@ class Engine {
   // Runs every Options::key_use_flush on a thread of its own.
   void FlushKeyUse();
 
+  // Whether other nodes share the log (Options::follow_log): only then may a request have
+  // been forwarded by one.
+  bool shares_log() const { return options_.follow_log; }
+
   // Who writes `org`'s partition (see Writer). Any thread, no I/O.
   Writer WriterOf(std::string_view org) const;
   // Claims / releases partitions for this node (follow_log only): the group protocol's

@@ -67,7 +67,9 @@ HttpResponse Unavailable(std::string_view code, std::string detail) {
 
 }  // namespace
 
-bool IsForwarded(const HttpRequest& request) { return request.Header(kForwardedBy).has_value(); }
+bool IsForwarded(const Engine& engine, const HttpRequest& request) {
+  return engine.shares_log() && request.Header(kForwardedBy).has_value();
+}
 
 bool NeedsForwarding(const Engine& engine, const HttpRequest& request, std::string_view route,
                      std::string_view org_param) {

@@ -28,8 +28,11 @@ struct ForwardOptions {
   std::chrono::milliseconds timeout{10000};
 };
 
-// Whether another node forwarded the request here (it carries Keytrail-Forwarded-By).
-bool IsForwarded(const HttpRequest& request);
+// Whether another node forwarded the request here: it carries Keytrail-Forwarded-By and
+// other nodes share the log. A single node never believes the header (a client could set
+// it to skip per-address limits); between nodes it is not authenticated (a private
+// network is assumed: docs/scaling.md).
+bool IsForwarded(const Engine& engine, const HttpRequest& request);
 
 // Whether ForwardToWriter would send the request elsewhere (or refuse it): a command
 // whose org's partition this node does not write. No I/O.

@@ -7,27 +7,25 @@
 // (AuthorizeCommand), so the audit trail names the SCIM key as the actor. Reads come from
 // the org's group directory, which holds members' profiles.
 #include <algorithm>
-#include <cctype>
-#include <map>
 #include <set>
 
 #include <fmt/format.h>
 
-#include "keys/key_material.h"
 #include "server/handlers/handlers.h"
 #include "server/json_io.h"
 #include "server/problem.h"
 #include "server/scim/filter.h"
-#include "server/wire_format.h"
+#include "server/scim/resources.h"
 
 namespace keytrail::server {
 namespace {
 
 using nlohmann::json;
 using Kind = CommandOutcome::Kind;
+using scim::kGroupSchema;
+using scim::kUserSchema;
+using scim::Lower;
 
-constexpr std::string_view kUserSchema = "urn:ietf:params:scim:schemas:core:2.0:User";
-constexpr std::string_view kGroupSchema = "urn:ietf:params:scim:schemas:core:2.0:Group";
 constexpr std::string_view kListSchema = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 constexpr std::string_view kErrorSchema = "urn:ietf:params:scim:api:messages:2.0:Error";
 constexpr std::string_view kPatchSchema = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -89,12 +87,6 @@ HttpResponse ScimOutcome(Result<CommandOutcome>& outcome) {
   return ScimRejection(*outcome->rejection);
 }
 
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // --- who may call --------------------------------------------------------------------
 
 // The SCIM caller: a key of the org holding `scim`; anything else is refused in SCIM's
@@ -121,168 +113,9 @@ std::string BaseUrl(ApiContext& ctx, const RoutedRequest& request) {
 
 // --- Users -----------------------------------------------------------------------------
 
-json Meta(std::string_view type, Micros created, Micros modified, const std::string& version,
-          const std::string& location) {
-  return json{{"resourceType", type},
-              {"created", FormatRfc3339(created)},
-              {"lastModified", FormatRfc3339(modified)},
-              {"version", version},
-              {"location", location}};
-}
-
-// The profile's emails as SCIM writes them: the primary first.
-json EmailsJson(const domain::MemberProfile& profile) {
-  json emails = json::array();
-  for (size_t i = 0; i < profile.emails.size(); ++i) {
-    emails.push_back({{"value", profile.emails[i]}, {"type", "work"}, {"primary", i == 0}});
-  }
-  return emails;
-}
-
-std::string UserVersion(const domain::MemberState& member) {
-  return fmt::format("W/\"{}\"", member.version);
-}
-
-json UserJson(const std::string& base, const domain::GroupDirectory& directory, std::string_view id,
-              const domain::MemberState& member) {
-  const domain::MemberProfile& p = member.profile;
-  json user = {{"schemas", {kUserSchema}},
-               {"id", id},
-               {"userName", id},
-               {"active", p.active},
-               {"meta", Meta("User", member.created_at, member.updated_at, UserVersion(member),
-                             fmt::format("{}/Users/{}", base, id))}};
-  if (!p.external_id.empty()) user["externalId"] = p.external_id;
-  if (!p.display_name.empty()) user["displayName"] = p.display_name;
-  if (!p.given_name.empty() || !p.family_name.empty()) {
-    user["name"] = {{"givenName", p.given_name},
-                    {"familyName", p.family_name},
-                    {"formatted", fmt::format("{} {}", p.given_name, p.family_name)}};
-  }
-  if (!p.emails.empty()) user["emails"] = EmailsJson(p);
-  json groups = json::array();
-  for (const std::string& g : member.groups) {
-    const domain::GroupState* group = directory.FindGroup(g);
-    groups.push_back({{"value", g},
-                      {"display", group ? group->name : g},
-                      {"$ref", fmt::format("{}/Groups/{}", base, g)}});
-  }
-  user["groups"] = std::move(groups);
-  return user;
-}
-
-// What a filter reads of a user.
-scim::AttributeValues UserAttribute(std::string_view id, const domain::MemberState& member,
-                                    std::string_view path) {
-  const domain::MemberProfile& p = member.profile;
-  auto one = [](std::string_view v, bool exact = false) {
-    scim::AttributeValues out{{}, exact};
-    if (!v.empty()) out.values.emplace_back(v);
-    return out;
-  };
-  if (path == "id" || path == "username") return one(id);
-  if (path == "externalid") return one(p.external_id, true);
-  if (path == "displayname") return one(p.display_name);
-  if (path == "name.givenname") return one(p.given_name);
-  if (path == "name.familyname") return one(p.family_name);
-  if (path == "active") return one(p.active ? "true" : "false");
-  if (path == "emails" || path == "emails.value") return {p.emails, false};
-  if (path == "groups" || path == "groups.value") return {member.groups, true};
-  if (path == "meta.lastmodified") return one(FormatRfc3339(member.updated_at));
-  if (path == "meta.created") return one(FormatRfc3339(member.created_at));
-  return {};
-}
-
-// A JSON boolean, or the strings "true"/"false" in any case (Entra ID sends "False").
-std::optional<bool> Boolean(const json& value) {
-  if (value.is_boolean()) return value.get<bool>();
-  if (value.is_string()) {
-    const std::string text = Lower(value.get<std::string>());
-    if (text == "true") return true;
-    if (text == "false") return false;
-  }
-  return std::nullopt;
-}
-
-// Applies one attribute of a User (`name`, lower-cased path) to `profile`; an error
-// message if the value does not fit. Unknown attributes are ignored (RFC 7644 3.3:
-// the service provider keeps what it supports).
-std::optional<std::string> SetUserAttribute(domain::MemberProfile& profile, std::string_view path,
-                                            const json& value, std::string_view id) {
-  auto text = [&](std::string* out) -> std::optional<std::string> {
-    if (value.is_null()) {
-      out->clear();
-      return std::nullopt;
-    }
-    if (!value.is_string()) return fmt::format("'{}' must be a string", path);
-    *out = value.get<std::string>();
-    return std::nullopt;
-  };
-  if (path == "username") {
-    if (!value.is_string() || value.get<std::string>() != id) {
-      return std::string("userName is the member id and cannot change");
-    }
-    return std::nullopt;
-  }
-  if (path == "externalid") return text(&profile.external_id);
-  if (path == "displayname") return text(&profile.display_name);
-  if (path == "name.givenname") return text(&profile.given_name);
-  if (path == "name.familyname") return text(&profile.family_name);
-  if (path == "active") {
-    auto active = Boolean(value);
-    if (!active) return std::string("'active' must be true or false");
-    profile.active = *active;
-    return std::nullopt;
-  }
-  if (path == "name") {
-    if (!value.is_object()) return std::string("'name' must be an object");
-    for (const auto& [key, sub] : value.items()) {
-      if (auto error = SetUserAttribute(profile, "name." + Lower(key), sub, id)) return error;
-    }
-    return std::nullopt;
-  }
-  if (path == "emails") {
-    if (!value.is_array()) return std::string("'emails' must be an array of {value, primary?}");
-    std::vector<std::string> primary, others;
-    for (const json& email : value) {
-      if (!email.is_object() || !email.contains("value") || !email["value"].is_string()) {
-        return std::string("each email is {\"value\": string, \"primary\"?: bool}");
-      }
-      const bool is_primary = email.contains("primary") && Boolean(email["primary"]) == true;
-      (is_primary ? primary : others).push_back(email["value"].get<std::string>());
-    }
-    profile.emails = std::move(primary);
-    profile.emails.insert(profile.emails.end(), others.begin(), others.end());
-    return std::nullopt;
-  }
-  // `emails[type eq "work"].value` (Entra ID): the primary address.
-  if (path.starts_with("emails[") && path.ends_with("].value")) {
-    if (!value.is_string()) return std::string("an email is a string");
-    if (profile.emails.empty()) {
-      profile.emails.push_back(value.get<std::string>());
-    } else {
-      profile.emails[0] = value.get<std::string>();
-    }
-    return std::nullopt;
-  }
-  return std::nullopt;
-}
-
-// The profile a POST or PUT body describes (every attribute it does not name is unset).
-std::variant<domain::MemberProfile, HttpResponse> ProfileFromBody(const json& body,
-                                                                  std::string_view id) {
-  domain::MemberProfile profile;
-  for (const auto& [key, value] : body.items()) {
-    const std::string path = Lower(key);
-    if (path == "schemas" || path == "id" || path == "meta" || path == "groups" ||
-        path == "password") {
-      continue;  // read-only here, or not ours to keep (passwords stay with the IdP)
-    }
-    if (auto error = SetUserAttribute(profile, path, value, id)) {
-      return ScimError(400, path == "username" ? "mutability" : "invalidValue", *error);
-    }
-  }
-  return profile;
+// A resource-mapping refusal as SCIM's error (400 with its scimType).
+HttpResponse ScimFault(const scim::Fault& fault) {
+  return ScimError(400, fault.scim_type, fault.detail);
 }
 
 std::variant<json, HttpResponse> ParseBody(const RoutedRequest& request) {
@@ -328,8 +161,8 @@ std::function<HttpResponse()> AnswerUser(ApiContext& ctx, const RoutedRequest& r
     auto directory = ctx.engine.Groups(org);
     const domain::MemberState* member = directory->FindMember(id);
     if (member == nullptr) return ScimError(404, "", fmt::format("no user '{}'", id));
-    HttpResponse response = ScimJson(status, UserJson(base, *directory, id, *member));
-    response.SetHeader("ETag", UserVersion(*member));
+    HttpResponse response = ScimJson(status, scim::UserJson(base, *directory, id, *member));
+    response.SetHeader("ETag", scim::UserVersion(*member));
     if (status == 201) response.SetHeader("Location", fmt::format("{}/Users/{}", base, id));
     return response;
   };
@@ -337,78 +170,13 @@ std::function<HttpResponse()> AnswerUser(ApiContext& ctx, const RoutedRequest& r
 
 // --- Groups ----------------------------------------------------------------------------
 
-std::vector<std::string> MembersOf(const domain::GroupDirectory& directory, std::string_view g) {
-  std::vector<std::string> out;
-  for (const auto& [id, member] : directory.members) {
-    if (std::binary_search(member.groups.begin(), member.groups.end(), g)) out.push_back(id);
-  }
-  return out;
-}
-
-// Membership changes are members' events: the version covers the group and its members.
-std::string GroupVersion(const domain::GroupState& group, const std::vector<std::string>& members) {
-  uint64_t h = group.version * 1'000'003ULL;
-  for (const std::string& m : members) h = (h ^ std::hash<std::string>{}(m)) * 1'000'003ULL;
-  return fmt::format("W/\"{}-{:x}\"", group.version, h);
-}
-
-json GroupJson(const std::string& base, const domain::GroupDirectory& directory,
-               const domain::GroupState& group, bool with_members) {
-  const std::vector<std::string> members = MembersOf(directory, group.id);
-  json out = {
-      {"schemas", {kGroupSchema}},
-      {"id", group.id},
-      {"displayName", group.name},
-      {"meta", Meta("Group", group.created_at, group.updated_at, GroupVersion(group, members),
-                    fmt::format("{}/Groups/{}", base, group.id))}};
-  if (with_members) {
-    json list = json::array();
-    for (const std::string& m : members) {
-      list.push_back({{"value", m}, {"display", m}, {"$ref", fmt::format("{}/Users/{}", base, m)}});
-    }
-    out["members"] = std::move(list);
-  }
-  return out;
-}
-
-// A group id from a displayName: lower-case letters, digits, '-' and '_' (others become
-// '-'), at most 64 characters.
-std::string GroupIdFor(std::string_view display_name) {
-  std::string id;
-  for (char c : display_name) {
-    const char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    const bool ok = (l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '_' || l == '-';
-    if (ok) {
-      id.push_back(l);
-    } else if (!id.empty() && id.back() != '-') {
-      id.push_back('-');
-    }
-    if (id.size() == 64) break;
-  }
-  while (!id.empty() && id.back() == '-') id.pop_back();
-  return id;
-}
-
-// The member ids of a "members" value: [{value}].
-std::variant<std::vector<std::string>, HttpResponse> MemberIds(const json& members) {
-  if (!members.is_array()) return ScimError(400, "invalidValue", "'members' must be an array");
-  std::vector<std::string> ids;
-  for (const json& m : members) {
-    if (!m.is_object() || !m.contains("value") || !m["value"].is_string()) {
-      return ScimError(400, "invalidValue", "each member is {\"value\": user id}");
-    }
-    ids.push_back(m["value"].get<std::string>());
-  }
-  return ids;
-}
-
 std::function<HttpResponse()> AnswerGroup(ApiContext& ctx, const RoutedRequest& request,
                                           std::string org, std::string id, int status) {
   return [&ctx, base = BaseUrl(ctx, request), org = std::move(org), id = std::move(id), status] {
     auto directory = ctx.engine.Groups(org);
     const domain::GroupState* group = directory->FindGroup(id);
     if (group == nullptr) return ScimError(404, "", fmt::format("no group '{}'", id));
-    json body = GroupJson(base, *directory, *group, true);
+    json body = scim::GroupJson(base, *directory, *group, true);
     HttpResponse response = ScimJson(status, body);
     response.SetHeader("ETag", body["meta"]["version"].get<std::string>());
     if (status == 201) response.SetHeader("Location", fmt::format("{}/Groups/{}", base, id));
@@ -479,15 +247,16 @@ HttpResponse ScimListUsersHandler(ApiContext& ctx, const RoutedRequest& request)
   std::vector<std::pair<const std::string*, const domain::MemberState*>> matching;
   for (const auto& [id, member] : directory->members) {
     if (!member.Exists()) continue;
-    if (wanted &&
-        !wanted->Matches([&](std::string_view path) { return UserAttribute(id, member, path); })) {
+    if (wanted && !wanted->Matches([&](std::string_view path) {
+          return scim::UserAttribute(id, member, path);
+        })) {
       continue;
     }
     matching.emplace_back(&id, &member);
   }
   const auto [start, count] = std::get<std::pair<size_t, size_t>>(paging);
   return ListResponse(matching.size(), start, count, [&](size_t i) {
-    return UserJson(base, *directory, *matching[i].first, *matching[i].second);
+    return scim::UserJson(base, *directory, *matching[i].first, *matching[i].second);
   });
 }
 
@@ -513,8 +282,8 @@ HttpResponse ScimCreateUserHandler(ApiContext& ctx, const RoutedRequest& request
     if (Lower(key) == "username" && value.is_string()) id = value.get<std::string>();
   }
   if (id.empty()) return ScimError(400, "invalidValue", "userName is required");
-  auto profile = ProfileFromBody(user, id);
-  if (auto* refused = std::get_if<HttpResponse>(&profile)) return std::move(*refused);
+  auto profile = scim::ProfileFromBody(user, id);
+  if (auto* fault = std::get_if<scim::Fault>(&profile)) return ScimFault(*fault);
   return Submit(ctx, request, caller,
                 domain::ProvisionMember{id, std::get<domain::MemberProfile>(profile), true},
                 AnswerUser(ctx, request, caller.org, id, 201));
@@ -530,13 +299,13 @@ HttpResponse ScimReplaceUserHandler(ApiContext& ctx, const RoutedRequest& reques
   auto found = FindUser(*directory, id);
   if (auto* missing = std::get_if<HttpResponse>(&found)) return std::move(*missing);
   if (auto stale =
-          CheckIfMatch(request, UserVersion(*std::get<const domain::MemberState*>(found)))) {
+          CheckIfMatch(request, scim::UserVersion(*std::get<const domain::MemberState*>(found)))) {
     return std::move(*stale);
   }
   auto body = ParseBody(request);
   if (auto* refused = std::get_if<HttpResponse>(&body)) return std::move(*refused);
-  auto profile = ProfileFromBody(std::get<json>(body), id);
-  if (auto* refused = std::get_if<HttpResponse>(&profile)) return std::move(*refused);
+  auto profile = scim::ProfileFromBody(std::get<json>(body), id);
+  if (auto* fault = std::get_if<scim::Fault>(&profile)) return ScimFault(*fault);
   return Submit(ctx, request, caller,
                 domain::ProvisionMember{id, std::get<domain::MemberProfile>(profile), false},
                 AnswerUser(ctx, request, caller.org, id, 200));
@@ -552,7 +321,7 @@ HttpResponse ScimPatchUserHandler(ApiContext& ctx, const RoutedRequest& request)
   auto found = FindUser(*directory, id);
   if (auto* missing = std::get_if<HttpResponse>(&found)) return std::move(*missing);
   const domain::MemberState& member = *std::get<const domain::MemberState*>(found);
-  if (auto stale = CheckIfMatch(request, UserVersion(member))) return std::move(*stale);
+  if (auto stale = CheckIfMatch(request, scim::UserVersion(member))) return std::move(*stale);
   auto body = ParseBody(request);
   if (auto* refused = std::get_if<HttpResponse>(&body)) return std::move(*refused);
   const json& patch = std::get<json>(body);
@@ -578,13 +347,25 @@ HttpResponse ScimPatchUserHandler(ApiContext& ctx, const RoutedRequest& request)
     if (op != "add" && op != "replace" && op != "remove") {
       return ScimError(400, "invalidSyntax", fmt::format("unknown op '{}'", op));
     }
+    if (!path.empty() && !scim::KnownUserPath(path)) {
+      return ScimError(400, "invalidPath", fmt::format("no attribute '{}' here", path));
+    }
     if (op == "remove") {
       if (path.empty()) return ScimError(400, "noTarget", "remove needs a path");
       if (path == "active" || path == "username") {
         return ScimError(400, "mutability", fmt::format("'{}' cannot be removed", path));
       }
+      if (path == "name") {
+        profile.given_name.clear();
+        profile.family_name.clear();
+        continue;
+      }
+      if (path.starts_with("emails[")) {  // every address is of type "work" here
+        profile.emails.clear();
+        continue;
+      }
       const json empty = path == "emails" ? json::array() : json();
-      if (auto error = SetUserAttribute(profile, path, empty, id)) {
+      if (auto error = scim::SetUserAttribute(profile, path, empty, id)) {
         return ScimError(400, "invalidValue", *error);
       }
       continue;
@@ -594,7 +375,7 @@ HttpResponse ScimPatchUserHandler(ApiContext& ctx, const RoutedRequest& request)
                      const json& given) -> std::optional<HttpResponse> {
       json merged = given;
       if (op == "add" && attribute == "emails" && given.is_array()) {
-        merged = EmailsJson(profile);
+        merged = scim::EmailsJson(profile);
         for (const json& email : given) {
           if (std::find_if(merged.begin(), merged.end(), [&](const json& e) {
                 return email.is_object() && e["value"] == email.value("value", json());
@@ -603,7 +384,7 @@ HttpResponse ScimPatchUserHandler(ApiContext& ctx, const RoutedRequest& request)
           }
         }
       }
-      if (auto error = SetUserAttribute(profile, attribute, merged, id)) {
+      if (auto error = scim::SetUserAttribute(profile, attribute, merged, id)) {
         return ScimError(400, attribute == "username" ? "mutability" : "invalidValue", *error);
       }
       return std::nullopt;
@@ -635,7 +416,7 @@ HttpResponse ScimDeleteUserHandler(ApiContext& ctx, const RoutedRequest& request
   auto found = FindUser(*directory, id);
   if (auto* missing = std::get_if<HttpResponse>(&found)) return std::move(*missing);
   if (auto stale =
-          CheckIfMatch(request, UserVersion(*std::get<const domain::MemberState*>(found)))) {
+          CheckIfMatch(request, scim::UserVersion(*std::get<const domain::MemberState*>(found)))) {
     return std::move(*stale);
   }
   return Submit(ctx, request, caller, domain::DeprovisionMember{id}, [] {
@@ -664,7 +445,7 @@ HttpResponse ScimListGroupsHandler(ApiContext& ctx, const RoutedRequest& request
           if (path == "id") return {{id}, true};
           if (path == "displayname") return {{group.name}, false};
           if (path == "members" || path == "members.value") {
-            return {MembersOf(*directory, id), true};
+            return {scim::MembersOf(*directory, id), true};
           }
           return {};
         })) {
@@ -674,7 +455,7 @@ HttpResponse ScimListGroupsHandler(ApiContext& ctx, const RoutedRequest& request
   }
   const auto [start, count] = std::get<std::pair<size_t, size_t>>(paging);
   return ListResponse(matching.size(), start, count, [&](size_t i) {
-    return GroupJson(base, *directory, *matching[i], with_members);
+    return scim::GroupJson(base, *directory, *matching[i], with_members);
   });
 }
 
@@ -700,12 +481,12 @@ HttpResponse ScimCreateGroupHandler(ApiContext& ctx, const RoutedRequest& reques
     const std::string name = Lower(key);
     if (name == "displayname" && value.is_string()) command.display_name = value.get<std::string>();
     if (name == "members") {
-      auto ids = MemberIds(value);
-      if (auto* refused = std::get_if<HttpResponse>(&ids)) return std::move(*refused);
+      auto ids = scim::MemberIds(value);
+      if (auto* fault = std::get_if<scim::Fault>(&ids)) return ScimFault(*fault);
       command.members = std::get<std::vector<std::string>>(std::move(ids));
     }
   }
-  command.group_id = GroupIdFor(command.display_name);
+  command.group_id = scim::GroupIdFor(command.display_name);
   if (command.group_id.empty()) {
     return ScimError(400, "invalidValue", "displayName needs a letter or digit");
   }
@@ -723,7 +504,8 @@ HttpResponse ScimReplaceGroupHandler(ApiContext& ctx, const RoutedRequest& reque
   auto directory = ctx.engine.Groups(caller.org);
   const domain::GroupState* existing = directory->FindGroup(id);
   if (existing == nullptr) return ScimError(404, "", fmt::format("no group '{}'", id));
-  if (auto stale = CheckIfMatch(request, GroupVersion(*existing, MembersOf(*directory, id)))) {
+  if (auto stale =
+          CheckIfMatch(request, scim::GroupVersion(*existing, scim::MembersOf(*directory, id)))) {
     return std::move(*stale);
   }
   auto body = ParseBody(request);
@@ -737,8 +519,8 @@ HttpResponse ScimReplaceGroupHandler(ApiContext& ctx, const RoutedRequest& reque
       return ScimError(400, "mutability", "a group's displayName cannot change through SCIM");
     }
     if (name == "members") {
-      auto ids = MemberIds(value);
-      if (auto* refused = std::get_if<HttpResponse>(&ids)) return std::move(*refused);
+      auto ids = scim::MemberIds(value);
+      if (auto* fault = std::get_if<scim::Fault>(&ids)) return ScimFault(*fault);
       command.members = std::get<std::vector<std::string>>(std::move(ids));
     }
   }
@@ -756,7 +538,8 @@ HttpResponse ScimPatchGroupHandler(ApiContext& ctx, const RoutedRequest& request
   auto directory = ctx.engine.Groups(caller.org);
   const domain::GroupState* existing = directory->FindGroup(id);
   if (existing == nullptr) return ScimError(404, "", fmt::format("no group '{}'", id));
-  if (auto stale = CheckIfMatch(request, GroupVersion(*existing, MembersOf(*directory, id)))) {
+  if (auto stale =
+          CheckIfMatch(request, scim::GroupVersion(*existing, scim::MembersOf(*directory, id)))) {
     return std::move(*stale);
   }
   auto body = ParseBody(request);
@@ -771,7 +554,7 @@ HttpResponse ScimPatchGroupHandler(ApiContext& ctx, const RoutedRequest& request
   domain::ProvisionGroup command;
   command.group_id = id;
   std::set<std::string> members;
-  for (const std::string& m : MembersOf(*directory, id)) members.insert(m);
+  for (const std::string& m : scim::MembersOf(*directory, id)) members.insert(m);
   const std::set<std::string> before = members;
   for (const json& operation : *operations) {
     if (!operation.is_object() || !operation.contains("op") || !operation["op"].is_string()) {
@@ -822,8 +605,8 @@ HttpResponse ScimPatchGroupHandler(ApiContext& ctx, const RoutedRequest& request
       members.clear();
       continue;
     }
-    auto ids = MemberIds(value);
-    if (auto* refused = std::get_if<HttpResponse>(&ids)) return std::move(*refused);
+    auto ids = scim::MemberIds(value);
+    if (auto* fault = std::get_if<scim::Fault>(&ids)) return ScimFault(*fault);
     const auto& list = std::get<std::vector<std::string>>(ids);
     if (op == "replace") members.clear();
     if (op == "add" || op == "replace") {

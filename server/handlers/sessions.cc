@@ -235,7 +235,8 @@ HttpResponse SignInHandler(ApiContext& ctx, const RoutedRequest& request) {
   }
   // A sign-in another node forwarded was counted by address there (ForwardedSignIn).
   const std::string address =
-      IsForwarded(request.http) ? std::string() : std::string(ClientAddress(request.http.remote));
+      IsForwarded(ctx.engine, request.http) ? std::string()
+                                            : std::string(ClientAddress(request.http.remote));
   if (auto wait = ctx.sessions.BeginAttempt(*org, *member, address)) {
     HttpResponse response =
         Problem(429, "too_many_attempts", "too many failed sign-ins; wait before trying again");

@@ -25,12 +25,6 @@ using NodePtr = std::shared_ptr<const Node>;
 constexpr size_t kMaxFilterLength = 4096;
 constexpr int kMaxDepth = 32;
 
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool IsCompareOp(std::string_view op) {
   for (std::string_view known : {"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"}) {
     if (op == known) return true;
@@ -248,6 +242,12 @@ bool Evaluate(const Node& node, const AttributeReader& read) {
 }
 
 }  // namespace
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
 
 std::variant<Filter, std::string> Filter::Parse(std::string_view text) {
   if (text.size() > kMaxFilterLength) {

@@ -28,6 +28,9 @@ struct AttributeValues {
 // `path` is lower-cased ("username", "emails.value", "name.givenname").
 using AttributeReader = std::function<AttributeValues(std::string_view path)>;
 
+// `text` with ASCII letters lower-cased (SCIM's names and keywords ignore case).
+std::string Lower(std::string_view text);
+
 class Filter {
  public:
   // The parsed filter, or a message saying what is wrong (for scimType invalidFilter).

@@ -217,6 +217,14 @@ TEST_F(ScimTest, PatchAndPutAUser) {
               "invalidSyntax");
   ExpectError(Scim("PATCH", "/Users/bjensen", json{{"schemas", {kPatchOp}}}), 400, "invalidSyntax");
   ExpectError(Scim("PATCH", "/Users/bjensen", Patch({{{"op", "remove"}}})), 400, "noTarget");
+  ExpectError(Scim("PATCH", "/Users/bjensen",
+                   Patch({{{"op", "replace"}, {"path", "nickName"}, {"value", "Babs"}}})),
+              400, "invalidPath");
+  // RFC 7644 3.5.2.2: remove by a value filter (every address here is "work").
+  HttpResponse no_emails = Scim("PATCH", "/Users/bjensen",
+                                Patch({{{"op", "remove"}, {"path", "emails[type eq \"work\"]"}}}));
+  ASSERT_EQ(no_emails.status, 200) << no_emails.body;
+  EXPECT_FALSE(Json(no_emails).contains("emails"));
   ExpectError(Scim("PATCH", "/Users/nobody", Patch({{{"op", "remove"}, {"path", "emails"}}})), 404);
   // If-Match with an old version: 412, nothing changed.
   ExpectError(Scim("PATCH", "/Users/bjensen",
