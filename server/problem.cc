@@ -35,6 +35,8 @@ int StatusForRejection(domain::RejectionCode code) {
       return 410;
     case C::kForbidden:
       return 403;
+    case C::kStaleVersion:
+      return 412;
     case C::kOrgExists:
     case C::kNameTaken:
     case C::kGroupExists:

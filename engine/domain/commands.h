@@ -98,6 +98,9 @@ struct ProvisionMember {
   std::string member_id;
   MemberProfile profile;
   bool create_only = false;
+  // Set: the member must still be at this version (kStaleVersion otherwise), e.g. the
+  // one an If-Match named and the profile was computed from.
+  std::optional<uint64_t> expected_version;
 };
 
 // SCIM: the member leaves every group and its profile is forgotten (it no longer exists).

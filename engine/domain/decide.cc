@@ -375,6 +375,11 @@ class Decider {
       return Reject(RejectionCode::kMemberExists, fmt::format("member '{}' exists", c.member_id));
     }
     if (exists && !it->second.provisioned) return NotProvisioned(c.member_id);
+    if (c.expected_version && (!exists || it->second.version != *c.expected_version)) {
+      return Reject(
+          RejectionCode::kStaleVersion,
+          fmt::format("member '{}' changed since version {}", c.member_id, *c.expected_version));
+    }
     if (!exists) {  // userName is unique regardless of case (RFC 7643 4.1.1)
       for (const auto& [id, member] : state_.members) {
         if (member.Exists() && EqualsIgnoringCase(id, c.member_id)) {

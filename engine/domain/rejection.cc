@@ -90,6 +90,8 @@ std::string_view RejectionCodeName(RejectionCode code) {
       return "invalid_sso";
     case RejectionCode::kNotProvisioned:
       return "not_provisioned";
+    case RejectionCode::kStaleVersion:
+      return "stale_version";
   }
   return "unknown";
 }

@@ -58,6 +58,7 @@ enum class RejectionCode : uint8_t {
   kMemberInactive,     // sign-in refused: the member is deactivated
   kInvalidSso,         // a single sign-on set-up that cannot work (claim, group, client id)
   kNotProvisioned,     // SCIM refused: the member or group was not provisioned through SCIM
+  kStaleVersion,       // the resource changed since the version the command names
 };
 
 // "org_not_found", "name_taken", "unknown_role", ...

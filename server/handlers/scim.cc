@@ -73,6 +73,8 @@ HttpResponse ScimRejection(const domain::Rejection& rejection) {
     case C::kForbidden:
     case C::kNotProvisioned:
       return ScimError(403, "", rejection.message);
+    case C::kStaleVersion:
+      return ScimError(412, "", rejection.message);
     case C::kGroupBuiltin:
       return ScimError(400, "mutability", rejection.message);
     case C::kGroupInUse:
@@ -137,6 +139,15 @@ std::optional<HttpResponse> CheckIfMatch(const RoutedRequest& request, const std
   auto wanted = request.http.Header("if-match");
   if (!wanted || *wanted == "*" || *wanted == version) return std::nullopt;
   return ScimError(412, "", "the resource changed since the version in If-Match");
+}
+
+// With an If-Match (that matched the snapshot): the member's version then, which the
+// writer checks again, so a change in between is 412 too, not lost.
+std::optional<uint64_t> IfMatchVersion(const RoutedRequest& request,
+                                       const domain::MemberState& member) {
+  auto wanted = request.http.Header("if-match");
+  if (!wanted || *wanted == "*") return std::nullopt;
+  return member.version;
 }
 
 // Submits `command` for `caller`; the answer is `done` once it is applied, or the SCIM
@@ -306,8 +317,9 @@ HttpResponse ScimReplaceUserHandler(ApiContext& ctx, const RoutedRequest& reques
   if (auto* refused = std::get_if<HttpResponse>(&body)) return std::move(*refused);
   auto profile = scim::ProfileFromBody(std::get<json>(body), id);
   if (auto* fault = std::get_if<scim::Fault>(&profile)) return ScimFault(*fault);
-  return Submit(ctx, request, caller,
-                domain::ProvisionMember{id, std::get<domain::MemberProfile>(profile), false},
+  domain::ProvisionMember command{id, std::get<domain::MemberProfile>(profile), false};
+  command.expected_version = IfMatchVersion(request, *std::get<const domain::MemberState*>(found));
+  return Submit(ctx, request, caller, std::move(command),
                 AnswerUser(ctx, request, caller.org, id, 200));
 }
 
@@ -402,7 +414,9 @@ HttpResponse ScimPatchUserHandler(ApiContext& ctx, const RoutedRequest& request)
     }
     if (auto refused = apply(path, value)) return std::move(*refused);
   }
-  return Submit(ctx, request, caller, domain::ProvisionMember{id, std::move(profile), false},
+  domain::ProvisionMember command{id, std::move(profile), false};
+  command.expected_version = IfMatchVersion(request, member);
+  return Submit(ctx, request, caller, std::move(command),
                 AnswerUser(ctx, request, caller.org, id, 200));
 }
 

@@ -533,6 +533,13 @@ TEST_F(DomainTest, AProvisionedMemberExistsWithoutGroupsUntilDeprovisioned) {
   // Names are unique regardless of case.
   ThenRejected(When(ProvisionMember{"BJensen", profile, true}), RejectionCode::kMemberExists);
   ThenNoEvents(When(ProvisionMember{"bjensen", profile}));  // already so
+  // A change computed from an older version (If-Match) is refused, not lost.
+  const uint64_t version = state_.FindMember("bjensen")->version;
+  MemberProfile renamed = profile;
+  renamed.display_name = "Barbara";
+  ThenRejected(When(ProvisionMember{"bjensen", renamed, false, version - 1}),
+               RejectionCode::kStaleVersion);
+  ThenOne<fb::MemberProfileChangedT>(When(ProvisionMember{"bjensen", renamed, false, version}));
   // Taking its last group away leaves a provisioned member in place.
   Given(SetMemberGroups{"bjensen", {"ci"}});
   Given(ProvisionGroup{.group_id = "ci", .remove = {"bjensen"}});
