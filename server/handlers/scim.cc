@@ -126,19 +126,63 @@ std::variant<json, HttpResponse> ParseBody(const RoutedRequest& request) {
   return body;
 }
 
-// The member `id` of the caller's org as the directory holds it, or a 404.
-std::variant<const domain::MemberState*, HttpResponse> FindUser(const domain::GroupDirectory& dir,
-                                                                std::string_view id) {
-  const domain::MemberState* member = dir.FindMember(id);
-  if (member == nullptr) return ScimError(404, "", fmt::format("no user '{}'", id));
-  return member;
-}
-
 // If-Match against the resource's version (RFC 7644 3.14): 412 if it does not match.
 std::optional<HttpResponse> CheckIfMatch(const RoutedRequest& request, const std::string& version) {
   auto wanted = request.http.Header("if-match");
   if (!wanted || *wanted == "*" || *wanted == version) return std::nullopt;
   return ScimError(412, "", "the resource changed since the version in If-Match");
+}
+
+// What every request on one existing user or group starts with: the SCIM caller, the
+// resource's id, the org's directory it was read from, and the resource itself, its
+// If-Match checked.
+template <typename Resource>
+struct Target {
+  Caller caller;
+  std::string id;
+  std::shared_ptr<const domain::GroupDirectory> directory;
+  const Resource* resource = nullptr;
+};
+
+std::variant<Target<domain::MemberState>, HttpResponse> UserTarget(ApiContext& ctx,
+                                                                   const RoutedRequest& request) {
+  auto who = ScimCaller(ctx, request);
+  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  Target<domain::MemberState> t{std::move(std::get<Caller>(who)), std::string(request.Param("id"))};
+  t.directory = ctx.engine.Groups(t.caller.org);
+  t.resource = t.directory->FindMember(t.id);
+  if (t.resource == nullptr) return ScimError(404, "", fmt::format("no user '{}'", t.id));
+  if (auto stale = CheckIfMatch(request, scim::UserVersion(*t.resource))) return std::move(*stale);
+  return t;
+}
+
+std::variant<Target<domain::GroupState>, HttpResponse> GroupTarget(ApiContext& ctx,
+                                                                   const RoutedRequest& request) {
+  auto who = ScimCaller(ctx, request);
+  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  Target<domain::GroupState> t{std::move(std::get<Caller>(who)), std::string(request.Param("id"))};
+  t.directory = ctx.engine.Groups(t.caller.org);
+  t.resource = t.directory->FindGroup(t.id);
+  if (t.resource == nullptr) return ScimError(404, "", fmt::format("no group '{}'", t.id));
+  const std::string version = scim::GroupVersion(*t.resource, scim::MembersOf(*t.directory, t.id));
+  if (auto stale = CheckIfMatch(request, version)) return std::move(*stale);
+  return t;
+}
+
+// The "Operations" of a PATCH body (RFC 7644 3.5.2), or a 400.
+std::variant<const json*, HttpResponse> OperationsOf(const json& body) {
+  for (const auto& [key, value] : body.items()) {
+    if (Lower(key) == "operations" && value.is_array() && !value.empty()) return &value;
+  }
+  return ScimError(
+      400, "invalidSyntax",
+      fmt::format("a PATCH is {{\"schemas\": [\"{}\"], \"Operations\": [...]}}", kPatchSchema));
+}
+
+HttpResponse Deleted() {
+  HttpResponse done;
+  done.status = 204;
+  return done;
 }
 
 // With an If-Match (that matched the snapshot): the member's version then, which the
@@ -302,50 +346,30 @@ HttpResponse ScimCreateUserHandler(ApiContext& ctx, const RoutedRequest& request
 
 // PUT /scim/v2/Users/{id}: replaces the profile (attributes left out are cleared).
 HttpResponse ScimReplaceUserHandler(ApiContext& ctx, const RoutedRequest& request) {
-  auto who = ScimCaller(ctx, request);
-  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
-  const Caller& caller = std::get<Caller>(who);
-  const std::string id(request.Param("id"));
-  auto directory = ctx.engine.Groups(caller.org);
-  auto found = FindUser(*directory, id);
-  if (auto* missing = std::get_if<HttpResponse>(&found)) return std::move(*missing);
-  if (auto stale =
-          CheckIfMatch(request, scim::UserVersion(*std::get<const domain::MemberState*>(found)))) {
-    return std::move(*stale);
-  }
+  auto target = UserTarget(ctx, request);
+  if (auto* refused = std::get_if<HttpResponse>(&target)) return std::move(*refused);
+  const auto& [caller, id, directory, member] = std::get<Target<domain::MemberState>>(target);
   auto body = ParseBody(request);
   if (auto* refused = std::get_if<HttpResponse>(&body)) return std::move(*refused);
   auto profile = scim::ProfileFromBody(std::get<json>(body), id);
   if (auto* fault = std::get_if<scim::Fault>(&profile)) return ScimFault(*fault);
   domain::ProvisionMember command{id, std::get<domain::MemberProfile>(profile), false};
-  command.expected_version = IfMatchVersion(request, *std::get<const domain::MemberState*>(found));
+  command.expected_version = IfMatchVersion(request, *member);
   return Submit(ctx, request, caller, std::move(command),
                 AnswerUser(ctx, request, caller.org, id, 200));
 }
 
 // PATCH /scim/v2/Users/{id}: add / replace / remove operations on the profile.
 HttpResponse ScimPatchUserHandler(ApiContext& ctx, const RoutedRequest& request) {
-  auto who = ScimCaller(ctx, request);
-  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
-  const Caller& caller = std::get<Caller>(who);
-  const std::string id(request.Param("id"));
-  auto directory = ctx.engine.Groups(caller.org);
-  auto found = FindUser(*directory, id);
-  if (auto* missing = std::get_if<HttpResponse>(&found)) return std::move(*missing);
-  const domain::MemberState& member = *std::get<const domain::MemberState*>(found);
-  if (auto stale = CheckIfMatch(request, scim::UserVersion(member))) return std::move(*stale);
+  auto target = UserTarget(ctx, request);
+  if (auto* refused = std::get_if<HttpResponse>(&target)) return std::move(*refused);
+  const auto& [caller, id, directory, found] = std::get<Target<domain::MemberState>>(target);
+  const domain::MemberState& member = *found;
   auto body = ParseBody(request);
   if (auto* refused = std::get_if<HttpResponse>(&body)) return std::move(*refused);
-  const json& patch = std::get<json>(body);
-  const json* operations = nullptr;
-  for (const auto& [key, value] : patch.items()) {
-    if (Lower(key) == "operations") operations = &value;
-  }
-  if (operations == nullptr || !operations->is_array() || operations->empty()) {
-    return ScimError(
-        400, "invalidSyntax",
-        fmt::format("a PATCH is {{\"schemas\": [\"{}\"], \"Operations\": [...]}}", kPatchSchema));
-  }
+  auto operations_of = OperationsOf(std::get<json>(body));
+  if (auto* refused = std::get_if<HttpResponse>(&operations_of)) return std::move(*refused);
+  const json* operations = std::get<const json*>(operations_of);
   domain::MemberProfile profile = member.profile;
   for (const json& operation : *operations) {
     if (!operation.is_object() || !operation.contains("op") || !operation["op"].is_string()) {
@@ -422,22 +446,10 @@ HttpResponse ScimPatchUserHandler(ApiContext& ctx, const RoutedRequest& request)
 
 // DELETE /scim/v2/Users/{id}: the member leaves every group and its profile goes.
 HttpResponse ScimDeleteUserHandler(ApiContext& ctx, const RoutedRequest& request) {
-  auto who = ScimCaller(ctx, request);
-  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
-  const Caller& caller = std::get<Caller>(who);
-  const std::string id(request.Param("id"));
-  auto directory = ctx.engine.Groups(caller.org);
-  auto found = FindUser(*directory, id);
-  if (auto* missing = std::get_if<HttpResponse>(&found)) return std::move(*missing);
-  if (auto stale =
-          CheckIfMatch(request, scim::UserVersion(*std::get<const domain::MemberState*>(found)))) {
-    return std::move(*stale);
-  }
-  return Submit(ctx, request, caller, domain::DeprovisionMember{id}, [] {
-    HttpResponse done;
-    done.status = 204;
-    return done;
-  });
+  auto target = UserTarget(ctx, request);
+  if (auto* refused = std::get_if<HttpResponse>(&target)) return std::move(*refused);
+  const auto& t = std::get<Target<domain::MemberState>>(target);
+  return Submit(ctx, request, t.caller, domain::DeprovisionMember{t.id}, Deleted);
 }
 
 // GET /scim/v2/Groups[?filter=&startIndex=&count=&excludedAttributes=members]
@@ -511,17 +523,9 @@ HttpResponse ScimCreateGroupHandler(ApiContext& ctx, const RoutedRequest& reques
 
 // PUT /scim/v2/Groups/{id} {displayName, members}: the members become exactly these.
 HttpResponse ScimReplaceGroupHandler(ApiContext& ctx, const RoutedRequest& request) {
-  auto who = ScimCaller(ctx, request);
-  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
-  const Caller& caller = std::get<Caller>(who);
-  const std::string id(request.Param("id"));
-  auto directory = ctx.engine.Groups(caller.org);
-  const domain::GroupState* existing = directory->FindGroup(id);
-  if (existing == nullptr) return ScimError(404, "", fmt::format("no group '{}'", id));
-  if (auto stale =
-          CheckIfMatch(request, scim::GroupVersion(*existing, scim::MembersOf(*directory, id)))) {
-    return std::move(*stale);
-  }
+  auto target = GroupTarget(ctx, request);
+  if (auto* refused = std::get_if<HttpResponse>(&target)) return std::move(*refused);
+  const auto& [caller, id, directory, existing] = std::get<Target<domain::GroupState>>(target);
   auto body = ParseBody(request);
   if (auto* refused = std::get_if<HttpResponse>(&body)) return std::move(*refused);
   domain::ProvisionGroup command;
@@ -545,26 +549,14 @@ HttpResponse ScimReplaceGroupHandler(ApiContext& ctx, const RoutedRequest& reque
 // PATCH /scim/v2/Groups/{id}: members added, removed (path `members[value eq "id"]` too)
 // or replaced.
 HttpResponse ScimPatchGroupHandler(ApiContext& ctx, const RoutedRequest& request) {
-  auto who = ScimCaller(ctx, request);
-  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
-  const Caller& caller = std::get<Caller>(who);
-  const std::string id(request.Param("id"));
-  auto directory = ctx.engine.Groups(caller.org);
-  const domain::GroupState* existing = directory->FindGroup(id);
-  if (existing == nullptr) return ScimError(404, "", fmt::format("no group '{}'", id));
-  if (auto stale =
-          CheckIfMatch(request, scim::GroupVersion(*existing, scim::MembersOf(*directory, id)))) {
-    return std::move(*stale);
-  }
+  auto target = GroupTarget(ctx, request);
+  if (auto* refused = std::get_if<HttpResponse>(&target)) return std::move(*refused);
+  const auto& [caller, id, directory, existing] = std::get<Target<domain::GroupState>>(target);
   auto body = ParseBody(request);
   if (auto* refused = std::get_if<HttpResponse>(&body)) return std::move(*refused);
-  const json* operations = nullptr;
-  for (const auto& [key, value] : std::get<json>(body).items()) {
-    if (Lower(key) == "operations") operations = &value;
-  }
-  if (operations == nullptr || !operations->is_array() || operations->empty()) {
-    return ScimError(400, "invalidSyntax", "a PATCH has a non-empty \"Operations\" array");
-  }
+  auto operations_of = OperationsOf(std::get<json>(body));
+  if (auto* refused = std::get_if<HttpResponse>(&operations_of)) return std::move(*refused);
+  const json* operations = std::get<const json*>(operations_of);
   domain::ProvisionGroup command;
   command.group_id = id;
   std::set<std::string> members;
@@ -642,18 +634,10 @@ HttpResponse ScimPatchGroupHandler(ApiContext& ctx, const RoutedRequest& request
 // DELETE /scim/v2/Groups/{id}: its members leave it and it is deleted; not built-in
 // groups, nor a group that still has live keys (409).
 HttpResponse ScimDeleteGroupHandler(ApiContext& ctx, const RoutedRequest& request) {
-  auto who = ScimCaller(ctx, request);
-  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
-  const Caller& caller = std::get<Caller>(who);
-  const std::string id(request.Param("id"));
-  if (ctx.engine.Groups(caller.org)->FindGroup(id) == nullptr) {
-    return ScimError(404, "", fmt::format("no group '{}'", id));
-  }
-  return Submit(ctx, request, caller, domain::DeprovisionGroup{id}, [] {
-    HttpResponse done;
-    done.status = 204;
-    return done;
-  });
+  auto target = GroupTarget(ctx, request);
+  if (auto* refused = std::get_if<HttpResponse>(&target)) return std::move(*refused);
+  const auto& t = std::get<Target<domain::GroupState>>(target);
+  return Submit(ctx, request, t.caller, domain::DeprovisionGroup{t.id}, Deleted);
 }
 
 // --- discovery -------------------------------------------------------------------------
