@@ -103,24 +103,24 @@ HttpResponse ReportLeaksHandler(ApiContext& ctx, const RoutedRequest& request) {
   const json received = {{"received", tokens->size()}};
   if (by_org.empty()) return JsonResponse(202, received);
   // Revocations wait for the log (and maybe another node): off the io thread.
-  return OffIoThread(
-      ctx.blocking, [&ctx, forwarded = IsForwarded(ctx.engine, request.http), by_org = std::move(by_org),
-                     received, leak = domain::LeakSource{source.value_or(""), url.value_or("")}] {
-        Status failed;
-        for (const auto& [org, leaks] : by_org) {
-          Status s = ctx.engine.WriterOf(org).self ? RevokeHere(ctx, org, leaks, leak)
-                                                   : RevokeThere(ctx, forwarded, org, leaks, leak);
-          if (!s.ok() && failed.ok()) failed = s;
-        }
-        if (!failed.ok()) {
-          HttpResponse response =
-              Problem(503, "report_not_recorded",
-                      "the report could not be recorded in full; send it again");
-          response.SetHeader("Retry-After", "1");
-          return response;
-        }
-        return JsonResponse(202, received);
-      });
+  return OffIoThread(ctx.blocking, [&ctx, forwarded = IsForwarded(ctx.engine, request.http),
+                                    by_org = std::move(by_org), received,
+                                    leak =
+                                        domain::LeakSource{source.value_or(""), url.value_or("")}] {
+    Status failed;
+    for (const auto& [org, leaks] : by_org) {
+      Status s = ctx.engine.WriterOf(org).self ? RevokeHere(ctx, org, leaks, leak)
+                                               : RevokeThere(ctx, forwarded, org, leaks, leak);
+      if (!s.ok() && failed.ok()) failed = s;
+    }
+    if (!failed.ok()) {
+      HttpResponse response = Problem(503, "report_not_recorded",
+                                      "the report could not be recorded in full; send it again");
+      response.SetHeader("Retry-After", "1");
+      return response;
+    }
+    return JsonResponse(202, received);
+  });
 }
 
 }  // namespace keytrail::server
