@@ -13,15 +13,13 @@
 // passes through redact().
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import {
+  axe, button, check, equal, fail, field, passedSteps, redact, root, secret, step, webRequire,
+} from './harness.mjs';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const webRequire = createRequire(join(root, 'web/package.json'));
 const { chromium } = webRequire('playwright-core');
-const axeSource = readFileSync(webRequire.resolve('axe-core/axe.min.js'), 'utf8');
 
 const BIN = process.env.KEYTRAIL_BIN || join(root, 'build/tools/keytrail/keytrail');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -33,25 +31,7 @@ const ENDED = 'Your session has ended. Sign in again.';
 // ---------------------------------------------------------------------------------------
 // Output, secrets and failures.
 
-const secrets = new Set([ADMIN_PASSWORD, OTHER_PASSWORD]);
-function secret(value) {
-  if (typeof value === 'string' && value.length >= 8) secrets.add(value);
-  return value;
-}
-function redact(text) {
-  let out = String(text);
-  for (const s of secrets) out = out.split(s).join('<redacted>');
-  return out;
-}
-function fail(message) {
-  throw new Error(message);
-}
-function check(condition, message) {
-  if (!condition) fail(message);
-}
-function equal(actual, expected, what) {
-  if (actual !== expected) fail(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
-}
+secret(ADMIN_PASSWORD); secret(OTHER_PASSWORD);
 
 /** Waits until condition() is true (checked every 100 ms, up to 10 s). */
 async function until(condition, what) {
@@ -63,18 +43,6 @@ async function until(condition, what) {
   }
 }
 
-let passed = 0;
-async function step(name, body) {
-  const started = Date.now();
-  try {
-    await body();
-    passed += 1;
-    console.log(`ok ${passed} - ${name} (${Date.now() - started} ms)`);
-  } catch (error) {
-    console.log(`not ok - ${name}`);
-    throw new Error(`${name}: ${error instanceof Error ? error.message : error}`);
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // The server.
@@ -164,27 +132,7 @@ async function newPage(options = {}) {
   return { context, page };
 }
 
-/** axe-core on the page as it is; serious or critical violations fail. */
-async function axe(page, what) {
-  await page.evaluate(axeSource);
-  const violations = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const result = await axe.run(document, { resultTypes: ['violations'] });
-    return result.violations.map((v) => ({
-      id: v.id, impact: v.impact, help: v.help,
-      targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')),
-    }));
-  });
-  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  check(bad.length === 0, `axe on ${what}: ${bad.map((v) => `${v.id} (${v.impact}: ${v.help}) at ${v.targets.join(', ')}`).join('; ')}`);
-}
 
-function field(page, label) {
-  return page.getByLabel(label, { exact: true });
-}
-function button(scope, name) {
-  return scope.getByRole('button', { name, exact: true });
-}
 
 async function acceptInvitation(page, url, password) {
   await page.goto(url);
@@ -573,7 +521,7 @@ async function main() {
   });
 
   check(cspViolations.length === 0, `console errors or CSP violations: ${cspViolations.join(' | ')}`);
-  console.log(`all ${passed} steps passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`all ${passedSteps()} steps passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
 let status = 0;

@@ -19,17 +19,15 @@
 // redact().
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { generateSigningKey, startOidcProvider } from './oidc_provider.mjs';
+import {
+  axe, button, check, equal, fail, field, passedSteps, redact, root, secret, step, webRequire,
+} from './harness.mjs';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const webRequire = createRequire(join(root, 'web/package.json'));
 const { chromium } = webRequire('playwright-core');
-const axeSource = readFileSync(webRequire.resolve('axe-core/axe.min.js'), 'utf8');
 
 const BIN = process.env.KEYTRAIL_BIN || join(root, 'build/tools/keytrail/keytrail');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -51,25 +49,7 @@ const NINA = { sub: 'sub-nina-a41b', email: 'nina@example.com', email_verified: 
 // ---------------------------------------------------------------------------------------
 // Output, secrets and failures.
 
-const secrets = new Set([ADMIN_PASSWORD, CLIENT_SECRET]);
-function secret(value) {
-  if (typeof value === 'string' && value.length >= 8) secrets.add(value);
-  return value;
-}
-function redact(text) {
-  let out = String(text);
-  for (const s of secrets) out = out.split(s).join('<redacted>');
-  return out;
-}
-function fail(message) {
-  throw new Error(message);
-}
-function check(condition, message) {
-  if (!condition) fail(message);
-}
-function equal(actual, expected, what) {
-  if (actual !== expected) fail(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
-}
+secret(ADMIN_PASSWORD); secret(CLIENT_SECRET);
 /** JSON text with every object's keys sorted, so that key order does not count. */
 function canonical(value) {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
@@ -82,18 +62,6 @@ function sameJson(actual, expected, what) {
   equal(canonical(actual), canonical(expected), what);
 }
 
-let passed = 0;
-async function step(name, body) {
-  const started = Date.now();
-  try {
-    await body();
-    passed += 1;
-    console.log(`ok ${passed} - ${name} (${Date.now() - started} ms)`);
-  } catch (error) {
-    console.log(`not ok - ${name}`);
-    throw new Error(`${name}: ${error instanceof Error ? error.message : error}`);
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // The servers: keytrail and the OpenID provider.
@@ -219,27 +187,7 @@ async function newPage() {
   return { context, page };
 }
 
-/** axe-core on the page as it is; serious or critical violations fail. */
-async function axe(page, what) {
-  await page.evaluate(axeSource);
-  const violations = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const result = await axe.run(document, { resultTypes: ['violations'] });
-    return result.violations.map((v) => ({
-      id: v.id, impact: v.impact, help: v.help,
-      targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')),
-    }));
-  });
-  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  check(bad.length === 0, `axe on ${what}: ${bad.map((v) => `${v.id} (${v.impact}: ${v.help}) at ${v.targets.join(', ')}`).join('; ')}`);
-}
 
-function field(page, label) {
-  return page.getByLabel(label, { exact: true });
-}
-function button(scope, name) {
-  return scope.getByRole('button', { name, exact: true });
-}
 function ssoLink(page) {
   return page.getByRole('link', { name: 'Sign in with SSO', exact: true });
 }
@@ -556,7 +504,7 @@ async function main() {
   });
 
   check(pageErrors.length === 0, `page errors or CSP violations: ${pageErrors.join(' | ')}`);
-  console.log(`all ${passed} steps passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`all ${passedSteps()} steps passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
 let status = 0;
