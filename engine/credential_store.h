@@ -34,6 +34,7 @@ enum class CredentialKind : uint8_t {
   kPassword = 2,
   kSession = 3,
   kClientSecret = 4,  // an org's OpenID Connect client secret, in clear (schemas/credentials.fbs)
+  kClusterSecret = 5,  // the nodes' key for proving forwarded requests (server/node_proof.h)
 };
 
 // One record of the stream: a hash that proves a member's invitation, password or

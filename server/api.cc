@@ -152,6 +152,16 @@ HttpResponse ApiContext::Execute(domain::CommandContext context, domain::Command
 Api::Api(Engine& engine, const Clock& clock, ApiOptions options)
     : context_(std::make_unique<ApiContext>(engine, clock, std::move(options))) {
   ApiContext& ctx = *context_;
+  if (ctx.options.credentials != nullptr && engine.shares_log()) {
+    auto proof = NodeProof::Open(*ctx.options.credentials, clock);
+    if (proof.ok()) {
+      ctx.node_proof = std::move(proof).value();
+      ctx.options.forward.proof = ctx.node_proof.get();
+    } else {
+      Log(LogLevel::kWarn, "no cluster secret: requests other nodes forward are taken as clients'",
+          {{"error", proof.status().ToString()}});
+    }
+  }
   auto add = [&](std::string method, std::string pattern,
                  HttpResponse (*handler)(ApiContext&, const RoutedRequest&)) {
     router_.Add(std::move(method), std::move(pattern),

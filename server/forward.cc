@@ -9,6 +9,7 @@
 #include "server/http_client.h"
 #include "server/log.h"
 #include "server/member_sessions.h"
+#include "server/node_proof.h"
 #include "server/oidc/sign_in_flow.h"
 #include "server/problem.h"
 
@@ -67,8 +68,9 @@ HttpResponse Unavailable(std::string_view code, std::string detail) {
 
 }  // namespace
 
-bool IsForwarded(const Engine& engine, const HttpRequest& request) {
-  return engine.shares_log() && request.Header(kForwardedBy).has_value();
+bool IsForwarded(const ForwardOptions& options, const Engine& engine, const HttpRequest& request) {
+  return engine.shares_log() && request.Header(kForwardedBy).has_value() &&
+         options.proof != nullptr && options.proof->Verify(request);
 }
 
 bool NeedsForwarding(const Engine& engine, const HttpRequest& request, std::string_view route,
@@ -105,6 +107,11 @@ std::optional<HttpResponse> ForwardToWriter(const Engine& engine, const ForwardO
   }
   std::vector<std::pair<std::string, std::string>> headers = {
       {std::string(kForwardedBy), options.node_id}};
+  if (options.proof != nullptr) {
+    headers.emplace_back(
+        std::string(kForwardedProofHeader),
+        options.proof->Sign(options.node_id, request.method, request.target, request.body));
+  }
   for (std::string_view name : {"authorization", "idempotency-key", "x-request-id", "accept",
                                 "cookie", "x-csrf-token", "if-match"}) {
     if (auto value = request.Header(name)) headers.emplace_back(name, *value);

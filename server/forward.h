@@ -23,16 +23,21 @@
 
 namespace keytrail::server {
 
+class NodeProof;
+
 struct ForwardOptions {
   std::string node_id;  // this node, in Keytrail-Forwarded-By
   std::chrono::milliseconds timeout{10000};
+  // Signs what this node forwards and checks what others forwarded (server/node_proof.h);
+  // nullptr: no credentials stream, so no forwarded request is believed.
+  const NodeProof* proof = nullptr;
 };
 
-// Whether another node forwarded the request here: it carries Keytrail-Forwarded-By and
-// other nodes share the log. A single node never believes the header (a client could set
-// it to skip per-address limits); between nodes it is not authenticated (a private
-// network is assumed: docs/scaling.md).
-bool IsForwarded(const Engine& engine, const HttpRequest& request);
+// Whether another node of the cluster forwarded the request here: other nodes share the
+// log, and it carries Keytrail-Forwarded-By with a valid Keytrail-Forwarded-Proof
+// (node_proof.h). Otherwise it is a client's, whatever headers it sends (a client could
+// set them to skip per-address limits).
+bool IsForwarded(const ForwardOptions& options, const Engine& engine, const HttpRequest& request);
 
 // Whether ForwardToWriter would send the request elsewhere (or refuse it): a command
 // whose org's partition this node does not write. No I/O.

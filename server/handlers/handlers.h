@@ -14,6 +14,7 @@
 #include "server/auth.h"
 #include "server/deferred.h"
 #include "server/metrics.h"
+#include "server/node_proof.h"
 #include "server/oidc/provider.h"
 #include "server/rate_limiter.h"
 #include "server/readiness.h"
@@ -36,6 +37,8 @@ struct ApiContext {
   std::string public_url;  // guarded by public_url_mu
   // Members' sessions, sign-in throttling.
   MemberSessions sessions;
+  // Proves what this node forwards, checks what others forwarded (several nodes only).
+  std::unique_ptr<NodeProof> node_proof;
   // OpenID providers of the orgs' single sign-on (discovery and keys cached).
   oidc::Providers providers{clock};
   // Leak reports: 30 a minute per client address.

@@ -67,7 +67,7 @@ Status RevokeThere(ApiContext& ctx, bool forwarded, const std::string& org, cons
 // source and url in the audit trail) before the answer; 503 if that could not be done
 // (send the report again). Rate limited per client address (429 + Retry-After).
 HttpResponse ReportLeaksHandler(ApiContext& ctx, const RoutedRequest& request) {
-  if (!IsForwarded(ctx.engine, request.http)) {  // the first node counted it
+  if (!IsForwarded(ctx.options.forward, ctx.engine, request.http)) {  // the first node counted it
     if (auto wait =
             ctx.leak_reports.Admit(ClientAddress(request.http.remote), ctx.clock.NowMicros())) {
       HttpResponse response =
@@ -103,24 +103,25 @@ HttpResponse ReportLeaksHandler(ApiContext& ctx, const RoutedRequest& request) {
   const json received = {{"received", tokens->size()}};
   if (by_org.empty()) return JsonResponse(202, received);
   // Revocations wait for the log (and maybe another node): off the io thread.
-  return OffIoThread(ctx.blocking, [&ctx, forwarded = IsForwarded(ctx.engine, request.http),
-                                    by_org = std::move(by_org), received,
-                                    leak =
-                                        domain::LeakSource{source.value_or(""), url.value_or("")}] {
-    Status failed;
-    for (const auto& [org, leaks] : by_org) {
-      Status s = ctx.engine.WriterOf(org).self ? RevokeHere(ctx, org, leaks, leak)
-                                               : RevokeThere(ctx, forwarded, org, leaks, leak);
-      if (!s.ok() && failed.ok()) failed = s;
-    }
-    if (!failed.ok()) {
-      HttpResponse response = Problem(503, "report_not_recorded",
-                                      "the report could not be recorded in full; send it again");
-      response.SetHeader("Retry-After", "1");
-      return response;
-    }
-    return JsonResponse(202, received);
-  });
+  return OffIoThread(
+      ctx.blocking, [&ctx, forwarded = IsForwarded(ctx.options.forward, ctx.engine, request.http),
+                     by_org = std::move(by_org), received,
+                     leak = domain::LeakSource{source.value_or(""), url.value_or("")}] {
+        Status failed;
+        for (const auto& [org, leaks] : by_org) {
+          Status s = ctx.engine.WriterOf(org).self ? RevokeHere(ctx, org, leaks, leak)
+                                                   : RevokeThere(ctx, forwarded, org, leaks, leak);
+          if (!s.ok() && failed.ok()) failed = s;
+        }
+        if (!failed.ok()) {
+          HttpResponse response =
+              Problem(503, "report_not_recorded",
+                      "the report could not be recorded in full; send it again");
+          response.SetHeader("Retry-After", "1");
+          return response;
+        }
+        return JsonResponse(202, received);
+      });
 }
 
 }  // namespace keytrail::server

@@ -234,7 +234,7 @@ HttpResponse SignInHandler(ApiContext& ctx, const RoutedRequest& request) {
     return Problem(401, "sign_in_failed", kSignInFailed);  // no such org or member
   }
   // A sign-in another node forwarded was counted by address there (ForwardedSignIn).
-  const std::string address = IsForwarded(ctx.engine, request.http)
+  const std::string address = IsForwarded(ctx.options.forward, ctx.engine, request.http)
                                   ? std::string()
                                   : std::string(ClientAddress(request.http.remote));
   if (auto wait = ctx.sessions.BeginAttempt(*org, *member, address)) {
