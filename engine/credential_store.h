@@ -33,7 +33,7 @@ enum class CredentialKind : uint8_t {
   kInvitation = 1,
   kPassword = 2,
   kSession = 3,
-  kClientSecret = 4,  // an org's OpenID Connect client secret, in clear (schemas/credentials.fbs)
+  kClientSecret = 4,   // an org's OpenID Connect client secret, in clear (schemas/credentials.fbs)
   kClusterSecret = 5,  // the nodes' key for proving forwarded requests (server/node_proof.h)
 };
 
