@@ -11,17 +11,14 @@
 // and accessible name. Exit status 0 = every step passed. KEYTRAIL_SCREENSHOT=path saves a
 // picture of the keys view. Secrets (tokens, passwords) are never printed: any output
 // passes through redact().
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import {
-  axe, button, check, equal, fail, field, passedSteps, redact, root, secret, step, webRequire,
+  axe, button, check, equal, fail, field, passedSteps, redact, secret, servers, startServer,
+  step, stopServers, webRequire,
 } from './harness.mjs';
 
 const { chromium } = webRequire('playwright-core');
 
-const BIN = process.env.KEYTRAIL_BIN || join(root, 'build/tools/keytrail/keytrail');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ORG = 'default'; // serve's --bootstrap-org default
 const ADMIN_PASSWORD = 'correct horse battery staple';
@@ -47,40 +44,11 @@ async function until(condition, what) {
 // ---------------------------------------------------------------------------------------
 // The server.
 
-const servers = [];
-const dirs = [];
-
-async function startServer(extraArgs = []) {
-  const dir = mkdtempSync(join(tmpdir(), 'keytrail-console-'));
-  dirs.push(dir);
-  const tokenFile = join(dir, 'token');
-  const args = ['serve', '--data-dir', join(dir, 'data'), '--listen', '127.0.0.1:0',
-    '--bootstrap-token-file', tokenFile, '--usage-flush', '1s', ...extraArgs];
-  const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const server = { proc, output: '' };
-  servers.push(server);
-  proc.stderr.on('data', (d) => { server.output += d; });
-  const base = await new Promise((resolve, reject) => {
-    let buffered = '';
-    const timer = setTimeout(() => reject(new Error('the server did not print "listening on" within 30 s')), 30_000);
-    proc.on('error', (e) => { clearTimeout(timer); reject(new Error(`cannot start ${BIN}: ${e.message}`)); });
-    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`the server exited (${code}) before listening:\n${redact(server.output.slice(-2000))}`)); });
-    proc.stdout.on('data', (d) => {
-      buffered += d;
-      server.output += d;
-      const m = buffered.match(/listening on (http:\/\/\S+)/);
-      if (m) { clearTimeout(timer); resolve(m[1].replace(/\/$/, '')); }
-    });
-  });
-  const adminKey = secret(readFileSync(tokenFile, 'utf8').trim());
-  const inviteUrl = readFileSync(`${tokenFile}.invite`, 'utf8').trim();
-  secret(inviteUrl.split('#')[1]);
-  check(inviteUrl.startsWith(`${base}/console/invite#`), `the invitation URL does not start with ${base}/console/invite#`);
-  return { base, adminKey, inviteUrl };
-}
-
-function stopServers() {
-  for (const { proc } of servers) if (proc.exitCode === null) proc.kill('SIGTERM');
+async function startConsoleServer(extraArgs = []) {
+  const server = await startServer(extraArgs);
+  check(server.inviteUrl.startsWith(`${server.base}/console/invite#`),
+    `the invitation URL does not start with ${server.base}/console/invite#`);
+  return server;
 }
 
 /** A JSON API call; returns {status, body, headers}. */
@@ -188,7 +156,7 @@ async function newKeyThroughDialog(page, name, { group = 'developer', expiration
 
 async function main() {
   const started = Date.now();
-  const { base, adminKey, inviteUrl } = await startServer();
+  const { base, adminKey, inviteUrl } = await startConsoleServer();
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   const { context, page } = await newPage();
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
@@ -503,7 +471,7 @@ async function main() {
   await context.close();
 
   await step('an idle session ends: the next action shows sign-in with a message', async () => {
-    const short = await startServer(['--session-idle-timeout', '2s']);
+    const short = await startConsoleServer(['--session-idle-timeout', '2s']);
     const { page: p, context: c } = await newPage();
     await acceptInvitation(p, short.inviteUrl, ADMIN_PASSWORD);
     await signIn(p, ADMIN_PASSWORD);
@@ -536,6 +504,5 @@ try {
 } finally {
   if (browser) await browser.close().catch(() => {});
   stopServers();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 }
 process.exit(status);

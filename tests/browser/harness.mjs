@@ -1,7 +1,10 @@
 // What the browser tests share: secrets kept out of the output, checks that fail a step,
-// numbered steps, axe-core on a page, and finding elements by label and role.
-import { readFileSync } from 'node:fs';
+// numbered steps, `keytrail serve` started and stopped, axe-core on a page, and finding
+// elements by label and role.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -50,6 +53,52 @@ export async function step(name, body) {
     console.log(`not ok - ${name}`);
     throw new Error(`${name}: ${error instanceof Error ? error.message : error}`);
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// The server.
+
+const BIN = process.env.KEYTRAIL_BIN || join(root, 'build/tools/keytrail/keytrail');
+/** The servers started so far: {proc, output} (stdout and stderr, for a failure's report). */
+export const servers = [];
+const dirs = [];
+
+/**
+ * `keytrail serve` (KEYTRAIL_BIN) on a fresh data directory, listening on `listen`, with
+ * `extraArgs`; {base (as it printed), adminKey, inviteUrl}, both secrets remembered.
+ */
+export async function startServer(extraArgs = [], { listen = '127.0.0.1:0' } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'keytrail-browser-'));
+  dirs.push(dir);
+  const tokenFile = join(dir, 'token');
+  const args = ['serve', '--data-dir', join(dir, 'data'), '--listen', listen,
+    '--bootstrap-token-file', tokenFile, '--usage-flush', '1s', ...extraArgs];
+  const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = { proc, output: '' };
+  servers.push(server);
+  proc.stderr.on('data', (d) => { server.output += d; });
+  const base = await new Promise((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(() => reject(new Error('the server did not print "listening on" within 30 s')), 30_000);
+    proc.on('error', (e) => { clearTimeout(timer); reject(new Error(`cannot start ${BIN}: ${e.message}`)); });
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`the server exited (${code}) before listening:\n${redact(server.output.slice(-2000))}`)); });
+    proc.stdout.on('data', (d) => {
+      buffered += d;
+      server.output += d;
+      const m = buffered.match(/listening on (http:\/\/\S+)/);
+      if (m) { clearTimeout(timer); resolve(m[1].replace(/\/$/, '')); }
+    });
+  });
+  const adminKey = secret(readFileSync(tokenFile, 'utf8').trim());
+  const inviteUrl = readFileSync(`${tokenFile}.invite`, 'utf8').trim();
+  secret(inviteUrl.split('#')[1]);
+  return { base, adminKey, inviteUrl };
+}
+
+/** Stops every server and removes their data directories. */
+export function stopServers() {
+  for (const { proc } of servers) if (proc.exitCode === null) proc.kill('SIGTERM');
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 }
 
 // ---------------------------------------------------------------------------------------

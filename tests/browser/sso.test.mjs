@@ -17,19 +17,15 @@
 // found by role and accessible name. Exit status 0 = every step passed. Secrets (keys,
 // passwords, the client secret, codes, cookies) are never printed: output passes through
 // redact().
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { generateSigningKey, startOidcProvider } from './oidc_provider.mjs';
 import {
-  axe, button, check, equal, fail, field, passedSteps, redact, root, secret, step, webRequire,
+  axe, button, check, equal, fail, field, passedSteps, redact, secret, servers, startServer,
+  step, stopServers, webRequire,
 } from './harness.mjs';
 
 const { chromium } = webRequire('playwright-core');
 
-const BIN = process.env.KEYTRAIL_BIN || join(root, 'build/tools/keytrail/keytrail');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const CONSOLE_DIR = process.env.KEYTRAIL_CONSOLE_DIR || '';
 const ORG = 'default'; // serve's --bootstrap-org default
@@ -66,9 +62,7 @@ function sameJson(actual, expected, what) {
 // ---------------------------------------------------------------------------------------
 // The servers: keytrail and the OpenID provider.
 
-const servers = [];
 const providers = [];
-const dirs = [];
 
 /** A TCP port free on 127.0.0.1 just now (for a server whose URL must be known first). */
 async function freePort() {
@@ -79,39 +73,12 @@ async function freePort() {
   return port;
 }
 
-/** `keytrail serve` on a fresh data dir; {base (as it printed), adminKey, inviteUrl}. */
-async function startServer({ listen = '127.0.0.1:0', publicUrl } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'keytrail-sso-'));
-  dirs.push(dir);
-  const tokenFile = join(dir, 'token');
-  const args = ['serve', '--data-dir', join(dir, 'data'), '--listen', listen,
-    '--bootstrap-token-file', tokenFile, '--usage-flush', '1s'];
+/** `keytrail serve` (with KEYTRAIL_CONSOLE_DIR's console, if set), at `publicUrl` if given. */
+async function startSsoServer({ listen = '127.0.0.1:0', publicUrl } = {}) {
+  const args = [];
   if (publicUrl) args.push('--public-url', publicUrl);
   if (CONSOLE_DIR) args.push('--console-dir', CONSOLE_DIR);
-  const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const server = { proc, output: '' };
-  servers.push(server);
-  proc.stderr.on('data', (d) => { server.output += d; });
-  const base = await new Promise((resolve, reject) => {
-    let buffered = '';
-    const timer = setTimeout(() => reject(new Error('the server did not print "listening on" within 30 s')), 30_000);
-    proc.on('error', (e) => { clearTimeout(timer); reject(new Error(`cannot start ${BIN}: ${e.message}`)); });
-    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`the server exited (${code}) before listening:\n${redact(server.output.slice(-2000))}`)); });
-    proc.stdout.on('data', (d) => {
-      buffered += d;
-      server.output += d;
-      const m = buffered.match(/listening on (http:\/\/\S+)/);
-      if (m) { clearTimeout(timer); resolve(m[1].replace(/\/$/, '')); }
-    });
-  });
-  const adminKey = secret(readFileSync(tokenFile, 'utf8').trim());
-  const inviteUrl = readFileSync(`${tokenFile}.invite`, 'utf8').trim();
-  secret(inviteUrl.split('#')[1]);
-  return { base, adminKey, inviteUrl };
-}
-
-function stopServers() {
-  for (const { proc } of servers) if (proc.exitCode === null) proc.kill('SIGTERM');
+  return startServer(args, { listen });
 }
 
 /** The provider, its one client registered with keytrail's callback at `base`. */
@@ -263,7 +230,7 @@ async function refusedWith(page, context, seen, code, words = SSO_FAILED) {
 
 async function main() {
   const started = Date.now();
-  const kt = await startServer();
+  const kt = await startSsoServer();
   const { base, adminKey } = kt;
   const op = await startProvider(base);
   const site = { base, op };
@@ -489,7 +456,7 @@ async function main() {
     // cookie must still reach the callback, and the session must work afterwards.
     const port = await freePort();
     const publicUrl = `http://localhost:${port}`;
-    const cross = await startServer({ listen: `127.0.0.1:${port}`, publicUrl });
+    const cross = await startSsoServer({ listen: `127.0.0.1:${port}`, publicUrl });
     const local = `http://127.0.0.1:${port}`; // for node's fetch (localhost may resolve to ::1)
     const crossOp = await startProvider(publicUrl);
     const answer = await configureSso(local, cross.adminKey, crossOp.issuer);
@@ -520,6 +487,5 @@ try {
   if (browser) await browser.close().catch(() => {});
   stopServers();
   for (const op of providers) await op.close().catch(() => {});
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 }
 process.exit(status);

@@ -3,6 +3,7 @@
 // expired" is checked without sleeping.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <set>
 #include <thread>
@@ -27,22 +28,29 @@ struct Expiry {
   fb::ActorKind actor = fb::ActorKind::Unknown;
 };
 
+// Calls `visit` with every event in acme's partition of `log`, in log order.
+void ForEachEvent(events::EventLog& log, const std::function<void(const fb::Envelope&)>& visit) {
+  auto reader = log.OpenReader(log.PartitionFor("acme"), 0);
+  EXPECT_OK(reader);
+  if (!reader.ok()) return;
+  auto records = (*reader)->Next(1'000'000, std::chrono::milliseconds(0));
+  EXPECT_OK(records);
+  if (!records.ok()) return;
+  for (const auto& r : *records) {
+    auto e = events::Decode(r.value);
+    if (e.ok()) visit(**e);
+  }
+}
+
 // Every KeyExpired in acme's partition of `log`, by key id.
 std::multimap<std::string, Expiry> ExpiredIn(events::EventLog& log) {
   std::multimap<std::string, Expiry> out;
-  auto reader = log.OpenReader(log.PartitionFor("acme"), 0);
-  EXPECT_OK(reader);
-  if (!reader.ok()) return out;
-  auto records = (*reader)->Next(1'000'000, std::chrono::milliseconds(0));
-  EXPECT_OK(records);
-  if (!records.ok()) return out;
-  for (const auto& r : *records) {
-    auto e = events::Decode(r.value);
-    if (!e.ok() || (*e)->payload_type() != fb::Payload::KeyExpired) continue;
-    out.emplace((*e)->payload_as_KeyExpired()->key_id()->str(),
-                Expiry{(*e)->occurred_at_us(), (*e)->payload_as_KeyExpired()->expires_at_us(),
-                       (*e)->actor()->kind()});
-  }
+  ForEachEvent(log, [&](const fb::Envelope& e) {
+    if (e.payload_type() != fb::Payload::KeyExpired) return;
+    out.emplace(
+        e.payload_as_KeyExpired()->key_id()->str(),
+        Expiry{e.occurred_at_us(), e.payload_as_KeyExpired()->expires_at_us(), e.actor()->kind()});
+  });
   return out;
 }
 
@@ -147,26 +155,20 @@ TEST_F(SchedulerTest, ClockJumpingForwardExpiresEverythingDue) {
   EXPECT_EQ(engine().scheduler_stats().pending_timers, 1u);
 }
 
-// The key ids of acme's events of `type` (and, for KeyRevoked, of `reason`), in log order.
+// The key ids of acme's events of `type` (and, for KeyRevoked, of `reason`), in log order;
+// each must be the scheduler's.
 std::vector<std::string> KeysWith(events::EventLog& log, fb::Payload type,
                                   std::string_view reason = "") {
   std::vector<std::string> out;
-  auto reader = log.OpenReader(log.PartitionFor("acme"), 0);
-  EXPECT_OK(reader);
-  if (!reader.ok()) return out;
-  auto records = (*reader)->Next(1'000'000, std::chrono::milliseconds(0));
-  EXPECT_OK(records);
-  if (!records.ok()) return out;
-  for (const auto& r : *records) {
-    auto e = events::Decode(r.value);
-    if (!e.ok() || (*e)->payload_type() != type) continue;
+  ForEachEvent(log, [&](const fb::Envelope& e) {
+    if (e.payload_type() != type) return;
     if (type == fb::Payload::KeyRevoked &&
-        (*e)->payload_as_KeyRevoked()->reason()->string_view() != reason) {
-      continue;
+        e.payload_as_KeyRevoked()->reason()->string_view() != reason) {
+      return;
     }
-    EXPECT_EQ((*e)->actor()->kind(), fb::ActorKind::Scheduler);
-    out.push_back((*e)->aggregate_id()->str());
-  }
+    EXPECT_EQ(e.actor()->kind(), fb::ActorKind::Scheduler);
+    out.push_back(e.aggregate_id()->str());
+  });
   return out;
 }
 
