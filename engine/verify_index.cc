@@ -13,40 +13,89 @@ namespace keytrail {
 
 constexpr Micros kMicrosPerMinute = 60LL * 1'000'000;
 
-// One key, fixed size, no pointer it owns: a shard is copied with memcpy. Immutable once
-// published but for used_minute, which readers write (std::atomic_ref, relaxed): the
-// minute the key last verified valid, so Verify can say when a key is first used in a
-// minute without touching memory the entry's cache line does not hold.
+// What the index holds of one key: the writer's unit of change. Fixed size, no pointer it
+// owns. In a shard it is split in two: the Slot Verify reads, and the previous secret,
+// kept apart because few keys have one.
 struct VerifyIndex::Entry {
   KeyId id;
   SecretHash hash;
   SecretHash previous_hash;
-  Micros previous_valid_until_us;
+  Micros previous_valid_until_us;  // 0: no previous secret
   Micros expires_at_us;
   const GroupRef* group;
-  uint16_t permissions;  // kPermission* bits (two are defined)
+  uint8_t permissions;  // kPermission* bits
   model::KeyStatus status;
   uint32_t used_minute;  // minutes since the epoch; 0 = not since this entry was made
 };
 static_assert(std::is_trivially_copyable_v<VerifyIndex::Entry>);
-static_assert(sizeof(VerifyIndex::Entry) <= 112);
+static_assert(kPermissionScim <= 0xff && kPermissionOnBehalfOf <= 0xff);
 
-// One allocation, immutable once published: a header, then `size` search keys (each
-// entry's first 8 id bytes, big-endian, so they sort like the ids), then the `size`
-// entries sorted by id. Searching the dense key array first touches one or two cache
-// lines where a binary search over the 112-byte entries would miss the cache ~8 times.
-struct alignas(8) VerifyIndex::Shard {
+// The part of an entry Verify reads: one cache line. With its tag (see Shard) it holds
+// the whole key id. Immutable once published but for used_minute, which readers write
+// (std::atomic_ref, relaxed): the minute the key last verified valid, so Verify can say
+// when a key is first used in a minute without touching another line.
+struct alignas(64) VerifyIndex::Slot {
+  uint64_t id_tail;  // id bytes 8..15
+  SecretHash hash;
+  Micros expires_at_us;
+  const GroupRef* group;
+  uint32_t used_minute;
+  uint8_t permissions;
+  model::KeyStatus status;
+  uint8_t flags;  // kIdLowBit, kHasPrevious
+  uint8_t unused = 0;
+};
+static_assert(std::is_trivially_copyable_v<VerifyIndex::Slot>);
+static_assert(sizeof(VerifyIndex::Slot) == 64);
+
+// A rotated key's previous secret, while it may still verify.
+struct PreviousSecret {
+  KeyId id;
+  SecretHash hash;
+  Micros valid_until_us;
+};
+
+// One allocation (64-byte aligned), immutable once published: an open-addressing table
+// (linear probing, at most 80% full, so a probe always ends at an empty slot) of
+// `capacity` slots in two parallel arrays, then the previous secrets sorted by id:
+//   tags[capacity]    id bytes 0..7 as a little-endian word with its low bit set
+//                     (0 = empty; the slot keeps the bit that the tag overwrites);
+//   slots[capacity]   what Verify reads, from a 64-byte boundary;
+//   previous[previous_count].
+// A key's slot is found from its id alone, so Verify starts loading its tag and slot
+// before it hashes the secret, and a verify costs about one memory latency.
+struct alignas(64) VerifyIndex::Shard {
   uint32_t size;
-  const uint64_t* keys() const { return reinterpret_cast<const uint64_t*>(this + 1); }
-  uint64_t* keys() { return reinterpret_cast<uint64_t*>(this + 1); }
-  const Entry* entries() const { return reinterpret_cast<const Entry*>(keys() + size); }
-  Entry* entries() { return reinterpret_cast<Entry*>(keys() + size); }
-  static size_t Bytes(size_t n) { return sizeof(Shard) + n * (sizeof(uint64_t) + sizeof(Entry)); }
+  uint32_t capacity;
+  uint32_t previous_count;
+
+  static size_t SlotsOffset(size_t capacity) {
+    return (sizeof(Shard) + capacity * sizeof(uint64_t) + 63) / 64 * 64;
+  }
+  const uint64_t* tags() const { return reinterpret_cast<const uint64_t*>(this + 1); }
+  uint64_t* tags() { return reinterpret_cast<uint64_t*>(this + 1); }
+  const Slot* slots() const {
+    return reinterpret_cast<const Slot*>(reinterpret_cast<const char*>(this) +
+                                         SlotsOffset(capacity));
+  }
+  Slot* slots() {
+    return reinterpret_cast<Slot*>(reinterpret_cast<char*>(this) + SlotsOffset(capacity));
+  }
+  const PreviousSecret* previous() const {
+    return reinterpret_cast<const PreviousSecret*>(slots() + capacity);
+  }
+  PreviousSecret* previous() { return reinterpret_cast<PreviousSecret*>(slots() + capacity); }
+
+  static size_t Bytes(size_t capacity, size_t previous_count) {
+    return SlotsOffset(capacity) + capacity * sizeof(Slot) +
+           previous_count * sizeof(PreviousSecret);
+  }
 };
 
 namespace {
 
 using Entry = VerifyIndex::Entry;
+using Slot = VerifyIndex::Slot;
 using Shard = VerifyIndex::Shard;
 using model::KeyRecord;
 using model::KeyStatus;
@@ -145,61 +194,163 @@ int CompareIds(const KeyId& a, const KeyId& b) {
   return std::memcmp(a.bytes.data(), b.bytes.data(), a.bytes.size());
 }
 
-uint64_t SearchKey(const KeyId& id) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8; ++i) v = (v << 8) | id.bytes[i];
+constexpr uint8_t kIdLowBit = 1;     // Slot::flags: bit 0 of id byte 0 (the tag sets it)
+constexpr uint8_t kHasPrevious = 2;  // Slot::flags: the shard's previous table has the key
+
+uint64_t TagOf(const KeyId& id) {
+  uint64_t v;
+  std::memcpy(&v, id.bytes.data(), sizeof(v));
+  return v | 1;
+}
+
+uint64_t TailOf(const KeyId& id) {
+  uint64_t v;
+  std::memcpy(&v, id.bytes.data() + 8, sizeof(v));
   return v;
 }
 
-// The first index whose key is >= target. Ids are random, so the target's rank is close
-// to target / 2^64 of the way along: start there and gallop outwards, which touches one or
-// two cache lines; ids that are not random only cost a binary search's probes.
-size_t LowerBound(const uint64_t* keys, size_t n, uint64_t target) {
-  const size_t guess = static_cast<size_t>((static_cast<unsigned __int128>(target) * n) >> 64);
-  size_t lo, hi;  // the answer is in [lo, hi]; keys[hi] >= target or hi == n
-  if (keys[guess] < target) {
-    lo = guess + 1;
-    size_t step = 1;
-    while (guess + step < n && keys[guess + step] < target) {
-      lo = guess + step + 1;
-      step *= 2;
-    }
-    hi = std::min(guess + step, n);
-  } else {
-    hi = guess;
-    size_t step = 1;
-    while (step <= guess && keys[guess - step] >= target) {
-      hi = guess - step;
-      step *= 2;
-    }
-    lo = step <= guess ? guess - step + 1 : 0;
-  }
-  return static_cast<size_t>(std::lower_bound(keys + lo, keys + hi, target) - keys);
+// The slot holding `id` given its tag matched: the rest of the id is the slot's.
+bool SlotHolds(const Slot& slot, const KeyId& id) {
+  return slot.id_tail == TailOf(id) && (slot.flags & kIdLowBit) == (id.bytes[0] & 1);
 }
 
-const Entry* Find(const Shard* shard, const KeyId& id) {
-  if (shard == nullptr) return nullptr;
-  const size_t n = shard->size;
-  const uint64_t* keys = shard->keys();
-  const uint64_t target = SearchKey(id);
-  for (size_t i = LowerBound(keys, n, target); i < n && keys[i] == target; ++i) {
-    if (CompareIds(shard->entries()[i].id, id) == 0) return &shard->entries()[i];
-  }
-  return nullptr;
+// The slot a key's probe starts at. Mixed (not the raw tag) so ids that are not random,
+// and ids of one shard (which share bits through ShardOf), still spread.
+size_t HomeOf(uint64_t tag, uint32_t capacity) {
+  uint64_t h = tag ^ (tag >> 31);
+  h *= 0xBF58476D1CE4E5B9ULL;
+  h ^= h >> 29;
+  return static_cast<size_t>((static_cast<unsigned __int128>(h) * capacity) >> 64);
 }
 
-// REQUIRES: entries non-empty and sorted by id.
+size_t Next(size_t i, uint32_t capacity) { return i + 1 == capacity ? 0 : i + 1; }
+
+// The slot index of `id`, or SIZE_MAX.
+size_t FindById(const Shard* shard, const KeyId& id) {
+  if (shard == nullptr) return SIZE_MAX;
+  const uint64_t tag = TagOf(id);
+  const uint64_t* tags = shard->tags();
+  for (size_t i = HomeOf(tag, shard->capacity); tags[i] != 0; i = Next(i, shard->capacity)) {
+    if (tags[i] == tag && SlotHolds(shard->slots()[i], id)) return i;
+  }
+  return SIZE_MAX;
+}
+
+const PreviousSecret* FindPrevious(const Shard* shard, const KeyId& id) {
+  const PreviousSecret* begin = shard->previous();
+  const PreviousSecret* end = begin + shard->previous_count;
+  const PreviousSecret* it = std::lower_bound(
+      begin, end, id,
+      [](const PreviousSecret& p, const KeyId& k) { return CompareIds(p.id, k) < 0; });
+  return it != end && it->id == id ? it : nullptr;
+}
+
+// Where a token's hash matched: the key's slot, and whether it was the previous secret.
+struct Match {
+  const Slot* slot = nullptr;
+  bool previous = false;
+};
+
+// The token's key, if its hash is the key's current one or, while now < the end of its
+// grace, its previous one. Hashes are compared in constant time.
+Match Find(const Shard* shard, const ParsedToken& token, Micros now) {
+  const size_t i = FindById(shard, token.key_id);
+  if (i == SIZE_MAX) return {};
+  const Slot& slot = shard->slots()[i];
+  if (HashesEqual(slot.hash, token.hash)) return {&slot, false};
+  if ((slot.flags & kHasPrevious) != 0) {
+    const PreviousSecret* p = FindPrevious(shard, token.key_id);
+    if (p != nullptr && HashesEqual(p->hash, token.hash) && now < p->valid_until_us) {
+      return {&slot, true};
+    }
+  }
+  return {};
+}
+
+// Starts loading the cache lines Find(shard, id) will most likely read: the tags and the
+// first slots from the key's home (a key sits on average 2 slots past it at 80% load).
+void Prefetch(const Shard* shard, const KeyId& id) {
+  if (shard == nullptr) return;
+  const size_t home = HomeOf(TagOf(id), shard->capacity);
+  __builtin_prefetch(shard->tags() + home);
+  for (size_t i = home, n = 0; n < 3; ++n, i = Next(i, shard->capacity)) {
+    __builtin_prefetch(shard->slots() + i);
+  }
+}
+
+VerifyResult Malformed() {
+  VerifyResult result;
+  result.reason = VerifyReason::kMalformed;
+  return result;
+}
+
+// The entry in slot i of `shard` (tag i non-zero). Another thread may be marking the slot
+// used (Evaluate): used_minute is read as the atomic it is written as.
+Entry EntryAt(const Shard* shard, size_t i) {
+  const Slot& slot = shard->slots()[i];
+  Entry e{};
+  const uint64_t head = (shard->tags()[i] & ~uint64_t{1}) | (slot.flags & kIdLowBit);
+  std::memcpy(e.id.bytes.data(), &head, sizeof(head));
+  std::memcpy(e.id.bytes.data() + 8, &slot.id_tail, sizeof(slot.id_tail));
+  e.hash = slot.hash;
+  e.expires_at_us = slot.expires_at_us;
+  e.group = slot.group;
+  e.permissions = slot.permissions;
+  e.status = slot.status;
+  e.used_minute = std::atomic_ref<uint32_t>(const_cast<Slot&>(slot).used_minute)
+                      .load(std::memory_order_relaxed);
+  if ((slot.flags & kHasPrevious) != 0) {
+    if (const PreviousSecret* p = FindPrevious(shard, e.id); p != nullptr) {
+      e.previous_hash = p->hash;
+      e.previous_valid_until_us = p->valid_until_us;
+    }
+  }
+  return e;
+}
+
+// REQUIRES: entries non-empty, no id twice.
 Shard* NewShard(std::span<const Entry> entries) {
-  void* memory = ::operator new(Shard::Bytes(entries.size()));
-  auto* shard = new (memory) Shard{static_cast<uint32_t>(entries.size())};
-  for (size_t i = 0; i < entries.size(); ++i) shard->keys()[i] = SearchKey(entries[i].id);
-  std::memcpy(shard->entries(), entries.data(), entries.size_bytes());
+  const size_t n = entries.size();
+  const auto capacity = static_cast<uint32_t>(n + n / 4 + 2);
+  size_t previous_count = 0;
+  for (const Entry& e : entries) previous_count += e.previous_valid_until_us != 0;
+  void* memory = ::operator new (Shard::Bytes(capacity, previous_count), std::align_val_t{64});
+  auto* shard =
+      new (memory) Shard{static_cast<uint32_t>(n), capacity, static_cast<uint32_t>(previous_count)};
+  std::memset(shard->tags(), 0, capacity * sizeof(uint64_t));
+  PreviousSecret* previous = shard->previous();
+  for (const Entry& e : entries) {
+    const uint64_t tag = TagOf(e.id);
+    size_t i = HomeOf(tag, capacity);
+    while (shard->tags()[i] != 0) i = Next(i, capacity);
+    shard->tags()[i] = tag;
+    Slot& slot = *new (shard->slots() + i) Slot{};
+    slot.id_tail = TailOf(e.id);
+    slot.hash = e.hash;
+    slot.expires_at_us = e.expires_at_us;
+    slot.group = e.group;
+    slot.used_minute = e.used_minute;
+    slot.permissions = e.permissions;
+    slot.status = e.status;
+    slot.flags = static_cast<uint8_t>(e.id.bytes[0] & kIdLowBit);
+    if (e.previous_valid_until_us != 0) {
+      slot.flags |= kHasPrevious;
+      *previous++ = {e.id, e.previous_hash, e.previous_valid_until_us};
+    }
+  }
+  std::sort(shard->previous(), previous, [](const PreviousSecret& a, const PreviousSecret& b) {
+    return CompareIds(a.id, b.id) < 0;
+  });
   return shard;
 }
 
-void FreeShard(const Shard* shard) { ::operator delete(const_cast<Shard*>(shard)); }
+void FreeShard(const Shard* shard) {
+  ::operator delete (const_cast<Shard*>(shard), std::align_val_t{64});
+}
 
-size_t ShardBytes(const Shard* shard) { return shard == nullptr ? 0 : Shard::Bytes(shard->size); }
+size_t ShardBytes(const Shard* shard) {
+  return shard == nullptr ? 0 : Shard::Bytes(shard->capacity, shard->previous_count);
+}
 
 std::string GroupKey(std::string_view org, std::string_view group) {
   std::string key = std::to_string(org.size());
@@ -211,16 +362,12 @@ std::string GroupKey(std::string_view org, std::string_view group) {
 
 constexpr size_t kGroupRefBytes = sizeof(VerifyIndex::GroupRef) + 64;  // + map node, approx.
 
-VerifyResult Evaluate(const Entry* e, const ParsedToken& token, Micros now) {
+VerifyResult Evaluate(Match match, const ParsedToken& token, Micros now) {
   VerifyResult result;
+  const Slot* e = match.slot;
   if (e == nullptr) return result;  // kUnknown
-  // Both comparisons always run, so timing does not tell which secret matched.
-  const bool current = HashesEqual(e->hash, token.hash);
-  const bool previous =
-      HashesEqual(e->previous_hash, token.hash) && now < e->previous_valid_until_us;
-  if (!current && !previous) return result;
-  result.key_id = e->id;
-  result.previous_secret = !current;
+  result.key_id = token.key_id;
+  result.previous_secret = match.previous;
   result.org = e->group->org;
   result.group = e->group->group;
   result.expires_at_us = e->expires_at_us;
@@ -238,23 +385,13 @@ VerifyResult Evaluate(const Entry* e, const ParsedToken& token, Micros now) {
     result.reason = VerifyReason::kValid;
     result.permissions = e->permissions;
     const auto minute = static_cast<uint32_t>(now / kMicrosPerMinute);
-    std::atomic_ref<uint32_t> used(const_cast<Entry*>(e)->used_minute);
+    std::atomic_ref<uint32_t> used(const_cast<Slot*>(e)->used_minute);
     if (used.load(std::memory_order_relaxed) != minute) {
       used.store(minute, std::memory_order_relaxed);
       result.first_use_in_minute = true;
     }
   }
   return result;
-}
-
-// A copy of an entry another thread may be marking used (Evaluate): used_minute is read
-// as the atomic it is written as.
-VerifyIndex::Entry CopyOf(const VerifyIndex::Entry& e) {
-  VerifyIndex::Entry copy;
-  std::memcpy(&copy, &e, offsetof(VerifyIndex::Entry, used_minute));
-  copy.used_minute = std::atomic_ref<uint32_t>(const_cast<VerifyIndex::Entry&>(e).used_minute)
-                         .load(std::memory_order_relaxed);
-  return copy;
 }
 
 }  // namespace
@@ -305,35 +442,43 @@ VerifyIndex::~VerifyIndex() {
 
 // --- readers --------------------------------------------------------------------------
 
-VerifyResult VerifyIndex::Verify(const ParsedToken& token, Micros now) const {
+// Runs evaluate(shard of `id`) inside this thread's read-side critical section (or under
+// the writer mutex when no reader slot is free), so the shard cannot be freed meanwhile.
+template <typename Evaluate>
+VerifyResult VerifyIndex::Read(const KeyId& id, Evaluate&& evaluate) const {
   ReaderSlot* slot = this_thread_slot.Get();
-  if (slot == nullptr) return VerifyLocked(token, now);
+  if (slot == nullptr) {
+    std::lock_guard lock(mu_);
+    return evaluate(shards_[ShardOf(id)].load(std::memory_order_acquire));
+  }
   ReaderRegistry& registry = ReaderRegistry::Instance();
   slot->epoch.store(registry.epoch.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
-  const Shard* shard = shards_[ShardOf(token.key_id)].load(std::memory_order_seq_cst);
-  VerifyResult result = Evaluate(Find(shard, token.key_id), token, now);
+  VerifyResult result = evaluate(shards_[ShardOf(id)].load(std::memory_order_seq_cst));
   slot->epoch.store(0, std::memory_order_release);
   return result;
 }
 
-VerifyResult VerifyIndex::VerifyLocked(const ParsedToken& token, Micros now) const {
-  std::lock_guard lock(mu_);
-  const Shard* shard = shards_[ShardOf(token.key_id)].load(std::memory_order_acquire);
-  return Evaluate(Find(shard, token.key_id), token, now);
+VerifyResult VerifyIndex::Verify(const ParsedToken& token, Micros now) const {
+  return Read(token.key_id,
+              [&](const Shard* shard) { return Evaluate(Find(shard, token, now), token, now); });
 }
 
 VerifyResult VerifyIndex::Verify(const std::optional<ParsedToken>& token, Micros now) const {
-  if (!token.has_value()) {
-    VerifyResult result;
-    result.reason = VerifyReason::kMalformed;
-    return result;
-  }
+  if (!token.has_value()) return Malformed();
   return Verify(*token, now);
 }
 
 VerifyResult VerifyIndex::Verify(const TokenCodec& codec, std::string_view token,
                                  Micros now) const {
-  return Verify(codec.Parse(token), now);
+  DecodedToken decoded;
+  if (!codec.Decode(token, decoded)) return Malformed();
+  return Read(decoded.key_id(), [&](const Shard* shard) {
+    // The key's entry is most likely in DRAM: start loading it, then hash the secret
+    // while it arrives (the hash is ~45 ns, a miss ~100 ns).
+    Prefetch(shard, decoded.key_id());
+    const ParsedToken parsed = codec.Finish(decoded);
+    return Evaluate(Find(shard, parsed, now), parsed, now);
+  });
 }
 
 // --- writers --------------------------------------------------------------------------
@@ -357,7 +502,7 @@ VerifyIndex::Entry VerifyIndex::MakeEntry(const KeyRecord& r) {
   e.previous_valid_until_us = r.previous_valid_until_us;
   e.expires_at_us = r.expires_at_us;
   e.group = Intern(r.org, r.group_id);
-  e.permissions = static_cast<uint16_t>(PermissionBits(r.permissions));
+  e.permissions = static_cast<uint8_t>(PermissionBits(r.permissions));
   e.status = r.status;
   return e;
 }
@@ -416,24 +561,23 @@ void VerifyIndex::Upsert(std::span<const KeyRecord> records) {
     size_t end = begin;
     while (end < changes.size() && changes[end].shard == index) ++end;
 
-    // Merge the shard's sorted entries with the sorted run of changes.
+    // The shard's entries that no change replaces, then the changes (the last of each id).
     const Shard* old = shards_[index].load(std::memory_order_relaxed);
-    const Entry* cur = old == nullptr ? nullptr : old->entries();
-    const Entry* cur_end = old == nullptr ? nullptr : cur + old->size;
+    replaced_.assign(old == nullptr ? 0 : old->capacity, false);
     scratch_.clear();
     for (size_t i = begin; i < end; ++i) {
       if (i + 1 < end && CompareIds(changes[i].entry.id, changes[i + 1].entry.id) == 0) continue;
-      const Entry& change = changes[i].entry;
-      while (cur != cur_end && CompareIds(cur->id, change.id) < 0)
-        scratch_.push_back(CopyOf(*cur++));
-      if (cur != cur_end && CompareIds(cur->id, change.id) == 0) {
-        ++cur;  // replaced
-      } else {
+      const size_t at = FindById(old, changes[i].entry.id);
+      if (at == SIZE_MAX) {
         ++added;
+      } else {
+        replaced_[at] = true;
       }
-      scratch_.push_back(change);
+      scratch_.push_back(changes[i].entry);
     }
-    while (cur != cur_end) scratch_.push_back(CopyOf(*cur++));
+    for (size_t i = 0; old != nullptr && i < old->capacity; ++i) {
+      if (old->tags()[i] != 0 && !replaced_[i]) scratch_.push_back(EntryAt(old, i));
+    }
     Publish(index, NewShard(scratch_));
     Reclaim(/*force_scan=*/false);  // a large batch must not hold two copies of the index
     begin = end;
@@ -472,8 +616,6 @@ Status VerifyIndex::RebuildFrom(projections::ViewStore& store) {
   size_t total = 0;
   for (size_t i = 0; i < kShards; ++i) {
     std::vector<Entry>& bucket = buckets[i];
-    std::sort(bucket.begin(), bucket.end(),
-              [](const Entry& a, const Entry& b) { return CompareIds(a.id, b.id) < 0; });
     total += bucket.size();
     Publish(i, bucket.empty() ? nullptr : NewShard(bucket));
     std::vector<Entry>().swap(bucket);

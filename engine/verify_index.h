@@ -9,9 +9,10 @@
 // reader, except that beyond kMaxReaderThreads threads that have called Verify at once
 // alive, further threads verify under the writer mutex (correct, slower).
 //
-// How: keys are spread over kShards shards by their id; each shard is an immutable sorted
-// array of fixed-size entries published through an atomic pointer. A writer copies the
-// shard, changes the copy, publishes it and retires the old one, which is freed once no
+// How: keys are spread over kShards shards by their id; each shard is an immutable
+// open-addressing table published through an atomic pointer, laid out so that a key's
+// slot is found from its id alone (Verify starts loading it before hashing the secret). A writer
+// copies the shard, changes the copy, publishes it and retires the old one, which is freed once no
 // reader that might still see it is inside Verify (epoch-based reclamation).
 #pragma once
 
@@ -134,6 +135,7 @@ class VerifyIndex {
     std::atomic<bool> deleted{false};
   };
   struct Entry;
+  struct Slot;
   struct Shard;
 
  private:
@@ -144,7 +146,8 @@ class VerifyIndex {
   void Publish(size_t index, const Shard* fresh);
   // REQUIRES: mu_ held. Frees retired shards no reader can see any more.
   void Reclaim(bool force_scan);
-  VerifyResult VerifyLocked(const ParsedToken& token, Micros now) const;
+  template <typename Evaluate>
+  VerifyResult Read(const KeyId& id, Evaluate&& evaluate) const;
 
   std::unique_ptr<std::atomic<const Shard*>[]> shards_;
   std::atomic<size_t> size_{0};
@@ -160,6 +163,7 @@ class VerifyIndex {
   static constexpr size_t kScanEvery = 64;
   size_t next_scan_ = kScanEvery;  // guarded by mu_: scan for reclaimable shards at this size
   std::vector<Entry> scratch_;     // guarded by mu_
+  std::vector<bool> replaced_;     // guarded by mu_
 };
 
 }  // namespace keytrail

@@ -72,9 +72,27 @@ struct ParsedToken {
   SecretHash hash;  // SHA-256(key id ‖ secret)
 };
 
-// Mints tokens and parses them. Thread-safe; the SHA-256 implementation is fetched
-// once, at construction (aborts if OpenSSL cannot supply it). Parse takes no locks and
-// makes no allocation of its own (OpenSSL 3.0 makes one per digest; see the .cc).
+// A token whose prefix, length, alphabet and checksum passed, its secret not yet hashed:
+// TokenCodec::Parse is Decode then Finish, split so a verifier can start fetching the
+// key's index entry while the secret is hashed. Holds the secret: wiped when destroyed,
+// never copied.
+class DecodedToken {
+ public:
+  DecodedToken() = default;
+  ~DecodedToken();
+  DecodedToken(const DecodedToken&) = delete;
+  DecodedToken& operator=(const DecodedToken&) = delete;
+
+  const KeyId& key_id() const { return key_id_; }
+
+ private:
+  friend class TokenCodec;
+  KeyId key_id_;
+  std::array<uint8_t, kSecretBytes> secret_{};
+};
+
+// Mints tokens and parses them. Thread-safe; Parse takes no locks and makes no
+// allocation.
 class TokenCodec {
  public:
   // REQUIRES: prefix is 1..16 characters of [a-z0-9_] (aborts otherwise).
@@ -90,19 +108,23 @@ class TokenCodec {
   // Strict parse: wrong prefix, length, alphabet or checksum -> nullopt (malformed).
   // Hashes the secret on success.
   std::optional<ParsedToken> Parse(std::string_view token) const;
+  // Parse in two steps: Decode checks the text (false: malformed, `out` unspecified);
+  // Finish hashes the secret.
+  bool Decode(std::string_view token, DecodedToken& out) const;
+  ParsedToken Finish(const DecodedToken& decoded) const;
 
   const std::string& prefix() const { return prefix_; }
   size_t token_length() const;
 
  private:
-  SecretHash Hash(const KeyId& id, std::span<const uint8_t> secret) const;
   std::string prefix_;
-  struct Digest;
-  std::unique_ptr<Digest> digest_;
 };
 
 // Constant-time equality of two hashes.
 bool HashesEqual(const SecretHash& a, const SecretHash& b);
+
+// CRC-32 with zlib's polynomial (the token checksum).
+uint32_t Crc32(const uint8_t* bytes, size_t n);
 
 // SHA-256 of `data`, as 64 lower-case hex digits (fingerprints, not secrets).
 std::string Sha256Hex(std::string_view data);

@@ -5,10 +5,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
+
+#include <zlib.h>
 
 namespace keytrail {
 namespace {
@@ -289,6 +292,32 @@ TEST(KeyId, ParseIsStrict) {
   EXPECT_FALSE(ParseKeyId("00000000000zzzzzzzzzzz").has_value());
   // The first chunk plus 2^64: would alias the golden id under wrapping arithmetic.
   EXPECT_FALSE(ParseKeyId("Lyha8U6hd4h0glqewhlWlr").has_value());
+}
+
+TEST(KeyMaterial, Crc32IsZlibs) {
+  std::mt19937_64 random(7);
+  for (size_t n = 0; n < 100; ++n) {
+    std::vector<uint8_t> bytes(n);
+    for (uint8_t& b : bytes) b = static_cast<uint8_t>(random());
+    EXPECT_EQ(Crc32(bytes.data(), n), crc32(0L, bytes.data(), static_cast<uInt>(n))) << n;
+  }
+  const std::string_view check = "123456789";  // the CRC-32 check value
+  EXPECT_EQ(Crc32(reinterpret_cast<const uint8_t*>(check.data()), check.size()), 0xCBF43926u);
+}
+
+TEST(TokenCodec, DecodeThenFinishIsParse) {
+  TokenCodec codec;
+  const IssuedToken issued = codec.Issue(SystemRandom());
+  DecodedToken decoded;
+  ASSERT_TRUE(codec.Decode(issued.token.reveal(), decoded));
+  EXPECT_EQ(decoded.key_id(), issued.key_id);
+  const ParsedToken parsed = codec.Finish(decoded);
+  EXPECT_EQ(parsed.key_id, issued.key_id);
+  EXPECT_EQ(parsed.hash, issued.hash);
+  std::string typo(issued.token.reveal());
+  typo.back() = typo.back() == 'a' ? 'b' : 'a';
+  EXPECT_FALSE(codec.Decode(typo, decoded));
+  EXPECT_FALSE(codec.Decode("kt_", decoded));
 }
 
 TEST(KeyMaterial, HashesEqual) {

@@ -231,6 +231,54 @@ TEST(VerifyIndexTest, RotationGracePeriod) {
   EXPECT_EQ(index.size(), 1u);
 }
 
+// Slots are probed by the first 8 id bytes: keys that share them must still be told apart
+// (by the full id for writers, by the hash for readers), through updates and graces.
+TEST(VerifyIndexTest, KeysSharingTheirFirstIdBytes) {
+  VerifyIndex index;
+  std::vector<KeyRecord> records;
+  for (uint64_t n = 0; n < 50; ++n) {
+    KeyRecord r = Record(n);
+    r.key_id = IdOf(1000);
+    r.key_id.bytes[15] = static_cast<uint8_t>(n);  // same first 8 bytes, same shard
+    records.push_back(r);
+  }
+  index.Upsert(records);
+  EXPECT_EQ(index.size(), 50u);
+  auto token = [&](uint64_t n, uint64_t generation) {
+    return ParsedToken{records[n].key_id, HashOf(n, generation)};
+  };
+  for (uint64_t n = 0; n < 50; ++n) {
+    const VerifyResult r = index.Verify(token(n, 0), kNow);
+    ASSERT_TRUE(r.valid) << n;
+    EXPECT_EQ(r.key_id, records[n].key_id);
+  }
+  // Another key's secret under this key's id is unknown.
+  EXPECT_EQ(index.Verify(ParsedToken{records[1].key_id, HashOf(2)}, kNow).reason,
+            VerifyReason::kUnknown);
+  // Rotate every other key with a grace; revoke key 3.
+  for (uint64_t n = 0; n < 50; n += 2) {
+    records[n].previous_hash = records[n].secret_hash;
+    records[n].secret_hash = HashOf(n, 1);
+    records[n].previous_valid_until_us = kNow + 100;
+  }
+  records[3].status = KeyStatus::kRevoked;
+  index.Upsert(records);
+  EXPECT_EQ(index.size(), 50u);
+  for (uint64_t n = 0; n < 50; ++n) {
+    if (n % 2 == 0) {
+      EXPECT_TRUE(index.Verify(token(n, 1), kNow).valid) << n;
+      EXPECT_TRUE(index.Verify(token(n, 0), kNow).previous_secret) << n;
+      EXPECT_EQ(index.Verify(token(n, 0), kNow + 100).reason, VerifyReason::kUnknown) << n;
+    } else {
+      EXPECT_EQ(index.Verify(token(n, 0), kNow).reason,
+                n == 3 ? VerifyReason::kRevoked : VerifyReason::kValid);
+    }
+  }
+  // A key's previous secret is not another key's: 4's old secret under 6's id.
+  EXPECT_EQ(index.Verify(ParsedToken{records[6].key_id, HashOf(4, 0)}, kNow).reason,
+            VerifyReason::kUnknown);
+}
+
 TEST(VerifyIndexTest, GroupDeletionAppliesToEveryKeyOfTheGroup) {
   VerifyIndex index;
   std::vector<KeyRecord> records;
