@@ -195,6 +195,12 @@ std::string FormatKeyId(const KeyId& id) {
   return text;
 }
 
+void AppendKeyId(const KeyId& id, std::string* out) {
+  char text[kKeyIdChars];
+  EncodeChunks(id.bytes.data(), kKeyIdBytes, text);
+  out->append(text, kKeyIdChars);
+}
+
 std::optional<KeyId> ParseKeyId(std::string_view text) {
   if (text.size() != kKeyIdChars) return std::nullopt;
   KeyId id;

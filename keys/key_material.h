@@ -44,6 +44,8 @@ struct KeyIdHash {
 };
 
 std::string FormatKeyId(const KeyId& id);
+// Appends the 22 characters of FormatKeyId(id) to *out.
+void AppendKeyId(const KeyId& id, std::string* out);
 // Strict: exactly 22 base62 characters that decode to 16 bytes.
 std::optional<KeyId> ParseKeyId(std::string_view text);
 

@@ -71,6 +71,11 @@ class Api {
   // The response; for a command (or other work that waits), one with `later` set
   // (HttpResponse::later): no thread waits for it.
   HttpResponse Handle(const HttpRequest& request);
+  // The transport's fast path (HttpServer::Options::fast_handler): answers verify
+  // requests of the shapes gateways send (see VerifyFast) straight into *out, with the
+  // status, headers, body, metrics and log line Handle would give; false for anything
+  // else (then Handle).
+  bool HandleFast(const FastRequest& request, std::string* out);
   // Handle, then waits for a later response (tests, tools).
   HttpResponse HandleAndWait(const HttpRequest& request);
 

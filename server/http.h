@@ -62,6 +62,24 @@ struct HttpResponse {
   void SetHeader(std::string name, std::string value);
 };
 
+// A request as a transport's fast path offers it (HttpServer::Options::fast_handler):
+// views into the transport's own buffers, valid during the call, nothing copied. Only
+// HTTP/1.1 requests are offered.
+struct FastRequest {
+  std::string_view method;
+  std::string_view target;
+  std::string_view body;
+  std::string_view authorization;  // the Authorization header, empty if none
+  std::string_view request_id;     // the X-Request-Id header, empty if none
+  std::string_view remote;         // the peer's address, for logs
+  bool keep_alive = true;          // the connection stays open after the response
+};
+
+// Appends a whole HTTP/1.1 response (status line, headers, body) for `request` to *out and
+// returns true; or returns false, having written nothing, and the request takes the
+// general path (HttpRequest, the handler). Runs on an io thread; must not block.
+using FastHandler = std::function<bool(const FastRequest& request, std::string* out)>;
+
 // A request target split into its path (still percent-encoded) and its decoded query
 // parameters, in order.
 struct SplitTargetResult {

@@ -47,6 +47,9 @@ class HttpServer {
     // once. 0 = the process's file descriptor limit minus 256 kept for the log, the views
     // and Kafka (at least 64).
     size_t max_connections = 0;
+    // Tried before the handler for every HTTP/1.1 request that was read whole; empty:
+    // none. It answers the hot requests (verify) without the general path's copies.
+    FastHandler fast_handler;
   };
 
   // Binds, listens and starts the io threads. Errors: kInvalidArgument (bad address or

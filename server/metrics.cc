@@ -60,11 +60,20 @@ std::string RenderLatency(std::string_view name, std::string_view help,
 
 void Metrics::CountRequest(std::string_view method, std::string_view route, int status,
                            double seconds) {
+  size_t b = 0;
+  while (b < kBuckets.size() && seconds > kBuckets[b]) ++b;
+  if (status == 200 && method == "POST") {
+    for (HotRoute& hot : hot_) {
+      if (hot.route != route) continue;
+      hot.count.fetch_add(1, std::memory_order_relaxed);
+      if (b < kBuckets.size()) hot.buckets[b].fetch_add(1, std::memory_order_relaxed);
+      hot.sum_nanos.fetch_add(static_cast<uint64_t>(seconds * 1e9), std::memory_order_relaxed);
+      return;
+    }
+  }
   std::lock_guard lock(mu_);
   ++requests_[{std::string(MethodLabel(method)), std::string(route), status}];
   Histogram& h = durations_[std::string(route)];
-  size_t b = 0;
-  while (b < kBuckets.size() && seconds > kBuckets[b]) ++b;
   if (b < kBuckets.size()) ++h.buckets[b];
   ++h.count;
   h.sum += seconds;
@@ -93,10 +102,24 @@ void Metrics::CountAuthFailure(std::string_view reason) {
 std::string Metrics::Render() const {
   std::string out;
   std::lock_guard lock(mu_);
+  // The hot routes' atomics join the series the lock guards.
+  auto requests = requests_;
+  auto durations = durations_;
+  for (const HotRoute& hot : hot_) {
+    const uint64_t count = hot.count.load(std::memory_order_relaxed);
+    if (count == 0) continue;
+    requests[{"POST", std::string(hot.route), 200}] += count;
+    Histogram& h = durations[std::string(hot.route)];
+    for (size_t b = 0; b < kBuckets.size(); ++b) {
+      h.buckets[b] += hot.buckets[b].load(std::memory_order_relaxed);
+    }
+    h.count += count;
+    h.sum += static_cast<double>(hot.sum_nanos.load(std::memory_order_relaxed)) / 1e9;
+  }
   out +=
       "# HELP keytrail_http_requests_total HTTP requests answered, by route and status.\n"
       "# TYPE keytrail_http_requests_total counter\n";
-  for (const auto& [key, count] : requests_) {
+  for (const auto& [key, count] : requests) {
     const auto& [method, route, status] = key;
     out +=
         fmt::format("keytrail_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{}\"}} {}\n",
@@ -105,7 +128,7 @@ std::string Metrics::Render() const {
   out +=
       "# HELP keytrail_http_request_duration_seconds Time to answer a request, by route.\n"
       "# TYPE keytrail_http_request_duration_seconds histogram\n";
-  for (const auto& [route, h] : durations_) {
+  for (const auto& [route, h] : durations) {
     uint64_t cumulative = 0;
     for (size_t b = 0; b < kBuckets.size(); ++b) {
       cumulative += h.buckets[b];

@@ -139,6 +139,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnRequest() {
     state_ = State::kHandling;
+    if (TryFast(parser_->get())) return;
     http::request<http::string_body> message = parser_->release();
     HttpRequest request;
     request.method = std::string(message.method_string());
@@ -175,9 +176,46 @@ class Session : public std::enable_shared_from_this<Session> {
     Answer(std::move(response), version, client_keep_alive);
   }
 
+  // Offers the request to the application's fast path; true if it answered (the write is
+  // then under way). The response goes out from a buffer this connection keeps, so a
+  // kept-alive connection answers without allocating once the buffer has grown.
+  bool TryFast(const http::request<http::string_body>& message) {
+    const FastHandler& fast = shared_->options.fast_handler;
+    if (!fast || message.version() != 11) return false;
+    auto view = [](beast::string_view v) { return std::string_view(v.data(), v.size()); };
+    const bool keep_alive = message.keep_alive() && !shared_->connections.stopping();
+    const FastRequest request{.method = view(message.method_string()),
+                              .target = view(message.target()),
+                              .body = message.body(),
+                              .authorization = view(message[http::field::authorization]),
+                              .request_id = view(message["X-Request-Id"]),
+                              .remote = remote_,
+                              .keep_alive = keep_alive};
+    fast_out_.clear();
+    const bool answered = Guarded([&] { return fast(request, &fast_out_); }, [] { return false; });
+    if (!answered) {
+      fast_out_.clear();
+      return false;
+    }
+    state_ = State::kWriting;
+    stream_.expires_after(shared_->options.idle_timeout);
+    net::async_write(stream_, net::buffer(fast_out_),
+                     [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+                       if (ec || !keep_alive) return self->Close();
+                       self->ReadHeader();
+                     });
+    return true;
+  }
+
   // Calls `handle`, turning an exception into a 500.
   template <typename Handle>
   HttpResponse Guarded(Handle handle) {
+    return Guarded(handle,
+                   [&] { return shared_->ErrorResponse(500, "internal", "internal error"); });
+  }
+  // Calls `handle`; on_throw() if it threw.
+  template <typename Handle, typename OnThrow>
+  auto Guarded(Handle handle, OnThrow on_throw) -> decltype(handle()) {
     try {
       return handle();
     } catch (const std::exception& e) {
@@ -185,7 +223,7 @@ class Session : public std::enable_shared_from_this<Session> {
     } catch (...) {
       Log(LogLevel::kError, "handler threw", {{"error", "unknown exception"}});
     }
-    return shared_->ErrorResponse(500, "internal", "internal error");
+    return on_throw();
   }
 
   void Answer(HttpResponse response, unsigned version, bool client_keep_alive) {
@@ -331,6 +369,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<std::atomic<bool>> reading_ = std::make_shared<std::atomic<bool>>(false);
   std::string remote_;
   std::array<char, 4096> scratch_{};
+  std::string fast_out_;  // the fast path's response, kept across requests
   size_t drained_ = 0;
 };
 

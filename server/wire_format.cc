@@ -9,6 +9,12 @@
 namespace keytrail::server {
 
 std::string FormatRfc3339(Micros t) {
+  std::string out;
+  AppendRfc3339(t, &out);
+  return out;
+}
+
+void AppendRfc3339(Micros t, std::string* out) {
   using namespace std::chrono;
   const Micros day_count =
       t >= 0 ? t / domain::kMicrosPerDay : (t - domain::kMicrosPerDay + 1) / domain::kMicrosPerDay;
@@ -18,12 +24,11 @@ std::string FormatRfc3339(Micros t) {
   int64_t seconds = rest / domain::kMicrosPerSecond;
   const int h = static_cast<int>(seconds / 3600), m = static_cast<int>(seconds / 60 % 60),
             s = static_cast<int>(seconds % 60);
-  std::string out =
-      fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(date.year()),
-                  static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()), h, m, s);
-  if (micros != 0) out += fmt::format(".{:06}", micros);
-  out += "Z";
-  return out;
+  auto text = std::back_inserter(*out);
+  fmt::format_to(text, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(date.year()),
+                 static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()), h, m, s);
+  if (micros != 0) fmt::format_to(text, ".{:06}", micros);
+  out->push_back('Z');
 }
 
 std::optional<Micros> ParseRfc3339Time(std::string_view text) {

@@ -12,6 +12,8 @@ namespace keytrail::server {
 
 // RFC 3339 in UTC: "2026-01-01T00:00:00Z", with ".ffffff" when the time has microseconds.
 std::string FormatRfc3339(Micros t);
+// Appends FormatRfc3339(t) to *out.
+void AppendRfc3339(Micros t, std::string* out);
 
 // An explicit RFC 3339 time (the forms domain::ParseExpiration accepts); nullopt if
 // malformed.

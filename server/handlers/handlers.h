@@ -173,6 +173,14 @@ HttpResponse ConsoleHandler(ApiContext& ctx, const RoutedRequest& request);
 
 // verify.cc
 HttpResponse VerifyHandler(ApiContext& ctx, const RoutedRequest& request);
+// Verify on the fast path (Api::HandleFast): for a body {"key": "<token>"} or an empty
+// body with "Authorization: Bearer <token>", verifies and appends the answer's JSON (the
+// bytes VerifyHandler gives) to *body and returns the verdict; for any other request,
+// nullopt, having done nothing.
+std::optional<VerifyResult> VerifyFast(ApiContext& ctx, const FastRequest& request,
+                                       std::string* body);
+// Seconds the views have been stale for (the log unreachable), if they are.
+std::optional<int64_t> VerifyStaleSeconds(const ApiContext& ctx);
 // check.cc: /v1/check (the question in the query or headers) and /v1/check/{path...}
 // (Envoy's path_prefix: the question in the headers only)
 HttpResponse CheckHandler(ApiContext& ctx, const RoutedRequest& request);

@@ -1,18 +1,171 @@
 // POST /v1/verify (and its alias POST /v1/keys/verify): is this key valid now?
+//
+// Two ways in, one answer: VerifyHandler on the general path (any body BodyReader takes),
+// and VerifyFast, which Api::HandleFast offers every HTTP/1.1 verify request first: it
+// takes the request as the transport's views, reads the two body shapes clients send
+// ({"key": "<token>"} or an empty body with "Authorization: Bearer"), and writes the
+// whole response into the connection's buffer. Both render the answer with
+// WriteVerifyAnswer, so they give the same bytes.
+#include <array>
+#include <iterator>
+
+#include <fmt/format.h>
+
 #include "server/handlers/handlers.h"
 #include "server/json_io.h"
 #include "server/problem.h"
+#include "server/wire_format.h"
 
 namespace keytrail::server {
 
 using nlohmann::json;
 
-void MarkStale(const ApiContext& ctx, HttpResponse& response) {
+namespace {
+
+// Seconds since the log was last known reachable, if it is not now.
+std::optional<int64_t> StaleSeconds(const ApiContext& ctx) {
   const events::LogReachability log = ctx.engine.log_reachability();
-  if (log.reachable) return;
-  const auto stale = std::chrono::duration_cast<std::chrono::seconds>(
-      std::chrono::steady_clock::now() - log.since);
-  response.SetHeader("X-Keytrail-Stale-Seconds", std::to_string(stale.count()));
+  if (log.reachable) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                          log.since)
+      .count();
+}
+
+// Appends `text` as a JSON string, as nlohmann::json's dump (with invalid UTF-8 replaced)
+// would write it.
+void AppendJsonString(std::string_view text, std::string* out) {
+  bool plain = true;
+  for (char c : text) {
+    if (c < 0x20 || c == '"' || c == '\\' || static_cast<unsigned char>(c) >= 0x80) {
+      plain = false;
+      break;
+    }
+  }
+  if (!plain) {
+    out->append(json(std::string(text)).dump(-1, ' ', false, json::error_handler_t::replace));
+    return;
+  }
+  out->push_back('"');
+  out->append(text);
+  out->push_back('"');
+}
+
+// A group's effective rules as JSON, rendered once per group directory snapshot and group
+// on each thread: a verify of a valid key would otherwise build a JSON document.
+std::string_view RulesJson(const std::shared_ptr<const domain::GroupDirectory>& directory,
+                           std::string_view group) {
+  struct Rendered {
+    std::shared_ptr<const domain::GroupDirectory> directory;
+    std::string group;
+    std::string json;
+  };
+  thread_local std::array<Rendered, 8> cache;
+  thread_local size_t next = 0;
+  for (const Rendered& r : cache) {
+    if (r.directory == directory && r.group == group) return r.json;
+  }
+  Rendered& r = cache[next++ % cache.size()];
+  r.directory = directory;
+  r.group = std::string(group);
+  r.json = RulesToJson(domain::EffectiveRules(*directory, group))
+               .dump(-1, ' ', false, json::error_handler_t::replace);
+  return r.json;
+}
+
+// Verifies `token` and appends the answer's JSON to *body (keys in the order nlohmann's
+// objects sort them, as every other answer of the API). Returns the verdict, for the
+// caller's attribution.
+VerifyResult WriteVerifyAnswer(ApiContext& ctx, std::string_view token, std::string* body) {
+  const VerifyResult result = ctx.engine.Verify(token);
+  ctx.metrics.CountVerify(result.reason);
+  if (!result.valid) {
+    body->append(R"({"reason":)");
+    AppendJsonString(ReasonCode(result.reason), body);
+    body->append(R"(,"valid":false})");
+    return result;
+  }
+  auto text = std::back_inserter(*body);
+  body->append(R"({"expires_at":)");
+  if (result.expires_at_us == 0) {
+    body->append("null");
+  } else {
+    body->push_back('"');
+    AppendRfc3339(result.expires_at_us, body);
+    body->push_back('"');
+  }
+  body->append(R"(,"group":)");
+  AppendJsonString(result.group, body);
+  body->append(R"(,"key_id":")");
+  AppendKeyId(result.key_id, body);
+  body->append(R"(","org":)");
+  AppendJsonString(result.org, body);
+  body->append(R"(,"permissions":[)");
+  const char* comma = "";
+  if (result.permissions & kPermissionScim) {
+    body->append(R"("scim")");
+    comma = ",";
+  }
+  if (result.permissions & kPermissionOnBehalfOf)
+    fmt::format_to(text, R"({}"on-behalf-of")", comma);
+  // The group's rules as published before the last rule change was acknowledged.
+  body->append(R"(],"rules":)");
+  body->append(RulesJson(ctx.engine.Groups(result.org), result.group));
+  fmt::format_to(text, R"(,"secret":"{}","valid":true}})", SecretName(result));
+  return result;
+}
+
+bool TokenCharacter(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+bool JsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// The token of a body that is exactly {"key": "<token characters>"} (JSON whitespace
+// anywhere between tokens), else nullopt. Any other body, valid or not, is left to the
+// general path's BodyReader, which knows every rule and error message.
+std::optional<std::string_view> KeyOfSimpleBody(std::string_view body) {
+  size_t i = 0;
+  auto skip = [&] {
+    while (i < body.size() && JsonSpace(body[i])) ++i;
+  };
+  auto take = [&](std::string_view literal) {
+    skip();
+    if (body.substr(i, literal.size()) != literal) return false;
+    i += literal.size();
+    return true;
+  };
+  if (!take("{") || !take(R"("key")") || !take(":") || !take(R"(")")) return std::nullopt;
+  const size_t begin = i;
+  while (i < body.size() && TokenCharacter(body[i])) ++i;
+  const std::string_view token = body.substr(begin, i - begin);
+  if (!take(R"(")") || !take("}")) return std::nullopt;
+  skip();
+  if (i != body.size()) return std::nullopt;
+  return token;
+}
+
+// The token of "Bearer <token characters>" (the scheme in any case), else nullopt.
+std::optional<std::string_view> SimpleBearer(std::string_view authorization) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (authorization.size() <= kScheme.size()) return std::nullopt;
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) {
+      return std::nullopt;
+    }
+  }
+  const std::string_view token = authorization.substr(kScheme.size());
+  for (char c : token) {
+    if (!TokenCharacter(c)) return std::nullopt;
+  }
+  return token;
+}
+
+}  // namespace
+
+void MarkStale(const ApiContext& ctx, HttpResponse& response) {
+  if (auto stale = StaleSeconds(ctx)) {
+    response.SetHeader("X-Keytrail-Stale-Seconds", std::to_string(*stale));
+  }
 }
 
 // The presented key is the credential: no caller key is needed. It comes from the body
@@ -33,32 +186,28 @@ HttpResponse VerifyHandler(ApiContext& ctx, const RoutedRequest& request) {
     return Problem(400, "invalid_request",
                    "send the key as {\"key\": \"...\"} or as 'Authorization: Bearer <key>'");
   }
-  const VerifyResult result = ctx.engine.Verify(token);
-  ctx.metrics.CountVerify(result.reason);
   HttpResponse response;
-  if (!result.valid) {
-    response = JsonResponse(200, json{{"valid", false}, {"reason", ReasonCode(result.reason)}});
-  } else {
-    json permissions = json::array();
-    if (result.permissions & kPermissionScim) permissions.push_back("scim");
-    if (result.permissions & kPermissionOnBehalfOf) permissions.push_back("on-behalf-of");
-    // The group's rules as published before the last rule change was acknowledged.
-    const auto directory = ctx.engine.Groups(result.org);
-    json rules = RulesToJson(domain::EffectiveRules(*directory, result.group));
-    response = JsonResponse(200, json{{"valid", true},
-                                      {"key_id", FormatKeyId(result.key_id)},
-                                      {"org", std::string(result.org)},
-                                      {"group", std::string(result.group)},
-                                      {"permissions", permissions},
-                                      {"rules", std::move(rules)},
-                                      {"expires_at", TimeOrNull(result.expires_at_us)},
-                                      {"secret", SecretName(result)}});
-  }
+  response.content_type = "application/json";
+  const VerifyResult result = WriteVerifyAnswer(ctx, token, &response.body);
   if (result.reason != VerifyReason::kMalformed && result.reason != VerifyReason::kUnknown) {
     request.principal = FormatKeyId(result.key_id);  // attributable, never the secret
   }
   MarkStale(ctx, response);
   return response;
 }
+
+std::optional<VerifyResult> VerifyFast(ApiContext& ctx, const FastRequest& request,
+                                       std::string* body) {
+  std::optional<std::string_view> token;
+  if (!request.body.empty()) {
+    token = KeyOfSimpleBody(request.body);
+  } else if (!request.authorization.empty()) {
+    token = SimpleBearer(request.authorization);
+  }
+  if (!token) return std::nullopt;
+  return WriteVerifyAnswer(ctx, *token, body);
+}
+
+std::optional<int64_t> VerifyStaleSeconds(const ApiContext& ctx) { return StaleSeconds(ctx); }
 
 }  // namespace keytrail::server

@@ -416,6 +416,9 @@ int RunServe(const ServeOptions& options) {
   http_options.idle_timeout = std::chrono::seconds(options.idle_timeout_seconds);
   http_options.max_connections = options.max_connections;
   http_options.error_response = &server::Api::TransportError;
+  http_options.fast_handler = [&api](const server::FastRequest& request, std::string* out) {
+    return api.HandleFast(request, out);
+  };
   auto http = server::HttpServer::Start(
       http_options, [&api](const server::HttpRequest& request) { return api.Handle(request); });
   if (!http.ok()) return Fail("cannot listen", http.status());
