@@ -23,22 +23,6 @@ domain::Principal PrincipalOf(const Caller& caller) {
       .OnBehalfOf(caller.on_behalf_of);
 }
 
-std::optional<std::string_view> BearerToken(const HttpRequest& request) {
-  auto header = request.Header("authorization");
-  if (!header) return std::nullopt;
-  std::string_view value = *header;
-  constexpr std::string_view kScheme = "bearer";
-  if (value.size() <= kScheme.size() || value[kScheme.size()] != ' ') return std::nullopt;
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(value[i])) != kScheme[i]) return std::nullopt;
-  }
-  value.remove_prefix(kScheme.size());
-  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
-  if (value.empty()) return std::nullopt;
-  return value;
-}
-
 std::variant<Caller, AuthFailure> Authenticate(const Engine& engine, const HttpRequest& request) {
   auto token = BearerToken(request);
   if (!token) {

@@ -48,10 +48,6 @@ struct Caller {
 // The caller as a domain principal (views into `caller`).
 domain::Principal PrincipalOf(const Caller& caller);
 
-// The presented bearer token of `request`, or nullopt if there is no
-// "Authorization: Bearer <token>" header.
-std::optional<std::string_view> BearerToken(const HttpRequest& request);
-
 // Why authentication failed, with the problem to send.
 struct AuthFailure {
   std::string_view reason;  // for metrics: "missing", a verify reason, "on-behalf-of"

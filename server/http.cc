@@ -26,6 +26,12 @@ std::optional<std::string> DecodeQueryComponent(std::string_view text) {
   return PercentDecode(plus_as_space);
 }
 
+bool TokenCharacter(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+bool JsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
 }  // namespace
 
 std::optional<std::string_view> HttpRequest::Header(std::string_view name) const {
@@ -127,6 +133,61 @@ std::string_view ReasonPhrase(int status) {
       return "Service Unavailable";
   }
   return "Unknown";
+}
+
+std::optional<std::string_view> BearerToken(const HttpRequest& request) {
+  auto header = request.Header("authorization");
+  if (!header) return std::nullopt;
+  std::string_view value = *header;
+  constexpr std::string_view kScheme = "bearer";
+  if (value.size() <= kScheme.size() || value[kScheme.size()] != ' ') return std::nullopt;
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(value[i])) != kScheme[i]) return std::nullopt;
+  }
+  value.remove_prefix(kScheme.size());
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  return value;
+}
+
+std::optional<std::string_view> SimpleVerifyBodyKey(std::string_view body) {
+  size_t i = 0;
+  auto skip = [&] {
+    while (i < body.size() && JsonSpace(body[i])) ++i;
+  };
+  auto take = [&](std::string_view literal) {
+    skip();
+    if (body.substr(i, literal.size()) != literal) return false;
+    i += literal.size();
+    return true;
+  };
+  if (!take("{") || !take(R"("key")") || !take(":") || !take(R"(")")) return std::nullopt;
+  const size_t begin = i;
+  while (i < body.size() && TokenCharacter(body[i])) ++i;
+  const std::string_view token = body.substr(begin, i - begin);
+  // The closing quote right after the token: a space there is part of the string.
+  if (i >= body.size() || body[i] != '"') return std::nullopt;
+  ++i;
+  if (!take("}")) return std::nullopt;
+  skip();
+  if (i != body.size()) return std::nullopt;
+  return token;
+}
+
+std::optional<std::string_view> SimpleBearerToken(std::string_view authorization) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (authorization.size() <= kScheme.size()) return std::nullopt;
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) {
+      return std::nullopt;
+    }
+  }
+  const std::string_view token = authorization.substr(kScheme.size());
+  for (char c : token) {
+    if (!TokenCharacter(c)) return std::nullopt;
+  }
+  return token;
 }
 
 }  // namespace keytrail::server

@@ -80,6 +80,18 @@ struct FastRequest {
 // general path (HttpRequest, the handler). Runs on an io thread; must not block.
 using FastHandler = std::function<bool(const FastRequest& request, std::string* out)>;
 
+// The presented bearer token of `request`, or nullopt if there is no
+// "Authorization: Bearer <token>" header.
+std::optional<std::string_view> BearerToken(const HttpRequest& request);
+
+// The verify fast path's readers (Api::HandleFast), for the two shapes gateways send: the
+// token of a body that is exactly {"key": "<token characters>"} (JSON whitespace between
+// tokens), and of "Bearer <token characters>" (the scheme in any case). nullopt for
+// anything else, which takes the general path (BodyReader, BearerToken); whatever these
+// accept, those read as the same token (tests/fuzz/http_request_fuzz.cc checks it).
+std::optional<std::string_view> SimpleVerifyBodyKey(std::string_view body);
+std::optional<std::string_view> SimpleBearerToken(std::string_view authorization);
+
 // A request target split into its path (still percent-encoded) and its decoded query
 // parameters, in order.
 struct SplitTargetResult {

@@ -8,6 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "server/beast_request.h"
 #include "server/log.h"
 
 namespace keytrail::server {
@@ -140,20 +141,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnRequest() {
     state_ = State::kHandling;
     if (TryFast(parser_->get())) return;
-    http::request<http::string_body> message = parser_->release();
-    HttpRequest request;
-    request.method = std::string(message.method_string());
-    request.target = std::string(message.target());
-    for (const auto& field : message) {
-      std::string name(field.name_string());
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      request.headers.push_back({std::move(name), std::string(field.value())});
-    }
-    request.body = std::move(message.body());
-    request.remote = remote_;
-    HttpResponse response = Guarded([&] { return shared_->handler(request); });
+    BeastRequest message = parser_->release();
     const unsigned version = message.version();
     const bool client_keep_alive = message.keep_alive();
+    const HttpRequest request = HttpRequestOf(std::move(message), remote_);
+    HttpResponse response = Guarded([&] { return shared_->handler(request); });
     if (response.later) {
       // The answer comes later, through the Responder, on this connection's executor.
       auto executor = stream_.get_executor();
@@ -179,18 +171,11 @@ class Session : public std::enable_shared_from_this<Session> {
   // Offers the request to the application's fast path; true if it answered (the write is
   // then under way). The response goes out from a buffer this connection keeps, so a
   // kept-alive connection answers without allocating once the buffer has grown.
-  bool TryFast(const http::request<http::string_body>& message) {
+  bool TryFast(const BeastRequest& message) {
     const FastHandler& fast = shared_->options.fast_handler;
     if (!fast || message.version() != 11) return false;
-    auto view = [](beast::string_view v) { return std::string_view(v.data(), v.size()); };
     const bool keep_alive = message.keep_alive() && !shared_->connections.stopping();
-    const FastRequest request{.method = view(message.method_string()),
-                              .target = view(message.target()),
-                              .body = message.body(),
-                              .authorization = view(message[http::field::authorization]),
-                              .request_id = view(message["X-Request-Id"]),
-                              .remote = remote_,
-                              .keep_alive = keep_alive};
+    const FastRequest request = FastRequestOf(message, remote_, keep_alive);
     fast_out_.clear();
     const bool answered = Guarded([&] { return fast(request, &fast_out_); }, [] { return false; });
     if (!answered) {

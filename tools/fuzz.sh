@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 seconds=10
 if [ "${1:-}" = "--seconds" ]; then seconds=$2; shift 2; fi
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(token envelope request_target time member_token json_body scim_filter)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(token envelope request_target time member_token json_body scim_filter
+  http_request)
 
 tools/install-deps.sh
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEYTRAIL_FUZZ=ON \

@@ -114,52 +114,6 @@ VerifyResult WriteVerifyAnswer(ApiContext& ctx, std::string_view token, std::str
   return result;
 }
 
-bool TokenCharacter(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-bool JsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-// The token of a body that is exactly {"key": "<token characters>"} (JSON whitespace
-// anywhere between tokens), else nullopt. Any other body, valid or not, is left to the
-// general path's BodyReader, which knows every rule and error message.
-std::optional<std::string_view> KeyOfSimpleBody(std::string_view body) {
-  size_t i = 0;
-  auto skip = [&] {
-    while (i < body.size() && JsonSpace(body[i])) ++i;
-  };
-  auto take = [&](std::string_view literal) {
-    skip();
-    if (body.substr(i, literal.size()) != literal) return false;
-    i += literal.size();
-    return true;
-  };
-  if (!take("{") || !take(R"("key")") || !take(":") || !take(R"(")")) return std::nullopt;
-  const size_t begin = i;
-  while (i < body.size() && TokenCharacter(body[i])) ++i;
-  const std::string_view token = body.substr(begin, i - begin);
-  if (!take(R"(")") || !take("}")) return std::nullopt;
-  skip();
-  if (i != body.size()) return std::nullopt;
-  return token;
-}
-
-// The token of "Bearer <token characters>" (the scheme in any case), else nullopt.
-std::optional<std::string_view> SimpleBearer(std::string_view authorization) {
-  constexpr std::string_view kScheme = "bearer ";
-  if (authorization.size() <= kScheme.size()) return std::nullopt;
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) {
-      return std::nullopt;
-    }
-  }
-  const std::string_view token = authorization.substr(kScheme.size());
-  for (char c : token) {
-    if (!TokenCharacter(c)) return std::nullopt;
-  }
-  return token;
-}
-
 }  // namespace
 
 void MarkStale(const ApiContext& ctx, HttpResponse& response) {
@@ -200,9 +154,9 @@ std::optional<VerifyResult> VerifyFast(ApiContext& ctx, const FastRequest& reque
                                        std::string* body) {
   std::optional<std::string_view> token;
   if (!request.body.empty()) {
-    token = KeyOfSimpleBody(request.body);
+    token = SimpleVerifyBodyKey(request.body);
   } else if (!request.authorization.empty()) {
-    token = SimpleBearer(request.authorization);
+    token = SimpleBearerToken(request.authorization);
   }
   if (!token) return std::nullopt;
   return WriteVerifyAnswer(ctx, *token, body);
