@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstring>
 #include <new>
@@ -194,6 +195,9 @@ int CompareIds(const KeyId& a, const KeyId& b) {
   return std::memcmp(a.bytes.data(), b.bytes.data(), a.bytes.size());
 }
 
+// Tags and id tails are the id's bytes read as little-endian words.
+static_assert(std::endian::native == std::endian::little, "the verify index assumes little-endian");
+
 constexpr uint8_t kIdLowBit = 1;     // Slot::flags: bit 0 of id byte 0 (the tag sets it)
 constexpr uint8_t kHasPrevious = 2;  // Slot::flags: the shard's previous table has the key
 
@@ -258,12 +262,14 @@ Match Find(const Shard* shard, const ParsedToken& token, Micros now) {
   if (i == SIZE_MAX) return {};
   const Slot& slot = shard->slots()[i];
   if (HashesEqual(slot.hash, token.hash)) return {&slot, false};
-  if ((slot.flags & kHasPrevious) != 0) {
-    const PreviousSecret* p = FindPrevious(shard, token.key_id);
-    if (p != nullptr && HashesEqual(p->hash, token.hash) && now < p->valid_until_us) {
-      return {&slot, true};
-    }
-  }
+  // A second comparison whether or not the key has a previous secret, so the time a
+  // wrong secret takes does not tell that the key was rotated (beyond the side table's
+  // search when it was).
+  static constexpr SecretHash kNone{};
+  const PreviousSecret* p =
+      (slot.flags & kHasPrevious) != 0 ? FindPrevious(shard, token.key_id) : nullptr;
+  const bool previous = HashesEqual(p != nullptr ? p->hash : kNone, token.hash);
+  if (p != nullptr && previous && now < p->valid_until_us) return {&slot, true};
   return {};
 }
 

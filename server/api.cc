@@ -382,7 +382,7 @@ bool Api::HandleFast(const FastRequest& request, std::string* out) {
   const std::optional<VerifyResult> result = VerifyFast(*context_, request, &body);
   if (!result) return false;
   // The headers the general path writes, in its order: the transport's Server and
-  // Content-Type, the handler's, Finish's, then Content-Length and Connection.
+  // Content-Type, the handler's, Finish's, then Connection and Content-Length.
   auto text = std::back_inserter(*out);
   out->append("HTTP/1.1 200 OK\r\nServer: keytrail\r\nContent-Type: application/json\r\n");
   if (auto stale = VerifyStaleSeconds(*context_)) {
@@ -392,8 +392,8 @@ bool Api::HandleFast(const FastRequest& request, std::string* out) {
   const size_t id_at = out->size();
   AppendRequestId(request.request_id, out);
   const size_t id_end = out->size();
-  fmt::format_to(text, "\r\nCache-Control: no-store\r\nContent-Length: {}\r\n{}\r\n", body.size(),
-                 request.keep_alive ? "" : "Connection: close\r\n");
+  fmt::format_to(text, "\r\nCache-Control: no-store\r\n{}Content-Length: {}\r\n\r\n",
+                 request.keep_alive ? "" : "Connection: close\r\n", body.size());
   out->append(body);
 
   const double seconds =

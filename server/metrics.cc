@@ -65,8 +65,7 @@ void Metrics::CountRequest(std::string_view method, std::string_view route, int 
   if (status == 200 && method == "POST") {
     for (HotRoute& hot : hot_) {
       if (hot.route != route) continue;
-      hot.count.fetch_add(1, std::memory_order_relaxed);
-      if (b < kBuckets.size()) hot.buckets[b].fetch_add(1, std::memory_order_relaxed);
+      hot.buckets[b].fetch_add(1, std::memory_order_relaxed);
       hot.sum_nanos.fetch_add(static_cast<uint64_t>(seconds * 1e9), std::memory_order_relaxed);
       return;
     }
@@ -106,13 +105,16 @@ std::string Metrics::Render() const {
   auto requests = requests_;
   auto durations = durations_;
   for (const HotRoute& hot : hot_) {
-    const uint64_t count = hot.count.load(std::memory_order_relaxed);
+    std::array<uint64_t, kBuckets.size() + 1> buckets;
+    uint64_t count = 0;
+    for (size_t b = 0; b < buckets.size(); ++b) {
+      buckets[b] = hot.buckets[b].load(std::memory_order_relaxed);
+      count += buckets[b];
+    }
     if (count == 0) continue;
     requests[{"POST", std::string(hot.route), 200}] += count;
     Histogram& h = durations[std::string(hot.route)];
-    for (size_t b = 0; b < kBuckets.size(); ++b) {
-      h.buckets[b] += hot.buckets[b].load(std::memory_order_relaxed);
-    }
+    for (size_t b = 0; b < kBuckets.size(); ++b) h.buckets[b] += buckets[b];
     h.count += count;
     h.sum += static_cast<double>(hot.sum_nanos.load(std::memory_order_relaxed)) / 1e9;
   }

@@ -81,8 +81,9 @@ class Metrics {
   // hot path (Render merges them into the same series).
   struct HotRoute {
     std::string_view route;
-    std::atomic<uint64_t> count{0};
-    std::array<std::atomic<uint64_t>, kBuckets.size()> buckets{};  // non-cumulative
+    // Non-cumulative, plus one past the last bound; the count is their sum, so a render
+    // never shows a bucket above its total.
+    std::array<std::atomic<uint64_t>, kBuckets.size() + 1> buckets{};
     std::atomic<uint64_t> sum_nanos{0};
   };
   std::array<HotRoute, 2> hot_{{{"/v1/verify"}, {"/v1/keys/verify"}}};

@@ -177,11 +177,20 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool keep_alive = message.keep_alive() && !shared_->connections.stopping();
     const FastRequest request = FastRequestOf(message, remote_, keep_alive);
     fast_out_.clear();
-    const bool answered = Guarded([&] { return fast(request, &fast_out_); }, [] { return false; });
-    if (!answered) {
-      fast_out_.clear();
-      return false;
+    bool threw = false;
+    const bool answered = Guarded([&] { return fast(request, &fast_out_); },
+                                  [&] {
+                                    threw = true;
+                                    return false;
+                                  });
+    if (threw) {
+      // The fast path may have acted (verified, counted): answer 500, never run the
+      // request a second time on the general path.
+      Answer(shared_->ErrorResponse(500, "internal", "internal error"), message.version(),
+             keep_alive);
+      return true;
     }
+    if (!answered) return false;
     state_ = State::kWriting;
     stream_.expires_after(shared_->options.idle_timeout);
     net::async_write(stream_, net::buffer(fast_out_),

@@ -64,11 +64,12 @@ std::string_view RulesJson(const std::shared_ptr<const domain::GroupDirectory>& 
   for (const Rendered& r : cache) {
     if (r.directory == directory && r.group == group) return r.json;
   }
+  // Rendered whole before the slot changes: a throw leaves the slot as it was.
+  Rendered fresh{directory, std::string(group),
+                 RulesToJson(domain::EffectiveRules(*directory, group))
+                     .dump(-1, ' ', false, json::error_handler_t::replace)};
   Rendered& r = cache[next++ % cache.size()];
-  r.directory = directory;
-  r.group = std::string(group);
-  r.json = RulesToJson(domain::EffectiveRules(*directory, group))
-               .dump(-1, ' ', false, json::error_handler_t::replace);
+  r = std::move(fresh);
   return r.json;
 }
 

@@ -198,6 +198,21 @@ std::string Exchange(const std::string& address, const std::string& bytes, int r
   return in;
 }
 
+// Byte for byte, header order included: the same raw request to both servers.
+TEST_F(VerifyFastPathTest, SameBytesAsTheGeneralPath) {
+  const std::string valid = NewKey("valid");
+  for (const std::string& extra : {std::string(), std::string("Connection: close\r\n")}) {
+    for (const std::string& body :
+         {R"({"key":")" + valid + R"("})", std::string(R"({"key":"kt_x"})")}) {
+      const std::string request = "POST /v1/verify HTTP/1.1\r\nHost: x\r\nX-Request-Id: same\r\n" +
+                                  extra + "Content-Length: " + std::to_string(body.size()) +
+                                  "\r\n\r\n" + body;
+      EXPECT_EQ(Exchange(fast_->address(), request, 1), Exchange(general_->address(), request, 1))
+          << extra << body;
+    }
+  }
+}
+
 TEST_F(VerifyFastPathTest, PipelinedAndKeptAliveRequests) {
   const std::string valid = NewKey("valid");
   const std::string body = R"({"key":")" + valid + R"("})";

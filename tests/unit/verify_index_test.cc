@@ -252,6 +252,21 @@ TEST(VerifyIndexTest, KeysSharingTheirFirstIdBytes) {
     ASSERT_TRUE(r.valid) << n;
     EXPECT_EQ(r.key_id, records[n].key_id);
   }
+  // Ids that differ only in the bit the tag overwrites (bit 0 of byte 0).
+  KeyRecord low = Record(77), high = Record(78);
+  low.key_id.bytes[0] &= 0xfe;
+  high.key_id = low.key_id;
+  high.key_id.bytes[0] |= 1;
+  index.Upsert(std::vector<KeyRecord>{low, high});
+  EXPECT_EQ(index.size(), 52u);
+  EXPECT_EQ(index.Verify(ParsedToken{low.key_id, HashOf(77)}, kNow).key_id, low.key_id);
+  EXPECT_EQ(index.Verify(ParsedToken{high.key_id, HashOf(78)}, kNow).key_id, high.key_id);
+  high.status = KeyStatus::kRevoked;
+  index.Upsert(high);
+  EXPECT_TRUE(index.Verify(ParsedToken{low.key_id, HashOf(77)}, kNow).valid);
+  EXPECT_EQ(index.Verify(ParsedToken{high.key_id, HashOf(78)}, kNow).reason,
+            VerifyReason::kRevoked);
+  EXPECT_EQ(index.size(), 52u);
   // Another key's secret under this key's id is unknown.
   EXPECT_EQ(index.Verify(ParsedToken{records[1].key_id, HashOf(2)}, kNow).reason,
             VerifyReason::kUnknown);
@@ -263,7 +278,7 @@ TEST(VerifyIndexTest, KeysSharingTheirFirstIdBytes) {
   }
   records[3].status = KeyStatus::kRevoked;
   index.Upsert(records);
-  EXPECT_EQ(index.size(), 50u);
+  EXPECT_EQ(index.size(), 52u);
   for (uint64_t n = 0; n < 50; ++n) {
     if (n % 2 == 0) {
       EXPECT_TRUE(index.Verify(token(n, 1), kNow).valid) << n;
