@@ -32,9 +32,12 @@ static_assert(std::is_trivially_copyable_v<VerifyIndex::Entry>);
 static_assert(kPermissionScim <= 0xff && kPermissionOnBehalfOf <= 0xff);
 
 // The part of an entry Verify reads: one cache line. With its tag (see Shard) it holds
-// the whole key id. Immutable once published but for used_minute, which readers write
-// (std::atomic_ref, relaxed): the minute the key last verified valid, so Verify can say
-// when a key is first used in a minute without touching another line.
+// the whole key id. Immutable once published but for two fields, accessed through
+// std::atomic_ref: used_minute (relaxed), which readers write (the minute the key last
+// verified valid, so Verify can say when a key is first used in a minute without
+// touching another line), and status, which a writer changes in place when nothing else
+// of the key changed (seq_cst; a revoke, an expiry, a suspension: no shard copy, so a
+// burst of expiries costs what it changes, not the index's size).
 struct alignas(64) VerifyIndex::Slot {
   uint64_t id_tail;  // id bytes 8..15
   SecretHash hash;
@@ -290,6 +293,19 @@ VerifyResult Malformed() {
   return result;
 }
 
+KeyStatus StatusOf(const Slot& slot) {
+  return std::atomic_ref<KeyStatus>(const_cast<Slot&>(slot).status).load(std::memory_order_seq_cst);
+}
+
+// Whether `change` differs from `current` in its status alone (what a writer may change
+// in place).
+bool OnlyStatusDiffers(const Entry& current, const Entry& change) {
+  return current.hash == change.hash && current.expires_at_us == change.expires_at_us &&
+         current.group == change.group && current.permissions == change.permissions &&
+         current.previous_valid_until_us == change.previous_valid_until_us &&
+         (change.previous_valid_until_us == 0 || current.previous_hash == change.previous_hash);
+}
+
 // The entry in slot i of `shard` (tag i non-zero). Another thread may be marking the slot
 // used (Evaluate): used_minute is read as the atomic it is written as.
 Entry EntryAt(const Shard* shard, size_t i) {
@@ -302,7 +318,7 @@ Entry EntryAt(const Shard* shard, size_t i) {
   e.expires_at_us = slot.expires_at_us;
   e.group = slot.group;
   e.permissions = slot.permissions;
-  e.status = slot.status;
+  e.status = StatusOf(slot);
   e.used_minute = std::atomic_ref<uint32_t>(const_cast<Slot&>(slot).used_minute)
                       .load(std::memory_order_relaxed);
   if ((slot.flags & kHasPrevious) != 0) {
@@ -377,12 +393,12 @@ VerifyResult Evaluate(Match match, const ParsedToken& token, Micros now) {
   result.org = e->group->org;
   result.group = e->group->group;
   result.expires_at_us = e->expires_at_us;
-  if (e->status == KeyStatus::kRevoked) {
+  const KeyStatus status = StatusOf(*e);
+  if (status == KeyStatus::kRevoked) {
     result.reason = VerifyReason::kRevoked;
-  } else if (e->status == KeyStatus::kExpired ||
-             (e->expires_at_us != 0 && now >= e->expires_at_us)) {
+  } else if (status == KeyStatus::kExpired || (e->expires_at_us != 0 && now >= e->expires_at_us)) {
     result.reason = VerifyReason::kExpired;
-  } else if (e->status == KeyStatus::kSuspended) {
+  } else if (status == KeyStatus::kSuspended) {
     result.reason = VerifyReason::kSuspended;
   } else if (e->group->group.empty() || e->group->deleted.load(std::memory_order_acquire)) {
     result.reason = VerifyReason::kNoGroup;
@@ -567,8 +583,25 @@ void VerifyIndex::Upsert(std::span<const KeyRecord> records) {
     size_t end = begin;
     while (end < changes.size() && changes[end].shard == index) ++end;
 
-    // The shard's entries that no change replaces, then the changes (the last of each id).
     const Shard* old = shards_[index].load(std::memory_order_relaxed);
+    // When every change only sets a key's status, set it in place: no copy.
+    bool in_place = old != nullptr;
+    for (size_t i = begin; i < end && in_place; ++i) {
+      const size_t at = FindById(old, changes[i].entry.id);
+      in_place = at != SIZE_MAX && OnlyStatusDiffers(EntryAt(old, at), changes[i].entry);
+    }
+    if (in_place) {
+      for (size_t i = begin; i < end; ++i) {  // in order: of several for one key, the last
+        Slot& slot = const_cast<Shard*>(old)->slots()[FindById(old, changes[i].entry.id)];
+        // seq_cst, as a shard's publication: a verify that starts after the change (in
+        // the order of seq_cst operations) sees it.
+        std::atomic_ref<KeyStatus>(slot.status)
+            .store(changes[i].entry.status, std::memory_order_seq_cst);
+      }
+      begin = end;
+      continue;
+    }
+    // The shard's entries that no change replaces, then the changes (the last of each id).
     replaced_.assign(old == nullptr ? 0 : old->capacity, false);
     scratch_.clear();
     for (size_t i = begin; i < end; ++i) {

@@ -294,6 +294,38 @@ TEST(VerifyIndexTest, KeysSharingTheirFirstIdBytes) {
             VerifyReason::kUnknown);
 }
 
+// A change of status alone (revoke, expiry, suspension) is made in place: no shard is
+// copied, so the index's memory does not move; any other change copies the shard.
+TEST(VerifyIndexTest, StatusChangesAreMadeInPlace) {
+  VerifyIndex index;
+  std::vector<KeyRecord> records;
+  for (uint64_t n = 0; n < 100; ++n) records.push_back(Record(n));
+  index.Upsert(records);
+  const size_t bytes = index.MemoryBytes();
+  records[3].status = KeyStatus::kRevoked;
+  records[4].status = KeyStatus::kSuspended;
+  records[5].status = KeyStatus::kExpired;
+  index.Upsert(std::vector<KeyRecord>{records[3], records[4], records[5]});
+  EXPECT_EQ(index.MemoryBytes(), bytes);
+  EXPECT_EQ(index.Verify(Token(3), kNow).reason, VerifyReason::kRevoked);
+  EXPECT_EQ(index.Verify(Token(4), kNow).reason, VerifyReason::kSuspended);
+  EXPECT_EQ(index.Verify(Token(5), kNow).reason, VerifyReason::kExpired);
+  EXPECT_TRUE(index.Verify(Token(6), kNow).valid);
+  // Resumed, then suspended again in one batch: the last record wins.
+  KeyRecord resumed = records[4];
+  resumed.status = KeyStatus::kActive;
+  index.Upsert(std::vector<KeyRecord>{resumed, records[4], resumed});
+  EXPECT_TRUE(index.Verify(Token(4), kNow).valid);
+  EXPECT_EQ(index.MemoryBytes(), bytes);
+  // A rotation changes the hash: copied, and the old secret is gone.
+  records[6].secret_hash = HashOf(6, 1);
+  records[6].status = KeyStatus::kRevoked;
+  index.Upsert(records[6]);
+  EXPECT_EQ(index.Verify(Token(6, 1), kNow).reason, VerifyReason::kRevoked);
+  EXPECT_EQ(index.Verify(Token(6, 0), kNow).reason, VerifyReason::kUnknown);
+  EXPECT_EQ(index.size(), 100u);
+}
+
 TEST(VerifyIndexTest, GroupDeletionAppliesToEveryKeyOfTheGroup) {
   VerifyIndex index;
   std::vector<KeyRecord> records;
