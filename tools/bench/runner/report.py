@@ -74,6 +74,13 @@ def build_rows(results):
             fmt_rate(http_verify["verifies_per_s"]),
             f"Redis GET {fmt_rate(redis['gets_per_s'])}",
             http_verify["verifies_per_s"] / redis["gets_per_s"], 1.0))
+    many, redis_many = results.get("keytrail_http_verify_many"), results.get("redis_get_many")
+    if many and redis_many:
+        rows.append(_row(
+            "verify_http_vs_redis_many",
+            f"verify over HTTP vs Redis GET, {redis_many['clients']} clients",
+            fmt_rate(many["verifies_per_s"]), f"Redis GET {fmt_rate(redis_many['gets_per_s'])}",
+            many["verifies_per_s"] / redis_many["gets_per_s"], 1.0))
     if http_verify and pg_v:
         rows.append(_row(
             "verify_http_vs_postgres",
@@ -204,19 +211,21 @@ def details(document):
     config, r, versions = document["config"], document["results"], document["versions"]
     keys = fmt_count(config["keys"])
     out = []
-    if "keytrail_http_verify" in r:
-        v = r["keytrail_http_verify"]
-        out.append(
-            f"keytrail HTTP verify: `keytrail serve --threads {config['verify_threads']}`, "
-            f"wrk -t1 -c{v['clients']}, {fmt_count(config['http_tokens'])} distinct valid "
-            f"tokens among {fmt_count(v['index_keys'])} keys; p50 {v['latency_p50_ms']:.2f} ms, "
-            f"p99 {v['latency_p99_ms']:.2f} ms{_cpu(v)}.")
-    if "redis_get" in r:
-        g = r["redis_get"]
-        out.append(
-            f"Redis {versions.get('redis', '?')} GET: redis-benchmark -c{g['clients']}, random "
-            f"keys of {keys} (~150 B values); p50 {g['latency_p50_ms']:.2f} ms, "
-            f"p99 {g['latency_p99_ms']:.2f} ms{_cpu(g)}.")
+    for name in ("keytrail_http_verify", "keytrail_http_verify_many"):
+        if name in r:
+            v = r[name]
+            out.append(
+                f"keytrail HTTP verify: `keytrail serve --threads {config['verify_threads']}`, "
+                f"wrk -t1 -c{v['clients']}, {fmt_count(config['http_tokens'])} distinct valid "
+                f"tokens among {fmt_count(v['index_keys'])} keys; p50 "
+                f"{v['latency_p50_ms']:.2f} ms, p99 {v['latency_p99_ms']:.2f} ms{_cpu(v)}.")
+    for name in ("redis_get", "redis_get_many"):
+        if name in r:
+            g = r[name]
+            out.append(
+                f"Redis {versions.get('redis', '?')} GET: redis-benchmark -c{g['clients']}, "
+                f"random keys of {keys} (~150 B values); p50 {g['latency_p50_ms']:.2f} ms, "
+                f"p99 {g['latency_p99_ms']:.2f} ms{_cpu(g)}.")
     if "pg_verify" in r:
         p = r["pg_verify"]
         out.append(

@@ -22,6 +22,8 @@ RESULTS = {
     },
     "keytrail_http_verify": {"verifies_per_s": 30_000.0, "clients": 16},
     "redis_get": {"gets_per_s": 60_000.0, "clients": 16},
+    "keytrail_http_verify_many": {"verifies_per_s": 45_000.0, "clients": 64},
+    "redis_get_many": {"gets_per_s": 50_000.0, "clients": 64},
     "pg_verify": {"lookups_per_s": 20_000.0, "clients": 16},
     "keytrail_http_create": {"creates_per_s": 9_000.0, "clients": 16},
     "pg_create": {"creates_per_s": 3_000.0, "clients": 16},
@@ -52,6 +54,12 @@ class BuildRowsTest(unittest.TestCase):
         self.assertAlmostEqual(row.ratio, 0.75)
         self.assertEqual(row.status, "info")
         self.assertIn("+100 µs", row.keytrail)
+
+    def test_verify_is_compared_at_many_clients_too(self):
+        row = rows_by_key(RESULTS)["verify_http_vs_redis_many"]
+        self.assertAlmostEqual(row.ratio, 0.9)
+        self.assertIn("64 clients", row.work)
+        self.assertEqual(row.status, "missed")
 
     def test_budget_ratios_are_higher_is_better(self):
         rows = rows_by_key(RESULTS)
