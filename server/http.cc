@@ -32,6 +32,16 @@ bool TokenCharacter(char c) {
 
 bool JsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
+// Whether an Authorization value starts with "Bearer " (the scheme in any case).
+bool HasBearerScheme(std::string_view value) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (value.size() < kScheme.size()) return false;
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(value[i])) != kScheme[i]) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::optional<std::string_view> HttpRequest::Header(std::string_view name) const {
@@ -139,12 +149,8 @@ std::optional<std::string_view> BearerToken(const HttpRequest& request) {
   auto header = request.Header("authorization");
   if (!header) return std::nullopt;
   std::string_view value = *header;
-  constexpr std::string_view kScheme = "bearer";
-  if (value.size() <= kScheme.size() || value[kScheme.size()] != ' ') return std::nullopt;
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(value[i])) != kScheme[i]) return std::nullopt;
-  }
-  value.remove_prefix(kScheme.size());
+  if (!HasBearerScheme(value)) return std::nullopt;
+  value.remove_prefix(std::string_view("bearer ").size());
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
   if (value.empty()) return std::nullopt;
@@ -176,14 +182,9 @@ std::optional<std::string_view> SimpleVerifyBodyKey(std::string_view body) {
 }
 
 std::optional<std::string_view> SimpleBearerToken(std::string_view authorization) {
-  constexpr std::string_view kScheme = "bearer ";
-  if (authorization.size() <= kScheme.size()) return std::nullopt;
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) {
-      return std::nullopt;
-    }
-  }
-  const std::string_view token = authorization.substr(kScheme.size());
+  if (!HasBearerScheme(authorization)) return std::nullopt;
+  const std::string_view token = authorization.substr(std::string_view("bearer ").size());
+  if (token.empty()) return std::nullopt;  // BearerToken finds none either
   for (char c : token) {
     if (!TokenCharacter(c)) return std::nullopt;
   }
