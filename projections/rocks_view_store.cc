@@ -44,6 +44,7 @@ Result<std::optional<std::string>> ReadRow(rocksdb::DB* db, std::string_view key
 class Arena {
  public:
   std::string_view Copy(std::string_view bytes) {
+    if (bytes.empty()) return {};  // before the first block, next_ is null
     if (bytes.size() > left_) {
       const size_t size = std::max(kBlockBytes, bytes.size());
       blocks_.push_back(std::make_unique<char[]>(size));
