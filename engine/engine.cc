@@ -51,6 +51,7 @@ Engine::Engine(events::EventLog& log, projections::ViewStore& views, const Clock
       advertise_url_(options_.advertise_url),
       queries_(log, views),
       tokens_(options_.token_prefix),
+      index_(/*track_retirements=*/options_.retired_key_window > 0),
       ids_(clock, SeedFrom(random_)) {}
 
 Engine::~Engine() {
@@ -63,6 +64,11 @@ Engine::~Engine() {
     flusher_.join();
   }
   for (auto& partition : partitions_) partition->writer->Stop();
+}
+
+size_t Engine::ForgetRetiredKeys() {
+  if (options_.retired_key_window == 0) return 0;
+  return index_.ForgetRetiredBefore(clock_.NowMicros() - options_.retired_key_window);
 }
 
 void Engine::FlushKeyUse() {
@@ -108,7 +114,8 @@ Status Engine::AppendKeyUse(const domain::CommandContext& context, int64_t epoch
 Result<std::unique_ptr<Engine>> Engine::Start(events::EventLog& log, projections::ViewStore& views,
                                               const Clock& clock, Options options) {
   std::unique_ptr<Engine> engine(new Engine(log, views, clock, std::move(options)));
-  KT_RETURN_IF_ERROR(engine->index_.RebuildFrom(views));
+  KT_RETURN_IF_ERROR(
+      engine->index_.RebuildFrom(views, clock.NowMicros(), engine->options_.retired_key_window));
   for (int32_t p = 0; p < log.PartitionCount(); ++p) {
     auto partition = std::make_unique<Partition>(engine->index_.Listener());
     partition->projector =
@@ -119,19 +126,36 @@ Result<std::unique_ptr<Engine>> Engine::Start(events::EventLog& log, projections
     writer_options.node_id = engine->options_.node_id;
     writer_options.max_queued = engine->options_.max_queued_commands;
     writer_options.idempotency_window = engine->options_.idempotency_window;
+    writer_options.retired_key_window = engine->options_.retired_key_window;
     partition->writer = std::make_unique<PartitionWriter>(p, log, *partition->projector, clock,
                                                           engine->ids_, writer_options);
     KT_RETURN_IF_ERROR(partition->writer->Start());
     engine->partitions_.push_back(std::move(partition));
   }
-  if (engine->options_.key_use_flush > 0) {
+  // Housekeeping: key uses written down every key_use_flush, long-retired keys removed
+  // from the index every retired_key_sweep (each only if on).
+  const auto flush = std::chrono::microseconds(engine->options_.key_use_flush);
+  const auto sweep = std::chrono::microseconds(
+      engine->options_.retired_key_window > 0 ? engine->options_.retired_key_sweep : 0);
+  if (flush.count() > 0 || sweep.count() > 0) {
     Engine* e = engine.get();
-    e->flusher_ = std::thread([e] {
+    e->flusher_ = std::thread([e, flush, sweep] {
+      using Clock = std::chrono::steady_clock;
+      constexpr auto kNever = Clock::time_point::max();
+      Clock::time_point next_flush = flush.count() > 0 ? Clock::now() + flush : kNever;
+      Clock::time_point next_sweep = sweep.count() > 0 ? Clock::now() + sweep : kNever;
       std::unique_lock lock(e->flush_mu_);
-      while (!e->flush_cv_.wait_for(lock, std::chrono::microseconds(e->options_.key_use_flush),
-                                    [e] { return e->stopping_; })) {
+      while (!e->flush_cv_.wait_until(lock, std::min(next_flush, next_sweep),
+                                      [e] { return e->stopping_; })) {
         lock.unlock();
-        e->FlushKeyUse();
+        if (Clock::now() >= next_flush) {
+          e->FlushKeyUse();
+          next_flush = Clock::now() + flush;
+        }
+        if (Clock::now() >= next_sweep) {
+          e->ForgetRetiredKeys();
+          next_sweep = Clock::now() + sweep;
+        }
         lock.lock();
       }
     });

@@ -71,6 +71,14 @@ class Engine {
     // How often the keys verification found valid are written down (KeysUsed, the
     // keys' last_used_at); 0 = only when FlushKeyUse is called.
     Micros key_use_flush = 10LL * 1'000'000;
+    // How long a revoked or expired key stays in memory (the writers' state, the verify
+    // index) after its KeyRevoked / KeyExpired; then the key view and the log alone keep
+    // it: verify answers it kUnknown instead of kRevoked / kExpired, and a command on it
+    // reads it back from the key view. 0 = forever.
+    Micros retired_key_window = 24LL * 3600 * 1'000'000;
+    // How often the verify index is swept for keys past that window (the writers sweep
+    // their state once a minute on their own); 0 = only when ForgetRetiredKeys is called.
+    Micros retired_key_sweep = 60LL * 1'000'000;
   };
 
   // Who writes the partition of an org, as this node knows it.
@@ -139,6 +147,12 @@ class Engine {
   // another node does (the one event any node may write). Returns once they are durable.
   // Runs every Options::key_use_flush on a thread of its own.
   void FlushKeyUse();
+
+  // Removes from the verify index the keys retired longer than the retired-key window
+  // ago (the writers forget them from their state on their own). Runs every
+  // Options::retired_key_sweep on the engine's housekeeping thread; returns how many were
+  // removed.
+  size_t ForgetRetiredKeys();
 
   // Whether other nodes share the log (Options::follow_log): only then may a request have
   // been forwarded by one.

@@ -450,9 +450,17 @@ uint32_t PermissionBits(std::span<const std::string> permissions) {
 struct VerifyIndex::Change {
   size_t shard;
   Entry entry;
+  Micros retired_at_us;  // the record's
 };
 
-VerifyIndex::VerifyIndex() : shards_(new std::atomic<const Shard*>[kShards]) {
+namespace {
+
+bool IsRetired(KeyStatus status) { return !model::IsLive(status); }
+
+}  // namespace
+
+VerifyIndex::VerifyIndex(bool track_retirements)
+    : shards_(new std::atomic<const Shard*>[kShards]), track_retirements_(track_retirements) {
   for (size_t i = 0; i < kShards; ++i) shards_[i].store(nullptr, std::memory_order_relaxed);
   bytes_.store(kShards * sizeof(shards_[0]), std::memory_order_relaxed);
 }
@@ -570,7 +578,9 @@ void VerifyIndex::Upsert(std::span<const KeyRecord> records) {
   std::lock_guard lock(mu_);
   std::vector<Change> changes;
   changes.reserve(records.size());
-  for (const KeyRecord& r : records) changes.push_back({ShardOf(r.key_id), MakeEntry(r)});
+  for (const KeyRecord& r : records) {
+    changes.push_back({ShardOf(r.key_id), MakeEntry(r), r.retired_at_us});
+  }
   // By shard, then id; stable, so of several records for one key the last comes last.
   std::stable_sort(changes.begin(), changes.end(), [](const Change& a, const Change& b) {
     if (a.shard != b.shard) return a.shard < b.shard;
@@ -584,6 +594,18 @@ void VerifyIndex::Upsert(std::span<const KeyRecord> records) {
     while (end < changes.size() && changes[end].shard == index) ++end;
 
     const Shard* old = shards_[index].load(std::memory_order_relaxed);
+    // Keys that retire now (the last change of each id decides) join the retirements.
+    for (size_t i = begin; i < end && track_retirements_; ++i) {
+      const Change& c = changes[i];
+      if (!IsRetired(c.entry.status) ||
+          (i + 1 < end && CompareIds(c.entry.id, changes[i + 1].entry.id) == 0)) {
+        continue;
+      }
+      const size_t at = FindById(old, c.entry.id);
+      if (at == SIZE_MAX || !IsRetired(StatusOf(old->slots()[at]))) {
+        retirements_.emplace(c.retired_at_us, c.entry.id);
+      }
+    }
     // When every change only sets a key's status, set it in place: no copy.
     bool in_place = old != nullptr;
     for (size_t i = begin; i < end && in_place; ++i) {
@@ -630,14 +652,22 @@ void VerifyIndex::SetGroupDeleted(std::string_view org, std::string_view group, 
   Intern(org, group)->deleted.store(deleted, std::memory_order_release);
 }
 
-Status VerifyIndex::RebuildFrom(projections::ViewStore& store) {
+Status VerifyIndex::RebuildFrom(projections::ViewStore& store, Micros now,
+                                Micros retired_key_window) {
   std::lock_guard lock(mu_);
   std::vector<std::vector<Entry>> buckets(kShards);
+  std::vector<Retirement> retirements;
   Status s = projections::KeyViewProjection::ForEachKey(store, [&](const KeyRecord& r) {
+    if (IsRetired(r.status) && retired_key_window > 0) {
+      const Micros retired_at = r.retired_at_us != 0 ? r.retired_at_us : now;
+      if (retired_at < now - retired_key_window) return true;
+      if (track_retirements_) retirements.emplace_back(retired_at, r.key_id);
+    }
     buckets[ShardOf(r.key_id)].push_back(MakeEntry(r));
     return true;
   });
   KT_RETURN_IF_ERROR(s);
+  retirements_ = decltype(retirements_)(std::greater<>(), std::move(retirements));
   std::unordered_map<std::string, bool> deleted;
   s = projections::KeyViewProjection::ForEachGroup(
       store, [&](std::string_view org, std::string_view group, bool exists) {
@@ -663,6 +693,49 @@ Status VerifyIndex::RebuildFrom(projections::ViewStore& store) {
   size_.store(total, std::memory_order_relaxed);
   Reclaim(/*force_scan=*/true);
   return Status::Ok();
+}
+
+size_t VerifyIndex::ForgetRetiredBefore(Micros before) {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<size_t, KeyId>> due;  // (shard, id)
+  while (!retirements_.empty() && retirements_.top().first < before) {
+    const KeyId& id = retirements_.top().second;
+    due.emplace_back(ShardOf(id), id);
+    retirements_.pop();
+  }
+  if (due.empty()) return 0;
+  std::sort(due.begin(), due.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : CompareIds(a.second, b.second) < 0;
+  });
+  size_t removed = 0;
+  for (size_t begin = 0; begin < due.size();) {
+    const size_t index = due[begin].first;
+    size_t end = begin;
+    while (end < due.size() && due[end].first == index) ++end;
+    const Shard* old = shards_[index].load(std::memory_order_relaxed);
+    // The shard's entries but those still retired among the due ones.
+    replaced_.assign(old == nullptr ? 0 : old->capacity, false);
+    size_t dropped = 0;
+    for (size_t i = begin; i < end; ++i) {
+      const size_t at = FindById(old, due[i].second);
+      if (at != SIZE_MAX && !replaced_[at] && IsRetired(StatusOf(old->slots()[at]))) {
+        replaced_[at] = true;
+        ++dropped;
+      }
+    }
+    begin = end;
+    if (dropped == 0) continue;
+    scratch_.clear();
+    for (size_t i = 0; i < old->capacity; ++i) {
+      if (old->tags()[i] != 0 && !replaced_[i]) scratch_.push_back(EntryAt(old, i));
+    }
+    Publish(index, scratch_.empty() ? nullptr : NewShard(scratch_));
+    Reclaim(/*force_scan=*/false);
+    removed += dropped;
+  }
+  size_.fetch_sub(removed, std::memory_order_relaxed);
+  Reclaim(/*force_scan=*/true);
+  return removed;
 }
 
 projections::KeyViewListener VerifyIndex::Listener() {

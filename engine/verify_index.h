@@ -4,7 +4,8 @@
 // it by the key view's listener (Listener()), which hears only committed changes.
 //
 // Threading: Verify may be called from any number of threads concurrently with one
-// another and with the writer-side calls (Upsert, SetGroupDeleted, RebuildFrom), which
+// another and with the writer-side calls (Upsert, SetGroupDeleted, RebuildFrom,
+// ForgetRetiredBefore), which
 // serialize among themselves. A reader never blocks a writer and a writer never blocks a
 // reader, except that beyond kMaxReaderThreads threads that have called Verify at once
 // alive, further threads verify under the writer mutex (correct, slower).
@@ -19,9 +20,11 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <queue>
 #include <span>
 #include <string>
 #include <string_view>
@@ -88,7 +91,9 @@ class VerifyIndex {
   static constexpr size_t kShards = 4096;
   static constexpr size_t kMaxReaderThreads = 512;
 
-  VerifyIndex();
+  // With track_retirements false, retired keys are not tracked for ForgetRetiredBefore
+  // (which then removes nothing): for an owner that keeps them forever.
+  explicit VerifyIndex(bool track_retirements = true);
   // REQUIRES: no call on this index is running or will start.
   ~VerifyIndex();
   VerifyIndex(const VerifyIndex&) = delete;
@@ -106,17 +111,24 @@ class VerifyIndex {
   // Parse (incl. SHA-256) then Verify.
   VerifyResult Verify(const TokenCodec& codec, std::string_view token, Micros now) const;
 
-  // Writer side: serialized by an internal mutex; each change becomes visible to readers
-  // atomically per key.
+  // Writer side (Upsert, SetGroupDeleted, RebuildFrom, ForgetRetiredBefore): serialized by
+  // an internal mutex; each change becomes visible to readers atomically per key.
   // Inserts or replaces the key. With several records for one key, the last wins.
   void Upsert(const model::KeyRecord& record);
   void Upsert(std::span<const model::KeyRecord> records);
   // Marks (org, group) deleted or not; affects every key of the group at once.
   void SetGroupDeleted(std::string_view org, std::string_view group, bool deleted);
-  // Replaces the whole contents with the key view's keys and group rows. Changes that
-  // arrive through Upsert/SetGroupDeleted during the call wait for it. Errors: the
-  // store's, or kCorruption (the index is then left unchanged).
-  Status RebuildFrom(projections::ViewStore& store);
+  // Replaces the whole contents with the key view's keys and group rows. With a
+  // `retired_key_window`, keys retired (KeyRecord::retired_at_us) before
+  // now - retired_key_window are left out; a retired key whose row has no retirement time
+  // (written before rows had one) counts as retired at `now`. Changes that arrive through
+  // Upsert/SetGroupDeleted during the call wait for it. Errors: the store's, or
+  // kCorruption (the index is then left unchanged).
+  Status RebuildFrom(projections::ViewStore& store, Micros now = 0, Micros retired_key_window = 0);
+  // Removes the keys retired (revoked or expired by event) before `before`, so the index
+  // holds the live keys and the recent retirements: a token of a removed key verifies as
+  // kUnknown. Returns how many were removed.
+  size_t ForgetRetiredBefore(Micros before);
 
   // A listener for KeyViewProjection that applies its committed changes to this index.
   // The index must outlive the projection.
@@ -164,6 +176,11 @@ class VerifyIndex {
   size_t next_scan_ = kScanEvery;  // guarded by mu_: scan for reclaimable shards at this size
   std::vector<Entry> scratch_;     // guarded by mu_
   std::vector<bool> replaced_;     // guarded by mu_
+  // Retired keys in the index by retirement time, earliest on top (as Upsert and
+  // RebuildFrom saw them): what ForgetRetiredBefore removes. Guarded by mu_.
+  using Retirement = std::pair<Micros, KeyId>;
+  std::priority_queue<Retirement, std::vector<Retirement>, std::greater<>> retirements_;
+  const bool track_retirements_;
 };
 
 }  // namespace keytrail

@@ -9,6 +9,7 @@
 
 #include "engine/domain/command_policy.h"
 #include "events/codec.h"
+#include "projections/key_view.h"
 #include "projections/projector.h"
 
 namespace keytrail {
@@ -23,6 +24,7 @@ struct PartitionWriter::Pending {
   size_t event_count = 0;
   std::optional<TimerQueue::Timer> timer;  // set for the scheduler's own commands
   bool depends_on_batch = false;           // decided on top of this batch's unwritten events
+  Status failure;                          // not Ok: answered with it, nothing was decided
   std::chrono::steady_clock::time_point submitted = std::chrono::steady_clock::now();
 };
 
@@ -41,6 +43,8 @@ constexpr size_t kMaxExpiriesPerBatch = 4096;
 constexpr size_t kRecoveryReadBatch = 4096;
 constexpr auto kRecoveryPoll = std::chrono::milliseconds(1000);
 constexpr int kRecoveryMaxIdlePolls = 30;
+// Recovery forgets long-retired keys every this many records (see ForgetOld).
+constexpr int64_t kRecoveryForgetEvery = 1 << 16;
 // Longest wait of a following writer for new records: a command, a claim or Wake() cut it
 // short (LogReader::Wake), and it ends at the next timer's due time, so this bounds only
 // how often an idle node looks at its partition.
@@ -49,6 +53,8 @@ constexpr auto kFollowPoll = std::chrono::milliseconds(100);
 constexpr auto kClaimRetry = std::chrono::seconds(1);
 // Longest sleep: bounds how late a timer fires if the wall clock jumps forward.
 constexpr auto kMaxSleep = std::chrono::seconds(1);
+// Longest sleep of a writer with no timer: it wakes to forget what is past its window.
+constexpr auto kForgetCheck = std::chrono::seconds(60);
 
 // Events after which an org's published group directory is out of date.
 bool ChangesDirectory(fb::Payload type) {
@@ -191,7 +197,15 @@ Status PartitionWriter::RecoverState() {
   events::EpochFence fence;  // the projector's rule: fenced events never reach the state
   int64_t next = 0;
   int idle = 0;
+  // Keys retired long ago leave as the fold goes, so a reload holds the live keys and a
+  // window's retirements, not every key the partition ever had.
+  const Micros forget_before = clock_.NowMicros() - options_.retired_key_window;
+  int64_t forget_at = kRecoveryForgetEvery;
   while (next < *end) {
+    if (options_.retired_key_window > 0 && next >= forget_at) {
+      forget_at = next + kRecoveryForgetEvery;
+      for (auto& [org, state] : states_) domain::ForgetRetiredKeysBefore(state, forget_before);
+    }
     auto records = (*reader)->Next(kRecoveryReadBatch, kRecoveryPoll);
     if (!records.ok()) return records.status();
     if (records->empty() && ++idle == kRecoveryMaxIdlePolls) {
@@ -214,8 +228,8 @@ Status PartitionWriter::RecoverState() {
   own_pending_.clear();  // whatever of them is in the log, the fold above has it
   own_fenced_.clear();
   PublishAllDirectories();
-  forget_commands_at_ = 0;
-  ForgetOldCommands();
+  forget_at_ = 0;
+  ForgetOld();
   return Status::Ok();
 }
 
@@ -307,17 +321,77 @@ bool PartitionWriter::WaitIdle() {
   return running_;
 }
 
-void PartitionWriter::ForgetOldCommands() {
+void PartitionWriter::ForgetOld() {
   const Micros now = clock_.NowMicros();
-  if (options_.idempotency_window > 0 && now >= forget_commands_at_) {
-    forget_commands_at_ = now + 60'000'000;
+  if (now >= forget_at_) {
+    forget_at_ = now + 60'000'000;
     for (auto& [org, state] : states_) {
-      domain::ForgetCommandsBefore(state, now - options_.idempotency_window);
+      if (options_.idempotency_window > 0) {
+        domain::ForgetCommandsBefore(state, now - options_.idempotency_window);
+      }
+      if (options_.retired_key_window > 0) {
+        domain::ForgetRetiredKeysBefore(state, now - options_.retired_key_window);
+      }
     }
   }
   size_t records = 0;
-  for (const auto& [org, state] : states_) records += state.commands.size();
+  size_t keys = 0;
+  for (const auto& [org, state] : states_) {
+    records += state.commands.size();
+    keys += state.keys.size();
+  }
   command_records_.store(records, std::memory_order_relaxed);
+  keys_in_memory_.store(keys, std::memory_order_relaxed);
+}
+
+namespace {
+
+// The existing key `command` acts on, if it names one (CreateKey's id is a new one).
+std::optional<KeyId> KeyActedOn(const domain::Command& command) {
+  return std::visit(
+      [](const auto& c) -> std::optional<KeyId> {
+        using C = std::decay_t<decltype(c)>;
+        if constexpr (!std::is_same_v<C, domain::CreateKey> && requires { c.key_id; }) {
+          return c.key_id;
+        } else {
+          return std::nullopt;
+        }
+      },
+      command);
+}
+
+domain::KeyStatus DomainStatus(model::KeyStatus status) {
+  return status == model::KeyStatus::kExpired ? domain::KeyStatus::kExpired
+                                              : domain::KeyStatus::kRevoked;
+}
+
+}  // namespace
+
+Status PartitionWriter::RecallForgottenKey(domain::OrgState& state, const domain::Command& command,
+                                           Micros now) {
+  if (options_.retired_key_window == 0) return Status::Ok();  // nothing is forgotten
+  const std::optional<KeyId> id = KeyActedOn(command);
+  if (!id || state.keys.contains(*id)) return Status::Ok();
+  auto found = projections::KeyViewProjection::GetKey(projector_.store(), state.id, *id);
+  if (!found.ok()) {
+    return Status(found.status().code(), fmt::format("reading key {} from the key view: {}",
+                                                     FormatKeyId(*id), found.status().message()));
+  }
+  // Live keys are always in memory: a key the view lacks or has live is unknown here.
+  if (!*found || model::IsLive((*found)->status)) return Status::Ok();
+  const model::KeyRecord& record = **found;
+  domain::KeyState key;
+  key.id = record.key_id;
+  key.name = record.name;
+  key.group = record.group_id;
+  key.expires_at = record.expires_at_us;
+  key.status = DomainStatus(record.status);
+  key.scim = std::find(record.permissions.begin(), record.permissions.end(), "scim") !=
+             record.permissions.end();
+  key.version = record.version;
+  key.idle_since = std::max(record.created_at_us, record.last_used_at_us);
+  domain::RecallRetiredKey(state, std::move(key), record.created_by, now);
+  return Status::Ok();
 }
 
 void PartitionWriter::PublishTimerStats() {
@@ -334,6 +408,7 @@ WriterHealth PartitionWriter::health() const {
   health.views_current = views_current_.load(std::memory_order_relaxed);
   health.log_ok = log_ok_.load(std::memory_order_relaxed);
   health.command_records = command_records_.load(std::memory_order_relaxed);
+  health.keys_in_memory = keys_in_memory_.load(std::memory_order_relaxed);
   health.command_latency = command_latency_.Snapshot();
   health.append_latency = append_latency_.Snapshot();
   health.writing = writing();
@@ -456,6 +531,7 @@ void PartitionWriter::FollowLog() {
   if (*applied > 0) {
     PublishClaim();
     PublishTimerStats();
+    ForgetOld();
   }
   if (needs_recovery_ && RecoverState().ok()) needs_recovery_ = false;
   // Assigned here but not writing: the last claim failed, or a claim of a node that no
@@ -518,7 +594,8 @@ void PartitionWriter::Run() {
         }
         if (next_due_ < 0) {
           NoteIdle();
-          cv_.wait(lock);
+          cv_.wait_for(lock, kForgetCheck);  // an idle writer still forgets (ForgetOld)
+          if (clock_.NowMicros() >= forget_at_) break;
           continue;
         }
         const Micros wake_at = std::max(next_due_, retry_timers_at_);
@@ -528,6 +605,7 @@ void PartitionWriter::Run() {
         cv_.wait_for(
             lock, std::min<std::chrono::microseconds>(std::chrono::microseconds(delay), kMaxSleep));
         if (next_due_ >= 0 && clock_.NowMicros() >= wake_at) break;
+        if (clock_.NowMicros() >= forget_at_) break;
       }
       if (!running_) return;
       if (!follow) {
@@ -548,6 +626,7 @@ void PartitionWriter::Run() {
       if (!queue_.empty() || !running_) break;  // commands first; timers resume after
     }
     PublishTimerStats();
+    if (clock_.NowMicros() >= forget_at_) ForgetOld();
   }
 }
 
@@ -652,7 +731,7 @@ void PartitionWriter::ProcessBatch(Batch& batch) {
     }
   }
   PublishTimerStats();  // so is the scheduler's view of the timers
-  ForgetOldCommands();
+  ForgetOld();
   // And the group directories, so an acknowledged rule change holds for every reader.
   for (const std::string& org : decided.directory_changed) {
     if (written.at(org).ok()) PublishDirectory(org);
@@ -729,6 +808,10 @@ PartitionWriter::DecidedBatch PartitionWriter::DecideAll(Batch& batch, Micros no
         if (fresh.contains({pending->context.org, command_id})) pending->depends_on_batch = true;
         continue;
       }
+    }
+    if (Status recalled = RecallForgottenKey(state, pending->command, now); !recalled.ok()) {
+      pending->failure = std::move(recalled);
+      continue;
     }
     if (auto refusal = Refusal(state, *pending, now)) {
       pending->outcome.kind = CommandOutcome::Kind::kRejected;
@@ -815,6 +898,10 @@ PartitionWriter::Written PartitionWriter::AppendAll(DecidedBatch& decided) {
 
 void PartitionWriter::AnswerAll(Batch& batch, const Written& written, const Status& projected) {
   for (auto& pending : batch) {
+    if (!pending->failure.ok()) {
+      Answer(*pending, std::move(pending->failure));
+      continue;
+    }
     if (pending->event_count == 0 && !pending->depends_on_batch) {
       Answer(*pending, std::move(pending->outcome));  // rejected, replayed, no-op
       continue;

@@ -99,6 +99,7 @@ struct WriterHealth {
   events::PartitionClaim claim;     // the partition's current claim, as read from the log
   uint64_t fenced_events = 0;       // events the fence refused since the views loaded
   size_t command_records = 0;       // command ids remembered for retries (all orgs)
+  size_t keys_in_memory = 0;  // keys in the writer's state (all orgs): live + recently retired
 };
 
 // The answer to a command while the log is known to be unreachable (kUnavailable).
@@ -120,6 +121,10 @@ class PartitionWriter {
     // ones are forgotten (checked once a minute), so idempotency costs bounded memory.
     // 0 = forever.
     Micros idempotency_window = 24LL * 3600 * 1'000'000;
+    // How long a revoked or expired key stays in the writer's memory after its KeyRevoked /
+    // KeyExpired (checked once a minute); then only the key view has it, and a command on
+    // it reads it back from there. 0 = forever.
+    Micros retired_key_window = 24LL * 3600 * 1'000'000;
     // Several nodes share the log: follow it continuously, write only after Claim().
     bool follow_log = false;
     std::string node_id;  // in WriterClaimed, and in the answers of other nodes
@@ -215,9 +220,12 @@ class PartitionWriter {
   // Submits ExpireKey for up to one batch of due timers.
   enum class Fired { kNone, kProgress, kFailed };
   Fired FireDueTimers();
-  // Forgets command ids older than the idempotency window (at most once a minute) and
-  // publishes how many are kept.
-  void ForgetOldCommands();
+  // Forgets command ids older than the idempotency window and keys retired longer than
+  // the retired-key window (at most once a minute), and publishes how many are kept.
+  void ForgetOld();
+  // Puts back into `state` the retired key `command` acts on if it was forgotten (read
+  // from the key view, which the writer keeps current before deciding). Errors: the view's.
+  Status RecallForgottenKey(domain::OrgState& state, const domain::Command& command, Micros now);
   void PublishTimerStats();
   // Called under mu_ each time the thread goes to sleep with nothing to do.
   void NoteIdle();
@@ -276,9 +284,10 @@ class PartitionWriter {
   uint64_t idle_passes_ = 0;                              // guarded by mu_; see NoteIdle
   std::condition_variable idle_cv_;                       // signalled by NoteIdle
   Micros next_due_ = -1;                                  // guarded by mu_; -1 = no timer
-  Micros retry_timers_at_ = 0;     // writer thread only: backoff after failure
-  Micros forget_commands_at_ = 0;  // writer thread only: next ForgetOldCommands pass
+  Micros retry_timers_at_ = 0;  // writer thread only: backoff after failure
+  Micros forget_at_ = 0;        // writer thread only: next ForgetOld pass
   std::atomic<size_t> command_records_{0};
+  std::atomic<size_t> keys_in_memory_{0};
 
   // Scheduler metrics, read by any thread.
   std::atomic<size_t> pending_timers_{0};

@@ -44,6 +44,9 @@ struct KeyRecord {
   Micros last_used_at_us = 0;     // to the minute, from KeysUsed; 0 = never seen used
   std::string suspended_reason;   // while suspended
   std::string description;        // set by an update; empty = none
+  // When it was revoked or expired by event (that event's occurred_at); 0 while live.
+  // Rows written before this field existed have 0 for retired keys too.
+  Micros retired_at_us = 0;
 
   friend bool operator==(const KeyRecord&, const KeyRecord&) = default;
 };

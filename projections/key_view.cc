@@ -112,6 +112,7 @@ std::string EncodeRow(const KeyRecord& r) {
   row.add_last_used_at_us(r.last_used_at_us);
   if (!r.suspended_reason.empty()) row.add_suspended_reason(suspended_reason);
   if (!r.description.empty()) row.add_description(description);
+  if (r.retired_at_us != 0) row.add_retired_at_us(r.retired_at_us);
   b.FinishSizePrefixed(row.Finish(), fb::KeyRowIdentifier());
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
@@ -155,6 +156,7 @@ Result<KeyRecord> DecodeRow(std::string_view bytes) {
   r.last_used_at_us = row->last_used_at_us();
   r.suspended_reason = Str(row->suspended_reason());
   r.description = Str(row->description());
+  r.retired_at_us = row->retired_at_us();
   return r;
 }
 
@@ -348,12 +350,16 @@ Status KeyViewProjection::ApplyKeyChange(const fb::Envelope& event, ViewBatch& b
       break;
     }
     case fb::Payload::KeyRevoked:
+      if (was_live) r.retired_at_us = event.occurred_at_us();
       r.status = KeyStatus::kRevoked;
       r.revoked_reason = Str(event.payload_as_KeyRevoked()->reason());
       r.suspended_reason.clear();
       break;
     case fb::Payload::KeyExpired:
-      if (was_live) r.status = KeyStatus::kExpired;
+      if (was_live) {
+        r.status = KeyStatus::kExpired;
+        r.retired_at_us = event.occurred_at_us();
+      }
       r.suspended_reason.clear();
       break;
     case fb::Payload::KeySuspended:

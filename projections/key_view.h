@@ -17,8 +17,8 @@
 // of the latest KeyRotated; version = aggregate_version of the key's latest event.
 //   KeyCreated       key/, kgrp/, kcre/ and, with an expiry, kexp/
 //   KeyRotated       previous hash := current hash, current := new; hint; grace deadline
-//   KeyRevoked       status Revoked (+ reason); kexp/ row removed
-//   KeyExpired       status Expired; kexp/ row removed. Revoked stays Revoked.
+//   KeyRevoked       status Revoked (+ reason), retired_at; kexp/ row removed
+//   KeyExpired       status Expired, retired_at; kexp/ row removed. Revoked stays Revoked.
 //   KeyGroupChanged  group; kgrp/ row moved (from the row's group, not the event's)
 //   GroupCreated     grp/ "1";  GroupDeleted  grp/ "0"
 //   anything else    ignored

@@ -82,6 +82,9 @@ class Projector {
   // (its rows would miss the records applied before).
   void Add(Projection* projection) { projections_.push_back(projection); }
 
+  // The store the projections write to (for reading their rows).
+  ViewStore& store() const { return store_; }
+
   // Makes a Step of `partition` waiting in another thread return now (LogReader::Wake).
   // The one call that may come from another thread.
   void Wake(int32_t partition);

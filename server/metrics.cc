@@ -229,11 +229,13 @@ std::string Metrics::RenderEngine(const Engine& engine) {
   LatencySnapshot commands, appends;
   std::string lag, applied, current, log_ok, writing, epoch, fenced;
   size_t command_records = 0;
+  size_t writer_keys = 0;
   for (const WriterHealth& health : engine.writer_health()) {
     commands.Add(health.command_latency);
     appends.Add(health.append_latency);
     const int p = health.partition;
     command_records += health.command_records;
+    writer_keys += health.keys_in_memory;
     lag += fmt::format("keytrail_projector_lag_events{{partition=\"{}\"}} {}\n", p,
                        std::max<int64_t>(0, health.log_end_seen - health.applied_offset));
     applied += fmt::format("keytrail_projector_applied_offset{{partition=\"{}\"}} {}\n", p,
@@ -253,8 +255,12 @@ std::string Metrics::RenderEngine(const Engine& engine) {
       "# HELP keytrail_idempotency_records Command ids (Idempotency-Keys) remembered for "
       "answering retries, within the idempotency window.\n"
       "# TYPE keytrail_idempotency_records gauge\n"
-      "keytrail_idempotency_records {}\n",
-      command_records);
+      "keytrail_idempotency_records {}\n"
+      "# HELP keytrail_writer_keys Keys in the writers' memory: the live ones and those "
+      "retired within the retired-key window.\n"
+      "# TYPE keytrail_writer_keys gauge\n"
+      "keytrail_writer_keys {}\n",
+      command_records, writer_keys);
   out += RenderLatency("keytrail_command_duration_seconds",
                        "Time from a command's arrival at its partition's writer to its answer "
                        "(durable and applied to the views).",

@@ -92,10 +92,11 @@ void NoteMemberEvent(MemberState& member, const fb::Envelope& event) {
   member.updated_at = event.occurred_at_us();
 }
 
-void Retire(OrgState& state, KeyState& key, KeyStatus status) {
+void Retire(OrgState& state, KeyState& key, KeyStatus status, Micros at) {
   if (key.status != KeyStatus::kActive) return;
   CountKey(state, key, false);
   key.status = status;
+  state.retired.emplace(at, key.id);
   if (key.expires_at == 0) {
     --state.live_never_expiring;
   } else {
@@ -129,6 +130,26 @@ size_t OrgState::ActiveKeyCount(Micros now) const {
     ++overdue;
   }
   return live_never_expiring + live_by_expiry.size() - overdue;
+}
+
+size_t ForgetRetiredKeysBefore(OrgState& state, Micros before) {
+  size_t forgotten = 0;
+  while (!state.retired.empty() && state.retired.top().first < before) {
+    auto it = state.keys.find(state.retired.top().second);
+    if (it != state.keys.end() && it->second.status != KeyStatus::kActive) {
+      state.keys.erase(it);
+      ++forgotten;
+    }
+    state.retired.pop();
+  }
+  return forgotten;
+}
+
+void RecallRetiredKey(OrgState& state, KeyState key, std::string_view creator, Micros now) {
+  key.creator = InternCreator(state, creator);
+  state.retired.emplace(now, key.id);
+  const KeyId id = key.id;
+  state.keys.emplace(id, std::move(key));
 }
 
 void ForgetCommandsBefore(OrgState& state, Micros before) {
@@ -400,7 +421,7 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
     case fb::Payload::KeyRevoked: {
       auto key = ExistingKey(state, event.payload_as_KeyRevoked()->key_id());
       if (!key.ok()) return key.status();
-      Retire(state, **key, KeyStatus::kRevoked);
+      Retire(state, **key, KeyStatus::kRevoked, event.occurred_at_us());
       (*key)->version = event.aggregate_version();
       return Status::Ok();
     }
@@ -445,7 +466,7 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
     case fb::Payload::KeyExpired: {
       auto key = ExistingKey(state, event.payload_as_KeyExpired()->key_id());
       if (!key.ok()) return key.status();
-      Retire(state, **key, KeyStatus::kExpired);
+      Retire(state, **key, KeyStatus::kExpired, event.occurred_at_us());
       (*key)->version = event.aggregate_version();
       return Status::Ok();
     }

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <map>
+#include <queue>
 #include <set>
 #include <string>
 #include <string_view>
@@ -189,6 +191,11 @@ struct OrgState : GroupDirectory {
   // in command_order, so ForgetCommandsBefore costs what it forgets.
   std::unordered_map<std::string, CommandRecord> commands;
   std::deque<std::pair<Micros, std::string>> command_order;
+  // Keys revoked or expired by event that are still in `keys`, by when (the event's
+  // occurred_at, or the recall's time), earliest on top: one entry per such key, so
+  // ForgetRetiredKeysBefore costs what it forgets.
+  using Retirement = std::pair<Micros, KeyId>;
+  std::priority_queue<Retirement, std::vector<Retirement>, std::greater<>> retired;
 
   // KeyCreated.created_by of `key`.
   std::string_view CreatorOf(const KeyState& key) const {
@@ -214,6 +221,18 @@ inline Micros UnusedDeadline(const KeyState& key, const KeyPolicy& policy) {
 // Forgets the command ids recorded before `before`: a retry of one is then decided as a
 // new command. Bounds the memory idempotency takes (the idempotency window).
 void ForgetCommandsBefore(OrgState& state, Micros before);
+
+// Forgets the keys retired (revoked or expired by event) before `before`: they leave
+// `keys`, so writer memory follows the live keys and not every key ever made. A command
+// naming a forgotten key must RecallRetiredKey it first (its state is in the key view),
+// or it is decided as for an unknown key. Returns how many were forgotten.
+size_t ForgetRetiredKeysBefore(OrgState& state, Micros before);
+
+// Puts a forgotten retired key back, as the key view holds it, so that a command on it is
+// decided as before it was forgotten (already revoked, expired); forgotten again after
+// the retirement window from `now`. REQUIRES: key.status is not kActive and state.keys
+// has no key key.id.
+void RecallRetiredKey(OrgState& state, KeyState key, std::string_view creator, Micros now);
 
 // Folds one event of this org into `state`. Deterministic: the result depends only on
 // the state and the event. Errors (kCorruption) mean the log contradicts itself, e.g.

@@ -644,6 +644,11 @@ TEST_F(ServeTest, BadFlagsAndUnusableAddressesFailFast) {
     ChildProcess child({KEYTRAIL_BINARY, "serve", "--data-dir", DataDir(), "--listen", "nowhere"});
     EXPECT_EQ(Exited(child.Wait()), 3);
   }
+  {
+    ChildProcess child(
+        {KEYTRAIL_BINARY, "serve", "--data-dir", DataDir(), "--retired-key-window", "a day"});
+    EXPECT_EQ(Exited(child.Wait()), 2);
+  }
 }
 
 // --kafka-config: a property librdkafka refuses, one keytrail sets itself, or a missing file

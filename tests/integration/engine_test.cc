@@ -351,6 +351,96 @@ TEST_F(EngineTest, CommandIdsAreForgottenAfterTheIdempotencyWindow) {
   EXPECT_EQ(records(), before + 1) << "only the new retry-me is within the window";
 }
 
+// Revoked and expired keys leave memory a retired-key window (24 h by default) after
+// their KeyRevoked / KeyExpired: the writers' state and the verify index then hold the
+// live keys. A command on a forgotten key is answered as before (read back from the key
+// view), verify answers it as unknown, the key view keeps it, and a restart does not
+// bring it back.
+TEST_F(EngineTest, RetiredKeysLeaveMemoryAfterTheRetiredKeyWindow) {
+  GivenOrgAndGroups();
+  auto writer_keys = [&] {
+    size_t n = 0;
+    for (const WriterHealth& h : engine().writer_health()) n += h.keys_in_memory;
+    return n;
+  };
+  auto verify = [&](const IssuedKey& key) { return engine().Verify(key.token->reveal()); };
+  IssuedKey live = Create("live");
+  IssuedKey revoked = Create("revoked");
+  IssuedKey expiring = Create("expiring", domain::Expiration::At(kNow + 60 * kSecond));
+  const KeyId revoked_id = *ParseKeyId(revoked.key_id);
+  const KeyId expired_id = *ParseKeyId(expiring.key_id);
+  ASSERT_EQ(engine().Execute(As(), domain::RevokeKey{revoked_id, "done"})->kind, Kind::kApplied);
+  clock_.Set(kNow + 61 * kSecond);
+  engine().WaitIdle();  // the scheduler expires "expiring"
+  ASSERT_EQ(verify(expiring).reason, VerifyReason::kExpired);
+
+  // Within the window they stay, and verify says why they fail.
+  clock_.Set(kNow + 24 * 3600 * kSecond - kSecond);
+  Create("tick");  // a batch runs the writers' pass
+  EXPECT_EQ(writer_keys(), 4u);
+  EXPECT_EQ(engine().ForgetRetiredKeys(), 0u);
+  EXPECT_EQ(engine().index().size(), 4u);
+  EXPECT_EQ(verify(revoked).reason, VerifyReason::kRevoked);
+
+  // Past it, the revoked key leaves the index; the expired one (retired a minute later)
+  // follows.
+  clock_.Set(kNow + 24 * 3600 * kSecond + 30 * kSecond);
+  Create("tock");
+  EXPECT_EQ(engine().ForgetRetiredKeys(), 1u);
+  EXPECT_EQ(verify(revoked).reason, VerifyReason::kUnknown);
+  EXPECT_EQ(verify(expiring).reason, VerifyReason::kExpired);
+  // The writers' pass (once a minute) has forgotten both.
+  clock_.Set(kNow + 24 * 3600 * kSecond + 2 * 60 * kSecond);
+  Create("later");
+  EXPECT_EQ(writer_keys(), 4u) << "live, tick, tock, later";
+  EXPECT_EQ(engine().ForgetRetiredKeys(), 1u);
+  EXPECT_EQ(engine().index().size(), 4u);
+  EXPECT_EQ(verify(expiring).reason, VerifyReason::kUnknown);
+  EXPECT_TRUE(verify(live).valid);
+
+  // Commands on forgotten keys are answered as they were before.
+  auto again = engine().Execute(As(), domain::RevokeKey{revoked_id, "again"});
+  ASSERT_OK(again);
+  ASSERT_EQ(again->kind, Kind::kRejected);
+  EXPECT_EQ(again->rejection->code, domain::RejectionCode::kAlreadyRevoked);
+  auto rotate = engine().RotateKey(As(), expired_id, 0);
+  ASSERT_OK(rotate);
+  ASSERT_EQ(rotate->outcome.kind, Kind::kRejected);
+  EXPECT_EQ(rotate->outcome.rejection->code, domain::RejectionCode::kKeyExpired);
+  EXPECT_FALSE(rotate->token.has_value());
+  auto expire = engine().Execute(As(), domain::ExpireKey{revoked_id});
+  ASSERT_OK(expire);
+  ASSERT_EQ(expire->kind, Kind::kRejected);
+  EXPECT_EQ(expire->rejection->code, domain::RejectionCode::kKeyRevoked);
+  KeyId unknown = revoked_id;
+  unknown.bytes[15] ^= 1;
+  auto missing = engine().Execute(As(), domain::RevokeKey{unknown, ""});
+  ASSERT_OK(missing);
+  ASSERT_EQ(missing->kind, Kind::kRejected);
+  EXPECT_EQ(missing->rejection->code, domain::RejectionCode::kKeyNotFound);
+
+  // The key view keeps them, with when they retired.
+  auto record = projections::KeyViewProjection::GetKey(views(), "acme", revoked_id);
+  ASSERT_TRUE(record.ok() && record->has_value());
+  EXPECT_EQ((*record)->status, model::KeyStatus::kRevoked);
+  EXPECT_EQ((*record)->retired_at_us, kNow);
+  record = projections::KeyViewProjection::GetKey(views(), "acme", expired_id);
+  ASSERT_TRUE(record.ok() && record->has_value());
+  EXPECT_EQ((*record)->status, model::KeyStatus::kExpired);
+  EXPECT_EQ((*record)->retired_at_us, kNow + 61 * kSecond);
+
+  // A restart folds the log and rebuilds the index without them.
+  Restart();
+  EXPECT_EQ(writer_keys(), 4u);
+  EXPECT_EQ(engine().index().size(), 4u);
+  EXPECT_EQ(verify(revoked).reason, VerifyReason::kUnknown);
+  EXPECT_TRUE(verify(live).valid);
+  again = engine().Execute(As(), domain::RevokeKey{revoked_id, "after restart"});
+  ASSERT_OK(again);
+  ASSERT_EQ(again->kind, Kind::kRejected);
+  EXPECT_EQ(again->rejection->code, domain::RejectionCode::kAlreadyRevoked);
+}
+
 // Authorization is the default: a context that does not turn it off is checked, so a
 // caller that forgets to authorize fails closed.
 TEST_F(EngineTest, CommandsAreAuthorizedUnlessTheCallerTurnsItOff) {

@@ -656,6 +656,38 @@ TEST_F(ApiTest, RevokeAndMove) {
   CreateKey("short lived", "developer", admin_);
 }
 
+// A revoked key leaves memory a day (the retired-key window) after its revocation:
+// verify then answers "unknown", while the API still shows it and answers commands on it
+// as before; keytrail_writer_keys and keytrail_verify_index_keys follow.
+TEST_F(ApiTest, RevokedKeysLeaveMemoryAfterADay) {
+  json key = CreateKey("short lived", "developer", admin_);
+  const std::string path = "/v1/orgs/default/keys/" + key["id"].get<std::string>();
+  ASSERT_EQ(Call("POST", path + "/revoke", R"({"reason": "done"})", admin_).status, 200);
+  auto metric = [&](const std::string& name) {
+    const std::string body = Call("GET", "/metrics").body;
+    const size_t at = body.find("\n" + name + " ");
+    return at == std::string::npos ? -1 : std::stol(body.substr(at + name.size() + 2));
+  };
+  EXPECT_EQ(metric("keytrail_writer_keys"), 2) << "the admin key and the revoked one";
+  EXPECT_EQ(Json(Call("POST", "/v1/verify", json{{"key", key["token"]}}.dump()))["reason"],
+            "revoked");
+
+  clock_.Advance(24 * 3600 * kSecond + 2 * 60 * kSecond);
+  CreateKey("tick", "developer", admin_);  // a command runs the writer's pass
+  EXPECT_EQ(engine().ForgetRetiredKeys(), 1u);
+  EXPECT_EQ(metric("keytrail_writer_keys"), 2) << "the admin key and tick";
+  EXPECT_EQ(metric("keytrail_verify_index_keys"), 2);
+  json v = Json(Call("POST", "/v1/verify", json{{"key", key["token"]}}.dump()));
+  EXPECT_FALSE(v["valid"]);
+  EXPECT_EQ(v["reason"], "unknown");
+
+  HttpResponse shown = Call("GET", path, "", admin_);
+  ASSERT_EQ(shown.status, 200) << shown.body;
+  EXPECT_EQ(Json(shown)["status"], "revoked");
+  EXPECT_EQ(Code(Call("POST", path + "/revoke", "", admin_)), "already_revoked");
+  EXPECT_EQ(Code(Call("POST", path + "/rotate", "", admin_)), "key_revoked");
+}
+
 TEST_F(ApiTest, IdempotencyKeyAnswersRetriesWithoutTheSecret) {
   const std::vector<HttpHeader> idem = {{"idempotency-key", "req-1"}};
   const std::string body = R"({"name": "once", "group": "developer"})";

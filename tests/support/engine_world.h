@@ -24,7 +24,7 @@ struct EngineWorldOptions {
   int32_t partitions = 4;
   bool sync = true;  // the local log's fsync (benchmarks may measure without it)
   // Tests flush key use themselves (Engine::FlushKeyUse), so no event appears on a timer.
-  Engine::Options engine = {.key_use_flush = 0};
+  Engine::Options engine = {.key_use_flush = 0, .retired_key_sweep = 0};
 };
 
 class EngineWorld {

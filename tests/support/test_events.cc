@@ -13,7 +13,7 @@ fb::EnvelopeT MakeEnvelope(const std::string& org, const std::string& aggregate_
   e.org = org;
   e.aggregate_id = aggregate_id;
   e.aggregate_version = seq;
-  e.occurred_at_us = int64_t{1700000000000000} + static_cast<int64_t>(seq);
+  e.occurred_at_us = kEventTimeBase + static_cast<int64_t>(seq);
   e.actor = std::make_unique<fb::ActorT>();
   e.actor->kind = fb::ActorKind::System;
   e.actor->id = "test";

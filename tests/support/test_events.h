@@ -10,6 +10,9 @@
 
 namespace keytrail::testing {
 
+// occurred_at_us of MakeEnvelope's event `seq` is kEventTimeBase + seq.
+inline constexpr int64_t kEventTimeBase = 1700000000000000;
+
 // An envelope with every header field set deterministically from `seq`.
 fb::EnvelopeT MakeEnvelope(const std::string& org, const std::string& aggregate_id, uint64_t seq);
 
@@ -20,7 +23,7 @@ std::string EncodedKeyCreated(const std::string& org, const std::string& key_id,
 std::string EncodedKeyRevoked(const std::string& org, const std::string& key_id, uint64_t seq);
 
 // Key and group events with the fields the key view reads, encoded. Envelopes come from
-// MakeEnvelope (version = seq, occurred_at_us = 1700000000000000 + seq); the aggregate
+// MakeEnvelope (version = seq, occurred_at_us = kEventTimeBase + seq); the aggregate
 // id is the key or group id.
 struct KeyCreatedFields {
   std::string key_id;  // FormatKeyId text, as the domain writes it

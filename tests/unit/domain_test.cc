@@ -187,6 +187,45 @@ TEST_F(DomainTest, RevokeKeyRejections) {
   ThenRejected(When(RevokeKey{Id(1), ""}, kNow + kHour), RejectionCode::kKeyExpired);
 }
 
+// Retired keys can be forgotten (writer memory) and recalled (from the key view) with
+// the same decisions as if they had stayed; live keys are never forgotten.
+TEST_F(DomainTest, ARetiredKeyIsForgottenAtItsTimeAndDecidedAlikeOnceRecalled) {
+  GivenOrgAndGroup();
+  Given(NewKey(1, "revoked"));
+  CreateKey expiring = NewKey(2, "expiring");
+  expiring.expires = Expiration::At(kNow + kHour);
+  Given(expiring);
+  Given(NewKey(3, "live"));
+  Given(RevokeKey{Id(1), ""}, kNow + 10);
+  Given(ExpireKey{Id(2)}, kNow + kHour);
+  const size_t live = state_.ActiveKeyCount(kNow + kHour);
+
+  EXPECT_EQ(ForgetRetiredKeysBefore(state_, kNow + 10), 0u);
+  EXPECT_EQ(ForgetRetiredKeysBefore(state_, kNow + 11), 1u);
+  EXPECT_EQ(state_.FindKey(Id(1)), nullptr);
+  EXPECT_NE(state_.FindKey(Id(2)), nullptr);
+  EXPECT_EQ(ForgetRetiredKeysBefore(state_, kNow + 2 * kHour), 1u);
+  EXPECT_EQ(state_.keys.size(), 1u);
+  EXPECT_EQ(state_.ActiveKeyCount(kNow + kHour), live);
+  ThenRejected(When(RevokeKey{Id(1), ""}), RejectionCode::kKeyNotFound);  // unrecalled
+
+  KeyState revoked;
+  revoked.id = Id(1);
+  revoked.name = "revoked";
+  revoked.group = "ci";
+  revoked.status = KeyStatus::kRevoked;
+  revoked.version = 2;
+  RecallRetiredKey(state_, revoked, "alice", kNow + 3 * kHour);
+  ThenRejected(When(RevokeKey{Id(1), ""}), RejectionCode::kAlreadyRevoked);
+  ThenRejected(When(RotateKey{.key_id = Id(1)}), RejectionCode::kKeyRevoked);
+  ThenRejected(When(ExpireKey{Id(1)}, kNow + 4 * kHour), RejectionCode::kKeyRevoked);
+  // Its name is still free, and a recalled key leaves again a window after its recall.
+  Given(NewKey(4, "revoked"));
+  EXPECT_EQ(ForgetRetiredKeysBefore(state_, kNow + 3 * kHour), 0u);
+  EXPECT_EQ(ForgetRetiredKeysBefore(state_, kNow + 3 * kHour + 1), 1u);
+  EXPECT_EQ(state_.keys.size(), 2u);
+}
+
 // --- ExpireKey ---
 
 TEST_F(DomainTest, ExpireKeyOnlyWhenDueAndActive) {

@@ -3,13 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "events/codec.h"
 #include "projections/key_view.h"
+#include "schemas/views_generated.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_events.h"
 
@@ -542,6 +545,149 @@ TEST(VerifyIndexTest, RebuildFromTheViewAnswersLikeTheLiveIndex) {
   std::map<VerifyReason, int> seen;
   for (const VerifyResult& r : Answers(live, kKeys, kNow)) ++seen[r.reason];
   EXPECT_EQ(seen.size(), 5u);  // valid, unknown, revoked, expired, no-group
+
+  // Rebuilt leaving out the keys retired before a cutoff (after every event here): those
+  // are unknown, every other key answers as before.
+  std::set<uint64_t> retired;
+  ASSERT_OK(KeyViewProjection::ForEachKey(store, [&](const KeyRecord& r) {
+    EXPECT_EQ(model::IsLive(r.status), r.retired_at_us == 0);
+    if (!model::IsLive(r.status)) {
+      for (uint64_t n = 0; n < kKeys; ++n) {
+        if (IdOf(n) == r.key_id) retired.insert(n);
+      }
+    }
+    return true;
+  }));
+  ASSERT_FALSE(retired.empty());
+  VerifyIndex trimmed;
+  // (now - window is past every event here)
+  ASSERT_OK(trimmed.RebuildFrom(store, testing::kEventTimeBase + static_cast<Micros>(seq) + 10,
+                                /*retired_key_window=*/10));
+  EXPECT_EQ(trimmed.size(), kKeys - retired.size());
+  const std::vector<VerifyResult> full = Answers(live, kKeys, kNow);
+  const std::vector<VerifyResult> kept = Answers(trimmed, kKeys, kNow);
+  for (size_t i = 0; i < full.size(); ++i) {  // three tokens per key (Answers)
+    SCOPED_TRACE(i);
+    if (retired.contains(i / 3)) {
+      EXPECT_EQ(kept[i].reason, VerifyReason::kUnknown);
+    } else {
+      EXPECT_EQ(kept[i].reason, full[i].reason);
+      EXPECT_EQ(kept[i].valid, full[i].valid);
+    }
+  }
+}
+
+// Retired keys leave the index once ForgetRetiredBefore passes their retirement, oldest
+// first; the live keys stay.
+TEST(VerifyIndexTest, RetiredKeysAreForgottenAfterTheirRetirement) {
+  VerifyIndex index;
+  std::vector<KeyRecord> records;
+  for (uint64_t n = 0; n < 200; ++n) records.push_back(Record(n));
+  index.Upsert(records);
+  const size_t bytes = index.MemoryBytes();
+  // Keys 0..99 retire, key n at kNow + n: revoked if even, expired if odd.
+  for (uint64_t n = 0; n < 100; ++n) {
+    records[n].status = n % 2 ? KeyStatus::kExpired : KeyStatus::kRevoked;
+    records[n].retired_at_us = kNow + static_cast<Micros>(n);
+    index.Upsert(records[n]);
+  }
+  // A later record of a retired key (a use noted after its revocation) changes nothing.
+  records[8].last_used_at_us = kNow;
+  index.Upsert(records[8]);
+
+  EXPECT_EQ(index.ForgetRetiredBefore(kNow), 0u);
+  EXPECT_EQ(index.ForgetRetiredBefore(kNow + 50), 50u);
+  EXPECT_EQ(index.size(), 150u);
+  for (uint64_t n = 0; n < 200; ++n) {
+    SCOPED_TRACE(n);
+    const VerifyReason reason = index.Verify(Token(n), kNow).reason;
+    if (n < 50) {
+      EXPECT_EQ(reason, VerifyReason::kUnknown);
+    } else if (n < 100) {
+      EXPECT_EQ(reason, n % 2 ? VerifyReason::kExpired : VerifyReason::kRevoked);
+    } else {
+      EXPECT_EQ(reason, VerifyReason::kValid);
+    }
+  }
+  // A forgotten key that comes back (a late record) retires again, and leaves again
+  // at its own time, though it came after later ones.
+  index.Upsert(records[3]);
+  EXPECT_EQ(index.Verify(Token(3), kNow).reason, VerifyReason::kExpired);
+  EXPECT_EQ(index.ForgetRetiredBefore(kNow + 50), 1u);
+  EXPECT_EQ(index.Verify(Token(50), kNow).reason, VerifyReason::kRevoked);
+  EXPECT_EQ(index.Verify(Token(3), kNow).reason, VerifyReason::kUnknown);
+
+  EXPECT_EQ(index.ForgetRetiredBefore(kNow + 1000), 50u);
+  EXPECT_EQ(index.size(), 100u);
+  EXPECT_LT(index.MemoryBytes(), bytes);
+  for (uint64_t n = 100; n < 200; ++n) EXPECT_TRUE(index.Verify(Token(n), kNow).valid);
+  EXPECT_EQ(index.ForgetRetiredBefore(kNow + 1000), 0u);
+
+  // An index that keeps retired keys forever removes nothing.
+  VerifyIndex keeping(/*track_retirements=*/false);
+  keeping.Upsert(records);
+  EXPECT_EQ(keeping.ForgetRetiredBefore(kNow + 1000), 0u);
+  EXPECT_EQ(keeping.size(), 200u);
+}
+
+// A rebuild with a window leaves out what retired before it, and counts a retired row
+// without a retirement time (written before rows had one) as retired at the rebuild.
+TEST(VerifyIndexTest, RebuildLeavesOutKeysRetiredBeforeTheWindow) {
+  MemoryStore store;
+  KeyViewProjection view;
+  std::vector<std::string> run;
+  for (uint64_t n = 0; n < 3; ++n) {
+    testing::KeyCreatedFields f;
+    f.key_id = FormatKeyId(IdOf(n));
+    f.secret_hash = HashOf(n, 0);
+    run.push_back(testing::EncodeKeyCreated("acme", n + 1, f));
+  }
+  run.push_back(testing::EncodeKeyRevoked("acme", 10, FormatKeyId(IdOf(0)), ""));
+  run.push_back(testing::EncodeKeyRevoked("acme", 20, FormatKeyId(IdOf(1)), ""));
+  Feed(view, store, run);
+  const Micros t10 = testing::kEventTimeBase + 10;
+  VerifyIndex index;
+  ASSERT_OK(index.RebuildFrom(store, t10 + 100, /*retired_key_window=*/95));
+  EXPECT_EQ(index.size(), 2u);
+  EXPECT_EQ(index.Verify(Token(0), kNow).reason, VerifyReason::kUnknown);
+  EXPECT_EQ(index.Verify(Token(1), kNow).reason, VerifyReason::kRevoked);
+  EXPECT_EQ(index.ForgetRetiredBefore(t10 + 10), 0u);
+  EXPECT_EQ(index.ForgetRetiredBefore(t10 + 11), 1u);
+  EXPECT_EQ(index.Verify(Token(2), kNow).reason, VerifyReason::kValid);
+
+  // Key 0's row rewritten without its retirement time, as an older version wrote it: it
+  // counts as retired at the rebuild, so it stays for a window from then.
+  std::string row_key, old_row;
+  ASSERT_OK(store.Scan("key/", "key0", [&](std::string_view key, std::string_view value) {
+    const std::string copy(value);  // aligned
+    fb::KeyRowT row;
+    fb::GetSizePrefixedKeyRow(copy.data())->UnPackTo(&row);
+    if (row.key_id == nullptr ||
+        std::memcmp(row.key_id->bytes()->Data(), IdOf(0).bytes.data(), IdOf(0).bytes.size()) != 0) {
+      return true;
+    }
+    EXPECT_EQ(row.retired_at_us, t10);
+    row.retired_at_us = 0;
+    flatbuffers::FlatBufferBuilder b;
+    b.FinishSizePrefixed(fb::KeyRow::Pack(b, &row), fb::KeyRowIdentifier());
+    row_key = std::string(key);
+    old_row.assign(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+    return false;
+  }));
+  ASSERT_FALSE(old_row.empty());
+  auto batch = store.NewBatch();
+  batch->Put(row_key, old_row);
+  ASSERT_OK(store.Commit(*batch));
+  VerifyIndex upgraded;
+  ASSERT_OK(upgraded.RebuildFrom(store, t10 + 100, /*retired_key_window=*/95));
+  EXPECT_EQ(upgraded.size(), 3u);
+  EXPECT_EQ(upgraded.Verify(Token(0), kNow).reason, VerifyReason::kRevoked);
+  EXPECT_EQ(upgraded.ForgetRetiredBefore(t10 + 100), 1u) << "key 1 only";
+  EXPECT_EQ(upgraded.ForgetRetiredBefore(t10 + 101), 1u) << "then key 0";
+  // Without a window nothing is left out.
+  VerifyIndex all;
+  ASSERT_OK(all.RebuildFrom(store));
+  EXPECT_EQ(all.size(), 3u);
 }
 
 }  // namespace

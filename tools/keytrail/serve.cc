@@ -60,6 +60,7 @@ struct ServeOptions {
   int idle_timeout_seconds = 30;
   size_t key_quota = 200;
   int idempotency_window_hours = 24;
+  std::string retired_key_window = "24h";
   size_t max_connections = 0;
   std::string bootstrap_org = "default";
   std::string bootstrap_token_file;
@@ -288,6 +289,12 @@ int RunServe(const ServeOptions& options) {
                "'-', '_'\n");
     return kExitUsage;
   }
+  const auto retired_key_window = server::ParseDuration(options.retired_key_window);
+  if (!retired_key_window) {
+    fmt::print(stderr,
+               "keytrail serve: --retired-key-window is a duration such as 24h (0s: forever)\n");
+    return kExitUsage;
+  }
 
   // Block the stop signals before any thread starts, so only sigwait below sees them.
   sigset_t stop_signals;
@@ -387,6 +394,7 @@ int RunServe(const ServeOptions& options) {
   engine_options.domain.max_active_keys = options.key_quota;
   engine_options.idempotency_window =
       static_cast<Micros>(options.idempotency_window_hours) * 3600 * 1'000'000;
+  engine_options.retired_key_window = *retired_key_window;
   // On Kafka, several nodes may share the topic: follow it, write what the group assigns.
   engine_options.follow_log = kafka;
   engine_options.node_id = node_id;
@@ -620,6 +628,10 @@ void AddServe(CLI::App& app, int* rc) {
   cmd->add_option("--idempotency-window-hours", options->idempotency_window_hours,
                   "how long an Idempotency-Key is remembered for answering retries")
       ->check(CLI::Range(1, 24 * 366))
+      ->capture_default_str();
+  cmd->add_option("--retired-key-window", options->retired_key_window,
+                  "how long a revoked or expired key stays in memory and verifies as such "
+                  "(then as unknown; the views and the log keep it); 0s: forever")
       ->capture_default_str();
   cmd->add_option("--bootstrap-org", options->bootstrap_org,
                   "org created on the first start; its admin keys may create orgs")

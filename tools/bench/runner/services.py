@@ -55,8 +55,9 @@ class KeytrailServer:
     """`keytrail serve` on the embedded local log in `data_dir`, on a free loopback port,
     with the bootstrap admin token written to `<data_dir>.token`."""
 
-    def __init__(self, binary, data_dir, threads, key_quota, log_path):
+    def __init__(self, binary, data_dir, threads, key_quota, log_path, extra_args=()):
         self.binary = binary
+        self.extra_args = list(extra_args)
         self.data_dir = data_dir
         self.token_file = data_dir + ".token"
         self.threads = threads
@@ -69,7 +70,7 @@ class KeytrailServer:
         args = [self.binary, "serve", "--data-dir", self.data_dir,
                 "--listen", "127.0.0.1:0", "--threads", str(self.threads),
                 "--key-quota", str(self.key_quota),
-                "--bootstrap-token-file", self.token_file]
+                "--bootstrap-token-file", self.token_file] + self.extra_args
         self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log,
                                         text=True)
