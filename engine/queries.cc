@@ -201,7 +201,7 @@ Result<std::optional<model::KeyRecord>> Queries::KeyAsOf(std::string_view org,
   key.org = std::string(org);
   key.key_id = folded->id;
   key.name = folded->name;
-  key.group_id = folded->group;
+  key.group_id = std::string(state.GroupOf(*folded));
   key.created_by = std::string(state.CreatorOf(*folded));
   key.expires_at_us = folded->expires_at;
   key.status = ModelStatus(folded->status);

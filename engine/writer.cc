@@ -383,14 +383,13 @@ Status PartitionWriter::RecallForgottenKey(domain::OrgState& state, const domain
   domain::KeyState key;
   key.id = record.key_id;
   key.name = record.name;
-  key.group = record.group_id;
   key.expires_at = record.expires_at_us;
   key.status = DomainStatus(record.status);
   key.scim = std::find(record.permissions.begin(), record.permissions.end(), "scim") !=
              record.permissions.end();
-  key.version = record.version;
+  key.version = static_cast<uint32_t>(record.version);
   key.idle_since = std::max(record.created_at_us, record.last_used_at_us);
-  domain::RecallRetiredKey(state, std::move(key), record.created_by, now);
+  domain::RecallRetiredKey(state, std::move(key), record.group_id, record.created_by, now);
   return Status::Ok();
 }
 

@@ -230,13 +230,14 @@ class Policy {
       return Deny(DenialCode::kAdminOnly,
                   fmt::format("only an organization-admin may {} a key with 'scim'", verb));
     }
-    if (const GroupState* g = state_.FindGroup(key->group); g != nullptr && g->grants.admin) {
+    if (const GroupState* g = state_.FindGroup(state_.GroupOf(*key));
+        g != nullptr && g->grants.admin) {
       return Deny(DenialCode::kAdminOnly,
                   fmt::format("only an organization-admin may {} a key of group '{}', which "
                               "holds organization-admin",
-                              verb, key->group));
+                              verb, state_.GroupOf(*key)));
     }
-    return GroupWithinCaller(key->group, fmt::format("{} a key of", verb));
+    return GroupWithinCaller(state_.GroupOf(*key), fmt::format("{} a key of", verb));
   }
 
   const OrgState& state_;
@@ -275,7 +276,7 @@ std::optional<Principal> PrincipalOf(const OrgState& state, const CommandContext
       bool scim = false;
       if (auto id = ParseKeyId(context.actor_id)) {
         if (const KeyState* key = state.FindKey(*id); key != nullptr && key->UsableAt(now)) {
-          group = key->group;
+          group = state.GroupOf(*key);
           scim = key->scim;
         }
       }

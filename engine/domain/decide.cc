@@ -781,10 +781,11 @@ class Decider {
     if (!state_.GroupExists(c.group)) {
       return Reject(RejectionCode::kGroupNotFound, fmt::format("no group '{}'", c.group));
     }
-    if (key.group == c.group) return std::vector<NewEvent>{};  // already there: nothing to do
+    if (state_.GroupOf(key) == c.group)
+      return std::vector<NewEvent>{};  // already there: nothing to do
     fb::KeyGroupChangedT p;
     p.group_id = c.group;
-    p.previous_group_id = key.group;
+    p.previous_group_id = state_.GroupOf(key);
     return KeyEvent(key, std::move(p));
   }
 
@@ -862,7 +863,7 @@ class Decider {
     for (const auto& [id, key] : state_.keys) {
       if (!key.ActiveAt(now_)) continue;
       if (created_by && state_.CreatorOf(key) != *created_by) continue;
-      if (group && key.group != *group) continue;
+      if (group && state_.GroupOf(key) != *group) continue;
       matching.push_back(&key);
     }
     std::sort(matching.begin(), matching.end(),

@@ -24,7 +24,7 @@ GroupState* MutableGroup(OrgState& state, std::string_view id) {
 
 // Live-key counts per group: a key counts in its group while it is active by event.
 void CountKey(OrgState& state, const KeyState& key, bool add) {
-  GroupState* group = MutableGroup(state, key.group);
+  GroupState* group = MutableGroup(state, state.GroupOf(key));
   if (group == nullptr) return;
   if (add) {
     ++group->live_keys;
@@ -33,11 +33,15 @@ void CountKey(OrgState& state, const KeyState& key, bool add) {
   }
 }
 
-uint32_t InternCreator(OrgState& state, std::string_view creator) {
-  auto [it, inserted] = state.creator_index.try_emplace(
-      std::string(creator), static_cast<uint32_t>(state.creators.size()));
-  if (inserted) state.creators.emplace_back(creator);
-  return it->second;
+// A key's version from its event. Versions count a key's events, so they fit 32 bits
+// in any log this code wrote; a larger one is a log that contradicts itself.
+Status SetKeyVersion(KeyState& key, const fb::Envelope& event) {
+  if (event.aggregate_version() > UINT32_MAX) {
+    return Status::Corruption(
+        fmt::format("key event with version {} (at most 2^32-1)", event.aggregate_version()));
+  }
+  key.version = static_cast<uint32_t>(event.aggregate_version());
+  return Status::Ok();
 }
 
 // Rules as the log holds them. Decide writes only valid, canonical rules; anything else
@@ -145,8 +149,16 @@ size_t ForgetRetiredKeysBefore(OrgState& state, Micros before) {
   return forgotten;
 }
 
-void RecallRetiredKey(OrgState& state, KeyState key, std::string_view creator, Micros now) {
-  key.creator = InternCreator(state, creator);
+uint32_t StringTable::Intern(std::string_view text) {
+  auto [it, inserted] = index.try_emplace(std::string(text), static_cast<uint32_t>(strings.size()));
+  if (inserted) strings.emplace_back(text);
+  return it->second;
+}
+
+void RecallRetiredKey(OrgState& state, KeyState key, std::string_view group,
+                      std::string_view creator, Micros now) {
+  key.group = state.key_groups.Intern(group);
+  key.creator = state.creators.Intern(creator);
   state.retired.emplace(now, key.id);
   const KeyId id = key.id;
   state.keys.emplace(id, std::move(key));
@@ -380,16 +392,16 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       KeyState key;
       key.id = *id;
       key.name = p->name() ? p->name()->str() : std::string();
-      key.group = p->group_id() ? p->group_id()->str() : std::string();
+      key.group = state.key_groups.Intern(p->group_id() ? p->group_id()->string_view() : "");
       key.expires_at = p->expires_at_us();
-      key.version = event.aggregate_version();
+      KT_RETURN_IF_ERROR(SetKeyVersion(key, event));
       key.idle_since = event.occurred_at_us();
       if (p->permissions() != nullptr) {
         for (const flatbuffers::String* permission : *p->permissions()) {
           key.scim |= permission != nullptr && permission->string_view() == "scim";
         }
       }
-      key.creator = InternCreator(state, p->created_by() ? p->created_by()->string_view() : "");
+      key.creator = state.creators.Intern(p->created_by() ? p->created_by()->string_view() : "");
       CountKey(state, key, true);
       state.names[key.name] = key.id;
       if (key.expires_at == 0) {
@@ -406,23 +418,23 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       if (!key.ok()) return key.status();
       const bool live = (*key)->status == KeyStatus::kActive;
       if (live) CountKey(state, **key, false);
-      (*key)->group = p->group_id() ? p->group_id()->str() : std::string();
+      (*key)->group = state.key_groups.Intern(p->group_id() ? p->group_id()->string_view() : "");
       if (live) CountKey(state, **key, true);
-      (*key)->version = event.aggregate_version();
+      KT_RETURN_IF_ERROR(SetKeyVersion(**key, event));
       return Status::Ok();
     }
     case fb::Payload::KeyRotated: {
       const auto* p = event.payload_as_KeyRotated();
       auto key = ExistingKey(state, p->key_id());
       if (!key.ok()) return key.status();
-      (*key)->version = event.aggregate_version();
+      KT_RETURN_IF_ERROR(SetKeyVersion(**key, event));
       return Status::Ok();
     }
     case fb::Payload::KeyRevoked: {
       auto key = ExistingKey(state, event.payload_as_KeyRevoked()->key_id());
       if (!key.ok()) return key.status();
       Retire(state, **key, KeyStatus::kRevoked, event.occurred_at_us());
-      (*key)->version = event.aggregate_version();
+      KT_RETURN_IF_ERROR(SetKeyVersion(**key, event));
       return Status::Ok();
     }
     case fb::Payload::KeyUpdated: {
@@ -450,7 +462,7 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
         }
       }
       if (p->expires_changed()) k.expires_at = p->expires_at_us();
-      k.version = event.aggregate_version();
+      KT_RETURN_IF_ERROR(SetKeyVersion(k, event));
       return Status::Ok();
     }
     case fb::Payload::KeySuspended:
@@ -460,14 +472,14 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
                                             : event.payload_as_KeyResumed()->key_id());
       if (!key.ok()) return key.status();
       (*key)->suspended = suspend;
-      (*key)->version = event.aggregate_version();
+      KT_RETURN_IF_ERROR(SetKeyVersion(**key, event));
       return Status::Ok();
     }
     case fb::Payload::KeyExpired: {
       auto key = ExistingKey(state, event.payload_as_KeyExpired()->key_id());
       if (!key.ok()) return key.status();
       Retire(state, **key, KeyStatus::kExpired, event.occurred_at_us());
-      (*key)->version = event.aggregate_version();
+      KT_RETURN_IF_ERROR(SetKeyVersion(**key, event));
       return Status::Ok();
     }
     case fb::Payload::WriterClaimed:
@@ -494,7 +506,7 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       auto key = ExistingKey(state, p->key_id());
       if (!key.ok()) return key.status();
       (*key)->warned_expiry = p->expires_at_us();
-      (*key)->version = event.aggregate_version();
+      KT_RETURN_IF_ERROR(SetKeyVersion(**key, event));
       return Status::Ok();
     }
     case fb::Payload::NONE:

@@ -27,18 +27,20 @@ namespace keytrail::domain {
 
 enum class KeyStatus : uint8_t { kActive, kRevoked, kExpired };
 
+// Laid out small (one is held per key, in a hash-map node of 112 bytes): the group and
+// the creator are indexes into the org's string tables.
 struct KeyState {
   KeyId id;
   std::string name;
-  std::string group;
-  Micros expires_at = 0;  // 0 = never
-  KeyStatus status = KeyStatus::kActive;
-  bool scim = false;         // holds the "scim" permission
-  bool suspended = false;    // KeySuspended, not resumed: live, but not usable
-  uint32_t creator = 0;      // index into OrgState::creators (use OrgState::CreatorOf)
-  uint64_t version = 0;      // aggregate version of the key's last event
+  Micros expires_at = 0;     // 0 = never
   Micros idle_since = 0;     // its creation or, if later, its last use (KeysUsed)
   Micros warned_expiry = 0;  // the expires_at of its KeyExpiringSoon, if one was written
+  uint32_t version = 0;      // aggregate version of the key's last event (SetKeyVersion)
+  uint32_t group = 0;        // index into OrgState::key_groups (use OrgState::GroupOf)
+  uint32_t creator = 0;      // index into OrgState::creators (use OrgState::CreatorOf)
+  KeyStatus status = KeyStatus::kActive;
+  bool scim = false;       // holds the "scim" permission
+  bool suspended = false;  // KeySuspended, not resumed: live, but not usable
 
   // Active at `now`: not revoked, not expired by event, and not past its expiry (a
   // suspended key is active in this sense: it holds its name and can be managed).
@@ -47,6 +49,20 @@ struct KeyState {
   }
   // Usable as a principal at `now`: active and not suspended.
   bool UsableAt(Micros now) const { return ActiveAt(now) && !suspended; }
+};
+
+static_assert(sizeof(KeyState) <= 88, "KeyState grew: a key's map node outgrows 112 bytes");
+
+// Strings that many keys share (their groups, their creators), each stored once; keys
+// hold an index. Entries never move (a deque), so a view of one lasts as long as the table.
+struct StringTable {
+  std::deque<std::string> strings;
+  std::unordered_map<std::string, uint32_t> index;
+
+  uint32_t Intern(std::string_view text);
+  std::string_view At(uint32_t i) const {
+    return i < strings.size() ? std::string_view(strings[i]) : std::string_view();
+  }
 };
 
 // A group: its rules (what its keys and members may do) and who is in it. A deleted
@@ -176,9 +192,9 @@ struct OrgState : GroupDirectory {
   bool exists = false;
   uint64_t version = 0;  // aggregate version of the org itself
   std::unordered_map<KeyId, KeyState, KeyIdHash> keys;
-  // Key creators, interned: keys hold an index (most keys share a few creators).
-  std::vector<std::string> creators;
-  std::unordered_map<std::string, uint32_t> creator_index;
+  // Key creators and key groups, interned: keys hold an index (most keys share a few).
+  StringTable creators;
+  StringTable key_groups;
   // Names of keys that are neither revoked nor expired by event. A key past its
   // expiry that the scheduler has not expired yet is still listed; decide checks.
   std::unordered_map<std::string, KeyId> names;
@@ -198,10 +214,9 @@ struct OrgState : GroupDirectory {
   std::priority_queue<Retirement, std::vector<Retirement>, std::greater<>> retired;
 
   // KeyCreated.created_by of `key`.
-  std::string_view CreatorOf(const KeyState& key) const {
-    return key.creator < creators.size() ? std::string_view(creators[key.creator])
-                                         : std::string_view();
-  }
+  std::string_view CreatorOf(const KeyState& key) const { return creators.At(key.creator); }
+  // The group `key` is in (its KeyCreated or latest KeyGroupChanged).
+  std::string_view GroupOf(const KeyState& key) const { return key_groups.At(key.group); }
   const KeyState* FindKey(const KeyId& id) const {
     auto it = keys.find(id);
     return it == keys.end() ? nullptr : &it->second;
@@ -230,9 +245,10 @@ size_t ForgetRetiredKeysBefore(OrgState& state, Micros before);
 
 // Puts a forgotten retired key back, as the key view holds it, so that a command on it is
 // decided as before it was forgotten (already revoked, expired); forgotten again after
-// the retirement window from `now`. REQUIRES: key.status is not kActive and state.keys
-// has no key key.id.
-void RecallRetiredKey(OrgState& state, KeyState key, std::string_view creator, Micros now);
+// the retirement window from `now`. key.group and key.creator are set from `group` and
+// `creator`. REQUIRES: key.status is not kActive and state.keys has no key key.id.
+void RecallRetiredKey(OrgState& state, KeyState key, std::string_view group,
+                      std::string_view creator, Micros now);
 
 // Folds one event of this org into `state`. Deterministic: the result depends only on
 // the state and the event. Errors (kCorruption) mean the log contradicts itself, e.g.

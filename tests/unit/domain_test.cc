@@ -212,10 +212,9 @@ TEST_F(DomainTest, ARetiredKeyIsForgottenAtItsTimeAndDecidedAlikeOnceRecalled) {
   KeyState revoked;
   revoked.id = Id(1);
   revoked.name = "revoked";
-  revoked.group = "ci";
   revoked.status = KeyStatus::kRevoked;
   revoked.version = 2;
-  RecallRetiredKey(state_, revoked, "alice", kNow + 3 * kHour);
+  RecallRetiredKey(state_, revoked, "ci", "alice", kNow + 3 * kHour);
   ThenRejected(When(RevokeKey{Id(1), ""}), RejectionCode::kAlreadyRevoked);
   ThenRejected(When(RotateKey{.key_id = Id(1)}), RejectionCode::kKeyRevoked);
   ThenRejected(When(ExpireKey{Id(1)}, kNow + 4 * kHour), RejectionCode::kKeyRevoked);
