@@ -96,6 +96,19 @@ void NoteMemberEvent(MemberState& member, const fb::Envelope& event) {
   member.updated_at = event.occurred_at_us();
 }
 
+// Makes `key` (a node of state.keys) the holder of its name. An entry of another key
+// holds a view of that key's name: it is replaced, not reassigned.
+void Name(OrgState& state, const KeyState& key) {
+  state.names.erase(key.name);
+  state.names.emplace(key.name, key.id);
+}
+
+// Takes `key`'s name out of state.names if `key` holds it.
+void Unname(OrgState& state, const KeyState& key) {
+  auto it = state.names.find(key.name);
+  if (it != state.names.end() && it->second == key.id) state.names.erase(it);
+}
+
 void Retire(OrgState& state, KeyState& key, KeyStatus status, Micros at) {
   if (key.status != KeyStatus::kActive) return;
   CountKey(state, key, false);
@@ -106,8 +119,7 @@ void Retire(OrgState& state, KeyState& key, KeyStatus status, Micros at) {
   } else {
     state.live_by_expiry.erase({key.expires_at, key.id});
   }
-  auto it = state.names.find(key.name);
-  if (it != state.names.end() && it->second == key.id) state.names.erase(it);
+  Unname(state, key);
 }
 
 Result<KeyState*> ExistingKey(OrgState& state, const flatbuffers::String* key_id) {
@@ -403,13 +415,13 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       }
       key.creator = state.creators.Intern(p->created_by() ? p->created_by()->string_view() : "");
       CountKey(state, key, true);
-      state.names[key.name] = key.id;
       if (key.expires_at == 0) {
         ++state.live_never_expiring;
       } else {
         state.live_by_expiry.insert({key.expires_at, key.id});
       }
-      state.keys.emplace(key.id, std::move(key));
+      const KeyId key_id = key.id;
+      Name(state, state.keys.emplace(key_id, std::move(key)).first->second);
       return Status::Ok();
     }
     case fb::Payload::KeyGroupChanged: {
@@ -444,10 +456,9 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       KeyState& k = **key;
       const bool live = k.status == KeyStatus::kActive;
       if (p->name_changed()) {
-        auto it = state.names.find(k.name);
-        if (it != state.names.end() && it->second == k.id) state.names.erase(it);
+        Unname(state, k);
         k.name = p->name() ? p->name()->str() : std::string();
-        if (live) state.names[k.name] = k.id;
+        if (live) Name(state, k);
       }
       if (p->expires_changed() && live) {
         if (k.expires_at == 0) {

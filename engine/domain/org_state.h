@@ -188,6 +188,12 @@ struct GroupDirectory {
 };
 
 struct OrgState : GroupDirectory {
+  OrgState() = default;
+  OrgState(const OrgState&) = delete;  // `names` views into `keys`
+  OrgState& operator=(const OrgState&) = delete;
+  OrgState(OrgState&&) = default;
+  OrgState& operator=(OrgState&&) = default;
+
   std::string id;  // the org's id; set by whoever creates the state
   bool exists = false;
   uint64_t version = 0;  // aggregate version of the org itself
@@ -196,8 +202,10 @@ struct OrgState : GroupDirectory {
   StringTable creators;
   StringTable key_groups;
   // Names of keys that are neither revoked nor expired by event. A key past its
-  // expiry that the scheduler has not expired yet is still listed; decide checks.
-  std::unordered_map<std::string, KeyId> names;
+  // expiry that the scheduler has not expired yet is still listed; decide checks. Each
+  // name is a view of its key's KeyState::name in `keys` (whose nodes never move), so
+  // no name is stored twice, and an OrgState moves but is not copied.
+  std::unordered_map<std::string_view, KeyId> names;
   // Keys that are neither revoked nor expired by event: those that never expire are
   // only counted; the others are ordered by expiry.
   size_t live_never_expiring = 0;
