@@ -11,9 +11,8 @@ cd "$(dirname "$0")/.."
 tools/install-deps.sh
 
 jobs=${KEYTRAIL_JOBS:-2}
-# Three build trees (sanitized, fuzzing, optimized) share ccache: room for all of them, and
-# hits across checkouts (a clean clone in another directory reuses what main built).
-export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-12G} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
+# Three build trees (sanitized, fuzzing, optimized) share ccache: room for all of them.
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-12G}
 
 if [ "${KEYTRAIL_SKIP_SANITIZE:-0}" != 1 ]; then
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKEYTRAIL_SANITIZE=ON >/dev/null
