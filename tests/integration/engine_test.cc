@@ -48,6 +48,13 @@ class EngineTest : public testing::EngineFixture {
     EXPECT_OK(issued);
     return issued.ok() ? std::move(issued).value() : IssuedKey{};
   }
+
+  // `field` of WriterHealth summed over the partitions.
+  size_t WritersTotal(size_t WriterHealth::*field) {
+    size_t n = 0;
+    for (const WriterHealth& h : engine().writer_health()) n += h.*field;
+    return n;
+  }
 };
 
 TEST_F(EngineTest, CreatedKeyVerifiesAtOnceWithItsGroupAndExpiry) {
@@ -318,11 +325,7 @@ TEST_F(EngineTest, HealthCountsCommandsAndAppends) {
 // forgotten, so idempotency costs bounded memory; the scheduler's own ids are never kept.
 TEST_F(EngineTest, CommandIdsAreForgottenAfterTheIdempotencyWindow) {
   GivenOrgAndGroups();
-  auto records = [&] {
-    size_t n = 0;
-    for (const WriterHealth& h : engine().writer_health()) n += h.command_records;
-    return n;
-  };
+  auto records = [&] { return WritersTotal(&WriterHealth::command_records); };
   const size_t before = records();
   IssuedKey first = Create("deploy", domain::Expiration::At(kNow + 60 * kSecond), "retry-me");
   ASSERT_EQ(first.outcome.kind, Kind::kApplied);
@@ -358,11 +361,7 @@ TEST_F(EngineTest, CommandIdsAreForgottenAfterTheIdempotencyWindow) {
 // bring it back.
 TEST_F(EngineTest, RetiredKeysLeaveMemoryAfterTheRetiredKeyWindow) {
   GivenOrgAndGroups();
-  auto writer_keys = [&] {
-    size_t n = 0;
-    for (const WriterHealth& h : engine().writer_health()) n += h.keys_in_memory;
-    return n;
-  };
+  auto writer_keys = [&] { return WritersTotal(&WriterHealth::keys_in_memory); };
   auto verify = [&](const IssuedKey& key) { return engine().Verify(key.token->reveal()); };
   IssuedKey live = Create("live");
   IssuedKey revoked = Create("revoked");
