@@ -1,5 +1,7 @@
 #include "server/bootstrap.h"
 
+#include <chrono>
+
 #include <fmt/format.h>
 
 #include "events/codec.h"
@@ -11,18 +13,29 @@ using Kind = CommandOutcome::Kind;
 
 // True if the log holds no event but writer claims (several nodes claim their
 // partitions before anyone bootstraps). Reads each partition up to its first other event.
+// A fresh Kafka reader may take seconds to fetch its first records on a loaded machine;
+// only kMaxIdleReads empty reads in a row (seconds) fail the call.
 Result<bool> LogIsEmpty(events::EventLog& log) {
   constexpr size_t kReadBatch = 64;
+  constexpr int kMaxIdleReads = 30;  // one second each
   for (int32_t p = 0; p < log.PartitionCount(); ++p) {
     auto end = log.EndOffset(p);
     if (!end.ok()) return end.status();
     if (*end == 0) continue;
     auto reader = log.OpenReader(p, 0);
     if (!reader.ok()) return reader.status();
+    int idle = 0;
     for (int64_t next = 0; next < *end;) {
       auto records = (*reader)->Next(kReadBatch, std::chrono::seconds(1));
       if (!records.ok()) return records.status();
-      if (records->empty()) return Status::Unavailable("the log did not deliver its records");
+      if (records->empty()) {
+        if (++idle == kMaxIdleReads) {
+          return Status::Unavailable(
+              fmt::format("partition {}: offset {} of {} never arrived", p, next, *end));
+        }
+        continue;
+      }
+      idle = 0;
       for (const events::LogRecord& record : *records) {
         auto event = events::Decode(record.value);
         if (!event.ok() || (*event)->payload_type() != fb::Payload::WriterClaimed) return false;

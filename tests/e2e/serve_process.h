@@ -4,6 +4,9 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <fstream>
+#include <iostream>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +31,7 @@ class ServeProcess {
       }
       before_listening_.push_back(line);
     }
+    if (!started()) ReportLog();
   }
 
   bool started() const { return !address_.empty(); }
@@ -50,6 +54,14 @@ class ServeProcess {
   }
 
  private:
+  // A server that did not start says why in its log: show it in the test's output.
+  void ReportLog() const {
+    std::ifstream log(log_path_);
+    const std::string text{std::istreambuf_iterator<char>(log), std::istreambuf_iterator<char>()};
+    std::cerr << "keytrail serve exited before listening; its log (" << log_path_ << "):\n"
+              << text << std::endl;
+  }
+
   static std::vector<std::string> Argv(const std::string& data_dir, const std::string& log_path,
                                        const std::vector<std::string>& extra) {
     // sh only redirects stderr, then execs the server (so signals reach it directly).
