@@ -3,6 +3,7 @@ parts, ratios are oriented and judged as documented, nothing unmeasured gets a n
 Run: python3 -m unittest discover -s tools/bench/runner -p '*_test.py'
 """
 
+import copy
 import os
 import sys
 import unittest
@@ -67,6 +68,13 @@ class BuildRowsTest(unittest.TestCase):
         self.assertEqual(rows["verify_in_process"].status, "met")
         self.assertAlmostEqual(rows["memory_per_key"].ratio, 0.5)      # 300 B / 600 B
         self.assertAlmostEqual(rows["expiry_burst"].ratio, 0.25)       # 25k/s of 100k/s
+
+    def test_memory_counts_the_settled_state_when_measured(self):
+        results = copy.deepcopy(RESULTS)
+        results["keytrail_in_process"]["memory.resident_bytes_per_key_settled"] = 400.0
+        row = rows_by_key(results)["memory_per_key"]
+        self.assertAlmostEqual(row.ratio, 0.75)  # 300 B / 400 B, not / 600 B
+        self.assertIn("right after them 600 B", row.note)
 
     def test_rebuild_and_audit_budgets(self):
         rows = rows_by_key(RESULTS)
