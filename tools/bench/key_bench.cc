@@ -178,8 +178,8 @@ int RunMemory(const Args& args) {
   const double keys = static_cast<double>(world->engine().index().size());
   Report("memory", "keys", keys, "keys");
   Report("memory", "resident_bytes_per_key", static_cast<double>(after - before) / keys, "B");
-  Report("memory", "resident_bytes_per_key_settled",
-         static_cast<double>(settled - before) / keys, "B");
+  Report("memory", "resident_bytes_per_key_settled", static_cast<double>(settled - before) / keys,
+         "B");
   Report("memory", "verify_index_bytes_per_key",
          static_cast<double>(world->engine().index().MemoryBytes()) / keys, "B");
   return 0;
