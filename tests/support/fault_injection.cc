@@ -13,7 +13,37 @@ bool Due(std::atomic<int>& countdown) {
   return left == 1;
 }
 
+// A reader that returns nothing from its first `empty_reads` calls, then forwards.
+class DelayedReader final : public events::LogReader {
+ public:
+  DelayedReader(std::unique_ptr<events::LogReader> reader, int empty_reads)
+      : reader_(std::move(reader)), empty_reads_(empty_reads) {}
+
+  Result<std::vector<events::LogRecord>> Next(size_t max_records,
+                                              std::chrono::milliseconds wait) override {
+    if (empty_reads_ > 0) {
+      --empty_reads_;
+      return std::vector<events::LogRecord>();
+    }
+    return reader_->Next(max_records, wait);
+  }
+  void Wake() override { reader_->Wake(); }
+
+ private:
+  std::unique_ptr<events::LogReader> reader_;
+  int empty_reads_;
+};
+
 }  // namespace
+
+Result<std::unique_ptr<events::LogReader>> FaultyEventLog::OpenReader(int32_t partition,
+                                                                      int64_t offset) {
+  auto reader = log_.OpenReader(partition, offset);
+  const int delay = reader_delay_.load();
+  if (!reader.ok() || delay <= 0) return reader;
+  return std::unique_ptr<events::LogReader>(
+      std::make_unique<DelayedReader>(std::move(reader).value(), delay));
+}
 
 void FaultyEventLog::FailAppend(int nth, size_t keep_prefix) {
   keep_prefix_.store(keep_prefix);

@@ -43,10 +43,10 @@ class FaultyEventLog final : public events::EventLog {
   Result<std::vector<int64_t>> Append(std::string_view org,
                                       std::span<const std::string> events) override;
   Result<int64_t> EndOffset(int32_t partition) override { return log_.EndOffset(partition); }
-  Result<std::unique_ptr<events::LogReader>> OpenReader(int32_t partition,
-                                                        int64_t offset) override {
-    return log_.OpenReader(partition, offset);
-  }
+  // Readers opened from now on come back empty from their first `empty_reads` calls of
+  // Next, as a fresh Kafka consumer does while it connects and fetches (0: no delay).
+  void DelayNewReaders(int empty_reads) { reader_delay_.store(empty_reads); }
+  Result<std::unique_ptr<events::LogReader>> OpenReader(int32_t partition, int64_t offset) override;
 
  private:
   events::EventLog& log_;
@@ -54,6 +54,7 @@ class FaultyEventLog final : public events::EventLog {
   std::atomic<size_t> keep_prefix_{0};
   std::atomic<int> failures_{0};
   std::atomic<int> appends_{0};
+  std::atomic<int> reader_delay_{0};
   events::LogBreaker breaker_;
   mutable std::mutex pause_mu_;
   std::condition_variable resumed_;
