@@ -2,8 +2,8 @@
 //
 // thp:always: jemalloc backs its memory with transparent huge pages (the kernel's default
 // here is "madvise"). A verify is two DRAM misses into the verify index (a key's tag, its
-// slot) and, with 4 KiB pages, two page walks besides: at 1M keys, in-process verify went
-// from ~630 to ~480 ns with no change in resident bytes per key (docs/benchmarks.md).
+// slot) and, with 4 KiB pages, two page walks besides: at 1M keys, in-process verify on one
+// thread went from ~510 to ~440 ns, resident bytes per key unchanged (docs/benchmarks.md).
 // narenas:1: one arena instead of four per core, so the huge pages of mostly idle arenas
 // do not stay resident (an idle `keytrail serve`: 26 MB, 60 MB with four arenas per core,
 // 30 MB with one); threads still allocate from their own caches.
