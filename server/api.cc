@@ -264,6 +264,7 @@ Result<CommandOutcome> Api::ConfigureSso(const std::string& org, domain::SsoConf
 }
 
 void Api::Stop() {
+  context_->readiness.Stop();  // its thread reads the engine, which goes next
   context_->hashing.Stop();
   context_->blocking.Stop();
 }

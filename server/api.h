@@ -85,7 +85,8 @@ class Api {
   // serve: http:// and the address it bound).
   void SetPublicUrl(std::string url);
   // Finishes the work queued off the io threads (org set-ups, forwards, password hashes)
-  // and takes no more: call after the transport stopped, before the engine goes.
+  // and takes no more, and ends the readiness checks (which read the engine): call after
+  // the transport stopped, before the engine goes.
   void Stop();
   // Sets `org`'s single sign-on as the system (serve's --oidc-* flags); the provider is
   // not asked (it may start later). kFailedPrecondition without a credentials stream.

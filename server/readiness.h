@@ -18,23 +18,31 @@ class ReadinessProbe {
  public:
   ReadinessProbe(std::function<Status()> check, std::chrono::milliseconds interval)
       : check_(std::move(check)), interval_(interval) {}
-  ~ReadinessProbe() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
+  ~ReadinessProbe() { Stop(); }
   ReadinessProbe(const ReadinessProbe&) = delete;
   ReadinessProbe& operator=(const ReadinessProbe&) = delete;
 
   // Checks once now (on the calling thread), then every interval on the probe's thread.
   // Idempotent.
   void Start() {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) return;
+    }
     if (thread_.joinable()) return;
     Store(check_());
     thread_ = std::thread([this] { Loop(); });
+  }
+
+  // Ends the checks, waiting for one in progress: after it, the check is never called
+  // again (so what it reads, the engine, may go). Start does nothing afterwards.
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
   }
 
   // The last answer; kUnavailable "not checked yet" before Start.

@@ -31,7 +31,7 @@ class ServeProcess {
       }
       before_listening_.push_back(line);
     }
-    if (!started()) ReportLog();
+    if (!started()) ReportLog("exited before listening");
   }
 
   bool started() const { return !address_.empty(); }
@@ -40,10 +40,12 @@ class ServeProcess {
   const std::vector<std::string>& banner() const { return before_listening_; }
   const std::string& log_path() const { return log_path_; }
 
-  // SIGTERM, then the exit status.
+  // SIGTERM, then the exit status (a server that did not exit 0 shows its log).
   int Stop() {
     child_.Signal(SIGTERM);
-    return child_.Wait();
+    const int status = child_.Wait();
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ReportLog("did not exit 0 on SIGTERM");
+    return status;
   }
   // Sends `signal` (e.g. SIGSTOP / SIGCONT) and returns at once.
   void Signal(int signal) { child_.Signal(signal); }
@@ -54,11 +56,11 @@ class ServeProcess {
   }
 
  private:
-  // A server that did not start says why in its log: show it in the test's output.
-  void ReportLog() const {
+  // A server that failed says why in its log: show it in the test's output.
+  void ReportLog(std::string_view what) const {
     std::ifstream log(log_path_);
     const std::string text{std::istreambuf_iterator<char>(log), std::istreambuf_iterator<char>()};
-    std::cerr << "keytrail serve exited before listening; its log (" << log_path_ << "):\n"
+    std::cerr << "keytrail serve " << what << "; its log (" << log_path_ << "):\n"
               << text << std::endl;
   }
 
