@@ -6,6 +6,8 @@
 //   memory  resident memory per key after creating N keys through the Engine (writer
 //           state + views' caches + verification index), right after the creates and
 //           settled 15 s later. Budget: <= 300 B per key.
+//   memory-expiring  the same with keys that expire (in 90 days): their expiry is also
+//           in the writer's order of live keys and in the scheduler's timers.
 #include <unistd.h>
 #include <atomic>
 #include <fstream>
@@ -123,7 +125,9 @@ int RunVerify(const Args& args) {
 }
 
 // Creates keys from `clients` threads for `seconds` (or until `limit` keys); creates/s.
-double CreateRate(Engine& engine, int clients, double seconds, size_t limit, int round) {
+// Keys never expire, or expire at `expires` (an explicit time).
+double CreateRate(Engine& engine, int clients, double seconds, size_t limit, int round,
+                  domain::Expiration expires = domain::Expiration::Never()) {
   std::atomic<bool> stop{false};
   std::atomic<size_t> done{0};
   std::vector<std::thread> workers;
@@ -132,9 +136,9 @@ double CreateRate(Engine& engine, int clients, double seconds, size_t limit, int
     workers.emplace_back([&, t] {
       for (int i = 0; !stop.load(std::memory_order_relaxed); ++i) {
         if (done.load(std::memory_order_relaxed) >= limit) break;
-        auto issued =
-            engine.CreateKey({.org = "org-0", .actor_id = "bench", .authorize = false},
-                             {.name = fmt::format("k{}-{}-{}", round, t, i), .group = "ci"});
+        auto issued = engine.CreateKey(
+            {.org = "org-0", .actor_id = "bench", .authorize = false},
+            {.name = fmt::format("k{}-{}-{}", round, t, i), .group = "ci", .expires = expires});
         if (!issued.ok() || issued->outcome.kind != CommandOutcome::Kind::kApplied) {
           fmt::print(stderr, "create failed\n");
           std::exit(1);
@@ -163,12 +167,20 @@ int RunCreate(const Args& args) {
   return 0;
 }
 
-int RunMemory(const Args& args) {
+// `section` is "memory" (keys that never expire) or "memory-expiring" (keys that expire
+// in 90 days), and names the metrics ("memory", "memory_expiring").
+int RunMemory(const Args& args, const std::string& section) {
+  const bool expiring = section == "memory-expiring";
+  const std::string metrics = expiring ? "memory_expiring" : "memory";
   // Unsynced: this measures memory, not the disk.
   auto world = OpenEngineWorld(SystemClock::Instance(), /*sync=*/false, 1);
   if (!world) return 1;
   const size_t before = ResidentBytes();
-  CreateRate(world->engine(), 16, 1e9, static_cast<size_t>(args.keys), 0);
+  const auto expires =
+      expiring
+          ? domain::Expiration::At(SystemClock::Instance().NowMicros() + 90 * domain::kMicrosPerDay)
+          : domain::Expiration::Never();
+  CreateRate(world->engine(), 16, 1e9, static_cast<size_t>(args.keys), 0, expires);
   const size_t after = ResidentBytes();
   // And once the burst has settled: the allocator returns the pages the creates freed
   // (jemalloc's decay, 10 s) and RocksDB's flushes finish, as in a server that holds these
@@ -176,11 +188,11 @@ int RunMemory(const Args& args) {
   std::this_thread::sleep_for(std::chrono::seconds(15));
   const size_t settled = ResidentBytes();
   const double keys = static_cast<double>(world->engine().index().size());
-  Report("memory", "keys", keys, "keys");
-  Report("memory", "resident_bytes_per_key", static_cast<double>(after - before) / keys, "B");
-  Report("memory", "resident_bytes_per_key_settled", static_cast<double>(settled - before) / keys,
+  Report(metrics, "keys", keys, "keys");
+  Report(metrics, "resident_bytes_per_key", static_cast<double>(after - before) / keys, "B");
+  Report(metrics, "resident_bytes_per_key_settled", static_cast<double>(settled - before) / keys,
          "B");
-  Report("memory", "verify_index_bytes_per_key",
+  Report(metrics, "verify_index_bytes_per_key",
          static_cast<double>(world->engine().index().MemoryBytes()) / keys, "B");
   return 0;
 }
@@ -190,7 +202,7 @@ int RunMemory(const Args& args) {
 int RunKeys(const Args& args, const std::string& section) {
   if (section == "verify") return RunVerify(args);
   if (section == "create") return RunCreate(args);
-  return RunMemory(args);
+  return RunMemory(args, section);
 }
 
 }  // namespace keytrail::bench

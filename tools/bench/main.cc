@@ -1,7 +1,7 @@
 // keytrail_bench: the event backbone's benchmarks. Usage:
 //   keytrail_bench [--seconds S] [--events N] [--keys N]
-//                  [local-append|kafka-append|projector|verify|create|memory|expiry-burst|
-//                   expiry-steady|authorize|rebuild|audit-query|all]...
+//                  [local-append|kafka-append|projector|verify|create|memory|memory-expiring|
+//                   expiry-burst|expiry-steady|authorize|rebuild|audit-query|all]...
 #include <CLI/CLI.hpp>
 
 #include "tools/bench/sections.h"
@@ -21,11 +21,11 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("sections", sections,
                  "local-append, kafka-append, propagation, projector, verify, create, memory, "
-                 "expiry-burst, "
+                 "memory-expiring, expiry-burst, "
                  "expiry-steady, authorize, rebuild, audit-query or all")
       ->check(CLI::IsMember({"local-append", "kafka-append", "propagation", "projector", "verify",
-                             "create", "memory", "expiry-burst", "expiry-steady", "authorize",
-                             "rebuild", "audit-query", "all"}));
+                             "create", "memory", "memory-expiring", "expiry-burst", "expiry-steady",
+                             "authorize", "rebuild", "audit-query", "all"}));
   CLI11_PARSE(app, argc, argv);
 
   int rc = 0;
@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
     if (all || s == "kafka-append") rc |= keytrail::bench::RunKafkaAppend(args);
     if (all || s == "propagation") rc |= keytrail::bench::RunPropagation(args);
     if (all || s == "projector") rc |= keytrail::bench::RunProjector(args);
-    for (const char* keys_section : {"verify", "create", "memory"}) {
+    for (const char* keys_section : {"verify", "create", "memory", "memory-expiring"}) {
       if (all || s == keys_section) rc |= keytrail::bench::RunKeys(args, keys_section);
     }
     for (const char* expiry_section : {"expiry-burst", "expiry-steady"}) {

@@ -18,7 +18,7 @@ int RunKafkaAppend(const Args& args);
 // Three nodes on one (mock) Kafka cluster: revoke and create propagation.
 int RunPropagation(const Args& args);
 int RunProjector(const Args& args);
-// section: "verify", "create" or "memory".
+// section: "verify", "create", "memory" or "memory-expiring".
 int RunKeys(const Args& args, const std::string& section);
 // section: "expiry-burst" or "expiry-steady".
 int RunExpiry(const Args& args, const std::string& section);

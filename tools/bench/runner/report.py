@@ -120,15 +120,19 @@ def build_rows(results):
             "expiry_burst", f"expiry burst, {fmt_count(keys)} keys due in one second",
             f"{seconds:.1f} s ({fmt_rate(rate)})", "budget 1M in 10 s (100k/s)",
             rate / 100_000, 1.0, "rate measured at this size, not at 1M"))
-    per_key = inproc.get("memory.resident_bytes_per_key")
-    if per_key is not None:
-        keys = fmt_count(inproc["memory.keys"])
+    for metrics, key, what in (("memory", "memory_per_key", "key"),
+                               ("memory_expiring", "memory_per_expiring_key",
+                                "key expiring in 90 days")):
+        per_key = inproc.get(f"{metrics}.resident_bytes_per_key")
+        if per_key is None:
+            continue
+        keys = fmt_count(inproc[f"{metrics}.keys"])
         # The steady state: 15 s after the creates, once freed pages went back and flushes
         # ended (older runs measured only right after them).
-        settled = inproc.get("memory.resident_bytes_per_key_settled")
+        settled = inproc.get(f"{metrics}.resident_bytes_per_key_settled")
         measured = settled if settled is not None else per_key
         note = f"15 s after the creates; right after them {per_key:.0f} B" if settled else ""
-        rows.append(_row("memory_per_key", f"resident memory per key, {keys} keys",
+        rows.append(_row(key, f"resident memory per {what}, {keys} keys",
                          f"{measured:.0f} B/key", "budget 300 B", 300 / measured, 1.0, note))
     rate = inproc.get("rebuild.rebuild_rate")
     if rate is not None:

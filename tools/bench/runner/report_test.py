@@ -76,6 +76,17 @@ class BuildRowsTest(unittest.TestCase):
         self.assertAlmostEqual(row.ratio, 0.75)  # 300 B / 400 B, not / 600 B
         self.assertIn("right after them 600 B", row.note)
 
+    def test_memory_of_expiring_keys_is_its_own_budget_row(self):
+        results = copy.deepcopy(RESULTS)
+        results["keytrail_in_process"].update({
+            "memory_expiring.keys": 1_000_000,
+            "memory_expiring.resident_bytes_per_key": 700.0,
+            "memory_expiring.resident_bytes_per_key_settled": 600.0})
+        row = rows_by_key(results)["memory_per_expiring_key"]
+        self.assertAlmostEqual(row.ratio, 0.5)  # 300 B / 600 B
+        self.assertIn("expiring", row.work)
+        self.assertNotIn("memory_per_expiring_key", rows_by_key(RESULTS))
+
     def test_rebuild_and_audit_budgets(self):
         rows = rows_by_key(RESULTS)
         self.assertAlmostEqual(rows["rebuild"].ratio, 0.2)             # 100k/s of 500k/s
