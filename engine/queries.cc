@@ -200,7 +200,7 @@ Result<std::optional<model::KeyRecord>> Queries::KeyAsOf(std::string_view org,
   if (folded == nullptr) return std::optional<model::KeyRecord>();
   key.org = std::string(org);
   key.key_id = folded->id;
-  key.name = folded->name;
+  key.name = std::string(state.keys.NameOf(*folded));
   key.group_id = std::string(state.GroupOf(*folded));
   key.created_by = std::string(state.CreatorOf(*folded));
   key.expires_at_us = folded->expires_at;

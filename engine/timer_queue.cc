@@ -19,88 +19,70 @@ bool IsKeyEvent(fb::Payload type) {
   }
 }
 
-size_t Index(TimerQueue::Kind kind) { return static_cast<size_t>(kind); }
-
 }  // namespace
 
+void TimerQueue::Forget(const fb::Envelope& event, const domain::OrgState& state) {
+  Visit(event, state, /*add=*/false);
+}
+
 void TimerQueue::Apply(const fb::Envelope& event, const domain::OrgState& state) {
-  const std::string org = event.org()->str();
-  auto reschedule = [&](const flatbuffers::String* text) {
+  Visit(event, state, /*add=*/true);
+}
+
+void TimerQueue::Visit(const fb::Envelope& event, const domain::OrgState& state, bool add) {
+  const fb::Payload type = event.payload_type();
+  const bool key_event = IsKeyEvent(type);
+  const bool uses = type == fb::Payload::KeysUsed && state.policy.revoke_unused_after > 0;
+  const bool policy = type == fb::Payload::OrgPolicyChanged;
+  if (!key_event && !uses && !policy) return;
+  const uint32_t org = orgs_.Intern(event.org()->string_view());
+  auto visit = [&](const flatbuffers::String* text) {
     if (text == nullptr) return;
     auto id = ParseKeyId(text->string_view());
-    if (!id) return;  // Evolve has already refused such an event
-    if (const domain::KeyState* key = state.FindKey(*id)) Reschedule(org, *key, state.policy);
+    if (!id) return;  // Evolve refuses such an event
+    if (const domain::KeyState* key = state.FindKey(*id)) Visit(org, *key, state.policy, add);
   };
-  const fb::Payload type = event.payload_type();
-  if (IsKeyEvent(type)) {
-    reschedule(event.aggregate_id());
-  } else if (type == fb::Payload::KeysUsed) {
-    if (state.policy.revoke_unused_after == 0) return;  // nothing waits on a use
-    const auto* uses = event.payload_as_KeysUsed()->uses();
-    if (uses == nullptr) return;
-    for (const fb::KeyUsed* use : *uses) {
-      if (use != nullptr) reschedule(use->key_id());
+  if (key_event) {
+    visit(event.aggregate_id());
+  } else if (uses) {  // nothing else waits on a use
+    const auto* used = event.payload_as_KeysUsed()->uses();
+    if (used == nullptr) return;
+    for (const fb::KeyUsed* use : *used) {
+      if (use != nullptr) visit(use->key_id());
     }
-  } else if (type == fb::Payload::OrgPolicyChanged) {
-    for (const auto& [id, key] : state.keys) Reschedule(org, key, state.policy);
+  } else {
+    for (const domain::KeyState& key : state.keys) Visit(org, key, state.policy, add);
   }
 }
 
-void TimerQueue::Reschedule(const std::string& org, const domain::KeyState& key,
-                            const domain::KeyPolicy& policy) {
-  RemoveAll(org, key.id);
+void TimerQueue::Visit(uint32_t org, const domain::KeyState& key, const domain::KeyPolicy& policy,
+                       bool add) {
   if (key.status != domain::KeyStatus::kActive) return;
-  std::array<Micros, kKinds> due{};
+  auto visit = [&](Micros due, Kind kind) {
+    const Entry entry{due, org, kind, key.id};
+    if (add) {
+      timers_.insert(entry);
+    } else {
+      timers_.erase(entry);
+    }
+  };
   if (key.expires_at != 0) {
-    due[Index(Kind::kExpire)] = key.expires_at;
+    visit(key.expires_at, Kind::kExpire);
     if (policy.expiring_soon > 0 && key.warned_expiry != key.expires_at) {
-      due[Index(Kind::kExpiringSoon)] = std::max<Micros>(1, key.expires_at - policy.expiring_soon);
+      visit(std::max<Micros>(1, key.expires_at - policy.expiring_soon), Kind::kExpiringSoon);
     }
   }
-  if (policy.revoke_unused_after > 0) {
-    due[Index(Kind::kUnused)] = domain::UnusedDeadline(key, policy);
-  }
-  bool any = false;
-  for (size_t kind = 0; kind < kKinds; ++kind) {
-    if (due[kind] == 0) continue;
-    timers_.insert({due[kind], org, key.id, static_cast<Kind>(kind)});
-    any = true;
-  }
-  if (any) due_of_[key.id] = due;
-}
-
-void TimerQueue::RemoveAll(const std::string& org, const KeyId& id) {
-  auto it = due_of_.find(id);
-  if (it == due_of_.end()) return;
-  for (size_t kind = 0; kind < kKinds; ++kind) {
-    if (it->second[kind] != 0) timers_.erase({it->second[kind], org, id, static_cast<Kind>(kind)});
-  }
-  due_of_.erase(it);
+  if (policy.revoke_unused_after > 0) visit(domain::UnusedDeadline(key, policy), Kind::kUnused);
 }
 
 void TimerQueue::Remove(const Timer& timer) {
-  timers_.erase(timer);
-  auto it = due_of_.find(timer.key_id);
-  if (it == due_of_.end() || it->second[Index(timer.kind)] != timer.due) return;  // rescheduled
-  it->second[Index(timer.kind)] = 0;
-  if (std::all_of(it->second.begin(), it->second.end(), [](Micros d) { return d == 0; })) {
-    due_of_.erase(it);
-  }
-}
-
-void TimerQueue::Postpone(const Timer& timer, Micros due) {
-  auto it = due_of_.find(timer.key_id);
-  if (it == due_of_.end() || it->second[Index(timer.kind)] != timer.due) return;
-  timers_.erase(timer);
-  Timer later = timer;
-  later.due = due;
-  timers_.insert(std::move(later));
-  it->second[Index(timer.kind)] = due;
+  const auto org = orgs_.Find(timer.org);
+  if (org) timers_.erase({timer.due, *org, timer.kind, timer.key_id});
 }
 
 void TimerQueue::Clear() {
   timers_.clear();
-  due_of_.clear();
+  // orgs_ stays: an org's index is good for the queue's life.
 }
 
 std::optional<Micros> TimerQueue::NextDue() const {
@@ -112,7 +94,7 @@ std::vector<TimerQueue::Timer> TimerQueue::Due(Micros now, size_t limit) const {
   std::vector<Timer> due;
   for (auto it = timers_.begin(); it != timers_.end() && it->due <= now && due.size() < limit;
        ++it) {
-    due.push_back(*it);
+    due.push_back({it->due, std::string(orgs_.At(it->org)), it->key_id, it->kind});
   }
   return due;
 }

@@ -1,21 +1,24 @@
 // TimerQueue: the scheduler's timers of one partition, earliest first. Each live key has
 // up to three: its expiry, and under the org's policy (domain::KeyPolicy) the opening of
-// its expiring-soon window and the day it has been unused for revoke_unused_after. The
-// partition's writer keeps the queue in step with the events it applies (each event
-// reschedules the keys it touches from the org's state after it) and sleeps until the
-// earliest timer is due.
+// its expiring-soon window and the day it has been unused for revoke_unused_after. A
+// timer's due time is a function of its key's state and the org's policy, so the queue
+// keeps no copy of them: the partition's writer takes the timers of the keys an event
+// touches out before it applies the event (Forget) and puts them back after (Apply). It
+// sleeps until the earliest timer is due.
+//
+// Laid out small (one to three per live key): an entry is 32 bytes in a b-tree, the org
+// interned.
 //
 // Not thread-safe: the writer thread owns it.
 #pragma once
 
-#include <array>
+#include <absl/container/btree_set.h>
+
 #include <compare>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <set>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "base/clock.h"
@@ -33,7 +36,6 @@ class TimerQueue {
     kExpiringSoon,  // expires_at minus the policy's expiring_soon: NoteExpiringSoon
     kUnused,        // idle_since plus the policy's revoke_unused_after: RevokeUnusedKey
   };
-  static constexpr size_t kKinds = 3;
 
   struct Timer {
     Micros due = 0;
@@ -43,12 +45,13 @@ class TimerQueue {
     friend auto operator<=>(const Timer&, const Timer&) = default;
   };
 
-  // Follows one event of `state`'s org, applied to `state` already: reschedules the keys
-  // it touches (the org's every key for an OrgPolicyChanged). Other events change nothing.
+  // Before one event of `state`'s org is applied to `state`: takes out the timers of the
+  // keys it touches (the org's every key for an OrgPolicyChanged).
+  void Forget(const fb::Envelope& event, const domain::OrgState& state);
+  // After: puts back those the keys' new state and the org's policy call for.
   void Apply(const fb::Envelope& event, const domain::OrgState& state);
+  // Takes `timer` out until an event of its key puts it back.
   void Remove(const Timer& timer);
-  // Moves `timer` to `due` (a command found it early: the clock stepped back).
-  void Postpone(const Timer& timer, Micros due);
   void Clear();
 
   // The earliest due time, if any timer is queued.
@@ -59,14 +62,22 @@ class TimerQueue {
   size_t size() const { return timers_.size(); }
 
  private:
-  // Replaces `key`'s timers with those its state and the org's policy call for.
-  void Reschedule(const std::string& org, const domain::KeyState& key,
-                  const domain::KeyPolicy& policy);
-  void RemoveAll(const std::string& org, const KeyId& id);
+  struct Entry {
+    Micros due = 0;
+    uint32_t org = 0;  // index into orgs_
+    Kind kind = Kind::kExpire;
+    KeyId key_id;
+    friend auto operator<=>(const Entry&, const Entry&) = default;
+  };
+  static_assert(sizeof(Entry) == 32);
 
-  std::set<Timer> timers_;
-  // A key's timers' due times by kind (0 = none): what RemoveAll erases.
-  std::unordered_map<KeyId, std::array<Micros, kKinds>, KeyIdHash> due_of_;
+  // Adds (add) or erases the timers of every key `event` touches.
+  void Visit(const fb::Envelope& event, const domain::OrgState& state, bool add);
+  // Adds or erases the timers `key`'s state and `policy` call for.
+  void Visit(uint32_t org, const domain::KeyState& key, const domain::KeyPolicy& policy, bool add);
+
+  absl::btree_set<Entry> timers_;
+  domain::StringTable orgs_;
 };
 
 // The scheduler's metrics (of one partition, or summed over all).

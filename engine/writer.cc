@@ -173,6 +173,7 @@ std::shared_ptr<const domain::GroupDirectory> PartitionWriter::Directory(
 Status PartitionWriter::Fold(int64_t offset, const fb::Envelope& event) {
   if (event.payload_type() == fb::Payload::WriterClaimed) return Status::Ok();  // no org state
   domain::OrgState& state = StateOf(event.org()->str());
+  timers_.Forget(event, state);
   Status s = domain::Evolve(state, event);
   if (!s.ok()) {
     return Status::Corruption(
@@ -382,14 +383,13 @@ Status PartitionWriter::RecallForgottenKey(domain::OrgState& state, const domain
   const model::KeyRecord& record = **found;
   domain::KeyState key;
   key.id = record.key_id;
-  key.name = record.name;
   key.expires_at = record.expires_at_us;
   key.status = DomainStatus(record.status);
   key.scim = std::find(record.permissions.begin(), record.permissions.end(), "scim") !=
              record.permissions.end();
   key.version = static_cast<uint32_t>(record.version);
   key.idle_since = std::max(record.created_at_us, record.last_used_at_us);
-  domain::RecallRetiredKey(state, std::move(key), record.group_id, record.created_by, now);
+  domain::RecallRetiredKey(state, key, record.name, record.group_id, record.created_by, now);
   return Status::Ok();
 }
 
@@ -662,6 +662,7 @@ PartitionWriter::Fired PartitionWriter::FireDueTimers() {
   }
   ProcessBatch(batch);
   bool progressed = false;
+  bool early = false;
   for (auto& pending : batch) {
     const Result<CommandOutcome>& result = *pending->result;
     if (!result.ok()) continue;  // the log failed: the timer stays and fires again
@@ -681,11 +682,14 @@ PartitionWriter::Fired PartitionWriter::FireDueTimers() {
           break;
       }
     } else if (result->rejection && result->rejection->code == domain::RejectionCode::kNotDue) {
-      timers_.Postpone(timer, now + domain::kMicrosPerSecond);  // the clock stepped back
+      early = true;  // the clock stepped back: the timer stays
     } else {
       timers_.Remove(timer);  // revoked, expired, policy changed: nothing to retry
     }
   }
+  // The clock stepped back between Due and the decision: the timers wait a second (every
+  // later one is early too).
+  if (early) retry_timers_at_ = now + domain::kMicrosPerSecond;
   if (progressed) return Fired::kProgress;
   // The log is failing: try again in a second rather than spin on it.
   retry_timers_at_ = now + std::chrono::duration_cast<std::chrono::microseconds>(kMaxSleep).count();
@@ -861,6 +865,7 @@ void PartitionWriter::StageEvents(domain::OrgState& state, Pending& pending,
     // Apply now, so later commands of this batch see this one. If the append fails, the
     // state is rebuilt from the log before the next batch.
     auto decoded = events::Decode(bytes);
+    if (decoded.ok()) timers_.Forget(**decoded, state);
     Status applied = decoded.ok() ? domain::Evolve(state, **decoded) : decoded.status();
     if (applied.ok()) timers_.Apply(**decoded, state);
     if (!applied.ok() && decided.broken.ok()) decided.broken = applied;

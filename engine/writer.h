@@ -284,7 +284,7 @@ class PartitionWriter {
   uint64_t idle_passes_ = 0;                              // guarded by mu_; see NoteIdle
   std::condition_variable idle_cv_;                       // signalled by NoteIdle
   Micros next_due_ = -1;                                  // guarded by mu_; -1 = no timer
-  Micros retry_timers_at_ = 0;  // writer thread only: backoff after failure
+  Micros retry_timers_at_ = 0;  // writer thread only: backoff after failure, early timers
   Micros forget_at_ = 0;        // writer thread only: next ForgetOld pass
   std::atomic<size_t> command_records_{0};
   std::atomic<size_t> keys_in_memory_{0};

@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config
-  libssl-dev zlib1g-dev libsodium-dev libcjose-dev libjansson-dev libjemalloc-dev
+  libssl-dev zlib1g-dev libsodium-dev libcjose-dev libjansson-dev libjemalloc-dev libabsl-dev
   librdkafka-dev librocksdb-dev
   flatbuffers-compiler libflatbuffers-dev
   libboost-dev libboost-system-dev

@@ -296,7 +296,7 @@ class Decider {
     const KeyState& key = *found;
     if (auto r = RequireLive(key, now_)) return *r;
     fb::KeyUpdatedT p;
-    if (c.name && *c.name != key.name) {
+    if (c.name && *c.name != state_.keys.NameOf(key)) {
       if (!ValidKeyName(*c.name)) {
         return Reject(RejectionCode::kInvalidName,
                       "key name must be 3-50 characters: letters, digits, space, '-', '_', '.'");
@@ -813,9 +813,7 @@ class Decider {
 
   // name_taken if a live key of the org is called `name`.
   std::optional<Rejection> NameTaken(const std::string& name) const {
-    auto it = state_.names.find(name);
-    if (it == state_.names.end()) return std::nullopt;
-    const KeyState* holder = state_.FindKey(it->second);
+    const KeyState* holder = state_.keys.Named(name);
     if (holder == nullptr || !holder->ActiveAt(now_)) return std::nullopt;
     return Reject(RejectionCode::kNameTaken, fmt::format("a key named '{}' exists", name));
   }
@@ -860,7 +858,7 @@ class Decider {
                       const std::optional<std::string>& group, std::string_view reason,
                       std::vector<NewEvent>& events) const {
     std::vector<const KeyState*> matching;
-    for (const auto& [id, key] : state_.keys) {
+    for (const KeyState& key : state_.keys) {
       if (!key.ActiveAt(now_)) continue;
       if (created_by && state_.CreatorOf(key) != *created_by) continue;
       if (group && state_.GroupOf(key) != *group) continue;

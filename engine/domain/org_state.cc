@@ -96,19 +96,6 @@ void NoteMemberEvent(MemberState& member, const fb::Envelope& event) {
   member.updated_at = event.occurred_at_us();
 }
 
-// Makes `key` (a node of state.keys) the holder of its name. An entry of another key
-// holds a view of that key's name: it is replaced, not reassigned.
-void Name(OrgState& state, const KeyState& key) {
-  state.names.erase(key.name);
-  state.names.emplace(key.name, key.id);
-}
-
-// Takes `key`'s name out of state.names if `key` holds it.
-void Unname(OrgState& state, const KeyState& key) {
-  auto it = state.names.find(key.name);
-  if (it != state.names.end() && it->second == key.id) state.names.erase(it);
-}
-
 void Retire(OrgState& state, KeyState& key, KeyStatus status, Micros at) {
   if (key.status != KeyStatus::kActive) return;
   CountKey(state, key, false);
@@ -119,17 +106,17 @@ void Retire(OrgState& state, KeyState& key, KeyStatus status, Micros at) {
   } else {
     state.live_by_expiry.erase({key.expires_at, key.id});
   }
-  Unname(state, key);
+  state.keys.ReleaseName(key);
 }
 
 Result<KeyState*> ExistingKey(OrgState& state, const flatbuffers::String* key_id) {
   auto id = KeyIdOf(key_id);
   if (!id.ok()) return id.status();
-  auto it = state.keys.find(*id);
-  if (it == state.keys.end()) {
+  KeyState* key = state.keys.Find(*id);
+  if (key == nullptr) {
     return Status::Corruption(fmt::format("event for unknown key {}", key_id->string_view()));
   }
-  return &it->second;
+  return key;
 }
 
 // Ends every session of `member` (removal, a new password).
@@ -151,9 +138,9 @@ size_t OrgState::ActiveKeyCount(Micros now) const {
 size_t ForgetRetiredKeysBefore(OrgState& state, Micros before) {
   size_t forgotten = 0;
   while (!state.retired.empty() && state.retired.top().first < before) {
-    auto it = state.keys.find(state.retired.top().second);
-    if (it != state.keys.end() && it->second.status != KeyStatus::kActive) {
-      state.keys.erase(it);
+    const KeyId& id = state.retired.top().second;
+    if (const KeyState* key = state.keys.Find(id); key && key->status != KeyStatus::kActive) {
+      state.keys.Erase(id);
       ++forgotten;
     }
     state.retired.pop();
@@ -167,13 +154,12 @@ uint32_t StringTable::Intern(std::string_view text) {
   return it->second;
 }
 
-void RecallRetiredKey(OrgState& state, KeyState key, std::string_view group,
+void RecallRetiredKey(OrgState& state, KeyState key, std::string_view name, std::string_view group,
                       std::string_view creator, Micros now) {
   key.group = state.key_groups.Intern(group);
   key.creator = state.creators.Intern(creator);
   state.retired.emplace(now, key.id);
-  const KeyId id = key.id;
-  state.keys.emplace(id, std::move(key));
+  state.keys.Insert(key, name.substr(0, KeyTable::kMaxNameSize));
 }
 
 void ForgetCommandsBefore(OrgState& state, Micros before) {
@@ -401,9 +387,13 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       if (state.keys.contains(*id)) {
         return Status::Corruption(fmt::format("key {} created twice", p->key_id()->string_view()));
       }
+      const std::string_view name = p->name() ? p->name()->string_view() : std::string_view();
+      if (name.size() > KeyTable::kMaxNameSize) {
+        return Status::Corruption(
+            fmt::format("key {} with a name of {} bytes", p->key_id()->string_view(), name.size()));
+      }
       KeyState key;
       key.id = *id;
-      key.name = p->name() ? p->name()->str() : std::string();
       key.group = state.key_groups.Intern(p->group_id() ? p->group_id()->string_view() : "");
       key.expires_at = p->expires_at_us();
       KT_RETURN_IF_ERROR(SetKeyVersion(key, event));
@@ -420,8 +410,7 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       } else {
         state.live_by_expiry.insert({key.expires_at, key.id});
       }
-      const KeyId key_id = key.id;
-      Name(state, state.keys.emplace(key_id, std::move(key)).first->second);
+      state.keys.ClaimName(state.keys.Insert(key, name));
       return Status::Ok();
     }
     case fb::Payload::KeyGroupChanged: {
@@ -456,9 +445,13 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       KeyState& k = **key;
       const bool live = k.status == KeyStatus::kActive;
       if (p->name_changed()) {
-        Unname(state, k);
-        k.name = p->name() ? p->name()->str() : std::string();
-        if (live) Name(state, k);
+        const std::string_view name = p->name() ? p->name()->string_view() : std::string_view();
+        if (name.size() > KeyTable::kMaxNameSize) {
+          return Status::Corruption(fmt::format("key {} renamed to a name of {} bytes",
+                                                p->key_id()->string_view(), name.size()));
+        }
+        state.keys.Rename(k, name);
+        if (live) state.keys.ClaimName(k);
       }
       if (p->expires_changed() && live) {
         if (k.expires_at == 0) {
@@ -504,10 +497,9 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
         if (use == nullptr || use->key_id() == nullptr) continue;
         auto id = ParseKeyId(use->key_id()->string_view());
         if (!id) continue;
-        auto it = state.keys.find(*id);
-        if (it != state.keys.end()) {  // never later than the report itself
+        if (KeyState* key = state.keys.Find(*id)) {  // never later than the report itself
           const Micros at = std::clamp<Micros>(use->used_at_us(), 0, event.occurred_at_us());
-          it->second.idle_since = std::max(it->second.idle_since, at);
+          key->idle_since = std::max(key->idle_since, at);
         }
       }
       return Status::Ok();

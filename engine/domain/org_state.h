@@ -4,13 +4,15 @@
 // (one owner, the org's writer).
 #pragma once
 
+#include <absl/container/btree_set.h>
+
 #include <cstdint>
 #include <cstring>
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <queue>
-#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -19,39 +21,12 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "engine/domain/commands.h"
+#include "engine/domain/key_table.h"
 #include "engine/domain/roles.h"
 #include "keys/key_material.h"
 #include "schemas/events_generated.h"
 
 namespace keytrail::domain {
-
-enum class KeyStatus : uint8_t { kActive, kRevoked, kExpired };
-
-// Laid out small (one is held per key, in a hash-map node of 112 bytes): the group and
-// the creator are indexes into the org's string tables.
-struct KeyState {
-  KeyId id;
-  std::string name;
-  Micros expires_at = 0;     // 0 = never
-  Micros idle_since = 0;     // its creation or, if later, its last use (KeysUsed)
-  Micros warned_expiry = 0;  // the expires_at of its KeyExpiringSoon, if one was written
-  uint32_t version = 0;      // aggregate version of the key's last event (SetKeyVersion)
-  uint32_t group = 0;        // index into OrgState::key_groups (use OrgState::GroupOf)
-  uint32_t creator = 0;      // index into OrgState::creators (use OrgState::CreatorOf)
-  KeyStatus status = KeyStatus::kActive;
-  bool scim = false;       // holds the "scim" permission
-  bool suspended = false;  // KeySuspended, not resumed: live, but not usable
-
-  // Active at `now`: not revoked, not expired by event, and not past its expiry (a
-  // suspended key is active in this sense: it holds its name and can be managed).
-  bool ActiveAt(Micros now) const {
-    return status == KeyStatus::kActive && (expires_at == 0 || now < expires_at);
-  }
-  // Usable as a principal at `now`: active and not suspended.
-  bool UsableAt(Micros now) const { return ActiveAt(now) && !suspended; }
-};
-
-static_assert(sizeof(KeyState) <= 88, "KeyState grew: a key's map node outgrows 112 bytes");
 
 // Strings that many keys share (their groups, their creators), each stored once; keys
 // hold an index. Entries never move (a deque), so a view of one lasts as long as the table.
@@ -60,6 +35,12 @@ struct StringTable {
   std::unordered_map<std::string, uint32_t> index;
 
   uint32_t Intern(std::string_view text);
+  // The index of `text`, if interned.
+  std::optional<uint32_t> Find(std::string_view text) const {
+    auto it = index.find(std::string(text));
+    if (it == index.end()) return std::nullopt;
+    return it->second;
+  }
   std::string_view At(uint32_t i) const {
     return i < strings.size() ? std::string_view(strings[i]) : std::string_view();
   }
@@ -189,7 +170,7 @@ struct GroupDirectory {
 
 struct OrgState : GroupDirectory {
   OrgState() = default;
-  OrgState(const OrgState&) = delete;  // `names` views into `keys`
+  OrgState(const OrgState&) = delete;  // moved, never copied (it holds every key)
   OrgState& operator=(const OrgState&) = delete;
   OrgState(OrgState&&) = default;
   OrgState& operator=(OrgState&&) = default;
@@ -197,19 +178,17 @@ struct OrgState : GroupDirectory {
   std::string id;  // the org's id; set by whoever creates the state
   bool exists = false;
   uint64_t version = 0;  // aggregate version of the org itself
-  std::unordered_map<KeyId, KeyState, KeyIdHash> keys;
+  // Every key not yet forgotten, and the names of the live ones: a key that is neither
+  // revoked nor expired by event holds its name (a key past its expiry that the
+  // scheduler has not expired yet still does; decide checks).
+  KeyTable keys;
   // Key creators and key groups, interned: keys hold an index (most keys share a few).
   StringTable creators;
   StringTable key_groups;
-  // Names of keys that are neither revoked nor expired by event. A key past its
-  // expiry that the scheduler has not expired yet is still listed; decide checks. Each
-  // name is a view of its key's KeyState::name in `keys` (whose nodes never move), so
-  // no name is stored twice, and an OrgState moves but is not copied.
-  std::unordered_map<std::string_view, KeyId> names;
   // Keys that are neither revoked nor expired by event: those that never expire are
   // only counted; the others are ordered by expiry.
   size_t live_never_expiring = 0;
-  std::set<std::pair<Micros, KeyId>> live_by_expiry;
+  absl::btree_set<std::pair<Micros, KeyId>> live_by_expiry;  // 24 B entries, no node each
   // Command ids seen (Idempotency-Keys and the like), for answering retries; the
   // scheduler's ids are not recorded (an expiry is idempotent by itself). Oldest first
   // in command_order, so ForgetCommandsBefore costs what it forgets.
@@ -221,14 +200,13 @@ struct OrgState : GroupDirectory {
   using Retirement = std::pair<Micros, KeyId>;
   std::priority_queue<Retirement, std::vector<Retirement>, std::greater<>> retired;
 
+  // The name of `key` (a key of `keys`).
+  std::string_view NameOf(const KeyState& key) const { return keys.NameOf(key); }
   // KeyCreated.created_by of `key`.
   std::string_view CreatorOf(const KeyState& key) const { return creators.At(key.creator); }
   // The group `key` is in (its KeyCreated or latest KeyGroupChanged).
   std::string_view GroupOf(const KeyState& key) const { return key_groups.At(key.group); }
-  const KeyState* FindKey(const KeyId& id) const {
-    auto it = keys.find(id);
-    return it == keys.end() ? nullptr : &it->second;
-  }
+  const KeyState* FindKey(const KeyId& id) const { return keys.Find(id); }
   // Keys active at `now`: live keys minus those whose expiry has passed.
   size_t ActiveKeyCount(Micros now) const;
 };
@@ -255,7 +233,7 @@ size_t ForgetRetiredKeysBefore(OrgState& state, Micros before);
 // decided as before it was forgotten (already revoked, expired); forgotten again after
 // the retirement window from `now`. key.group and key.creator are set from `group` and
 // `creator`. REQUIRES: key.status is not kActive and state.keys has no key key.id.
-void RecallRetiredKey(OrgState& state, KeyState key, std::string_view group,
+void RecallRetiredKey(OrgState& state, KeyState key, std::string_view name, std::string_view group,
                       std::string_view creator, Micros now);
 
 // Folds one event of this org into `state`. Deterministic: the result depends only on

@@ -211,10 +211,10 @@ TEST_F(DomainTest, ARetiredKeyIsForgottenAtItsTimeAndDecidedAlikeOnceRecalled) {
 
   KeyState revoked;
   revoked.id = Id(1);
-  revoked.name = "revoked";
   revoked.status = KeyStatus::kRevoked;
   revoked.version = 2;
-  RecallRetiredKey(state_, revoked, "ci", "alice", kNow + 3 * kHour);
+  RecallRetiredKey(state_, revoked, "revoked", "ci", "alice", kNow + 3 * kHour);
+  EXPECT_EQ(state_.NameOf(*state_.FindKey(Id(1))), "revoked");
   ThenRejected(When(RevokeKey{Id(1), ""}), RejectionCode::kAlreadyRevoked);
   ThenRejected(When(RotateKey{.key_id = Id(1)}), RejectionCode::kKeyRevoked);
   ThenRejected(When(ExpireKey{Id(1)}, kNow + 4 * kHour), RejectionCode::kKeyRevoked);
@@ -390,9 +390,10 @@ TEST_F(DomainTest, UpdateRenamesRenewsAndDescribesALiveKey) {
   EXPECT_EQ(e.description, "ci");
   Given(UpdateKey{Id(1), "deploy bot v2", Expiration{Expiration::Kind::k30Days, 0}, "ci"});
   const KeyState& key = *state_.FindKey(Id(1));
-  EXPECT_EQ(key.name, "deploy bot v2");
+  EXPECT_EQ(state_.NameOf(key), "deploy bot v2");
   EXPECT_EQ(key.expires_at, kNow + 30 * kMicrosPerDay);
-  EXPECT_EQ(state_.names.count("deploy bot"), 0u);
+  EXPECT_EQ(state_.keys.Named("deploy bot"), nullptr);
+  EXPECT_EQ(state_.keys.Named("deploy bot v2"), &key);
   ThenOne<fb::KeyCreatedT>(When(NewKey(3, "deploy bot")));  // the old name is free
   // Not due at the old expiry any more; due at the new one.
   ThenRejected(When(ExpireKey{Id(1)}, kNow + kHour), RejectionCode::kNotDue);
