@@ -8,6 +8,7 @@
 //           settled 15 s later. Budget: <= 300 B per key.
 //   memory-expiring  the same with keys that expire (in 90 days): their expiry is also
 //           in the writer's order of live keys and in the scheduler's timers.
+#include <dlfcn.h>
 #include <unistd.h>
 #include <atomic>
 #include <fstream>
@@ -187,6 +188,14 @@ int RunMemory(const Args& args, const std::string& section) {
   // keys and goes on.
   std::this_thread::sleep_for(std::chrono::seconds(15));
   const size_t settled = ResidentBytes();
+  // KEYTRAIL_BENCH_MALLOC_STATS=1: what is live at this point, by size class (jemalloc's
+  // statistics, on stderr; nothing under another allocator).
+  if (std::getenv("KEYTRAIL_BENCH_MALLOC_STATS") != nullptr) {
+    using Print = void (*)(void (*)(void*, const char*), void*, const char*);
+    if (auto print = reinterpret_cast<Print>(dlsym(RTLD_DEFAULT, "malloc_stats_print"))) {
+      print(nullptr, nullptr, "axe");  // merged over arenas; no mutex or extent tables
+    }
+  }
   const double keys = static_cast<double>(world->engine().index().size());
   Report(metrics, "keys", keys, "keys");
   Report(metrics, "resident_bytes_per_key", static_cast<double>(after - before) / keys, "B");
