@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "base/big_endian.h"
+#include "base/idle_action.h"
 
 namespace keytrail::events {
 namespace {
@@ -74,13 +75,32 @@ struct LocalEventLog::Impl {
   std::atomic<uint64_t> appends{0};
   std::atomic<uint64_t> synced_writes{0};
 
+  // Flushes the records' memtable once appends stop (Options::idle_flush_after).
+  std::unique_ptr<IdleAction> idle_flush;
+
   ~Impl() {
+    idle_flush.reset();  // before the handles and the database it flushes go
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
   }
 
   Status Recover();
+  void IdleFlush();
   void WriteGroup(std::unique_lock<std::mutex>& lock);
 };
+
+void LocalEventLog::Impl::IdleFlush() {
+  // Appends stopped: hand the memtable's memory back (the WAL holds its records already,
+  // so nothing waits for this; a failed flush leaves them where they were).
+  uint64_t bytes = 0;
+  if (!db->GetIntProperty(records, "rocksdb.cur-size-active-mem-table", &bytes) ||
+      bytes < options.idle_flush_min_bytes) {
+    return;
+  }
+  rocksdb::FlushOptions flush;
+  flush.wait = false;
+  flush.allow_write_stall = true;
+  db->Flush(flush, records).PermitUncheckedError();
+}
 
 Status LocalEventLog::Impl::Recover() {
   std::string stored;
@@ -147,6 +167,7 @@ void LocalEventLog::Impl::WriteGroup(std::unique_lock<std::mutex>& lock) {
   rocksdb::WriteOptions write_options;
   write_options.sync = options.sync;
   const Status status = FromRocks(db->Write(write_options, &batch), "append");
+  if (status.ok() && idle_flush) idle_flush->Touch();
   lock.lock();
 
   synced_writes.fetch_add(1, std::memory_order_relaxed);
@@ -212,6 +233,11 @@ Result<std::unique_ptr<LocalEventLog>> LocalEventLog::Open(const Options& option
   impl->db.reset(db);
   impl->records = impl->handles[1];
   KT_RETURN_IF_ERROR(impl->Recover());
+  if (!options.read_only && options.idle_flush_after.count() > 0) {
+    Impl* raw = impl.get();
+    impl->idle_flush =
+        std::make_unique<IdleAction>(options.idle_flush_after, [raw] { raw->IdleFlush(); });
+  }
   return std::unique_ptr<LocalEventLog>(new LocalEventLog(std::move(impl)));
 }
 

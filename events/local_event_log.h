@@ -28,6 +28,11 @@ class LocalEventLog final : public EventLog {
     // Group commit: when fewer appenders are queued than joined the previous group, the
     // leader waits up to this long for the rest before writing. 0 disables the wait.
     std::chrono::microseconds group_linger{200};
+    // Once appends have stopped for this long, a memtable of at least
+    // idle_flush_min_bytes is flushed to a file, so an idle server hands its write
+    // buffer (up to 64 MiB) back. Zero: never.
+    std::chrono::milliseconds idle_flush_after{2000};
+    size_t idle_flush_min_bytes = 1 << 20;
   };
 
   // Opens or creates the log. Errors: kInvalidArgument (bad options or a partition count

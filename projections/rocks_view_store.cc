@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "base/idle_action.h"
 #include "projections/view_store.h"
 
 namespace keytrail::projections {
@@ -170,6 +171,9 @@ class RocksViewStore final : public ViewStore {
   RocksViewStore(std::unique_ptr<rocksdb::DB> db, RocksViewStoreOptions options)
       : db_(std::move(db)), options_(options) {
     write_options_.disableWAL = options.bulk_load;
+    if (!options.read_only && !options.bulk_load && options.idle_flush_after.count() > 0) {
+      idle_flush_ = std::make_unique<IdleAction>(options.idle_flush_after, [this] { IdleFlush(); });
+    }
   }
 
   std::unique_ptr<ViewBatch> NewBatch() override {
@@ -180,7 +184,9 @@ class RocksViewStore final : public ViewStore {
     if (options_.read_only) return Status::FailedPrecondition("view store is open read-only");
     WithoutPerfCounters();
     rocksdb::WriteBatch rocks_batch = static_cast<RocksViewBatch&>(batch).Build();
-    return FromRocks(db_->Write(write_options_, &rocks_batch), "commit");
+    KT_RETURN_IF_ERROR(FromRocks(db_->Write(write_options_, &rocks_batch), "commit"));
+    if (idle_flush_) idle_flush_->Touch();
+    return Status::Ok();
   }
 
   Status Flush() override {
@@ -215,9 +221,24 @@ class RocksViewStore final : public ViewStore {
   }
 
  private:
+  // Commits stopped: hand the memtable's memory back (its rows go to a file; the WAL
+  // already holds them, so nothing waits for this).
+  void IdleFlush() {
+    uint64_t bytes = 0;
+    if (!db_->GetIntProperty("rocksdb.cur-size-active-mem-table", &bytes) ||
+        bytes < options_.idle_flush_min_bytes) {
+      return;
+    }
+    rocksdb::FlushOptions flush;
+    flush.wait = false;
+    flush.allow_write_stall = true;
+    db_->Flush(flush).PermitUncheckedError();  // a failed flush leaves the rows where they were
+  }
+
   std::unique_ptr<rocksdb::DB> db_;
   const RocksViewStoreOptions options_;
   rocksdb::WriteOptions write_options_;
+  std::unique_ptr<IdleAction> idle_flush_;  // after db_: stops before the database closes
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 // and durable together, or none do. Keys compare bytewise.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -60,6 +61,11 @@ struct RocksViewStoreOptions {
   // For a fresh store built offline (rebuild): commits skip the WAL, so a crash loses
   // them; call Flush() before relying on the store.
   bool bulk_load = false;
+  // Once commits have stopped for this long, a memtable holding at least
+  // idle_flush_min_bytes is flushed to a file, so that an idle server hands its write
+  // buffers (up to 32 MiB) back. Zero: never. Not for read-only or bulk-load stores.
+  std::chrono::milliseconds idle_flush_after{2000};
+  size_t idle_flush_min_bytes = 1 << 20;
 };
 
 // A ViewStore in its own RocksDB instance at `path` (created if missing, unless
