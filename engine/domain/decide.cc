@@ -231,7 +231,9 @@ class Decider {
                       fmt::format("unknown permission '{}'", permission));
       }
     }
-    if (state_.ActiveKeyCount(now_) >= options_.max_active_keys) {
+    // ActiveKeyCount reads every key: only for an org at its quota by event.
+    if (state_.live_key_count >= options_.max_active_keys &&
+        state_.ActiveKeyCount(now_) >= options_.max_active_keys) {
       return Reject(RejectionCode::kQuotaExceeded,
                     fmt::format("the org has {} active keys, the quota", options_.max_active_keys));
     }

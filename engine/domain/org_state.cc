@@ -101,11 +101,7 @@ void Retire(OrgState& state, KeyState& key, KeyStatus status, Micros at) {
   CountKey(state, key, false);
   key.status = status;
   state.retired.emplace(at, key.id);
-  if (key.expires_at == 0) {
-    --state.live_never_expiring;
-  } else {
-    state.live_by_expiry.erase({key.expires_at, key.id});
-  }
+  --state.live_key_count;
   state.keys.ReleaseName(key);
 }
 
@@ -128,11 +124,9 @@ void EndSessions(OrgState& state, MemberState& member) {
 }  // namespace
 
 size_t OrgState::ActiveKeyCount(Micros now) const {
-  size_t overdue = 0;
-  for (auto it = live_by_expiry.begin(); it != live_by_expiry.end() && it->first <= now; ++it) {
-    ++overdue;
-  }
-  return live_never_expiring + live_by_expiry.size() - overdue;
+  size_t active = 0;
+  for (const KeyState& key : keys) active += key.ActiveAt(now) ? 1 : 0;
+  return active;
 }
 
 size_t ForgetRetiredKeysBefore(OrgState& state, Micros before) {
@@ -405,11 +399,7 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
       }
       key.creator = state.creators.Intern(p->created_by() ? p->created_by()->string_view() : "");
       CountKey(state, key, true);
-      if (key.expires_at == 0) {
-        ++state.live_never_expiring;
-      } else {
-        state.live_by_expiry.insert({key.expires_at, key.id});
-      }
+      ++state.live_key_count;
       state.keys.ClaimName(state.keys.Insert(key, name));
       return Status::Ok();
     }
@@ -452,18 +442,6 @@ Status Evolve(OrgState& state, const fb::Envelope& event) {
         }
         state.keys.Rename(k, name);
         if (live) state.keys.ClaimName(k);
-      }
-      if (p->expires_changed() && live) {
-        if (k.expires_at == 0) {
-          --state.live_never_expiring;
-        } else {
-          state.live_by_expiry.erase({k.expires_at, k.id});
-        }
-        if (p->expires_at_us() == 0) {
-          ++state.live_never_expiring;
-        } else {
-          state.live_by_expiry.insert({p->expires_at_us(), k.id});
-        }
       }
       if (p->expires_changed()) k.expires_at = p->expires_at_us();
       KT_RETURN_IF_ERROR(SetKeyVersion(k, event));

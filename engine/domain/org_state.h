@@ -4,8 +4,6 @@
 // (one owner, the org's writer).
 #pragma once
 
-#include <absl/container/btree_set.h>
-
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -185,10 +183,8 @@ struct OrgState : GroupDirectory {
   // Key creators and key groups, interned: keys hold an index (most keys share a few).
   StringTable creators;
   StringTable key_groups;
-  // Keys that are neither revoked nor expired by event: those that never expire are
-  // only counted; the others are ordered by expiry.
-  size_t live_never_expiring = 0;
-  absl::btree_set<std::pair<Micros, KeyId>> live_by_expiry;  // 24 B entries, no node each
+  // Keys that are neither revoked nor expired by event (some may be past their expiry).
+  size_t live_key_count = 0;
   // Command ids seen (Idempotency-Keys and the like), for answering retries; the
   // scheduler's ids are not recorded (an expiry is idempotent by itself). Oldest first
   // in command_order, so ForgetCommandsBefore costs what it forgets.
@@ -207,7 +203,8 @@ struct OrgState : GroupDirectory {
   // The group `key` is in (its KeyCreated or latest KeyGroupChanged).
   std::string_view GroupOf(const KeyState& key) const { return key_groups.At(key.group); }
   const KeyState* FindKey(const KeyId& id) const { return keys.Find(id); }
-  // Keys active at `now`: live keys minus those whose expiry has passed.
+  // Keys active at `now`: live keys minus those whose expiry has passed. Reads every
+  // key (O(keys)): for the rare check that live_key_count alone cannot settle.
   size_t ActiveKeyCount(Micros now) const;
 };
 

@@ -398,10 +398,12 @@ TEST_F(DomainTest, UpdateRenamesRenewsAndDescribesALiveKey) {
   // Not due at the old expiry any more; due at the new one.
   ThenRejected(When(ExpireKey{Id(1)}, kNow + kHour), RejectionCode::kNotDue);
   ThenOne<fb::KeyExpiredT>(When(ExpireKey{Id(1)}, kNow + 30 * kMicrosPerDay));
-  // Never: no longer counted among the keys that expire.
+  // Never: active for ever.
+  const Micros far = kNow + 1000 * kMicrosPerDay;
+  const size_t active_far = state_.ActiveKeyCount(far);
   Given(UpdateKey{Id(1), {}, Expiration::Never(), {}});
   EXPECT_EQ(state_.FindKey(Id(1))->expires_at, 0);
-  EXPECT_TRUE(state_.live_by_expiry.empty());
+  EXPECT_EQ(state_.ActiveKeyCount(far), active_far + 1);
 }
 
 TEST_F(DomainTest, ARotationCanRenewTheKeyInTheSameDecision) {
