@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,40 +37,45 @@ Status CommitRow(projections::ViewStore& store, const std::string& key) {
   return store.Commit(*batch);
 }
 
+// A view store at `dir` holding row "a", idle-flushed after `after` (0: never) when its
+// memtable holds at least `min_bytes`.
+std::unique_ptr<projections::ViewStore> StoreWithARow(const std::string& dir,
+                                                      std::chrono::milliseconds after,
+                                                      size_t min_bytes) {
+  projections::RocksViewStoreOptions options;
+  options.idle_flush_after = after;
+  options.idle_flush_min_bytes = min_bytes;
+  auto store = projections::OpenRocksViewStore(dir, options);
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  if (!store.ok()) return nullptr;
+  EXPECT_TRUE(CommitRow(**store, "a").ok());
+  return std::move(*store);
+}
+
 TEST(IdleFlushTest, AViewStoreFlushesItsMemtableOnceCommitsStop) {
   testing::TempDir dir;
-  projections::RocksViewStoreOptions options;
-  options.idle_flush_after = 50ms;
-  options.idle_flush_min_bytes = 0;
-  auto store = projections::OpenRocksViewStore(dir.path(), options);
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  ASSERT_TRUE(CommitRow(**store, "a").ok());
-  ASSERT_TRUE(CommitRow(**store, "b").ok());
+  auto store = StoreWithARow(dir.path(), 50ms, 0);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(CommitRow(*store, "b").ok());
   EXPECT_TRUE(TableFileAppears(dir.path()));
-  auto row = (*store)->Get("b");
+  auto row = store->Get("b");
   ASSERT_TRUE(row.ok());
   EXPECT_EQ(row->value_or(""), "value of b");
 }
 
 TEST(IdleFlushTest, AViewStoreKeepsAMemtableBelowTheThreshold) {
   testing::TempDir dir;
-  projections::RocksViewStoreOptions options;
-  options.idle_flush_after = 50ms;  // the default threshold: 1 MiB
-  auto store = projections::OpenRocksViewStore(dir.path(), options);
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  ASSERT_TRUE(CommitRow(**store, "a").ok());
+  auto store =
+      StoreWithARow(dir.path(), 50ms, projections::RocksViewStoreOptions().idle_flush_min_bytes);
+  ASSERT_NE(store, nullptr);
   std::this_thread::sleep_for(500ms);
   EXPECT_FALSE(HasTableFile(dir.path())) << "a flush per lull would litter small files";
 }
 
 TEST(IdleFlushTest, AViewStoreWithoutIdleFlushKeepsItsMemtable) {
   testing::TempDir dir;
-  projections::RocksViewStoreOptions options;
-  options.idle_flush_after = 0ms;
-  options.idle_flush_min_bytes = 0;
-  auto store = projections::OpenRocksViewStore(dir.path(), options);
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  ASSERT_TRUE(CommitRow(**store, "a").ok());
+  auto store = StoreWithARow(dir.path(), 0ms, 0);
+  ASSERT_NE(store, nullptr);
   std::this_thread::sleep_for(500ms);
   EXPECT_FALSE(HasTableFile(dir.path()));
 }
