@@ -17,7 +17,11 @@ IdleAction::~IdleAction() {
 void IdleAction::Touch() {
   // seq_cst with Run's store of pending_ and load of last_touch_: either this sees the
   // action's pending_ = false, or the action sees this touch (and runs again later).
-  last_touch_.store(std::chrono::steady_clock::now().time_since_epoch().count());
+  // The latest touch wins even when touches race (several threads commit).
+  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  auto last = last_touch_.load();
+  while (last < now && !last_touch_.compare_exchange_weak(last, now)) {
+  }
   if (pending_.load()) return;
   {
     std::lock_guard lock(mu_);

@@ -80,6 +80,11 @@ void TimerQueue::Remove(const Timer& timer) {
   if (org) timers_.erase({timer.due, *org, timer.kind, timer.key_id});
 }
 
+bool TimerQueue::Contains(const Timer& timer) const {
+  const auto org = orgs_.Find(timer.org);
+  return org && timers_.contains({timer.due, *org, timer.kind, timer.key_id});
+}
+
 void TimerQueue::Clear() {
   timers_.clear();
   // orgs_ stays: an org's index is good for the queue's life.

@@ -52,6 +52,8 @@ class TimerQueue {
   void Apply(const fb::Envelope& event, const domain::OrgState& state);
   // Takes `timer` out until an event of its key puts it back.
   void Remove(const Timer& timer);
+  // Whether `timer` is queued (an event may have moved it since Due returned it).
+  bool Contains(const Timer& timer) const;
   void Clear();
 
   // The earliest due time, if any timer is queued.

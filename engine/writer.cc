@@ -682,14 +682,16 @@ PartitionWriter::Fired PartitionWriter::FireDueTimers() {
           break;
       }
     } else if (result->rejection && result->rejection->code == domain::RejectionCode::kNotDue) {
-      early = true;  // the clock stepped back: the timer stays
+      // Still queued: the clock stepped back between Due and the decision. Gone: an event
+      // folded meanwhile (a use noted by another node) moved it; nothing to do.
+      early |= timers_.Contains(timer);
     } else {
       timers_.Remove(timer);  // revoked, expired, policy changed: nothing to retry
     }
   }
-  // The clock stepped back between Due and the decision: the timers wait a second (every
-  // later one is early too).
-  if (early) retry_timers_at_ = now + domain::kMicrosPerSecond;
+  // The clock stepped back between Due and the decision: the timers wait a second from
+  // the clock's new reading (every later timer is early too), rather than spin.
+  if (early) retry_timers_at_ = clock_.NowMicros() + domain::kMicrosPerSecond;
   if (progressed) return Fired::kProgress;
   // The log is failing: try again in a second rather than spin on it.
   retry_timers_at_ = now + std::chrono::duration_cast<std::chrono::microseconds>(kMaxSleep).count();

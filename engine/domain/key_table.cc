@@ -52,8 +52,22 @@ constexpr size_t kNone = SIZE_MAX;
 
 KeyTable::KeyTable() = default;
 KeyTable::~KeyTable() = default;
-KeyTable::KeyTable(KeyTable&&) noexcept = default;
-KeyTable& KeyTable::operator=(KeyTable&&) noexcept = default;
+KeyTable::KeyTable(KeyTable&& other) noexcept { *this = std::move(other); }
+
+KeyTable& KeyTable::operator=(KeyTable&& other) noexcept {
+  if (this == &other) return *this;
+  chunks_ = std::exchange(other.chunks_, {});
+  records_ = std::exchange(other.records_, 0);
+  free_ = std::exchange(other.free_, {});
+  size_ = std::exchange(other.size_, 0);
+  ids_ = std::exchange(other.ids_, {});
+  ids_used_ = std::exchange(other.ids_used_, 0);
+  names_index_ = std::exchange(other.names_index_, {});
+  names_used_ = std::exchange(other.names_used_, 0);
+  names_ = std::exchange(other.names_, {});
+  names_garbage_ = std::exchange(other.names_garbage_, 0);
+  return *this;  // `other` is an empty table
+}
 
 KeyTable::Record& KeyTable::At(uint32_t record) {
   const uint32_t chunk = ChunkOf(record);
@@ -229,7 +243,11 @@ const KeyState* KeyTable::Named(std::string_view name) const {
 void KeyTable::CompactNames() {
   // When half the arena is names no key has: copy the live ones to a new arena. Each
   // byte copied was preceded by one made garbage, so compaction costs O(1) amortized.
-  if (names_garbage_ < 4096 || names_garbage_ * 2 < names_.size()) return;
+  // The scan visits every record ever used, live or free: it waits for as many garbage
+  // bytes as records, so that an org that shrank does not scan its old size often.
+  if (names_garbage_ < 4096 || names_garbage_ * 2 < names_.size() || names_garbage_ < records_) {
+    return;
+  }
   std::string compact;
   compact.reserve(names_.size() - names_garbage_);
   for (uint32_t number = 0; number < records_; ++number) {

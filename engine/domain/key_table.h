@@ -8,7 +8,9 @@
 //     compacted when half of it is names no key has any more), and an index by name,
 //     built the same way, of the keys that hold their name (the org's live ones: two
 //     keys may be called alike once one of them is retired).
-// Not thread-safe (one owner, the org's writer).
+// Records and index slots follow the peak number of keys (erased records are reused,
+// not returned) until the table is empty again. Not thread-safe (one owner, the org's
+// writer).
 #pragma once
 
 #include <cstddef>
@@ -17,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "base/clock.h"
@@ -55,7 +58,7 @@ class KeyTable {
  public:
   KeyTable();
   ~KeyTable();
-  KeyTable(KeyTable&&) noexcept;
+  KeyTable(KeyTable&&) noexcept;  // leaves the source an empty table
   KeyTable& operator=(KeyTable&&) noexcept;
   KeyTable(const KeyTable&) = delete;
   KeyTable& operator=(const KeyTable&) = delete;
@@ -130,6 +133,7 @@ class KeyTable {
     bool named = false;  // holds its name (in names_index_)
   };
   static_assert(sizeof(Record) == 64);
+  static_assert(std::is_standard_layout_v<Record>, "a KeyState& is cast to its Record&");
   // An open-addressing table of record numbers + 1 (0 = empty slot).
   using Slots = std::vector<uint32_t>;
 

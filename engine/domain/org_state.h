@@ -221,9 +221,10 @@ inline Micros UnusedDeadline(const KeyState& key, const KeyPolicy& policy) {
 void ForgetCommandsBefore(OrgState& state, Micros before);
 
 // Forgets the keys retired (revoked or expired by event) before `before`: they leave
-// `keys`, so writer memory follows the live keys and not every key ever made. A command
-// naming a forgotten key must RecallRetiredKey it first (its state is in the key view),
-// or it is decided as for an unknown key. Returns how many were forgotten.
+// `keys`, so writer memory follows the most live keys the org had (KeyTable reuses freed records),
+// not every key ever made. A command naming a forgotten key must RecallRetiredKey it first (its
+// state is in the key view), or it is decided as for an unknown key. Returns how many were
+// forgotten.
 size_t ForgetRetiredKeysBefore(OrgState& state, Micros before);
 
 // Puts a forgotten retired key back, as the key view holds it, so that a command on it is

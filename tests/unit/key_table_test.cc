@@ -86,6 +86,19 @@ TEST(KeyTableTest, RenameGivesUpTheOldNameAndNamesStayRightThroughCompaction) {
   EXPECT_LT(table.MemoryBytes(), 64u * 1024) << "the arena does not keep every old name";
 }
 
+TEST(KeyTableTest, AMovedFromTableIsEmptyAndUsable) {
+  KeyTable table;
+  table.ClaimName(table.Insert(Key(1), "one"));
+  KeyTable moved = std::move(table);
+  EXPECT_EQ(moved.size(), 1u);
+  EXPECT_EQ(moved.Named("one"), moved.Find(Id(1)));
+  EXPECT_EQ(table.size(), 0u);  // the contract: a moved-from table is empty
+  EXPECT_TRUE(table.begin() == table.end());
+  EXPECT_EQ(table.Find(Id(1)), nullptr);
+  table.ClaimName(table.Insert(Key(2), "two"));
+  EXPECT_EQ(table.Named("two"), table.Find(Id(2)));
+}
+
 TEST(KeyTableTest, KeepsLongNamesWhole) {
   KeyTable table;
   const std::string longest(KeyTable::kMaxNameSize, 'n');

@@ -6,8 +6,8 @@
 //   memory  resident memory per key after creating N keys through the Engine (writer
 //           state + views' caches + verification index), right after the creates and
 //           settled 15 s later. Budget: <= 300 B per key.
-//   memory-expiring  the same with keys that expire (in 90 days): their expiry is also
-//           in the writer's order of live keys and in the scheduler's timers.
+//   memory-expiring  the same with keys that expire (in 90 days): each also has a
+//           scheduler timer.
 #include <dlfcn.h>
 #include <unistd.h>
 #include <atomic>
