@@ -143,9 +143,10 @@ size_t ForgetRetiredKeysBefore(OrgState& state, Micros before) {
 }
 
 uint32_t StringTable::Intern(std::string_view text) {
-  auto [it, inserted] = index.try_emplace(std::string(text), static_cast<uint32_t>(strings.size()));
-  if (inserted) strings.emplace_back(text);
-  return it->second;
+  if (auto it = index.find(text); it != index.end()) return it->second;
+  const auto i = static_cast<uint32_t>(strings.size());
+  index.emplace(strings.emplace_back(text), i);
+  return i;
 }
 
 void RecallRetiredKey(OrgState& state, KeyState key, std::string_view name, std::string_view group,

@@ -28,14 +28,22 @@ namespace keytrail::domain {
 
 // Strings that many keys share (their groups, their creators), each stored once; keys
 // hold an index. Entries never move (a deque), so a view of one lasts as long as the table.
+// A lookup allocates nothing (the writer's timers intern the org on every key event).
+// Moves, but is not copied: `index` views the entries of `strings`.
 struct StringTable {
+  StringTable() = default;
+  StringTable(const StringTable&) = delete;
+  StringTable& operator=(const StringTable&) = delete;
+  StringTable(StringTable&&) = default;
+  StringTable& operator=(StringTable&&) = default;
+
   std::deque<std::string> strings;
-  std::unordered_map<std::string, uint32_t> index;
+  std::unordered_map<std::string_view, uint32_t> index;  // views of `strings`
 
   uint32_t Intern(std::string_view text);
   // The index of `text`, if interned.
   std::optional<uint32_t> Find(std::string_view text) const {
-    auto it = index.find(std::string(text));
+    auto it = index.find(text);
     if (it == index.end()) return std::nullopt;
     return it->second;
   }
