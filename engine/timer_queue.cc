@@ -1,6 +1,7 @@
 #include "engine/timer_queue.h"
 
 #include <algorithm>
+#include <cassert>
 
 namespace keytrail {
 namespace {
@@ -40,7 +41,7 @@ void TimerQueue::Visit(const fb::Envelope& event, const domain::OrgState& state,
     if (text == nullptr) return;
     auto id = ParseKeyId(text->string_view());
     if (!id) return;  // Evolve refuses such an event
-    if (const domain::KeyState* key = state.FindKey(*id)) Visit(org, *key, state.policy, add);
+    if (const domain::KeyState* key = state.FindKey(*id)) Visit(org, state, *key, add);
   };
   if (key_event) {
     visit(event.aggregate_id());
@@ -51,15 +52,18 @@ void TimerQueue::Visit(const fb::Envelope& event, const domain::OrgState& state,
       if (use != nullptr) visit(use->key_id());
     }
   } else {
-    for (const domain::KeyState& key : state.keys) Visit(org, key, state.policy, add);
+    for (const domain::KeyState& key : state.keys) Visit(org, state, key, add);
   }
 }
 
-void TimerQueue::Visit(uint32_t org, const domain::KeyState& key, const domain::KeyPolicy& policy,
+void TimerQueue::Visit(uint32_t org, const domain::OrgState& state, const domain::KeyState& key,
                        bool add) {
   if (key.status != domain::KeyStatus::kActive) return;
+  const domain::KeyPolicy& policy = state.policy;
+  const uint32_t record = state.keys.RecordOf(key);
+  assert(record <= kMaxRecord);
   auto visit = [&](Micros due, Kind kind) {
-    const Entry entry{due, org, kind, key.id};
+    const Entry entry = EntryOf(due, org, record, kind);
     if (add) {
       timers_.insert(entry);
     } else {
@@ -77,12 +81,12 @@ void TimerQueue::Visit(uint32_t org, const domain::KeyState& key, const domain::
 
 void TimerQueue::Remove(const Timer& timer) {
   const auto org = orgs_.Find(timer.org);
-  if (org) timers_.erase({timer.due, *org, timer.kind, timer.key_id});
+  if (org) timers_.erase(EntryOf(timer.due, *org, timer.record, timer.kind));
 }
 
 bool TimerQueue::Contains(const Timer& timer) const {
   const auto org = orgs_.Find(timer.org);
-  return org && timers_.contains({timer.due, *org, timer.kind, timer.key_id});
+  return org && timers_.contains(EntryOf(timer.due, *org, timer.record, timer.kind));
 }
 
 void TimerQueue::Clear() {
@@ -95,11 +99,26 @@ std::optional<Micros> TimerQueue::NextDue() const {
   return timers_.begin()->due;
 }
 
-std::vector<TimerQueue::Timer> TimerQueue::Due(Micros now, size_t limit) const {
+std::vector<TimerQueue::Timer> TimerQueue::Due(Micros now, size_t limit,
+                                               const OrgStates& states) const {
   std::vector<Timer> due;
+  const domain::OrgState* state = nullptr;  // of the previous timer's org
+  uint32_t state_org = UINT32_MAX;
   for (auto it = timers_.begin(); it != timers_.end() && it->due <= now && due.size() < limit;
        ++it) {
-    due.push_back({it->due, std::string(orgs_.At(it->org)), it->key_id, it->kind});
+    const std::string_view org = orgs_.At(it->org);
+    if (it->org != state_org) {
+      state = states(org);
+      state_org = it->org;
+    }
+    const uint32_t record = it->record_kind >> 2;
+    const domain::KeyState* key = state ? state->keys.AtRecord(record) : nullptr;
+    // Forget takes a key's timers out before any event that could erase it, so a queued
+    // timer's record always holds its key.
+    assert(key != nullptr);
+    if (key == nullptr) continue;
+    due.push_back(
+        {it->due, std::string(org), key->id, static_cast<Kind>(it->record_kind & 3), record});
   }
   return due;
 }

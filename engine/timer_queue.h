@@ -6,8 +6,8 @@
 // touches out before it applies the event (Forget) and puts them back after (Apply). It
 // sleeps until the earliest timer is due.
 //
-// Laid out small (one to three per live key): an entry is 32 bytes in a b-tree, the org
-// interned.
+// Laid out small (one to three per live key): an entry is 16 bytes in a b-tree, the org
+// interned and the key named by its record in the org's KeyTable rather than its id.
 //
 // Not thread-safe: the writer thread owns it.
 #pragma once
@@ -17,6 +17,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,8 +43,12 @@ class TimerQueue {
     std::string org;
     KeyId key_id;
     Kind kind = Kind::kExpire;
+    uint32_t record = 0;  // the key's KeyTable record when Due returned it
     friend auto operator<=>(const Timer&, const Timer&) = default;
   };
+
+  // The state of org `org` as the writer holds it, or nullptr if it has none.
+  using OrgStates = std::function<const domain::OrgState*(std::string_view org)>;
 
   // Before one event of `state`'s org is applied to `state`: takes out the timers of the
   // keys it touches (the org's every key for an OrgPolicyChanged).
@@ -58,25 +63,29 @@ class TimerQueue {
 
   // The earliest due time, if any timer is queued.
   std::optional<Micros> NextDue() const;
-  // Up to `limit` timers with due <= now, earliest first. They stay queued until an
-  // event reschedules their key (or Remove).
-  std::vector<Timer> Due(Micros now, size_t limit) const;
+  // Up to `limit` timers with due <= now, earliest first, their keys named from
+  // `states` (the states Forget and Apply were given). They stay queued until an event
+  // reschedules their key (or Remove).
+  std::vector<Timer> Due(Micros now, size_t limit, const OrgStates& states) const;
   size_t size() const { return timers_.size(); }
 
  private:
   struct Entry {
     Micros due = 0;
-    uint32_t org = 0;  // index into orgs_
-    Kind kind = Kind::kExpire;
-    KeyId key_id;
+    uint32_t org = 0;          // index into orgs_
+    uint32_t record_kind = 0;  // the key's KeyTable record << 2 | its Kind
     friend auto operator<=>(const Entry&, const Entry&) = default;
   };
-  static_assert(sizeof(Entry) == 32);
+  static_assert(sizeof(Entry) == 16);
+  static constexpr uint32_t kMaxRecord = UINT32_MAX >> 2;
+  static Entry EntryOf(Micros due, uint32_t org, uint32_t record, Kind kind) {
+    return {due, org, record << 2 | static_cast<uint32_t>(kind)};
+  }
 
   // Adds (add) or erases the timers of every key `event` touches.
   void Visit(const fb::Envelope& event, const domain::OrgState& state, bool add);
   // Adds or erases the timers `key`'s state and `policy` call for.
-  void Visit(uint32_t org, const domain::KeyState& key, const domain::KeyPolicy& policy, bool add);
+  void Visit(uint32_t org, const domain::OrgState& state, const domain::KeyState& key, bool add);
 
   absl::btree_set<Entry> timers_;
   domain::StringTable orgs_;

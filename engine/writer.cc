@@ -633,7 +633,11 @@ PartitionWriter::Fired PartitionWriter::FireDueTimers() {
   if (!writing()) return Fired::kNone;  // timers fire only where the partition is written
   const Micros now = clock_.NowMicros();
   if (now < retry_timers_at_) return Fired::kNone;
-  std::vector<TimerQueue::Timer> due = timers_.Due(now, kMaxExpiriesPerBatch);
+  std::vector<TimerQueue::Timer> due =
+      timers_.Due(now, kMaxExpiriesPerBatch, [this](std::string_view org) {
+        auto it = states_.find(std::string(org));
+        return it == states_.end() ? nullptr : &it->second;
+      });
   if (due.empty()) return Fired::kNone;
   std::vector<std::unique_ptr<Pending>> batch;
   for (TimerQueue::Timer& timer : due) {

@@ -18,7 +18,6 @@ namespace {
 constexpr std::string_view kKeyRows = "key/";
 constexpr std::string_view kGroupIndex = "kgrp/";
 constexpr std::string_view kCreatorIndex = "kcre/";
-constexpr std::string_view kExpiryIndex = "kexp/";
 constexpr std::string_view kGroupRows = "grp/";
 constexpr size_t kMaxComponent = 0xffff;
 constexpr size_t kIdBytes = sizeof(KeyId::bytes);
@@ -55,14 +54,6 @@ std::string WithId(std::string key, const KeyId& id) {
 
 std::string KeyRowKey(std::string_view org, const KeyId& id) {
   return WithId(Prefixed(kKeyRows, org), id);
-}
-
-std::string ExpiryKey(Micros expires_at, std::string_view org, const KeyId& id) {
-  std::string key(kExpiryIndex);
-  PutBigEndian64(&key, static_cast<uint64_t>(expires_at));
-  PutComponent(&key, org);
-  PutId(&key, id);
-  return key;
 }
 
 // The smallest key greater than every key that starts with `prefix` ("" = none).
@@ -315,7 +306,6 @@ Status KeyViewProjection::ApplyKeyCreated(const fb::Envelope& event, ViewBatch& 
   batch.Put(row_key, EncodeRow(r));
   batch.Put(WithId(Prefixed(kGroupIndex, r.org, r.group_id), r.key_id), "");
   batch.Put(WithId(Prefixed(kCreatorIndex, r.org, r.created_by), r.key_id), "");
-  if (r.expires_at_us != 0) batch.Put(ExpiryKey(r.expires_at_us, r.org, r.key_id), "");
   Buffer(r);
   return Status::Ok();
 }
@@ -376,11 +366,7 @@ Status KeyViewProjection::ApplyKeyChange(const fb::Envelope& event, ViewBatch& b
       if (p.description_changed()) r.description = Str(p.description());
       if (p.expires_changed()) {
         if (p.expires_at_us() < 0) return Status::Corruption("KeyUpdated with a negative expiry");
-        if (was_live && r.expires_at_us != 0)
-          batch.Delete(ExpiryKey(r.expires_at_us, org, r.key_id));
         r.expires_at_us = p.expires_at_us();
-        if (was_live && r.expires_at_us != 0)
-          batch.Put(ExpiryKey(r.expires_at_us, org, r.key_id), "");
       }
       break;
     }
@@ -396,9 +382,6 @@ Status KeyViewProjection::ApplyKeyChange(const fb::Envelope& event, ViewBatch& b
       break;  // a notice: only the version moves
     default:
       return Status::Internal("ApplyKeyChange: not a key change");
-  }
-  if (was_live && !model::IsLive(r.status) && r.expires_at_us != 0) {
-    batch.Delete(ExpiryKey(r.expires_at_us, org, r.key_id));
   }
   r.version = event.aggregate_version();
   batch.Put(row_key, EncodeRow(r));
@@ -693,36 +676,6 @@ Result<KeyPage> KeyViewProjection::ListKeysSorted(ViewStore& store, std::string_
     page.next_page_token = SortToken(order, SortValueOf(last, order.field), last.key_id);
   }
   return page;
-}
-
-Result<std::vector<ExpiringKey>> KeyViewProjection::KeysExpiringBefore(ViewStore& store,
-                                                                       Micros t_us, size_t limit) {
-  std::vector<ExpiringKey> out;
-  if (t_us <= 0 || limit == 0) return out;
-  std::string end(kExpiryIndex);
-  PutBigEndian64(&end, static_cast<uint64_t>(t_us));
-  Status failed;
-  Status s = store.Scan(kExpiryIndex, end, [&](std::string_view key, std::string_view) {
-    std::string_view rest = key.substr(kExpiryIndex.size());
-    ExpiringKey e;
-    std::string_view org;
-    if (rest.size() < 8) {
-      failed = Status::Corruption("key view: malformed expiry row");
-      return false;
-    }
-    e.expires_at_us = static_cast<Micros>(GetBigEndian64(rest));
-    rest.remove_prefix(8);
-    if (!GetComponent(&rest, &org) || !GetLastId(rest, &e.key_id)) {
-      failed = Status::Corruption("key view: malformed expiry row");
-      return false;
-    }
-    e.org = std::string(org);
-    out.push_back(std::move(e));
-    return out.size() < limit;
-  });
-  KT_RETURN_IF_ERROR(s);
-  KT_RETURN_IF_ERROR(failed);
-  return out;
 }
 
 Status KeyViewProjection::ForEachKey(ViewStore& store,

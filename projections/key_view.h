@@ -1,24 +1,24 @@
-// KeyViewProjection: every key's current state, indexed by org, group, creator and
-// expiry, plus which groups exist. The engine reads it to list and show keys, the
-// scheduler to find due expiries, and the verify index (engine/verify_index.h) is
-// rebuilt from it and kept in step with it through the listener.
+// KeyViewProjection: every key's current state, indexed by org, group and creator, plus
+// which groups exist. The engine reads it to list and show keys, and the verify index
+// (engine/verify_index.h) is rebuilt from it and kept in step with it through the
+// listener. (No index by expiry: the scheduler's timers live in the writers' memory,
+// derived from the state they fold from the log; see engine/timer_queue.h.)
 //
 // Rows. c(x) = len16(x) ‖ x (2-byte big-endian length), so distinct (org, group, ...)
 // tuples never share a key; `id` is the key id's 16 raw bytes, so rows sort by key id.
 //   "key/"  ‖ c(org) ‖ id                          -> KeyRow (schemas/views.fbs)
 //   "kgrp/" ‖ c(org) ‖ c(group) ‖ id               -> ""
 //   "kcre/" ‖ c(org) ‖ c(created_by) ‖ id          -> ""
-//   "kexp/" ‖ expires_at (8 bytes, BE) ‖ c(org) ‖ id -> ""   active keys with an expiry only
 //   "grp/"  ‖ c(org) ‖ c(group)                    -> "1" exists, "0" deleted
-// This projection owns all five prefixes.
+// This projection owns all four prefixes.
 //
 // Events (conventions of the domain code that writes them): the payload's key_id is
 // FormatKeyId(id); created_at = occurred_at of KeyCreated; last_rotated_at = occurred_at
 // of the latest KeyRotated; version = aggregate_version of the key's latest event.
-//   KeyCreated       key/, kgrp/, kcre/ and, with an expiry, kexp/
+//   KeyCreated       key/, kgrp/, kcre/
 //   KeyRotated       previous hash := current hash, current := new; hint; grace deadline
-//   KeyRevoked       status Revoked (+ reason), retired_at; kexp/ row removed
-//   KeyExpired       status Expired, retired_at; kexp/ row removed. Revoked stays Revoked.
+//   KeyRevoked       status Revoked (+ reason), retired_at
+//   KeyExpired       status Expired, retired_at. Revoked stays Revoked.
 //   KeyGroupChanged  group; kgrp/ row moved (from the row's group, not the event's)
 //   GroupCreated     grp/ "1";  GroupDeleted  grp/ "0"
 //   anything else    ignored
@@ -47,14 +47,6 @@ using model::KeyFilter;
 using model::KeyPage;
 using model::KeyRecord;
 using model::KeyStatus;
-
-// Keys with an expiry, for the scheduler.
-struct ExpiringKey {
-  Micros expires_at_us = 0;
-  std::string org;
-  KeyId key_id;
-  friend bool operator==(const ExpiringKey&, const ExpiringKey&) = default;
-};
 
 // A group's existence changed by a committed event.
 struct GroupChange {
@@ -117,11 +109,6 @@ class KeyViewProjection final : public Projection {
   static Result<KeyPage> ListKeys(ViewStore& store, std::string_view org, const KeyFilter& filter,
                                   size_t page_size, std::string_view page_token,
                                   const model::KeyOrder& order = {});
-
-  // Up to `limit` active keys with 0 < expires_at < t_us, soonest first (ties by org,
-  // then key id).
-  static Result<std::vector<ExpiringKey>> KeysExpiringBefore(ViewStore& store, Micros t_us,
-                                                             size_t limit);
 
   // Calls `visit` for every key of every org, in (org, key id) order, until it returns
   // false.

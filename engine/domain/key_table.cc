@@ -79,6 +79,12 @@ const KeyTable::Record& KeyTable::At(uint32_t record) const {
   return chunks_[chunk][record - ChunkStart(chunk)];
 }
 
+const KeyState* KeyTable::AtRecord(uint32_t record) const {
+  if (record >= records_) return nullptr;
+  const Record& r = At(record);
+  return r.in_use ? &r.key : nullptr;
+}
+
 uint32_t KeyTable::NumberOf(const KeyState& key) const {
   // Through the id index: the record whose KeyState is `key`.
   const size_t slot =

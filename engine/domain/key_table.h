@@ -89,6 +89,13 @@ class KeyTable {
   // The key holding `name`, if any.
   const KeyState* Named(std::string_view name) const;
 
+  // A key's record number: stable from Insert to Erase, then reused by a later Insert
+  // (what the scheduler's timers hold instead of a 16-byte id). REQUIRES: `key` is a
+  // record of this table.
+  uint32_t RecordOf(const KeyState& key) const { return NumberOf(key); }
+  // The key in record `record`, or nullptr if that record holds none.
+  const KeyState* AtRecord(uint32_t record) const;
+
   // Bytes held: records, indexes, names.
   size_t MemoryBytes() const;
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
 #include <set>
 
@@ -139,11 +140,6 @@ TEST_F(KeyViewTest, RowsFollowEveryEventKind) {
   EXPECT_FALSE(KeyViewProjection::GetKey(*store_, "other-org", id)->has_value());
   EXPECT_EQ(List("acme", {.group = "dev"}), std::vector<KeyId>{id});
   EXPECT_EQ(List("acme", {.created_by = "alice"}), std::vector<KeyId>{id});
-  auto expiring = KeyViewProjection::KeysExpiringBefore(*store_, kT0 + 1'000'001, 10);
-  ASSERT_OK(expiring);
-  EXPECT_EQ(*expiring, (std::vector<ExpiringKey>{{kT0 + 1'000'000, "acme", id}}));
-  EXPECT_TRUE(KeyViewProjection::KeysExpiringBefore(*store_, kT0 + 1'000'000, 10)->empty())
-      << "strictly before";
 
   const uint64_t rotated_seq = seq_;
   Apply("acme", {EncodeKeyRotated("acme", seq_++, text, HashOf(2), "kt_...c3d4", kT0 + 500)});
@@ -165,8 +161,6 @@ TEST_F(KeyViewTest, RowsFollowEveryEventKind) {
   k = Get("acme", id);
   EXPECT_EQ(k.status, KeyStatus::kRevoked);
   EXPECT_EQ(k.revoked_reason, "leaked in CI logs");
-  EXPECT_TRUE(KeyViewProjection::KeysExpiringBefore(*store_, kT0 + 2'000'000, 10)->empty())
-      << "a revoked key leaves the expiry index";
   // The scheduler racing a revocation: the key stays revoked.
   Apply("acme", {EncodeKeyExpired("acme", seq_++, text, kT0 + 1'000'000)});
   EXPECT_EQ(Get("acme", id).status, KeyStatus::kRevoked);
@@ -175,7 +169,6 @@ TEST_F(KeyViewTest, RowsFollowEveryEventKind) {
   const KeyId other = Create("acme", f);
   Apply("acme", {EncodeKeyExpired("acme", seq_++, FormatKeyId(other), kT0 + 5)});
   EXPECT_EQ(Get("acme", other).status, KeyStatus::kExpired);
-  EXPECT_TRUE(KeyViewProjection::KeysExpiringBefore(*store_, kT0 + 2'000'000, 10)->empty());
 
   Apply("acme", {EncodeGroupDeleted("acme", seq_++, "dev")});
   EXPECT_FALSE(*KeyViewProjection::GroupExists(*store_, "acme", "dev"));
@@ -320,29 +313,20 @@ TEST_F(KeyViewTest, RejectsBadPageArguments) {
   EXPECT_EQ(KeyViewProjection::ListKeys(*store_, "acme", {}, 1000, "")->keys.size(), 1u);
 }
 
-TEST_F(KeyViewTest, ExpiryIndexIsInTimeOrderAndDropsRevokedKeys) {
-  std::vector<std::pair<Micros, KeyId>> want;
-  std::vector<KeyId> revoked;
-  for (int i = 0; i < 20; ++i) {
-    const Micros at = kT0 + 1000 * ((i * 7) % 20 + 1);
-    const KeyId id = Create(i % 2 ? "acme" : "globex", {.expires_at_us = at});
-    if (i % 4 == 0) {
-      Apply(i % 2 ? "acme" : "globex",
-            {EncodeKeyRevoked(i % 2 ? "acme" : "globex", seq_++, FormatKeyId(id), "r")});
-    } else {
-      want.emplace_back(at, id);
-    }
-  }
-  Create("acme", {});  // never expires: never listed
-  std::sort(want.begin(), want.end());
-  auto due = KeyViewProjection::KeysExpiringBefore(*store_, kT0 + 1'000'000, 100);
-  ASSERT_OK(due);
-  ASSERT_EQ(due->size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) {
-    EXPECT_EQ((*due)[i].expires_at_us, want[i].first);
-    EXPECT_EQ((*due)[i].key_id, want[i].second);
-  }
-  EXPECT_EQ(KeyViewProjection::KeysExpiringBefore(*store_, kT0 + 1'000'000, 3)->size(), 3u);
+TEST_F(KeyViewTest, AKeyIsThreeRowsWhateverItsExpiry) {
+  // What a key costs the store: its row and its group and creator index rows; an expiry
+  // adds none (the scheduler's timers are in the writers' memory), nor does expiring.
+  const KeyId expiring = Create("acme", {.expires_at_us = kT0 + 1000});
+  const KeyId forever = Create("acme", {});
+  Apply("acme", {EncodeKeyExpired("acme", seq_++, FormatKeyId(expiring), kT0 + 1000)});
+  std::map<std::string, int> rows_by_prefix;
+  ASSERT_OK(store_->Scan("", "", [&](std::string_view key, std::string_view) {
+    if (!key.starts_with('\0')) ++rows_by_prefix[std::string(key.substr(0, key.find('/') + 1))];
+    return true;
+  }));
+  EXPECT_EQ(rows_by_prefix, (std::map<std::string, int>{{"key/", 2}, {"kgrp/", 2}, {"kcre/", 2}}));
+  EXPECT_EQ(Get("acme", expiring).status, KeyStatus::kExpired);
+  EXPECT_EQ(Get("acme", forever).status, KeyStatus::kActive);
 }
 
 TEST_F(KeyViewTest, KeyEventWithoutItsKeyHaltsTheProjectorAndReachesNoListener) {
