@@ -7,6 +7,7 @@
 #include <cstring>
 #include <new>
 #include <type_traits>
+#include <unordered_map>
 
 #include "projections/key_view.h"
 
@@ -581,6 +582,37 @@ void VerifyIndex::Upsert(std::span<const KeyRecord> records) {
   for (const KeyRecord& r : records) {
     changes.push_back({ShardOf(r.key_id), MakeEntry(r), r.retired_at_us});
   }
+  Apply(changes);
+}
+
+void VerifyIndex::SetStatuses(std::span<const model::KeyStatusChange> status_changes) {
+  if (status_changes.empty()) return;
+  std::lock_guard lock(mu_);
+  std::vector<Change> changes;
+  changes.reserve(status_changes.size());
+  // A key changed twice in the span: the second starts from the first's status (Apply
+  // keeps the last change of an id, so each change carries everything before it).
+  std::unordered_map<KeyId, size_t, KeyIdHash> latest;  // id -> its last change so far
+  for (const model::KeyStatusChange& c : status_changes) {
+    const size_t shard = ShardOf(c.key_id);
+    Entry entry{};
+    if (auto it = latest.find(c.key_id); it != latest.end()) {
+      entry = changes[it->second].entry;
+    } else {
+      const Shard* current = shards_[shard].load(std::memory_order_relaxed);
+      const size_t at = FindById(current, c.key_id);
+      if (at == SIZE_MAX) continue;
+      entry = EntryAt(current, at);
+    }
+    const bool was_live = model::IsLive(entry.status);
+    entry.status = model::StatusAfter(entry.status, c.change);
+    latest[c.key_id] = changes.size();
+    changes.push_back({shard, entry, was_live ? c.at_us : 0});
+  }
+  Apply(changes);
+}
+
+void VerifyIndex::Apply(std::vector<Change>& changes) {
   // By shard, then id; stable, so of several records for one key the last comes last.
   std::stable_sort(changes.begin(), changes.end(), [](const Change& a, const Change& b) {
     if (a.shard != b.shard) return a.shard < b.shard;
@@ -741,6 +773,9 @@ size_t VerifyIndex::ForgetRetiredBefore(Micros before) {
 projections::KeyViewListener VerifyIndex::Listener() {
   projections::KeyViewListener listener;
   listener.on_keys = [this](std::span<const KeyRecord> keys) { Upsert(keys); };
+  listener.on_status_changes = [this](std::span<const model::KeyStatusChange> changes) {
+    SetStatuses(changes);
+  };
   listener.on_groups = [this](std::span<const projections::GroupChange> groups) {
     for (const projections::GroupChange& g : groups) SetGroupDeleted(g.org, g.group, g.deleted);
   };

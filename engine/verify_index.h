@@ -4,8 +4,8 @@
 // it by the key view's listener (Listener()), which hears only committed changes.
 //
 // Threading: Verify may be called from any number of threads concurrently with one
-// another and with the writer-side calls (Upsert, SetGroupDeleted, RebuildFrom,
-// ForgetRetiredBefore), which
+// another and with the writer-side calls (Upsert, SetStatuses, SetGroupDeleted,
+// RebuildFrom, ForgetRetiredBefore), which
 // serialize among themselves. A reader never blocks a writer and a writer never blocks a
 // reader, except that beyond kMaxReaderThreads threads that have called Verify at once
 // alive, further threads verify under the writer mutex (correct, slower).
@@ -111,11 +111,14 @@ class VerifyIndex {
   // Parse (incl. SHA-256) then Verify.
   VerifyResult Verify(const TokenCodec& codec, std::string_view token, Micros now) const;
 
-  // Writer side (Upsert, SetGroupDeleted, RebuildFrom, ForgetRetiredBefore): serialized by
-  // an internal mutex; each change becomes visible to readers atomically per key.
+  // Writer side (Upsert, SetStatuses, SetGroupDeleted, RebuildFrom, ForgetRetiredBefore):
+  // serialized by an internal mutex; each change becomes visible to readers atomically per key.
   // Inserts or replaces the key. With several records for one key, the last wins.
   void Upsert(const model::KeyRecord& record);
   void Upsert(std::span<const model::KeyRecord> records);
+  // Applies each change, in order, to its key's status (model::StatusAfter); a key the
+  // index does not hold (forgotten after its retirement) is left out.
+  void SetStatuses(std::span<const model::KeyStatusChange> changes);
   // Marks (org, group) deleted or not; affects every key of the group at once.
   void SetGroupDeleted(std::string_view org, std::string_view group, bool deleted);
   // Replaces the whole contents with the key view's keys and group rows. With a
@@ -154,6 +157,8 @@ class VerifyIndex {
   struct Change;
   GroupRef* Intern(std::string_view org, std::string_view group);
   Entry MakeEntry(const model::KeyRecord& record);
+  // REQUIRES: mu_ held. Upsert's and SetStatuses' changes, shard by shard.
+  void Apply(std::vector<Change>& changes);
   // REQUIRES: mu_ held. Replaces shard `index` by `fresh` (may be null) and retires the old.
   void Publish(size_t index, const Shard* fresh);
   // REQUIRES: mu_ held. Frees retired shards no reader can see any more.

@@ -23,6 +23,35 @@ inline bool IsLive(KeyStatus status) {
   return status == KeyStatus::kActive || status == KeyStatus::kSuspended;
 }
 
+// What an event that needs none of a key's other fields does to its status: KeyRevoked,
+// KeyExpired, KeySuspended, KeyResumed. The key view applies them to its rows without
+// reading them first, the verify index to its entries; both through StatusAfter.
+enum class StatusChange : uint8_t { kRevoke = 1, kExpire = 2, kSuspend = 3, kResume = 4 };
+
+// The status after `change`: an expiry retires only a live key (a revoked key stays
+// revoked); the others set theirs.
+inline KeyStatus StatusAfter(KeyStatus before, StatusChange change) {
+  switch (change) {
+    case StatusChange::kRevoke:
+      return KeyStatus::kRevoked;
+    case StatusChange::kExpire:
+      return IsLive(before) ? KeyStatus::kExpired : before;
+    case StatusChange::kSuspend:
+      return KeyStatus::kSuspended;
+    case StatusChange::kResume:
+      return KeyStatus::kActive;
+  }
+  return before;
+}
+
+// One key's StatusChange by an event that occurred at `at_us` (its retirement time, if
+// it retires the key).
+struct KeyStatusChange {
+  KeyId key_id;
+  StatusChange change = StatusChange::kRevoke;
+  Micros at_us = 0;
+};
+
 // A key's state as the view holds it. Holds hashes, never a secret.
 struct KeyRecord {
   std::string org;

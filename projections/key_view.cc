@@ -151,6 +151,91 @@ Result<KeyRecord> DecodeRow(std::string_view bytes) {
   return r;
 }
 
+// --- merge operands (KeyViewProjection::MergeKeyRow) ----------------------------------
+
+// What a key event that needs nothing of the row changes; see the header for the bytes.
+struct RowChange {
+  static constexpr uint8_t kNotice = 5;  // KeyExpiringSoon: only the version moves
+  static constexpr size_t kFixedBytes = 1 + 8 + 8;
+
+  uint8_t kind = kNotice;  // a model::StatusChange, or kNotice
+  uint64_t version = 0;
+  Micros at_us = 0;
+  std::string_view reason;
+
+  std::string Encode() const {
+    std::string out;
+    out.reserve(kFixedBytes + reason.size());
+    out.push_back(static_cast<char>(kind));
+    PutBigEndian64(&out, version);
+    PutBigEndian64(&out, static_cast<uint64_t>(at_us));
+    out.append(reason);
+    return out;
+  }
+
+  static Result<RowChange> Decode(std::string_view bytes) {
+    if (bytes.size() < kFixedBytes || bytes[0] < 1 || bytes[0] > kNotice) {
+      return Status::Corruption("key row merge operand does not decode");
+    }
+    RowChange c;
+    c.kind = static_cast<uint8_t>(bytes[0]);
+    c.version = GetBigEndian64(bytes.substr(1));
+    c.at_us = static_cast<Micros>(GetBigEndian64(bytes.substr(9)));
+    c.reason = bytes.substr(kFixedBytes);
+    return c;
+  }
+
+  // What ApplyKeyChange would do to `r` for the event.
+  void ApplyTo(KeyRecord& r) const {
+    if (kind != kNotice) {
+      const auto change = static_cast<model::StatusChange>(kind);
+      const bool was_live = model::IsLive(r.status);
+      r.status = model::StatusAfter(r.status, change);
+      if (was_live && !model::IsLive(r.status)) r.retired_at_us = at_us;
+      switch (change) {
+        case model::StatusChange::kRevoke:
+          r.revoked_reason = std::string(reason);
+          r.suspended_reason.clear();
+          break;
+        case model::StatusChange::kSuspend:
+          r.suspended_reason = std::string(reason);
+          break;
+        case model::StatusChange::kExpire:
+        case model::StatusChange::kResume:
+          r.suspended_reason.clear();
+          break;
+      }
+    }
+    r.version = version;
+  }
+};
+
+// The row change of a status event (or KeyExpiringSoon), or nullopt for other events.
+std::optional<RowChange> RowChangeOf(const fb::Envelope& event) {
+  RowChange c;
+  c.version = event.aggregate_version();
+  c.at_us = event.occurred_at_us();
+  auto set = [&](model::StatusChange kind, const flatbuffers::String* reason) {
+    c.kind = static_cast<uint8_t>(kind);
+    if (reason != nullptr) c.reason = reason->string_view();
+    return c;
+  };
+  switch (event.payload_type()) {
+    case fb::Payload::KeyRevoked:
+      return set(model::StatusChange::kRevoke, event.payload_as_KeyRevoked()->reason());
+    case fb::Payload::KeyExpired:
+      return set(model::StatusChange::kExpire, nullptr);
+    case fb::Payload::KeySuspended:
+      return set(model::StatusChange::kSuspend, event.payload_as_KeySuspended()->reason());
+    case fb::Payload::KeyResumed:
+      return set(model::StatusChange::kResume, nullptr);
+    case fb::Payload::KeyExpiringSoon:
+      return c;  // kNotice
+    default:
+      return std::nullopt;
+  }
+}
+
 // --- events ---------------------------------------------------------------------------
 
 Result<KeyId> EventKeyId(const flatbuffers::String* text) {
@@ -233,14 +318,15 @@ Status KeyViewProjection::Apply(const LogPosition&, const fb::Envelope& event, V
     case fb::Payload::KeyCreated:
       return ApplyKeyCreated(event, batch);
     case fb::Payload::KeyRotated:
+    case fb::Payload::KeyGroupChanged:
+    case fb::Payload::KeyUpdated:
+      return ApplyKeyChange(event, batch);
     case fb::Payload::KeyRevoked:
     case fb::Payload::KeyExpired:
-    case fb::Payload::KeyGroupChanged:
     case fb::Payload::KeySuspended:
     case fb::Payload::KeyResumed:
-    case fb::Payload::KeyUpdated:
     case fb::Payload::KeyExpiringSoon:
-      return ApplyKeyChange(event, batch);
+      return ApplyStatusChange(event, batch);
     case fb::Payload::GroupCreated:
       return ApplyGroup(event, event.payload_as_GroupCreated()->group_id(), true, batch);
     case fb::Payload::GroupDeleted:
@@ -326,7 +412,6 @@ Status KeyViewProjection::ApplyKeyChange(const fb::Envelope& event, ViewBatch& b
   auto decoded = DecodeRow(**row);
   if (!decoded.ok()) return decoded.status();
   KeyRecord& r = *decoded;
-  const bool was_live = model::IsLive(r.status);
 
   switch (event.payload_type()) {
     case fb::Payload::KeyRotated: {
@@ -339,27 +424,6 @@ Status KeyViewProjection::ApplyKeyChange(const fb::Envelope& event, ViewBatch& b
       r.last_rotated_at_us = event.occurred_at_us();
       break;
     }
-    case fb::Payload::KeyRevoked:
-      if (was_live) r.retired_at_us = event.occurred_at_us();
-      r.status = KeyStatus::kRevoked;
-      r.revoked_reason = Str(event.payload_as_KeyRevoked()->reason());
-      r.suspended_reason.clear();
-      break;
-    case fb::Payload::KeyExpired:
-      if (was_live) {
-        r.status = KeyStatus::kExpired;
-        r.retired_at_us = event.occurred_at_us();
-      }
-      r.suspended_reason.clear();
-      break;
-    case fb::Payload::KeySuspended:
-      r.status = KeyStatus::kSuspended;
-      r.suspended_reason = Str(event.payload_as_KeySuspended()->reason());
-      break;
-    case fb::Payload::KeyResumed:
-      r.status = KeyStatus::kActive;
-      r.suspended_reason.clear();
-      break;
     case fb::Payload::KeyUpdated: {
       const fb::KeyUpdated& p = *event.payload_as_KeyUpdated();
       if (p.name_changed()) r.name = Str(p.name());
@@ -378,10 +442,8 @@ Status KeyViewProjection::ApplyKeyChange(const fb::Envelope& event, ViewBatch& b
       r.group_id = group;
       break;
     }
-    case fb::Payload::KeyExpiringSoon:
-      break;  // a notice: only the version moves
     default:
-      return Status::Internal("ApplyKeyChange: not a key change");
+      return Status::Internal("ApplyKeyChange: not a key change it reads the row for");
   }
   r.version = event.aggregate_version();
   batch.Put(row_key, EncodeRow(r));
@@ -402,19 +464,73 @@ Status KeyViewProjection::ApplyGroup(const fb::Envelope& event, const flatbuffer
   return Status::Ok();
 }
 
+// Blind: the row is merged, not read (an expiry burst reads no rows). A key without a row
+// shows as a corrupt row when read (MergeKeyRow) rather than halting the projector.
+Status KeyViewProjection::ApplyStatusChange(const fb::Envelope& event, ViewBatch& batch) {
+  auto id = EventKeyId(ChangedKeyId(event));
+  if (!id.ok()) return id.status();
+  const std::string_view org = event.org()->string_view();
+  KT_RETURN_IF_ERROR(CheckComponent("org", org));
+  const std::optional<RowChange> change = RowChangeOf(event);
+  if (!change) return Status::Internal("ApplyStatusChange: not a status change");
+  KT_RETURN_IF_ERROR(batch.Merge(KeyRowKey(org, *id), change->Encode()));
+  if (change->kind != RowChange::kNotice) {
+    Buffer({*id, static_cast<model::StatusChange>(change->kind), change->at_us});
+  }
+  return Status::Ok();
+}
+
+Result<std::string> KeyViewProjection::MergeKeyRow(std::optional<std::string_view> base,
+                                                   std::span<const std::string_view> operands) {
+  if (!base) return Status::Corruption("a key event for a key the view has no row of");
+  const std::string aligned(*base);  // DecodeRow needs 8-byte alignment
+  auto record = DecodeRow(aligned);
+  if (!record.ok()) return record.status();
+  for (std::string_view operand : operands) {
+    auto change = RowChange::Decode(operand);
+    if (!change.ok()) return change.status();
+    change->ApplyTo(*record);
+  }
+  return EncodeRow(*record);
+}
+
 void KeyViewProjection::Buffer(const KeyRecord& record) {
-  if (listener_.on_keys) pending_keys_.push_back(record);
+  if (!listener_.on_keys) return;
+  pending_keys_.push_back(record);
+  if (pending_runs_.empty() || pending_runs_.back().status_changes) pending_runs_.push_back({});
+  ++pending_runs_.back().count;
+}
+
+void KeyViewProjection::Buffer(const model::KeyStatusChange& change) {
+  if (!listener_.on_status_changes) return;
+  pending_status_changes_.push_back(change);
+  if (pending_runs_.empty() || !pending_runs_.back().status_changes) {
+    pending_runs_.push_back({.status_changes = true});
+  }
+  ++pending_runs_.back().count;
 }
 
 void KeyViewProjection::Committed() {
   if (!pending_groups_.empty()) listener_.on_groups(pending_groups_);
-  if (!pending_keys_.empty()) listener_.on_keys(pending_keys_);
+  std::span<const KeyRecord> keys = pending_keys_;
+  std::span<const model::KeyStatusChange> changes = pending_status_changes_;
+  for (const PendingRun& run : pending_runs_) {
+    if (run.status_changes) {
+      listener_.on_status_changes(changes.first(run.count));
+      changes = changes.subspan(run.count);
+    } else {
+      listener_.on_keys(keys.first(run.count));
+      keys = keys.subspan(run.count);
+    }
+  }
   Aborted();
 }
 
 void KeyViewProjection::Aborted() {
   pending_groups_.clear();
   pending_keys_.clear();
+  pending_status_changes_.clear();
+  pending_runs_.clear();
 }
 
 // --- reads ----------------------------------------------------------------------------

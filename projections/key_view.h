@@ -19,6 +19,12 @@
 //   KeyRotated       previous hash := current hash, current := new; hint; grace deadline
 //   KeyRevoked       status Revoked (+ reason), retired_at
 //   KeyExpired       status Expired, retired_at. Revoked stays Revoked.
+//   KeySuspended     status Suspended (+ reason);  KeyResumed  status Active
+// Those four and KeyExpiringSoon (only the version moves) need nothing from the key's row,
+// so they are written as merge operands of it (ViewBatch::Merge, MergeKeyRow), which RocksDB
+// applies when the row is read or compacted: an expiry burst reads no rows. An operand is
+//   kind (1 byte: model::StatusChange, or 5 for KeyExpiringSoon) ‖ version (8) ‖
+//   occurred_at (8, big-endian, two's complement) ‖ reason (the rest)
 //   KeyGroupChanged  group; kgrp/ row moved (from the row's group, not the event's)
 //   GroupCreated     grp/ "1";  GroupDeleted  grp/ "0"
 //   anything else    ignored
@@ -58,10 +64,13 @@ struct GroupChange {
 // Receives the view's committed changes; see KeyViewProjection::Committed. Either
 // callback may be empty.
 struct KeyViewListener {
-  // The state after each committed key event, in log order (a key changed twice in one
-  // run appears twice, latest last).
+  // The state after each committed key event that changed more than its status, and the
+  // status changes of the others (KeyRevoked, KeyExpired, KeySuspended, KeyResumed, whose
+  // rows are merged without being read), together in log order: calls alternate between
+  // the two as the run does (a key changed twice in one run appears twice, latest last).
   std::function<void(std::span<const KeyRecord> keys)> on_keys;
-  // Group existence changes of the same run, in log order; delivered before on_keys.
+  std::function<void(std::span<const model::KeyStatusChange> changes)> on_status_changes;
+  // Group existence changes of the same run, in log order; delivered before the keys.
   std::function<void(std::span<const GroupChange> groups)> on_groups;
 };
 
@@ -75,12 +84,19 @@ class KeyViewProjection final : public Projection {
   KeyViewProjection(const KeyViewProjection&) = delete;
   KeyViewProjection& operator=(const KeyViewProjection&) = delete;
 
-  std::string_view prefix() const override { return "key/"; }
+  static constexpr std::string_view kRowPrefix = "key/";
+  std::string_view prefix() const override { return kRowPrefix; }
   Status Apply(const LogPosition& position, const fb::Envelope& event, ViewBatch& batch) override;
   // Hands what Apply buffered since the last call to the listener, then forgets it.
   void Committed() override;
   // Forgets what Apply buffered; the listener hears nothing of it.
   void Aborted() override;
+
+  // MergeRow for a key row (ViewBatch::Merge): `base` with the status changes `operands`
+  // hold applied, as ApplyKeyChange would have. Errors: kCorruption without a base (a key
+  // event whose key has no row) or for an operand or row that does not decode.
+  static Result<std::string> MergeKeyRow(std::optional<std::string_view> base,
+                                         std::span<const std::string_view> operands);
 
   static constexpr size_t kMaxPageSize = 1000;
   static constexpr size_t kMaxRowsScannedPerPage = 10'000;
@@ -137,10 +153,19 @@ class KeyViewProjection final : public Projection {
   Status ApplyKeysUsed(const fb::Envelope& event, ViewBatch& batch);
   Status ApplyGroup(const fb::Envelope& event, const flatbuffers::String* group_id, bool exists,
                     ViewBatch& batch);
+  Status ApplyStatusChange(const fb::Envelope& event, ViewBatch& batch);
   void Buffer(const KeyRecord& record);
+  void Buffer(const model::KeyStatusChange& change);
 
   KeyViewListener listener_;
   std::vector<KeyRecord> pending_keys_;
+  std::vector<model::KeyStatusChange> pending_status_changes_;
+  // The pending keys and status changes in log order: runs of one or the other.
+  struct PendingRun {
+    bool status_changes = false;
+    size_t count = 0;
+  };
+  std::vector<PendingRun> pending_runs_;
   std::vector<GroupChange> pending_groups_;
 };
 

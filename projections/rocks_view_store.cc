@@ -1,5 +1,6 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/perf_level.h>
 #include <rocksdb/table.h>
@@ -9,6 +10,8 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <vector>
 
 #include <fmt/format.h>
@@ -39,6 +42,26 @@ Result<std::optional<std::string>> ReadRow(rocksdb::DB* db, std::string_view key
   if (!s.ok()) return FromRocks(s, "get");
   return std::optional<std::string>(std::move(value));
 }
+
+// MergeRow as RocksDB's merge operator: it runs when a merged row is read, flushed or
+// compacted. It never fails: a failed merge would fail the compaction and stop the store.
+// A row whose merge fails becomes empty, a value no projection decodes, so every read of
+// it reports the corruption (until the views are rebuilt).
+class RowMergeOperator final : public rocksdb::MergeOperator {
+ public:
+  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
+    std::vector<std::string_view> operands;
+    operands.reserve(in.operand_list.size());
+    for (const rocksdb::Slice& operand : in.operand_list)
+      operands.push_back(operand.ToStringView());
+    std::optional<std::string_view> base;
+    if (in.existing_value != nullptr) base = in.existing_value->ToStringView();
+    auto merged = MergeRow(in.key.ToStringView(), base, operands);
+    out->new_value = merged.ok() ? std::move(merged).value() : std::string();
+    return true;
+  }
+  const char* Name() const override { return "keytrail.MergeRow"; }
+};
 
 // Copies of byte strings that stay put until the arena goes: a batch's keys and values,
 // without an allocation per row.
@@ -72,10 +95,11 @@ class Arena {
 
 // The batch's final write per key, found through an open-addressing hash table (reads
 // through the batch use it); the RocksDB WriteBatch is built only at Commit, in key order
-// and with one write per key. Both matter for speed: a key written many times in a run (a
-// chain head, a key's row) reaches the memtable once, and inserting in key order lets the
-// memtable's skip list resume each search where the previous one ended instead of at its
-// top. Keys and values live in an arena, so a row costs no allocation of its own.
+// and with one write per key (a row merged and never put in the batch: its operands).
+// A merge into a row the batch puts or deletes is applied at once. Both matter for speed: a key
+// written many times in a run (a chain head, a key's row) reaches the memtable once, and inserting
+// in key order lets the memtable's skip list resume each search where the previous one ended
+// instead of at its top. Keys and values live in an arena, so a row costs no allocation of its own.
 class RocksViewBatch final : public ViewBatch {
  public:
   explicit RocksViewBatch(rocksdb::DB* db) : db_(db) {}
@@ -84,12 +108,40 @@ class RocksViewBatch final : public ViewBatch {
     Write(key, arena_.Copy(value), /*deleted=*/false);
   }
   void Delete(std::string_view key) override { Write(key, {}, /*deleted=*/true); }
-  Result<std::optional<std::string>> Get(std::string_view key) override {
-    if (const Row* row = Find(key, Hash(key))) {
-      if (row->deleted) return std::optional<std::string>();
-      return std::optional<std::string>(row->value);
+  Status Merge(std::string_view key, std::string_view operand) override {
+    const size_t hash = Hash(key);
+    Row* row = Find(key, hash);
+    if (row == nullptr) {
+      row = &Add(key, {}, hash, /*deleted=*/false);
+      row->merged = true;
     }
-    return ReadRow(db_, key);
+    ++count_;
+    if (row->merged) {
+      row->operands.push_back(arena_.Copy(operand));
+      return Status::Ok();
+    }
+    std::optional<std::string_view> base;
+    if (!row->deleted) base = row->value;
+    auto merged = MergeRow(key, base, std::span<const std::string_view>(&operand, 1));
+    if (!merged.ok()) return merged.status();
+    row->value = arena_.Copy(*merged);
+    row->deleted = false;
+    return Status::Ok();
+  }
+  Result<std::optional<std::string>> Get(std::string_view key) override {
+    const Row* row = Find(key, Hash(key));
+    if (row == nullptr) return ReadRow(db_, key);
+    if (row->merged) {
+      auto stored = ReadRow(db_, key);
+      if (!stored.ok()) return stored.status();
+      std::optional<std::string_view> base;
+      if (stored->has_value()) base = **stored;
+      auto merged = MergeRow(key, base, row->operands);
+      if (!merged.ok()) return merged.status();
+      return std::optional<std::string>(std::move(merged).value());
+    }
+    if (row->deleted) return std::optional<std::string>();
+    return std::optional<std::string>(row->value);
   }
   size_t Count() const override { return count_; }
 
@@ -103,7 +155,9 @@ class RocksViewBatch final : public ViewBatch {
     // Each write adds a tag and two varint lengths to its bytes.
     rocksdb::WriteBatch batch(arena_.bytes() + 16 * rows_.size() + 64);
     for (const Row* row : sorted) {
-      if (row->deleted) {
+      if (row->merged) {
+        for (std::string_view operand : row->operands) batch.Merge(row->key, operand);
+      } else if (row->deleted) {
         batch.Delete(row->key);
       } else {
         batch.Put(row->key, row->value);
@@ -117,17 +171,19 @@ class RocksViewBatch final : public ViewBatch {
     std::string_view key;  // in arena_
     std::string_view value;
     size_t hash;
-    bool deleted;
+    bool deleted = false;
+    bool merged = false;  // holds `operands` to merge into the stored row, not a value
+    std::vector<std::string_view> operands;  // in arena_
   };
   static constexpr uint32_t kEmpty = UINT32_MAX;
 
   static size_t Hash(std::string_view key) { return std::hash<std::string_view>()(key); }
 
-  const Row* Find(std::string_view key, size_t hash) const {
+  Row* Find(std::string_view key, size_t hash) {
     if (table_.empty()) return nullptr;
     for (size_t i = hash & (table_.size() - 1);; i = (i + 1) & (table_.size() - 1)) {
       if (table_[i] == kEmpty) return nullptr;
-      const Row& row = rows_[table_[i]];
+      Row& row = rows_[table_[i]];
       if (row.hash == hash && row.key == key) return &row;
     }
   }
@@ -135,15 +191,21 @@ class RocksViewBatch final : public ViewBatch {
   void Write(std::string_view key, std::string_view value, bool deleted) {
     ++count_;
     const size_t hash = Hash(key);
-    if (const Row* row = Find(key, hash)) {
-      Row& existing = rows_[row - rows_.data()];
-      existing.value = value;
-      existing.deleted = deleted;
+    if (Row* row = Find(key, hash)) {
+      row->value = value;
+      row->deleted = deleted;
+      row->merged = false;
+      row->operands.clear();
       return;
     }
+    Add(key, value, hash, deleted);
+  }
+
+  Row& Add(std::string_view key, std::string_view value, size_t hash, bool deleted) {
     if (2 * (rows_.size() + 1) > table_.size()) Grow();
-    rows_.push_back({arena_.Copy(key), value, hash, deleted});
+    rows_.push_back({.key = arena_.Copy(key), .value = value, .hash = hash, .deleted = deleted});
     Place(rows_.size() - 1);
+    return rows_.back();
   }
 
   // Puts rows_[row] in the first free slot of its probe sequence.
@@ -260,6 +322,7 @@ Result<std::unique_ptr<ViewStore>> OpenRocksViewStore(const std::string& path,
   // Bloom filters (10 bits per row): most reads are point lookups (an audit record by
   // position, a key's row), and without filters each one searches every level and L0 file
   // whose range covers the key (measured once, audit pages over 1M events: p50 785 -> 559 us).
+  options.merge_operator = std::make_shared<RowMergeOperator>();
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));

@@ -7,12 +7,21 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "base/status.h"
 
 namespace keytrail::projections {
+
+// How a row that took merge operands (ViewBatch::Merge) reads: `base` (the row before
+// them, if any) with `operands` applied in order. Defined by the projections whose rows
+// take merges (projections/view_merge.cc); every ViewStore applies it, the RocksDB store
+// when such a row is read or compacted. Errors: kCorruption if an operand does not apply
+// (no base where one is needed, a malformed operand, a row that takes no merges).
+Result<std::string> MergeRow(std::string_view key, std::optional<std::string_view> base,
+                             std::span<const std::string_view> operands);
 
 // Writes pending for one Commit. Reads see the batch's own writes first, then the store.
 // Not thread-safe.
@@ -21,8 +30,13 @@ class ViewBatch {
   virtual ~ViewBatch() = default;
   virtual void Put(std::string_view key, std::string_view value) = 0;
   virtual void Delete(std::string_view key) = 0;
+  // Changes row `key` to MergeRow(key, row, {operand}). A store that can defers the merge
+  // to when the row is read or compacted, so the write reads nothing (the RocksDB store
+  // does; an error of the merge then shows on those reads). This default reads, merges
+  // and puts. Errors: the read's and MergeRow's.
+  virtual Status Merge(std::string_view key, std::string_view operand);
   virtual Result<std::optional<std::string>> Get(std::string_view key) = 0;
-  // Number of Put and Delete calls so far.
+  // Number of Put, Delete and Merge calls so far.
   virtual size_t Count() const = 0;
 };
 

@@ -373,6 +373,100 @@ TEST_F(KeyViewTest, KeyEventWithoutItsKeyHaltsTheProjectorAndReachesNoListener) 
   EXPECT_NE(s.message().find("not a key id"), std::string::npos) << s.message();
 }
 
+// Status events are merged into the key's row unread; a rotation in the same run reads
+// the row with the pending merges applied; the index hears both in log order; and the
+// rows read the same once RocksDB has merged them for good (compaction).
+TEST_F(KeyViewTest, StatusEventsMergeIntoTheRowAndReachTheIndexInLogOrder) {
+  VerifyIndex index;
+  KeyViewProjection view(index.Listener());
+  auto store = OpenStore("merged");
+  Projector projector(*log_, *store, {&view});
+  auto get = [&](const KeyId& id) {
+    auto key = KeyViewProjection::GetKey(*store, "acme", id);
+    EXPECT_OK(key);
+    return key.ok() && key->has_value() ? **key : KeyRecord{};
+  };
+  const KeyId a = RandomId(rng_), b = RandomId(rng_), c = RandomId(rng_), d = RandomId(rng_),
+              e = RandomId(rng_);
+  auto create = [&](const KeyId& id, uint8_t hash, Micros expires_at) {
+    return EncodeKeyCreated(
+        "acme", seq_++,
+        {.key_id = FormatKeyId(id), .secret_hash = HashOf(hash), .expires_at_us = expires_at});
+  };
+  ASSERT_OK(log_->Append("acme", std::vector<std::string>{create(d, 4, 0), create(e, 6, 0)}));
+  ASSERT_OK(projector.CatchUpAll());
+  ASSERT_OK(log_->Append(
+      "acme",
+      std::vector<std::string>{
+          create(a, 1, 0), testing::EncodeKeySuspended("acme", seq_++, FormatKeyId(a), "paused"),
+          EncodeKeyRotated("acme", seq_++, FormatKeyId(a), HashOf(2), "kt_...new", kT0 + 1),
+          create(b, 3, 0), EncodeKeyRevoked("acme", seq_++, FormatKeyId(b), "leaked"),
+          EncodeKeyExpired("acme", seq_++, FormatKeyId(b), 0),  // stays revoked
+          create(c, 5, kT0 + 1'000'000), EncodeKeyExpired("acme", seq_++, FormatKeyId(c), 0),
+          testing::EncodeKeySuspended("acme", seq_++, FormatKeyId(d), "audit"),
+          testing::EncodeKeyResumed("acme", seq_++, FormatKeyId(d)),
+          EncodeKeyRevoked("acme", seq_++, FormatKeyId(d), "done"),
+          // stored, then merged and read back in one run
+          testing::EncodeKeySuspended("acme", seq_++, FormatKeyId(e), "hold"),
+          EncodeKeyRotated("acme", seq_++, FormatKeyId(e), HashOf(7), "kt_...e", 0)}));
+  ASSERT_OK(projector.CatchUpAll());
+
+  const KeyRecord ra = get(a);
+  EXPECT_EQ(ra.status, KeyStatus::kSuspended) << "the rotation read the suspension";
+  EXPECT_EQ(ra.suspended_reason, "paused");
+  EXPECT_EQ(ra.secret_hash, HashOf(2));
+  EXPECT_EQ(ra.previous_hash, HashOf(1));
+  const KeyRecord rb = get(b);
+  EXPECT_EQ(rb.status, KeyStatus::kRevoked);
+  EXPECT_EQ(rb.revoked_reason, "leaked");
+  EXPECT_EQ(rb.retired_at_us, kT0 + static_cast<Micros>(rb.version) - 1) << "the revocation's";
+  const KeyRecord rc = get(c);
+  EXPECT_EQ(rc.status, KeyStatus::kExpired);
+  EXPECT_EQ(rc.retired_at_us, kT0 + static_cast<Micros>(rc.version));
+  const KeyRecord rd = get(d);
+  EXPECT_EQ(rd.status, KeyStatus::kRevoked);
+  EXPECT_EQ(rd.suspended_reason, "");
+  EXPECT_EQ(rd.version, seq_ - 3);
+  const KeyRecord re = get(e);
+  EXPECT_EQ(re.status, KeyStatus::kSuspended) << "the rotation read the stored row merged";
+  EXPECT_EQ(re.secret_hash, HashOf(7));
+
+  const Micros now = kT0 + 10;
+  EXPECT_EQ(index.Verify(ParsedToken{a, HashOf(2)}, now).reason, VerifyReason::kSuspended);
+  EXPECT_EQ(index.Verify(ParsedToken{b, HashOf(3)}, now).reason, VerifyReason::kRevoked);
+  EXPECT_EQ(index.Verify(ParsedToken{c, HashOf(5)}, now).reason, VerifyReason::kExpired)
+      << "expired by event, before its expiry time";
+  EXPECT_EQ(index.Verify(ParsedToken{d, HashOf(4)}, now).reason, VerifyReason::kRevoked);
+  EXPECT_EQ(index.Verify(ParsedToken{e, HashOf(7)}, now).reason, VerifyReason::kSuspended);
+
+  ASSERT_OK(log_->Append(
+      "acme", std::vector<std::string>{testing::EncodeKeyResumed("acme", seq_++, FormatKeyId(a))}));
+  ASSERT_OK(projector.CatchUpAll());
+  EXPECT_EQ(index.Verify(ParsedToken{a, HashOf(2)}, now).reason, VerifyReason::kValid);
+  EXPECT_EQ(get(a).status, KeyStatus::kActive);
+
+  std::map<KeyId, KeyRecord> before;
+  for (const KeyId& id : {a, b, c, d, e}) before[id] = get(id);
+  ASSERT_OK(store->Compact());
+  for (const KeyId& id : {a, b, c, d, e}) EXPECT_EQ(get(id), before[id]);
+}
+
+// The domain never writes one, but a status event for a key the view has no row of lands
+// as a row that reads as corrupt, and the store stays healthy (a failed merge in a
+// compaction would stop it).
+TEST_F(KeyViewTest, AStatusEventWithoutItsKeyLeavesACorruptRowAndAHealthyStore) {
+  const KeyId ghost = RandomId(rng_);
+  Apply("acme", {EncodeKeyRevoked("acme", seq_++, FormatKeyId(ghost), "who?")});
+  auto read = KeyViewProjection::GetKey(*store_, "acme", ghost);
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().code(), StatusCode::kCorruption);
+  ASSERT_OK(store_->Compact());
+  read = KeyViewProjection::GetKey(*store_, "acme", ghost);
+  EXPECT_EQ(read.status().code(), StatusCode::kCorruption) << "still, after the compaction";
+  const KeyId id = Create("acme", {});
+  EXPECT_EQ(Get("acme", id).status, KeyStatus::kActive) << "the store still takes writes";
+}
+
 TEST_F(KeyViewTest, RebuildFromOffsetZeroEqualsTheLiveViews) {
   VerifyIndex live_index;
   KeyViewProjection view(live_index.Listener());

@@ -83,6 +83,24 @@ std::string EncodeKeyRevoked(const std::string& org, uint64_t seq, const std::st
   return events::Encode(e);
 }
 
+std::string EncodeKeySuspended(const std::string& org, uint64_t seq, const std::string& key_id,
+                               const std::string& reason) {
+  fb::EnvelopeT e = MakeEnvelope(org, key_id, seq);
+  fb::KeySuspendedT p;
+  p.key_id = key_id;
+  p.reason = reason;
+  e.payload.Set(std::move(p));
+  return events::Encode(e);
+}
+
+std::string EncodeKeyResumed(const std::string& org, uint64_t seq, const std::string& key_id) {
+  fb::EnvelopeT e = MakeEnvelope(org, key_id, seq);
+  fb::KeyResumedT p;
+  p.key_id = key_id;
+  e.payload.Set(std::move(p));
+  return events::Encode(e);
+}
+
 std::string EncodeKeyExpired(const std::string& org, uint64_t seq, const std::string& key_id,
                              int64_t expires_at_us) {
   fb::EnvelopeT e = MakeEnvelope(org, key_id, seq);

@@ -41,6 +41,9 @@ std::string EncodeKeyRotated(const std::string& org, uint64_t seq, const std::st
                              int64_t previous_valid_until_us);
 std::string EncodeKeyRevoked(const std::string& org, uint64_t seq, const std::string& key_id,
                              const std::string& reason);
+std::string EncodeKeySuspended(const std::string& org, uint64_t seq, const std::string& key_id,
+                               const std::string& reason);
+std::string EncodeKeyResumed(const std::string& org, uint64_t seq, const std::string& key_id);
 std::string EncodeKeyExpired(const std::string& org, uint64_t seq, const std::string& key_id,
                              int64_t expires_at_us);
 std::string EncodeKeyGroupChanged(const std::string& org, uint64_t seq, const std::string& key_id,

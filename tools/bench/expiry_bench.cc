@@ -1,6 +1,8 @@
 // The expiry scheduler's benchmarks:
 //   burst   N keys expiring in the same second: wall time from the due instant until the
-//           last KeyExpired is durable and applied (budget: 1M keys within 10 s).
+//           last KeyExpired is durable and applied (budget: 1M keys within 10 s). The keys
+//           are due an hour after their creation: the burst starts once the process is
+//           idle again (the stores' background work for the creates done).
 //   steady  lateness (KeyExpired time minus expires_at) p50 / p99 at a steady 1,000
 //           expiries per second, in real time.
 #include <atomic>
@@ -52,7 +54,11 @@ int RunBurst(const Args& args) {
     fmt::print(stderr, "expiry burst: set-up failed\n");
     return 1;
   }
-  fmt::print(stderr, "expiry burst: {} keys created, all due now\n", n);
+  // The hour until they are due passes: the stores finish the flushes and compactions
+  // the creates left them (measured alongside, not part of the burst).
+  const double settling = WaitUntilIdle(std::chrono::seconds(300));
+  fmt::print(stderr, "expiry burst: {} keys created, settled in {:.1f} s, all due now\n", n,
+             settling);
   clock.Set(due + 999'999);  // the whole second has passed
   const auto start = std::chrono::steady_clock::now();
   world->engine().WakeSchedulers();
@@ -63,6 +69,7 @@ int RunBurst(const Args& args) {
   Report("expiry_burst", "keys", static_cast<double>(n), "keys");
   Report("expiry_burst", "seconds_until_last_key_expired", seconds, "s");
   Report("expiry_burst", "expiries_per_s", static_cast<double>(n) / seconds, "keys/s");
+  Report("expiry_burst", "seconds_settling_before", settling, "s");
   return 0;
 }
 
