@@ -80,17 +80,20 @@ void TimerQueue::Visit(uint32_t org, const domain::OrgState& state, const domain
 }
 
 void TimerQueue::Remove(const Timer& timer) {
+  if (timer.generation != generation_) return;
   const auto org = orgs_.Find(timer.org);
   if (org) timers_.erase(EntryOf(timer.due, *org, timer.record, timer.kind));
 }
 
 bool TimerQueue::Contains(const Timer& timer) const {
+  if (timer.generation != generation_) return false;
   const auto org = orgs_.Find(timer.org);
   return org && timers_.contains(EntryOf(timer.due, *org, timer.record, timer.kind));
 }
 
 void TimerQueue::Clear() {
   timers_.clear();
+  ++generation_;
   // orgs_ stays: an org's index is good for the queue's life.
 }
 
@@ -99,13 +102,11 @@ std::optional<Micros> TimerQueue::NextDue() const {
   return timers_.begin()->due;
 }
 
-std::vector<TimerQueue::Timer> TimerQueue::Due(Micros now, size_t limit,
-                                               const OrgStates& states) const {
+std::vector<TimerQueue::Timer> TimerQueue::Due(Micros now, size_t limit, const OrgStates& states) {
   std::vector<Timer> due;
   const domain::OrgState* state = nullptr;  // of the previous timer's org
   uint32_t state_org = UINT32_MAX;
-  for (auto it = timers_.begin(); it != timers_.end() && it->due <= now && due.size() < limit;
-       ++it) {
+  for (auto it = timers_.begin(); it != timers_.end() && it->due <= now && due.size() < limit;) {
     const std::string_view org = orgs_.At(it->org);
     if (it->org != state_org) {
       state = states(org);
@@ -113,12 +114,17 @@ std::vector<TimerQueue::Timer> TimerQueue::Due(Micros now, size_t limit,
     }
     const uint32_t record = it->record_kind >> 2;
     const domain::KeyState* key = state ? state->keys.AtRecord(record) : nullptr;
-    // Forget takes a key's timers out before any event that could erase it, so a queued
-    // timer's record always holds its key.
-    assert(key != nullptr);
-    if (key == nullptr) continue;
-    due.push_back(
-        {it->due, std::string(org), key->id, static_cast<Kind>(it->record_kind & 3), record});
+    // A queued timer's key is active (Visit queues only those, and Forget takes them out
+    // before an event retires their key), and only retired keys are erased. Unless an
+    // event named its key one way in its header and another in its payload: Forget and
+    // Apply go by the header, Evolve by the payload. Such a timer is dropped.
+    if (key == nullptr || key->status != domain::KeyStatus::kActive) {
+      it = timers_.erase(it);
+      continue;
+    }
+    due.push_back({it->due, std::string(org), key->id, static_cast<Kind>(it->record_kind & 3),
+                   record, generation_});
+    ++it;
   }
   return due;
 }

@@ -43,7 +43,8 @@ class TimerQueue {
     std::string org;
     KeyId key_id;
     Kind kind = Kind::kExpire;
-    uint32_t record = 0;  // the key's KeyTable record when Due returned it
+    uint32_t record = 0;      // the key's KeyTable record when Due returned it
+    uint64_t generation = 0;  // the queue's, when Due returned it (Clear starts a new one)
     friend auto operator<=>(const Timer&, const Timer&) = default;
   };
 
@@ -55,18 +56,22 @@ class TimerQueue {
   void Forget(const fb::Envelope& event, const domain::OrgState& state);
   // After: puts back those the keys' new state and the org's policy call for.
   void Apply(const fb::Envelope& event, const domain::OrgState& state);
-  // Takes `timer` out until an event of its key puts it back.
+  // Takes `timer` out until an event of its key puts it back. Nothing if the queue was
+  // cleared since Due returned it (records are numbered anew by the refold after).
   void Remove(const Timer& timer);
-  // Whether `timer` is queued (an event may have moved it since Due returned it).
+  // Whether `timer` is queued (an event may have moved it since Due returned it); false if
+  // the queue was cleared since.
   bool Contains(const Timer& timer) const;
+  // Empties the queue, for a refold of the states from the log.
   void Clear();
 
   // The earliest due time, if any timer is queued.
   std::optional<Micros> NextDue() const;
   // Up to `limit` timers with due <= now, earliest first, their keys named from
   // `states` (the states Forget and Apply were given). They stay queued until an event
-  // reschedules their key (or Remove).
-  std::vector<Timer> Due(Micros now, size_t limit, const OrgStates& states) const;
+  // reschedules their key (or Remove). A timer whose key is no longer live (an event
+  // that named its key two ways retired it unseen) is dropped on the way.
+  std::vector<Timer> Due(Micros now, size_t limit, const OrgStates& states);
   size_t size() const { return timers_.size(); }
 
  private:
@@ -89,6 +94,7 @@ class TimerQueue {
 
   absl::btree_set<Entry> timers_;
   domain::StringTable orgs_;
+  uint64_t generation_ = 0;  // Clear's count
 };
 
 // The scheduler's metrics (of one partition, or summed over all).

@@ -596,8 +596,10 @@ void VerifyIndex::SetStatuses(std::span<const model::KeyStatusChange> status_cha
   for (const model::KeyStatusChange& c : status_changes) {
     const size_t shard = ShardOf(c.key_id);
     Entry entry{};
+    Micros retired_at = 0;  // of the key's retirement in this span, if an earlier change did it
     if (auto it = latest.find(c.key_id); it != latest.end()) {
       entry = changes[it->second].entry;
+      retired_at = changes[it->second].retired_at_us;
     } else {
       const Shard* current = shards_[shard].load(std::memory_order_relaxed);
       const size_t at = FindById(current, c.key_id);
@@ -607,7 +609,7 @@ void VerifyIndex::SetStatuses(std::span<const model::KeyStatusChange> status_cha
     const bool was_live = model::IsLive(entry.status);
     entry.status = model::StatusAfter(entry.status, c.change);
     latest[c.key_id] = changes.size();
-    changes.push_back({shard, entry, was_live ? c.at_us : 0});
+    changes.push_back({shard, entry, was_live ? c.at_us : retired_at});
   }
   Apply(changes);
 }

@@ -25,7 +25,8 @@ inline bool IsLive(KeyStatus status) {
 
 // What an event that needs none of a key's other fields does to its status: KeyRevoked,
 // KeyExpired, KeySuspended, KeyResumed. The key view applies them to its rows without
-// reading them first, the verify index to its entries; both through StatusAfter.
+// reading them first, the verify index to its entries; both through StatusAfter. The
+// values are stored (the key view's merge operands): never renumber them.
 enum class StatusChange : uint8_t { kRevoke = 1, kExpire = 2, kSuspend = 3, kResume = 4 };
 
 // The status after `change`: an expiry retires only a live key (a revoked key stays

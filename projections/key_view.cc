@@ -238,6 +238,12 @@ std::optional<RowChange> RowChangeOf(const fb::Envelope& event) {
 
 // --- events ---------------------------------------------------------------------------
 
+Status KeyNotInView(const fb::Envelope& event, const KeyId& id, std::string_view org) {
+  return Status::Corruption(fmt::format("{} for key {} of org {}, which the view lacks",
+                                        events::PayloadName(event.payload_type()), FormatKeyId(id),
+                                        org));
+}
+
 Result<KeyId> EventKeyId(const flatbuffers::String* text) {
   std::optional<KeyId> id;
   if (text != nullptr) id = ParseKeyId(text->string_view());
@@ -404,11 +410,7 @@ Status KeyViewProjection::ApplyKeyChange(const fb::Envelope& event, ViewBatch& b
   const std::string row_key = KeyRowKey(org, *id);
   auto row = batch.Get(row_key);
   if (!row.ok()) return row.status();
-  if (!row->has_value()) {
-    return Status::Corruption(fmt::format("{} for key {} of org {}, which the view lacks",
-                                          events::PayloadName(event.payload_type()),
-                                          FormatKeyId(*id), org));
-  }
+  if (!row->has_value()) return KeyNotInView(event, *id, org);
   auto decoded = DecodeRow(**row);
   if (!decoded.ok()) return decoded.status();
   KeyRecord& r = *decoded;
@@ -464,8 +466,7 @@ Status KeyViewProjection::ApplyGroup(const fb::Envelope& event, const flatbuffer
   return Status::Ok();
 }
 
-// Blind: the row is merged, not read (an expiry burst reads no rows). A key without a row
-// shows as a corrupt row when read (MergeKeyRow) rather than halting the projector.
+// The row is merged, not read (an expiry burst reads no rows).
 Status KeyViewProjection::ApplyStatusChange(const fb::Envelope& event, ViewBatch& batch) {
   auto id = EventKeyId(ChangedKeyId(event));
   if (!id.ok()) return id.status();
@@ -473,7 +474,9 @@ Status KeyViewProjection::ApplyStatusChange(const fb::Envelope& event, ViewBatch
   KT_RETURN_IF_ERROR(CheckComponent("org", org));
   const std::optional<RowChange> change = RowChangeOf(event);
   if (!change) return Status::Internal("ApplyStatusChange: not a status change");
-  KT_RETURN_IF_ERROR(batch.Merge(KeyRowKey(org, *id), change->Encode()));
+  const Status merged = batch.Merge(KeyRowKey(org, *id), change->Encode());
+  if (merged.code() == StatusCode::kNotFound) return KeyNotInView(event, *id, org);
+  KT_RETURN_IF_ERROR(merged);
   if (change->kind != RowChange::kNotice) {
     Buffer({*id, static_cast<model::StatusChange>(change->kind), change->at_us});
   }

@@ -20,14 +20,15 @@
 //   KeyRevoked       status Revoked (+ reason), retired_at
 //   KeyExpired       status Expired, retired_at. Revoked stays Revoked.
 //   KeySuspended     status Suspended (+ reason);  KeyResumed  status Active
-// Those four and KeyExpiringSoon (only the version moves) need nothing from the key's row,
-// so they are written as merge operands of it (ViewBatch::Merge, MergeKeyRow), which RocksDB
-// applies when the row is read or compacted: an expiry burst reads no rows. An operand is
-//   kind (1 byte: model::StatusChange, or 5 for KeyExpiringSoon) ‖ version (8) ‖
-//   occurred_at (8, big-endian, two's complement) ‖ reason (the rest)
 //   KeyGroupChanged  group; kgrp/ row moved (from the row's group, not the event's)
 //   GroupCreated     grp/ "1";  GroupDeleted  grp/ "0"
 //   anything else    ignored
+// The status events above and KeyExpiringSoon (only the version moves) need nothing from
+// the key's row, so they are written as merge operands of it (ViewBatch::Merge,
+// MergeKeyRow), which RocksDB applies when the row is read or compacted: an expiry burst
+// reads no rows. An operand is
+//   kind (1 byte: model::StatusChange, or 5 for KeyExpiringSoon) ‖ version (8) ‖
+//   occurred_at (8) ‖ reason (the rest), integers big-endian.
 // Refused with kCorruption, which halts the projector: a key event whose key has no row,
 // a second KeyCreated for one id, a key_id that is not a key id's text form, a negative
 // expiry, an org/group/creator longer than 65535 bytes.

@@ -451,20 +451,42 @@ TEST_F(KeyViewTest, StatusEventsMergeIntoTheRowAndReachTheIndexInLogOrder) {
   for (const KeyId& id : {a, b, c, d, e}) EXPECT_EQ(get(id), before[id]);
 }
 
-// The domain never writes one, but a status event for a key the view has no row of lands
-// as a row that reads as corrupt, and the store stays healthy (a failed merge in a
-// compaction would stop it).
-TEST_F(KeyViewTest, AStatusEventWithoutItsKeyLeavesACorruptRowAndAHealthyStore) {
+// A status event for a key the view has no row of halts the projector, as any key event
+// does, though the row is merged rather than read: the store's filters tell it is absent.
+TEST_F(KeyViewTest, AStatusEventWithoutItsKeyHaltsTheProjector) {
+  Create("acme", {});  // a row in the org, another key's
   const KeyId ghost = RandomId(rng_);
-  Apply("acme", {EncodeKeyRevoked("acme", seq_++, FormatKeyId(ghost), "who?")});
-  auto read = KeyViewProjection::GetKey(*store_, "acme", ghost);
-  ASSERT_FALSE(read.ok());
+  ASSERT_OK(log_->Append(
+      "acme", std::vector<std::string>{EncodeKeyExpired("acme", seq_++, FormatKeyId(ghost), kT0)}));
+  const Status s = projector_->CatchUpAll();
+  EXPECT_EQ(s.code(), StatusCode::kCorruption);
+  EXPECT_NE(s.message().find("KeyExpired for key " + FormatKeyId(ghost)), std::string::npos)
+      << s.message();
+  EXPECT_FALSE(KeyViewProjection::GetKey(*store_, "acme", ghost)->has_value());
+}
+
+// A merge operand that does not apply (written by a later version, or damaged) leaves a
+// row that reads as corrupt, not as its last good state (a dropped revocation must not
+// read as a live key), and the store stays healthy (a failed merge in a compaction
+// would stop it).
+TEST_F(KeyViewTest, AnOperandThatDoesNotApplyLeavesACorruptRowAndAHealthyStore) {
+  const KeyId id = Create("acme", {});
+  std::string row_key;
+  ASSERT_OK(store_->Scan("key/", "key0", [&](std::string_view key, std::string_view) {
+    row_key = std::string(key);
+    return false;
+  }));
+  ASSERT_FALSE(row_key.empty());
+  auto batch = store_->NewBatch();
+  ASSERT_OK(batch->Merge(row_key, std::string(17, '\x09')));  // no such kind
+  ASSERT_OK(store_->Commit(*batch));
+  auto read = KeyViewProjection::GetKey(*store_, "acme", id);
   EXPECT_EQ(read.status().code(), StatusCode::kCorruption);
   ASSERT_OK(store_->Compact());
-  read = KeyViewProjection::GetKey(*store_, "acme", ghost);
+  read = KeyViewProjection::GetKey(*store_, "acme", id);
   EXPECT_EQ(read.status().code(), StatusCode::kCorruption) << "still, after the compaction";
-  const KeyId id = Create("acme", {});
-  EXPECT_EQ(Get("acme", id).status, KeyStatus::kActive) << "the store still takes writes";
+  const KeyId other = Create("acme", {});
+  EXPECT_EQ(Get("acme", other).status, KeyStatus::kActive) << "the store still takes writes";
 }
 
 TEST_F(KeyViewTest, RebuildFromOffsetZeroEqualsTheLiveViews) {

@@ -46,7 +46,7 @@ class TimerQueueTest : public ::testing::Test {
     Fold(org, EncodeKeyCreated(org, ++seq_, fields));
   }
 
-  std::vector<TimerQueue::Timer> Due(Micros now, size_t limit = 100) const {
+  std::vector<TimerQueue::Timer> Due(Micros now, size_t limit = 100) {
     return queue_.Due(now, limit, [this](std::string_view org) -> const domain::OrgState* {
       auto it = states_.find(std::string(org));
       return it == states_.end() ? nullptr : &it->second;
@@ -124,6 +124,42 @@ TEST_F(TimerQueueTest, ARecordReusedByANewKeyNamesTheNewKey) {
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].key_id, Id(2));
   EXPECT_EQ(due[0].due, 4000);
+}
+
+TEST_F(TimerQueueTest, ATimerFromBeforeAClearNamesNothing) {
+  Create("org", 1, 1000);
+  auto before = Due(1000);
+  ASSERT_EQ(before.size(), 1u);
+  // A refold from the log: the states and the queue start over, and another key takes
+  // the same record, due at the same time.
+  queue_.Clear();
+  states_.clear();
+  Create("org", 2, 1000);
+  auto after = Due(1000);
+  ASSERT_EQ(after.size(), 1u);
+  ASSERT_EQ(after[0].record, before[0].record);
+  EXPECT_FALSE(queue_.Contains(before[0]));
+  queue_.Remove(before[0]);
+  EXPECT_TRUE(queue_.Contains(after[0])) << "the other key's timer stays";
+  EXPECT_EQ(Due(1000)[0].key_id, Id(2));
+}
+
+TEST_F(TimerQueueTest, ATimerWhoseKeyRetiredUnseenIsDropped) {
+  Create("org", 1, 1000);
+  Create("org", 2, 2000);
+  // A revocation whose header names another key than its payload: Evolve retires key 1,
+  // while Forget and Apply looked at the header's.
+  fb::EnvelopeT e = testing::MakeEnvelope("org", FormatKeyId(Id(9)), ++seq_);
+  fb::KeyRevokedT p;
+  p.key_id = FormatKeyId(Id(1));
+  p.reason = "mislabelled";
+  e.payload.Set(std::move(p));
+  Fold("org", events::Encode(e));
+  EXPECT_EQ(queue_.size(), 2u);
+  auto due = Due(5000);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].key_id, Id(2));
+  EXPECT_EQ(queue_.size(), 1u) << "dropped, not fired";
 }
 
 }  // namespace

@@ -577,6 +577,41 @@ TEST(VerifyIndexTest, RebuildFromTheViewAnswersLikeTheLiveIndex) {
   }
 }
 
+// Status changes apply in order from each key's current status; a key changed twice in
+// one span keeps the retirement time of the change that retired it; keys the index does
+// not hold are left out.
+TEST(VerifyIndexTest, StatusChangesFollowTheKeysStatusAndTheirRetirement) {
+  using model::StatusChange;
+  VerifyIndex index;
+  std::vector<KeyRecord> records;
+  for (uint64_t n = 0; n < 4; ++n) records.push_back(Record(n));
+  index.Upsert(records);
+  index.SetStatuses(std::vector<model::KeyStatusChange>{
+      {IdOf(0), StatusChange::kRevoke, kNow + 10},
+      {IdOf(0), StatusChange::kExpire, kNow + 20},  // stays revoked, retired at kNow + 10
+      {IdOf(1), StatusChange::kSuspend, kNow + 10},
+      {IdOf(2), StatusChange::kSuspend, kNow + 10},
+      {IdOf(2), StatusChange::kResume, kNow + 11},
+      {IdOf(3), StatusChange::kExpire, kNow + 30},
+      {IdOf(99), StatusChange::kRevoke, kNow}});  // not held: left out
+  EXPECT_EQ(index.size(), 4u);
+  EXPECT_EQ(index.Verify(Token(0), kNow).reason, VerifyReason::kRevoked);
+  EXPECT_EQ(index.Verify(Token(1), kNow).reason, VerifyReason::kSuspended);
+  EXPECT_EQ(index.Verify(Token(2), kNow).reason, VerifyReason::kValid);
+  EXPECT_EQ(index.Verify(Token(3), kNow).reason, VerifyReason::kExpired);
+  EXPECT_EQ(index.Verify(Token(99), kNow).reason, VerifyReason::kUnknown);
+
+  EXPECT_EQ(index.ForgetRetiredBefore(kNow + 10), 0u) << "key 0 retired at kNow + 10, not 0";
+  EXPECT_EQ(index.ForgetRetiredBefore(kNow + 11), 1u);
+  EXPECT_EQ(index.Verify(Token(0), kNow).reason, VerifyReason::kUnknown);
+  // A later change of a retired key does not retire it again.
+  index.SetStatuses(std::vector<model::KeyStatusChange>{{IdOf(3), StatusChange::kRevoke, kNow}});
+  EXPECT_EQ(index.Verify(Token(3), kNow).reason, VerifyReason::kRevoked);
+  EXPECT_EQ(index.ForgetRetiredBefore(kNow + 30), 0u);
+  EXPECT_EQ(index.ForgetRetiredBefore(kNow + 31), 1u);
+  EXPECT_EQ(index.size(), 2u);
+}
+
 // Retired keys leave the index once ForgetRetiredBefore passes their retirement, oldest
 // first; the live keys stay.
 TEST(VerifyIndexTest, RetiredKeysAreForgottenAfterTheirRetirement) {
