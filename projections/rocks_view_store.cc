@@ -96,11 +96,13 @@ class Arena {
 
 // The batch's final write per key, found through an open-addressing hash table (reads
 // through the batch use it); the RocksDB WriteBatch is built only at Commit, in key order
-// and with one write per key (a row merged and never put in the batch: its operands).
-// A merge into a row the batch puts or deletes is applied at once. Both matter for speed: a key
-// written many times in a run (a chain head, a key's row) reaches the memtable once, and inserting
-// in key order lets the memtable's skip list resume each search where the previous one ended
-// instead of at its top. Keys and values live in an arena, so a row costs no allocation of its own.
+// and with one write per key. Both matter for speed: a key written many times in a run (a
+// chain head, a key's row) reaches the memtable once, and inserting in key order lets the
+// memtable's skip list resume each search where the previous one ended instead of at its
+// top. Keys and values live in an arena, so a row costs no allocation of its own.
+// Merges: into a row the batch puts, applied at once; into a row it does not, kept as the
+// row's operands (a read through the batch applies them to the stored row) and handed to
+// RocksDB as merges.
 class RocksViewBatch final : public ViewBatch {
  public:
   explicit RocksViewBatch(rocksdb::DB* db) : db_(db) {}
