@@ -238,6 +238,10 @@ std::optional<RowChange> RowChangeOf(const fb::Envelope& event) {
 
 // --- events ---------------------------------------------------------------------------
 
+// Whether a key row read back holds no key: absent, or empty (what a status change merged
+// into no row leaves; MergeKeyRow).
+bool IsNoKey(const std::optional<std::string>& row) { return !row.has_value() || row->empty(); }
+
 Status KeyNotInView(const fb::Envelope& event, const KeyId& id, std::string_view org) {
   return Status::Corruption(fmt::format("{} for key {} of org {}, which the view lacks",
                                         events::PayloadName(event.payload_type()), FormatKeyId(id),
@@ -356,7 +360,7 @@ Status KeyViewProjection::ApplyKeysUsed(const fb::Envelope& event, ViewBatch& ba
     const std::string row_key = KeyRowKey(org, *id);
     auto row = batch.Get(row_key);
     if (!row.ok()) return row.status();
-    if (!row->has_value()) continue;  // Decide names existing keys only; nothing to note
+    if (IsNoKey(*row)) continue;  // Decide names existing keys only; nothing to note
     auto decoded = DecodeRow(**row);
     if (!decoded.ok()) return decoded.status();
     if (use->used_at_us() <= decoded->last_used_at_us) continue;
@@ -392,7 +396,7 @@ Status KeyViewProjection::ApplyKeyCreated(const fb::Envelope& event, ViewBatch& 
   const std::string row_key = KeyRowKey(r.org, r.key_id);
   auto existing = batch.Get(row_key);
   if (!existing.ok()) return existing.status();
-  if (existing->has_value()) {
+  if (!IsNoKey(*existing)) {
     return Status::Corruption(fmt::format("key {} created twice", FormatKeyId(r.key_id)));
   }
   batch.Put(row_key, EncodeRow(r));
@@ -410,7 +414,7 @@ Status KeyViewProjection::ApplyKeyChange(const fb::Envelope& event, ViewBatch& b
   const std::string row_key = KeyRowKey(org, *id);
   auto row = batch.Get(row_key);
   if (!row.ok()) return row.status();
-  if (!row->has_value()) return KeyNotInView(event, *id, org);
+  if (IsNoKey(*row)) return KeyNotInView(event, *id, org);
   auto decoded = DecodeRow(**row);
   if (!decoded.ok()) return decoded.status();
   KeyRecord& r = *decoded;
@@ -466,7 +470,8 @@ Status KeyViewProjection::ApplyGroup(const fb::Envelope& event, const flatbuffer
   return Status::Ok();
 }
 
-// The row is merged, not read (an expiry burst reads no rows).
+// The row is merged, not read (an expiry burst reads no rows): unlike the other key
+// events, one for a key the view has no row of is not refused here (MergeKeyRow).
 Status KeyViewProjection::ApplyStatusChange(const fb::Envelope& event, ViewBatch& batch) {
   auto id = EventKeyId(ChangedKeyId(event));
   if (!id.ok()) return id.status();
@@ -474,9 +479,7 @@ Status KeyViewProjection::ApplyStatusChange(const fb::Envelope& event, ViewBatch
   KT_RETURN_IF_ERROR(CheckComponent("org", org));
   const std::optional<RowChange> change = RowChangeOf(event);
   if (!change) return Status::Internal("ApplyStatusChange: not a status change");
-  const Status merged = batch.Merge(KeyRowKey(org, *id), change->Encode());
-  if (merged.code() == StatusCode::kNotFound) return KeyNotInView(event, *id, org);
-  KT_RETURN_IF_ERROR(merged);
+  KT_RETURN_IF_ERROR(batch.Merge(KeyRowKey(org, *id), change->Encode()));
   if (change->kind != RowChange::kNotice) {
     Buffer({*id, static_cast<model::StatusChange>(change->kind), change->at_us});
   }
@@ -485,8 +488,8 @@ Status KeyViewProjection::ApplyStatusChange(const fb::Envelope& event, ViewBatch
 
 Result<std::string> KeyViewProjection::MergeKeyRow(std::optional<std::string_view> base,
                                                    std::span<const std::string_view> operands) {
-  if (!base) return Status::Corruption("a key event for a key the view has no row of");
-  const std::string aligned(*base);  // DecodeRow needs 8-byte alignment
+  if (!base || base->empty()) return std::string();  // no key: nothing to change
+  const std::string aligned(*base);                  // DecodeRow needs 8-byte alignment
   auto record = DecodeRow(aligned);
   if (!record.ok()) return record.status();
   for (std::string_view operand : operands) {
@@ -543,7 +546,7 @@ Result<std::optional<KeyRecord>> KeyViewProjection::GetKey(ViewStore& store, std
   if (org.size() > kMaxComponent) return std::optional<KeyRecord>();
   auto row = store.Get(KeyRowKey(org, key_id));
   if (!row.ok()) return row.status();
-  if (!row->has_value()) return std::optional<KeyRecord>();
+  if (IsNoKey(*row)) return std::optional<KeyRecord>();
   auto record = DecodeRow(**row);
   if (!record.ok()) return record.status();
   return std::optional<KeyRecord>(std::move(record).value());
@@ -666,6 +669,7 @@ Status KeyViewProjection::ScanMatching(ViewStore& store, std::string_view org,
           return false;
         }
         if (main_rows) {
+          if (value.empty()) return true;  // no key (IsNoKey)
           aligned.assign(value);
           auto decoded = DecodeRow(aligned);
           if (!decoded.ok()) {
@@ -803,6 +807,7 @@ Status KeyViewProjection::ForEachKey(ViewStore& store,
   std::string aligned;
   Status s = store.Scan(kKeyRows, PrefixEnd(std::string(kKeyRows)),
                         [&](std::string_view, std::string_view value) {
+                          if (value.empty()) return true;  // no key (IsNoKey)
                           aligned.assign(value);
                           auto record = DecodeRow(aligned);
                           if (!record.ok()) {

@@ -29,7 +29,11 @@
 // reads no rows. An operand is
 //   kind (1 byte: model::StatusChange, or 5 for KeyExpiringSoon) ‖ version (8) ‖
 //   occurred_at (8) ‖ reason (the rest), integers big-endian.
-// Refused with kCorruption, which halts the projector: a key event whose key has no row,
+// An empty key row is no key (a status event merged into no row leaves one: the key view
+// does not read the row to refuse it; in the engine the writers' fold of the same run
+// refuses an event for an unknown key).
+// Refused with kCorruption, which halts the projector: a key event whose key has no row
+// (but a status event),
 // a second KeyCreated for one id, a key_id that is not a key id's text form, a negative
 // expiry, an org/group/creator longer than 65535 bytes.
 #pragma once
@@ -94,8 +98,10 @@ class KeyViewProjection final : public Projection {
   void Aborted() override;
 
   // MergeRow for a key row (ViewBatch::Merge): `base` with the status changes `operands`
-  // hold applied, as ApplyKeyChange would have. Errors: kCorruption without a base (a key
-  // event whose key has no row) or for an operand or row that does not decode.
+  // hold applied, as ApplyKeyChange would have. Without a base (or an empty one): an empty
+  // row, which every reader takes for no key. Errors: kCorruption for an operand or row
+  // that does not decode (the RocksDB store then keeps an empty row: no key, never the
+  // key's state before a change it could not apply).
   static Result<std::string> MergeKeyRow(std::optional<std::string_view> base,
                                          std::span<const std::string_view> operands);
 

@@ -45,9 +45,9 @@ Result<std::optional<std::string>> ReadRow(rocksdb::DB* db, std::string_view key
 
 // MergeRow as RocksDB's merge operator: it runs when a merged row is read, flushed or
 // compacted. It never fails: a failed merge would fail the compaction and stop the store.
-// A row whose merge fails becomes empty, a value no projection decodes, so every read of
-// it reports the corruption. Not its base: a row that dropped an operand it could not
-// apply would read as if a revocation had never happened.
+// A row whose merge fails becomes empty, which the projections that merge read as no row
+// (KeyViewProjection::MergeKeyRow). Not its base: a key row that dropped an operand it
+// could not apply would read as if a revocation had never happened.
 class RowMergeOperator final : public rocksdb::MergeOperator {
  public:
   bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
@@ -115,7 +115,6 @@ class RocksViewBatch final : public ViewBatch {
     const size_t hash = Hash(key);
     Row* row = Find(key, hash);
     if (row == nullptr) {
-      if (!MayExist(key)) return Status::NotFound("no row to merge into");
       row = &Add(key, {}, hash, /*deleted=*/false);
       row->merged = true;
     }
@@ -124,10 +123,12 @@ class RocksViewBatch final : public ViewBatch {
       ++count_;
       return Status::Ok();
     }
-    if (row->deleted) return Status::NotFound("no row to merge into");
-    auto merged = MergeRow(key, row->value, std::span<const std::string_view>(&operand, 1));
+    std::optional<std::string_view> base;
+    if (!row->deleted) base = row->value;
+    auto merged = MergeRow(key, base, std::span<const std::string_view>(&operand, 1));
     if (!merged.ok()) return merged.status();
     row->value = arena_.Copy(*merged);
+    row->deleted = false;
     ++count_;
     return Status::Ok();
   }
@@ -209,14 +210,6 @@ class RocksViewBatch final : public ViewBatch {
     rows_.push_back({.key = arena_.Copy(key), .value = value, .hash = hash, .deleted = deleted});
     Place(rows_.size() - 1);
     return rows_.back();
-  }
-
-  // False only if the store surely holds no row `key`: what its memtables and the bloom
-  // filters in the block cache say, without reading a data block.
-  bool MayExist(std::string_view key) {
-    WithoutPerfCounters();
-    std::string ignored;
-    return db_->KeyMayExist(rocksdb::ReadOptions(), key, &ignored);
   }
 
   // Puts rows_[row] in the first free slot of its probe sequence.

@@ -19,8 +19,9 @@ Result<std::string> MergeRow(std::string_view key, std::optional<std::string_vie
 Status ViewBatch::Merge(std::string_view key, std::string_view operand) {
   auto row = Get(key);
   if (!row.ok()) return row.status();
-  if (!row->has_value()) return Status::NotFound("no row to merge into");
-  auto merged = MergeRow(key, **row, std::span<const std::string_view>(&operand, 1));
+  std::optional<std::string_view> base;
+  if (row->has_value()) base = **row;
+  auto merged = MergeRow(key, base, std::span<const std::string_view>(&operand, 1));
   if (!merged.ok()) return merged.status();
   Put(key, *merged);
   return Status::Ok();

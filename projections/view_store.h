@@ -30,12 +30,10 @@ class ViewBatch {
   virtual ~ViewBatch() = default;
   virtual void Put(std::string_view key, std::string_view value) = 0;
   virtual void Delete(std::string_view key) = 0;
-  // Changes row `key`, which must exist, to MergeRow(key, row, {operand}). A store that
-  // can, defers the merge to when the row is read or compacted, so the write reads no
-  // row (the RocksDB store does: its bloom filters and memtables tell an absent row
-  // without reading one; on a rare false positive the merge's error shows on reads of the
-  // row). This default reads, merges and puts. Errors: kNotFound if the row does not
-  // exist; the read's; MergeRow's.
+  // Changes row `key` to MergeRow(key, row or nullopt, {operand}). A store that can,
+  // defers the merge to when the row is read or compacted, so the write reads no row (the
+  // RocksDB store does; an error of the merge then shows on those reads as MergeRow's
+  // caller defines). This default reads, merges and puts. Errors: the read's, MergeRow's.
   virtual Status Merge(std::string_view key, std::string_view operand);
   virtual Result<std::optional<std::string>> Get(std::string_view key) = 0;
   // Number of Put, Delete and Merge calls so far.
