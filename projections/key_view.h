@@ -32,10 +32,9 @@
 // An empty key row is no key (a status event merged into no row leaves one: the key view
 // does not read the row to refuse it; in the engine the writers' fold of the same run
 // refuses an event for an unknown key).
-// Refused with kCorruption, which halts the projector: a key event whose key has no row
-// (but a status event),
-// a second KeyCreated for one id, a key_id that is not a key id's text form, a negative
-// expiry, an org/group/creator longer than 65535 bytes.
+// Refused with kCorruption, which halts the projector: a key event other than those whose
+// key has no row, a second KeyCreated for one id, a key_id that is not a key id's text
+// form, a negative expiry, an org/group/creator longer than 65535 bytes.
 #pragma once
 
 #include <cstddef>

@@ -32,8 +32,8 @@ class ViewBatch {
   virtual void Delete(std::string_view key) = 0;
   // Changes row `key` to MergeRow(key, row or nullopt, {operand}). A store that can,
   // defers the merge to when the row is read or compacted, so the write reads no row (the
-  // RocksDB store does; an error of the merge then shows on those reads as MergeRow's
-  // caller defines). This default reads, merges and puts. Errors: the read's, MergeRow's.
+  // RocksDB store does, and a merge that fails there leaves the row empty). This default
+  // reads, merges and puts. Errors: the read's, MergeRow's.
   virtual Status Merge(std::string_view key, std::string_view operand);
   virtual Result<std::optional<std::string>> Get(std::string_view key) = 0;
   // Number of Put, Delete and Merge calls so far.
