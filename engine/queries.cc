@@ -83,6 +83,12 @@ Result<std::optional<model::KeyRecord>> Queries::GetKey(std::string_view org,
   return KeyViewProjection::GetKey(views_, org, id);
 }
 
+Result<model::KeyRecord> Queries::CreatedKey(std::string_view event) {
+  auto decoded = events::Decode(event);
+  if (!decoded.ok()) return Status::InvalidArgument(decoded.status().message());
+  return KeyViewProjection::RecordOfCreated(**decoded);
+}
+
 Result<model::KeyPage> Queries::ListKeys(std::string_view org, const model::KeyFilter& filter,
                                          size_t page_size, std::string_view page_token,
                                          const model::KeyOrder& order) const {

@@ -45,6 +45,11 @@ class Queries {
   // The key as the views hold it now, or nullopt if `org` has no such key.
   Result<std::optional<model::KeyRecord>> GetKey(std::string_view org, const KeyId& id) const;
 
+  // The key as a CreateKey command made it, from its KeyCreated event
+  // (CommandOutcome::event): what GetKey returns until the key's next event, without
+  // reading the views. Errors: kInvalidArgument if `event` is not an encoded KeyCreated.
+  static Result<model::KeyRecord> CreatedKey(std::string_view event);
+
   // One page of `org`'s keys matching `filter`, in `order` (key id by default), after
   // `page_token` (empty: from the first; else a token this returned for the same order).
   // In key id order a page reads a bounded number of rows: a rarely matching filter may

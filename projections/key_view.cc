@@ -370,8 +370,10 @@ Status KeyViewProjection::ApplyKeysUsed(const fb::Envelope& event, ViewBatch& ba
   return Status::Ok();
 }
 
-Status KeyViewProjection::ApplyKeyCreated(const fb::Envelope& event, ViewBatch& batch) {
-  const fb::KeyCreated& p = *event.payload_as_KeyCreated();
+Result<KeyRecord> KeyViewProjection::RecordOfCreated(const fb::Envelope& event) {
+  const fb::KeyCreated* created = event.payload_as_KeyCreated();
+  if (created == nullptr) return Status::InvalidArgument("not a KeyCreated event");
+  const fb::KeyCreated& p = *created;
   auto id = EventKeyId(p.key_id());
   if (!id.ok()) return id.status();
   KeyRecord r;
@@ -392,7 +394,13 @@ Status KeyViewProjection::ApplyKeyCreated(const fb::Envelope& event, ViewBatch& 
   KT_RETURN_IF_ERROR(CheckComponent("group id", r.group_id));
   KT_RETURN_IF_ERROR(CheckComponent("creator", r.created_by));
   if (r.expires_at_us < 0) return Status::Corruption("KeyCreated with a negative expiry");
+  return r;
+}
 
+Status KeyViewProjection::ApplyKeyCreated(const fb::Envelope& event, ViewBatch& batch) {
+  auto created = RecordOfCreated(event);
+  if (!created.ok()) return created.status();
+  const KeyRecord& r = *created;
   const std::string row_key = KeyRowKey(r.org, r.key_id);
   auto existing = batch.Get(row_key);
   if (!existing.ok()) return existing.status();

@@ -104,6 +104,11 @@ class KeyViewProjection final : public Projection {
   static Result<std::string> MergeKeyRow(std::optional<std::string_view> base,
                                          std::span<const std::string_view> operands);
 
+  // The key as the KeyCreated `event` makes it: the row the view writes for it, which
+  // holds until the key's next event. Errors: kInvalidArgument if `event` is not a
+  // KeyCreated, kCorruption for one the view would refuse.
+  static Result<KeyRecord> RecordOfCreated(const fb::Envelope& event);
+
   static constexpr size_t kMaxPageSize = 1000;
   static constexpr size_t kMaxRowsScannedPerPage = 10'000;
   static constexpr size_t kMaxRowsSorted = 100'000;

@@ -61,7 +61,12 @@ HttpResponse CreateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
           return Problem(422, "idempotency_key_reused",
                          "this Idempotency-Key was used for a different request");
         }
-        auto loaded = ctx.LoadKey(caller, issued->key_id);
+        // An applied create's key is as its event made it; a replay's is read back.
+        auto created = outcome.kind == Kind::kApplied ? Queries::CreatedKey(outcome.event)
+                                                      : Status::NotFound("replayed");
+        auto loaded = created.ok()
+                          ? std::variant<model::KeyRecord, HttpResponse>(std::move(*created))
+                          : ctx.LoadKey(caller, issued->key_id);
         if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
         json out = KeyToJson(std::get<model::KeyRecord>(loaded), ctx.clock.NowMicros());
         HttpResponse response;

@@ -76,6 +76,26 @@ TEST_F(EngineTest, CreatedKeyVerifiesAtOnceWithItsGroupAndExpiry) {
   EXPECT_EQ((*record)->created_by, "alice");
 }
 
+TEST_F(EngineTest, AnAppliedCreateCarriesItsEventWhichMakesTheKeyTheViewHolds) {
+  GivenOrgAndGroups();
+  IssuedKey key = Create("deploy", domain::Expiration::At(kNow + 60 * kSecond), "req-1");
+  ASSERT_EQ(key.outcome.kind, Kind::kApplied);
+  auto created = Queries::CreatedKey(key.outcome.event);
+  ASSERT_OK(created);
+  auto stored = engine().queries().GetKey("acme", *ParseKeyId(key.key_id));
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ(*created, **stored);  // the create's answer is the key as GET shows it
+
+  IssuedKey retry = Create("deploy", domain::Expiration::At(kNow + 60 * kSecond), "req-1");
+  EXPECT_EQ(retry.outcome.kind, Kind::kReplayed);
+  EXPECT_TRUE(retry.outcome.event.empty());  // a replay wrote nothing: read the view
+  EXPECT_EQ(Queries::CreatedKey(retry.outcome.event).status().code(), StatusCode::kInvalidArgument);
+  auto group = engine().Execute(As(), domain::CreateGroup{"qa", "", ""});
+  ASSERT_OK(group);
+  EXPECT_FALSE(group->event.empty());
+  EXPECT_EQ(Queries::CreatedKey(group->event).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(EngineTest, VerifyReasons) {
   GivenOrgAndGroups();
   IssuedKey key = Create("deploy", domain::Expiration::At(kNow + 60 * kSecond));

@@ -158,6 +158,10 @@ TEST_F(ApiTest, CreateShowsTheTokenOnceAndTheKeyVerifies) {
   ASSERT_EQ(got.status, 200);
   EXPECT_FALSE(Json(got).contains("token"));
   EXPECT_EQ(got.body.find(token), std::string::npos);
+  // The create's answer (built from its event, not read back) is the key GET shows.
+  json created = key;
+  created.erase("token");
+  EXPECT_EQ(created, Json(got));
 }
 
 TEST_F(ApiTest, BadInputOnCreateGets4xxWithItsCode) {
