@@ -89,6 +89,23 @@ Result<model::KeyRecord> Queries::CreatedKey(std::string_view event) {
   return KeyViewProjection::RecordOfCreated(**decoded);
 }
 
+Result<std::optional<model::KeyRecord>> Queries::KeyAfter(model::KeyRecord before,
+                                                          std::span<const std::string> events) {
+  uint64_t version = before.version;
+  for (const std::string& bytes : events) {
+    auto decoded = events::Decode(bytes);
+    if (!decoded.ok()) return Status::InvalidArgument(decoded.status().message());
+    const fb::Envelope& event = **decoded;
+    if (Str(event.org()) != before.org || Str(event.aggregate_id()) != FormatKeyId(before.key_id)) {
+      return Status::InvalidArgument("an event of another key");
+    }
+    if (event.aggregate_version() != version + 1) return std::optional<model::KeyRecord>();
+    KT_RETURN_IF_ERROR(KeyViewProjection::ApplyToRecord(event, before));
+    version = before.version;
+  }
+  return std::optional<model::KeyRecord>(std::move(before));
+}
+
 Result<model::KeyPage> Queries::ListKeys(std::string_view org, const model::KeyFilter& filter,
                                          size_t page_size, std::string_view page_token,
                                          const model::KeyOrder& order) const {

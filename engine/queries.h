@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +50,13 @@ class Queries {
   // (CommandOutcome::event): what GetKey returns until the key's next event, without
   // reading the views. Errors: kInvalidArgument if `event` is not an encoded KeyCreated.
   static Result<model::KeyRecord> CreatedKey(std::string_view event);
+  // The key `before` (as GetKey returned it) after `events` (CommandOutcome::events of a
+  // command on it: rotated, updated, group changed), as the key view applies them;
+  // nullopt if another event came between (the first one's version is not the next after
+  // before's): then read it with GetKey. Errors: kInvalidArgument for events that do not
+  // decode, are not of this key or are not such changes.
+  static Result<std::optional<model::KeyRecord>> KeyAfter(model::KeyRecord before,
+                                                          std::span<const std::string> events);
 
   // One page of `org`'s keys matching `filter`, in `order` (key id by default), after
   // `page_token` (empty: from the first; else a token this returned for the same order).

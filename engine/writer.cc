@@ -868,7 +868,7 @@ void PartitionWriter::StageEvents(domain::OrgState& state, Pending& pending,
     fb::EnvelopeT envelope = domain::Stamp(pending.context, std::move(event), ids_.Next(), now);
     envelope.writer_epoch = epoch_;
     std::string bytes = events::Encode(envelope);
-    if (pending.done && pending.outcome.event.empty()) pending.outcome.event = bytes;
+    if (pending.done) pending.outcome.events.push_back(bytes);
     // Apply now, so later commands of this batch see this one. If the append fails, the
     // state is rebuilt from the log before the next batch.
     auto decoded = events::Decode(bytes);

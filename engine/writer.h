@@ -84,9 +84,9 @@ struct CommandOutcome {
   std::string aggregate_id;                     // the key / group / org it acted on
   fb::Payload first_event = fb::Payload::NONE;  // type of its (first) event, if any
   std::vector<int64_t> offsets;                 // log offsets written (kApplied)
-  // Its first event as written (kApplied, a caller's command): an answer that shows
-  // what the command made reads it here rather than from the views.
-  std::string event;
+  // Its events as written (kApplied, a caller's command): an answer that shows what the
+  // command made builds it from them rather than reading the views back.
+  std::vector<std::string> events;
 };
 
 // A writer's view of its partition's health, for readiness checks and metrics.

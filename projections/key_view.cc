@@ -426,7 +426,23 @@ Status KeyViewProjection::ApplyKeyChange(const fb::Envelope& event, ViewBatch& b
   auto decoded = DecodeRow(**row);
   if (!decoded.ok()) return decoded.status();
   KeyRecord& r = *decoded;
+  if (event.payload_type() == fb::Payload::KeyGroupChanged) {
+    const std::string group = Str(event.payload_as_KeyGroupChanged()->group_id());
+    KT_RETURN_IF_ERROR(CheckComponent("group id", group));
+    batch.Delete(WithId(Prefixed(kGroupIndex, org, r.group_id), r.key_id));
+    batch.Put(WithId(Prefixed(kGroupIndex, org, group), r.key_id), "");
+  }
+  if (Status applied = ApplyToRecord(event, r); !applied.ok()) {
+    return applied.code() == StatusCode::kInvalidArgument
+               ? Status::Internal("ApplyKeyChange: not a key change it reads the row for")
+               : applied;
+  }
+  batch.Put(row_key, EncodeRow(r));
+  Buffer(r);
+  return Status::Ok();
+}
 
+Status KeyViewProjection::ApplyToRecord(const fb::Envelope& event, KeyRecord& r) {
   switch (event.payload_type()) {
     case fb::Payload::KeyRotated: {
       const fb::KeyRotated& p = *event.payload_as_KeyRotated();
@@ -451,17 +467,13 @@ Status KeyViewProjection::ApplyKeyChange(const fb::Envelope& event, ViewBatch& b
     case fb::Payload::KeyGroupChanged: {
       const std::string group = Str(event.payload_as_KeyGroupChanged()->group_id());
       KT_RETURN_IF_ERROR(CheckComponent("group id", group));
-      batch.Delete(WithId(Prefixed(kGroupIndex, org, r.group_id), r.key_id));
-      batch.Put(WithId(Prefixed(kGroupIndex, org, group), r.key_id), "");
       r.group_id = group;
       break;
     }
     default:
-      return Status::Internal("ApplyKeyChange: not a key change it reads the row for");
+      return Status::InvalidArgument("not a key change applied to the key's row in place");
   }
   r.version = event.aggregate_version();
-  batch.Put(row_key, EncodeRow(r));
-  Buffer(r);
   return Status::Ok();
 }
 

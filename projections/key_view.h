@@ -108,6 +108,10 @@ class KeyViewProjection final : public Projection {
   // holds until the key's next event. Errors: kInvalidArgument if `event` is not a
   // KeyCreated, kCorruption for one the view would refuse.
   static Result<KeyRecord> RecordOfCreated(const fb::Envelope& event);
+  // Applies to `record` the change `event` makes to its row (KeyRotated, KeyUpdated,
+  // KeyGroupChanged), version included. Errors: kInvalidArgument for another event,
+  // kCorruption for one the view would refuse.
+  static Status ApplyToRecord(const fb::Envelope& event, KeyRecord& record);
 
   static constexpr size_t kMaxPageSize = 1000;
   static constexpr size_t kMaxRowsScannedPerPage = 10'000;

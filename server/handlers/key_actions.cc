@@ -98,7 +98,8 @@ HttpResponse RotateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
        renew](Engine::IssuedCallback done) {
         ctx.engine.RotateKey(context, key_id, grace, renew, std::move(done));
       },
-      [&ctx, caller = std::move(start.caller), key_id](Result<IssuedKey>& issued) {
+      [&ctx, caller = std::move(start.caller), before = std::move(start.key),
+       key_id](Result<IssuedKey>& issued) {
         if (!issued.ok()) return StatusProblem(issued.status());
         const CommandOutcome& outcome = issued->outcome;
         if (outcome.kind == Kind::kRejected) return RejectionProblem(*outcome.rejection);
@@ -107,7 +108,14 @@ HttpResponse RotateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
           return Problem(422, "idempotency_key_reused",
                          "this Idempotency-Key was used for a different request");
         }
-        auto loaded = ctx.LoadKey(caller, FormatKeyId(key_id));
+        // An applied rotation of the key as read before it: that key with the rotation's
+        // events applied. A replay, or a key changed in between: read back.
+        auto after = outcome.kind == Kind::kApplied
+                         ? Queries::KeyAfter(before, outcome.events)
+                         : Result<std::optional<model::KeyRecord>>(std::nullopt);
+        auto loaded = after.ok() && after->has_value()
+                          ? std::variant<model::KeyRecord, HttpResponse>(std::move(**after))
+                          : ctx.LoadKey(caller, FormatKeyId(key_id));
         if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
         const model::KeyRecord& key = std::get<model::KeyRecord>(loaded);
         json out = {{"id", FormatKeyId(key.key_id)},

@@ -62,8 +62,9 @@ HttpResponse CreateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
                          "this Idempotency-Key was used for a different request");
         }
         // An applied create's key is as its event made it; a replay's is read back.
-        auto created = outcome.kind == Kind::kApplied ? Queries::CreatedKey(outcome.event)
-                                                      : Status::NotFound("replayed");
+        auto created = outcome.kind == Kind::kApplied && !outcome.events.empty()
+                           ? Queries::CreatedKey(outcome.events.front())
+                           : Status::NotFound("replayed");
         auto loaded = created.ok()
                           ? std::variant<model::KeyRecord, HttpResponse>(std::move(*created))
                           : ctx.LoadKey(caller, issued->key_id);

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <sstream>
 
 #include "base/hex.h"
@@ -80,7 +81,8 @@ TEST_F(EngineTest, AnAppliedCreateCarriesItsEventWhichMakesTheKeyTheViewHolds) {
   GivenOrgAndGroups();
   IssuedKey key = Create("deploy", domain::Expiration::At(kNow + 60 * kSecond), "req-1");
   ASSERT_EQ(key.outcome.kind, Kind::kApplied);
-  auto created = Queries::CreatedKey(key.outcome.event);
+  ASSERT_EQ(key.outcome.events.size(), 1u);
+  auto created = Queries::CreatedKey(key.outcome.events[0]);
   ASSERT_OK(created);
   auto stored = engine().queries().GetKey("acme", *ParseKeyId(key.key_id));
   ASSERT_TRUE(stored.ok() && stored->has_value());
@@ -88,12 +90,12 @@ TEST_F(EngineTest, AnAppliedCreateCarriesItsEventWhichMakesTheKeyTheViewHolds) {
 
   IssuedKey retry = Create("deploy", domain::Expiration::At(kNow + 60 * kSecond), "req-1");
   EXPECT_EQ(retry.outcome.kind, Kind::kReplayed);
-  EXPECT_TRUE(retry.outcome.event.empty());  // a replay wrote nothing: read the view
-  EXPECT_EQ(Queries::CreatedKey(retry.outcome.event).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(retry.outcome.events.empty());  // a replay wrote nothing: read the view
+  EXPECT_EQ(Queries::CreatedKey("not an event").status().code(), StatusCode::kInvalidArgument);
   auto group = engine().Execute(As(), domain::CreateGroup{"qa", "", ""});
   ASSERT_OK(group);
-  EXPECT_FALSE(group->event.empty());
-  EXPECT_EQ(Queries::CreatedKey(group->event).status().code(), StatusCode::kInvalidArgument);
+  ASSERT_EQ(group->events.size(), 1u);
+  EXPECT_EQ(Queries::CreatedKey(group->events[0]).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(EngineTest, VerifyReasons) {
@@ -133,6 +135,43 @@ TEST_F(EngineTest, RotationKeepsThePreviousSecretOnlyForTheGrace) {
   ASSERT_OK(again);
   EXPECT_EQ(engine().VerifyAt(new_token, kNow).reason, VerifyReason::kUnknown);
   EXPECT_TRUE(engine().VerifyAt(again->token->reveal(), kNow).valid);
+}
+
+TEST_F(EngineTest, AKeyAfterItsRotationsEventsIsTheKeyTheViewHolds) {
+  GivenOrgAndGroups();
+  IssuedKey key = Create("deploy", domain::Expiration::At(kNow + 60 * kSecond));
+  const KeyId id = *ParseKeyId(key.key_id);
+  auto Get = [&] { return engine().queries().GetKey("acme", id).value().value(); };
+  const model::KeyRecord before = Get();
+  // A rotation that also renews the key: two events, both applied.
+  std::promise<Result<IssuedKey>> answered;
+  engine().RotateKey(As(), id, 10 * kSecond, domain::Expiration::At(kNow + 3600 * kSecond),
+                     [&](Result<IssuedKey> r) { answered.set_value(std::move(r)); });
+  Result<IssuedKey> rotated = answered.get_future().get();
+  ASSERT_OK(rotated);
+  ASSERT_EQ(rotated->outcome.events.size(), 2u);
+  auto after = Queries::KeyAfter(before, rotated->outcome.events);
+  ASSERT_OK(after);
+  ASSERT_TRUE(after->has_value());
+  EXPECT_EQ(**after, Get());
+  EXPECT_EQ((*after)->expires_at_us, kNow + 3600 * kSecond);
+  EXPECT_EQ((*after)->previous_valid_until_us, kNow + 10 * kSecond);
+
+  // The key changed between the read and the rotation: not derived, read it back.
+  auto again = engine().RotateKey(As(), id, 0);
+  ASSERT_OK(again);
+  auto stale = Queries::KeyAfter(before, again->outcome.events);
+  ASSERT_OK(stale);
+  EXPECT_FALSE(stale->has_value());
+  // Events of another key, or events that are no change of a key row, are refused.
+  IssuedKey other = Create("other");
+  EXPECT_EQ(Queries::KeyAfter(Get(), other.outcome.events).status().code(),
+            StatusCode::kInvalidArgument);
+  model::KeyRecord other_before =
+      engine().queries().GetKey("acme", *ParseKeyId(other.key_id)).value().value();
+  other_before.version = 0;  // its KeyCreated is version 1: the next after 0
+  EXPECT_EQ(Queries::KeyAfter(other_before, other.outcome.events).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST_F(EngineTest, GroupChangeShowsInVerify) {

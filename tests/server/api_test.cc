@@ -590,6 +590,12 @@ TEST_F(ApiTest, RotateKeepsTheOldTokenForTheGrace) {
   EXPECT_NE(new_token, old_token);
   EXPECT_EQ(rotated["id"], key["id"]);
   EXPECT_EQ(rotated["previous_valid_until"], "2026-01-01T01:00:00Z");
+  {  // built from the rotation's events, not read back: what GET shows
+    json got = Json(Call("GET", path, "", admin_));
+    for (const char* field : {"hint", "expires_at"}) {
+      EXPECT_EQ(rotated[field], got[field]) << field;
+    }
+  }
   EXPECT_TRUE(Json(Call("POST", "/v1/verify", json{{"key", old_token}}.dump()))["valid"]);
   EXPECT_TRUE(Json(Call("POST", "/v1/verify", json{{"key", new_token}}.dump()))["valid"]);
   clock_.Advance(3600 * kSecond);
