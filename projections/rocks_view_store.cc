@@ -100,9 +100,11 @@ class Arena {
 // chain head, a key's row) reaches the memtable once, and inserting in key order lets the
 // memtable's skip list resume each search where the previous one ended instead of at its
 // top. Keys and values live in an arena, so a row costs no allocation of its own.
-// Merges: into a row the batch puts, applied at once; into a row it does not, kept as the
-// row's operands (a read through the batch applies them to the stored row) and handed to
-// RocksDB as merges.
+// Merges: into a row the batch puts (or read), applied at once; into a row it does not,
+// kept as the row's operands (a read through the batch applies them to the stored row) and
+// handed to RocksDB as merges. A row read from the store stays in the table unwritten, so
+// reading it again costs no RocksDB read: a batch's rows belong to one partition's orgs,
+// which no other batch writes meanwhile.
 class RocksViewBatch final : public ViewBatch {
  public:
   explicit RocksViewBatch(rocksdb::DB* db) : db_(db) {}
@@ -129,12 +131,23 @@ class RocksViewBatch final : public ViewBatch {
     if (!merged.ok()) return merged.status();
     row->value = arena_.Copy(*merged);
     row->deleted = false;
+    row->read = false;
     ++count_;
     return Status::Ok();
   }
   Result<std::optional<std::string>> Get(std::string_view key) override {
-    const Row* row = Find(key, Hash(key));
-    if (row == nullptr) return ReadRow(db_, key);
+    const size_t hash = Hash(key);
+    const Row* row = Find(key, hash);
+    if (row == nullptr) {
+      // Kept as a row the batch read, not wrote: rows are read again and again within a
+      // run (the actor's name for each of its events, a partition's chain head).
+      auto stored = ReadRow(db_, key);
+      if (!stored.ok()) return stored.status();
+      Row& read = Add(key, stored->has_value() ? arena_.Copy(**stored) : std::string_view(), hash,
+                      /*deleted=*/!stored->has_value());
+      read.read = true;
+      return stored;
+    }
     if (row->merged) {
       auto stored = ReadRow(db_, key);
       if (!stored.ok()) return stored.status();
@@ -153,7 +166,9 @@ class RocksViewBatch final : public ViewBatch {
   rocksdb::WriteBatch Build() const {
     std::vector<const Row*> sorted;
     sorted.reserve(rows_.size());
-    for (const Row& row : rows_) sorted.push_back(&row);
+    for (const Row& row : rows_) {
+      if (!row.read) sorted.push_back(&row);
+    }
     std::sort(sorted.begin(), sorted.end(),
               [](const Row* a, const Row* b) { return a->key < b->key; });
     // Each write adds a tag and two varint lengths to its bytes.
@@ -177,6 +192,7 @@ class RocksViewBatch final : public ViewBatch {
     size_t hash;
     bool deleted = false;
     bool merged = false;  // holds `operands` to merge into the stored row, not a value
+    bool read = false;    // the stored row as Get read it (absent if `deleted`): no write
     std::vector<std::string_view> operands;  // in arena_
   };
   static constexpr uint32_t kEmpty = UINT32_MAX;
@@ -199,6 +215,7 @@ class RocksViewBatch final : public ViewBatch {
       row->value = value;
       row->deleted = deleted;
       row->merged = false;
+      row->read = false;
       row->operands.clear();
       return;
     }
