@@ -100,7 +100,7 @@ class Arena {
 // chain head, a key's row) reaches the memtable once, and inserting in key order lets the
 // memtable's skip list resume each search where the previous one ended instead of at its
 // top. Keys and values live in an arena, so a row costs no allocation of its own.
-// Merges: into a row the batch puts (or read), applied at once; into a row it does not,
+// Merges: into a row the batch puts, applied at once; into a row it does not,
 // kept as the row's operands (a read through the batch applies them to the stored row) and
 // handed to RocksDB as merges. A row read from the store stays in the table unwritten, so
 // reading it again costs no RocksDB read: a batch's rows belong to one partition's orgs,
@@ -119,6 +119,8 @@ class RocksViewBatch final : public ViewBatch {
     if (row == nullptr) {
       row = &Add(key, {}, hash, /*deleted=*/false);
       row->merged = true;
+    } else if (row->read) {  // as if never read: RocksDB merges, as for any stored row
+      *row = Row{.key = row->key, .hash = hash, .merged = true};
     }
     if (row->merged) {
       row->operands.push_back(arena_.Copy(operand));
@@ -131,7 +133,6 @@ class RocksViewBatch final : public ViewBatch {
     if (!merged.ok()) return merged.status();
     row->value = arena_.Copy(*merged);
     row->deleted = false;
-    row->read = false;
     ++count_;
     return Status::Ok();
   }
