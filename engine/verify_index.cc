@@ -608,6 +608,11 @@ void VerifyIndex::SetStatuses(std::span<const model::KeyStatusChange> status_cha
     }
     const bool was_live = model::IsLive(entry.status);
     entry.status = model::StatusAfter(entry.status, c.change);
+    if (c.change == model::StatusChange::kRotate) {
+      entry.previous_hash = entry.hash;
+      entry.hash = c.hash;
+      entry.previous_valid_until_us = c.previous_valid_until_us;
+    }
     latest[c.key_id] = changes.size();
     changes.push_back({shard, entry, was_live ? c.at_us : retired_at});
   }

@@ -116,8 +116,9 @@ class VerifyIndex {
   // Inserts or replaces the key. With several records for one key, the last wins.
   void Upsert(const model::KeyRecord& record);
   void Upsert(std::span<const model::KeyRecord> records);
-  // Applies each change, in order, to its key's status (model::StatusAfter); a key the
-  // index does not hold (forgotten after its retirement) is left out.
+  // Applies each change, in order, to its key's status (model::StatusAfter) or, for a
+  // rotation, its secrets (the current hash becomes the previous one); a key the index
+  // does not hold (forgotten after its retirement) is left out.
   void SetStatuses(std::span<const model::KeyStatusChange> changes);
   // Marks (org, group) deleted or not; affects every key of the group at once.
   void SetGroupDeleted(std::string_view org, std::string_view group, bool deleted);

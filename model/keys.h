@@ -23,11 +23,19 @@ inline bool IsLive(KeyStatus status) {
   return status == KeyStatus::kActive || status == KeyStatus::kSuspended;
 }
 
-// What an event that needs none of a key's other fields does to its status: KeyRevoked,
-// KeyExpired, KeySuspended, KeyResumed. The key view applies them to its rows without
-// reading them first, the verify index to its entries; both through StatusAfter. The
-// values are stored (the key view's merge operands): never renumber them.
-enum class StatusChange : uint8_t { kRevoke = 1, kExpire = 2, kSuspend = 3, kResume = 4 };
+// What an event that needs none of a key's other fields does to it: KeyRevoked,
+// KeyExpired, KeySuspended, KeyResumed set its status (StatusAfter); KeyRotated
+// (kRotate) keeps the status and replaces its secret, the current one becoming the
+// previous. The key view applies them to its rows without reading them first, the verify
+// index to its entries. The values are stored (the key view's merge operands; 5 is taken
+// there): never renumber them.
+enum class StatusChange : uint8_t {
+  kRevoke = 1,
+  kExpire = 2,
+  kSuspend = 3,
+  kResume = 4,
+  kRotate = 6
+};
 
 // The status after `change`: an expiry retires only a live key (a revoked key stays
 // revoked); the others set theirs.
@@ -41,6 +49,8 @@ inline KeyStatus StatusAfter(KeyStatus before, StatusChange change) {
       return KeyStatus::kSuspended;
     case StatusChange::kResume:
       return KeyStatus::kActive;
+    case StatusChange::kRotate:
+      return before;
   }
   return before;
 }
@@ -51,6 +61,10 @@ struct KeyStatusChange {
   KeyId key_id;
   StatusChange change = StatusChange::kRevoke;
   Micros at_us = 0;
+  // kRotate only: the new secret's hash, and until when the one it replaces still works
+  // (0: not at all).
+  SecretHash hash{};
+  Micros previous_valid_until_us = 0;
 };
 
 // A key's state as the view holds it. Holds hashes, never a secret.

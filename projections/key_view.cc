@@ -156,38 +156,64 @@ Result<KeyRecord> DecodeRow(std::string_view bytes) {
 // What a key event that needs nothing of the row changes; see the header for the bytes.
 struct RowChange {
   static constexpr uint8_t kNotice = 5;  // KeyExpiringSoon: only the version moves
+  static constexpr uint8_t kRotate = static_cast<uint8_t>(model::StatusChange::kRotate);
   static constexpr size_t kFixedBytes = 1 + 8 + 8;
+  static constexpr size_t kRotationBytes = 32 + 8;  // before the hint
 
   uint8_t kind = kNotice;  // a model::StatusChange, or kNotice
   uint64_t version = 0;
   Micros at_us = 0;
-  std::string_view reason;
+  std::string_view reason;  // status changes
+  // kRotate
+  SecretHash hash{};
+  Micros previous_valid_until_us = 0;
+  std::string_view hint;
 
   std::string Encode() const {
     std::string out;
-    out.reserve(kFixedBytes + reason.size());
+    out.reserve(kFixedBytes + kRotationBytes + reason.size() + hint.size());
     out.push_back(static_cast<char>(kind));
     PutBigEndian64(&out, version);
     PutBigEndian64(&out, static_cast<uint64_t>(at_us));
-    out.append(reason);
+    if (kind == kRotate) {
+      out.append(reinterpret_cast<const char*>(hash.data()), hash.size());
+      PutBigEndian64(&out, static_cast<uint64_t>(previous_valid_until_us));
+      out.append(hint);
+    } else {
+      out.append(reason);
+    }
     return out;
   }
 
   static Result<RowChange> Decode(std::string_view bytes) {
-    if (bytes.size() < kFixedBytes || bytes[0] < 1 || bytes[0] > kNotice) {
+    if (bytes.size() < kFixedBytes || bytes[0] < 1 || bytes[0] > kRotate ||
+        (bytes[0] == kRotate && bytes.size() < kFixedBytes + kRotationBytes)) {
       return Status::Corruption("key row merge operand does not decode");
     }
     RowChange c;
     c.kind = static_cast<uint8_t>(bytes[0]);
     c.version = GetBigEndian64(bytes.substr(1));
     c.at_us = static_cast<Micros>(GetBigEndian64(bytes.substr(9)));
-    c.reason = bytes.substr(kFixedBytes);
+    std::string_view rest = bytes.substr(kFixedBytes);
+    if (c.kind == kRotate) {
+      std::memcpy(c.hash.data(), rest.data(), c.hash.size());
+      c.previous_valid_until_us = static_cast<Micros>(GetBigEndian64(rest.substr(32)));
+      c.hint = rest.substr(kRotationBytes);
+    } else {
+      c.reason = rest;
+    }
     return c;
   }
 
-  // What ApplyKeyChange would do to `r` for the event.
+  // What the event does to `r`.
   void ApplyTo(KeyRecord& r) const {
-    if (kind != kNotice) {
+    if (kind == kRotate) {
+      r.previous_hash = r.secret_hash;
+      r.secret_hash = hash;
+      r.previous_valid_until_us = previous_valid_until_us;
+      r.hint = std::string(hint);
+      r.last_rotated_at_us = at_us;
+    } else if (kind != kNotice) {
       const auto change = static_cast<model::StatusChange>(kind);
       const bool was_live = model::IsLive(r.status);
       r.status = model::StatusAfter(r.status, change);
@@ -204,13 +230,16 @@ struct RowChange {
         case model::StatusChange::kResume:
           r.suspended_reason.clear();
           break;
+        case model::StatusChange::kRotate:
+          break;
       }
     }
     r.version = version;
   }
 };
 
-// The row change of a status event (or KeyExpiringSoon), or nullopt for other events.
+// The row change of a status event, a KeyRotated (with its hash) or a KeyExpiringSoon;
+// nullopt for other events.
 std::optional<RowChange> RowChangeOf(const fb::Envelope& event) {
   RowChange c;
   c.version = event.aggregate_version();
@@ -231,6 +260,15 @@ std::optional<RowChange> RowChangeOf(const fb::Envelope& event) {
       return set(model::StatusChange::kResume, nullptr);
     case fb::Payload::KeyExpiringSoon:
       return c;  // kNotice
+    case fb::Payload::KeyRotated: {
+      const fb::KeyRotated& p = *event.payload_as_KeyRotated();
+      if (p.secret_hash() == nullptr) return std::nullopt;
+      c.kind = RowChange::kRotate;
+      FromFb(p.secret_hash(), &c.hash);
+      c.previous_valid_until_us = p.previous_valid_until_us();
+      if (p.hint() != nullptr) c.hint = p.hint()->string_view();
+      return c;
+    }
     default:
       return std::nullopt;
   }
@@ -327,10 +365,10 @@ Status KeyViewProjection::Apply(const LogPosition&, const fb::Envelope& event, V
   switch (event.payload_type()) {
     case fb::Payload::KeyCreated:
       return ApplyKeyCreated(event, batch);
-    case fb::Payload::KeyRotated:
     case fb::Payload::KeyGroupChanged:
     case fb::Payload::KeyUpdated:
       return ApplyKeyChange(event, batch);
+    case fb::Payload::KeyRotated:
     case fb::Payload::KeyRevoked:
     case fb::Payload::KeyExpired:
     case fb::Payload::KeySuspended:
@@ -441,13 +479,9 @@ Status KeyViewProjection::ApplyKeyChange(const fb::Envelope& event, ViewBatch& b
 Status KeyViewProjection::ApplyToRecord(const fb::Envelope& event, KeyRecord& r) {
   switch (event.payload_type()) {
     case fb::Payload::KeyRotated: {
-      const fb::KeyRotated& p = *event.payload_as_KeyRotated();
-      if (p.secret_hash() == nullptr) return Status::Corruption("KeyRotated without a hash");
-      r.previous_hash = r.secret_hash;
-      FromFb(p.secret_hash(), &r.secret_hash);
-      r.previous_valid_until_us = p.previous_valid_until_us();
-      r.hint = Str(p.hint());
-      r.last_rotated_at_us = event.occurred_at_us();
+      const std::optional<RowChange> rotation = RowChangeOf(event);
+      if (!rotation) return Status::Corruption("KeyRotated without a hash");
+      rotation->ApplyTo(r);
       break;
     }
     case fb::Payload::KeyUpdated: {
@@ -494,10 +528,18 @@ Status KeyViewProjection::ApplyStatusChange(const fb::Envelope& event, ViewBatch
   const std::string_view org = event.org()->string_view();
   KT_RETURN_IF_ERROR(CheckComponent("org", org));
   const std::optional<RowChange> change = RowChangeOf(event);
-  if (!change) return Status::Internal("ApplyStatusChange: not a status change");
+  if (!change) {
+    return event.payload_type() == fb::Payload::KeyRotated
+               ? Status::Corruption("KeyRotated without a hash")
+               : Status::Internal("ApplyStatusChange: not a status change");
+  }
   KT_RETURN_IF_ERROR(batch.Merge(KeyRowKey(org, *id), change->Encode()));
   if (change->kind != RowChange::kNotice) {
-    Buffer({*id, static_cast<model::StatusChange>(change->kind), change->at_us});
+    Buffer({.key_id = *id,
+            .change = static_cast<model::StatusChange>(change->kind),
+            .at_us = change->at_us,
+            .hash = change->hash,
+            .previous_valid_until_us = change->previous_valid_until_us});
   }
   return Status::Ok();
 }

@@ -23,18 +23,20 @@
 //   KeyGroupChanged  group; kgrp/ row moved (from the row's group, not the event's)
 //   GroupCreated     grp/ "1";  GroupDeleted  grp/ "0"
 //   anything else    ignored
-// The status events above and KeyExpiringSoon (only the version moves) need nothing from
-// the key's row, so they are written as merge operands of it (ViewBatch::Merge,
-// MergeKeyRow), which RocksDB applies when the row is read or compacted: an expiry burst
-// reads no rows. An operand is
+// KeyRotated, the status events above and KeyExpiringSoon (only the version moves) need
+// nothing from the key's row, so they are written as merge operands of it
+// (ViewBatch::Merge, MergeKeyRow), which RocksDB applies when the row is read or
+// compacted: an expiry burst or a run of rotations reads no rows. An operand is
 //   kind (1 byte: model::StatusChange, or 5 for KeyExpiringSoon) ‖ version (8) ‖
-//   occurred_at (8) ‖ reason (the rest), integers big-endian.
+//   occurred_at (8) ‖ reason (the rest), integers big-endian; for kRotate (6) the rest is
+//   the new hash (32) ‖ previous_valid_until (8) ‖ hint.
 // An empty key row is no key (a status event merged into no row leaves one: the key view
 // does not read the row to refuse it; in the engine the writers' fold of the same run
 // refuses an event for an unknown key).
 // Refused with kCorruption, which halts the projector: a key event other than those whose
-// key has no row, a second KeyCreated for one id, a key_id that is not a key id's text
-// form, a negative expiry, an org/group/creator longer than 65535 bytes.
+// key has no row, a key_id that is not a key id's text form, a KeyRotated without a hash,
+// a negative expiry, an org/group/creator longer than 65535 bytes. (A second KeyCreated
+// for one id is the writers' to refuse: the view does not read for it.)
 #pragma once
 
 #include <cstddef>

@@ -343,12 +343,13 @@ TEST_F(KeyViewTest, KeyEventWithoutItsKeyHaltsTheProjectorAndReachesNoListener) 
   ASSERT_OK(projector.CatchUpAll());
   EXPECT_EQ(index.size(), 1u);
 
-  // The next run holds a good creation, then a rotation of a key nobody created.
+  // The next run holds a good creation, then a group change (which reads the key's row) of
+  // a key nobody created.
   KeyCreatedFields g;
   g.key_id = FormatKeyId(RandomId(rng_));
   std::vector<std::string> bad = {
       EncodeKeyCreated("acme", seq_++, g),
-      EncodeKeyRotated("acme", seq_++, FormatKeyId(RandomId(rng_)), HashOf(2), "h", 0)};
+      EncodeKeyGroupChanged("acme", seq_++, FormatKeyId(RandomId(rng_)), "ops", "ci")};
   ASSERT_OK(log_->Append("acme", bad));
   const int32_t p = log_->PartitionFor("acme");
   Status s = projector.CatchUp(p);
@@ -373,9 +374,9 @@ TEST_F(KeyViewTest, KeyEventWithoutItsKeyHaltsTheProjectorAndReachesNoListener) 
   EXPECT_NE(s.message().find("not a key id"), std::string::npos) << s.message();
 }
 
-// Status events are merged into the key's row unread; a rotation in the same run reads
-// the row with the pending merges applied; the index hears both in log order; and the
-// rows read the same once RocksDB has merged them for good (compaction).
+// Status events and rotations are merged into the key's row unread, in log order (also
+// over a row stored by an earlier run); the index hears them in log order; and the rows
+// read the same once RocksDB has merged them for good (compaction).
 TEST_F(KeyViewTest, StatusEventsMergeIntoTheRowAndReachTheIndexInLogOrder) {
   VerifyIndex index;
   KeyViewProjection view(index.Listener());
@@ -416,6 +417,8 @@ TEST_F(KeyViewTest, StatusEventsMergeIntoTheRowAndReachTheIndexInLogOrder) {
   EXPECT_EQ(ra.suspended_reason, "paused");
   EXPECT_EQ(ra.secret_hash, HashOf(2));
   EXPECT_EQ(ra.previous_hash, HashOf(1));
+  EXPECT_EQ(ra.previous_valid_until_us, kT0 + 1);
+  EXPECT_EQ(ra.hint, "kt_...new");
   const KeyRecord rb = get(b);
   EXPECT_EQ(rb.status, KeyStatus::kRevoked);
   EXPECT_EQ(rb.revoked_reason, "leaked");
@@ -433,6 +436,9 @@ TEST_F(KeyViewTest, StatusEventsMergeIntoTheRowAndReachTheIndexInLogOrder) {
 
   const Micros now = kT0 + 10;
   EXPECT_EQ(index.Verify(ParsedToken{a, HashOf(2)}, now).reason, VerifyReason::kSuspended);
+  EXPECT_EQ(index.Verify(ParsedToken{a, HashOf(1)}, kT0).reason, VerifyReason::kSuspended)
+      << "the previous secret, within its grace";
+  EXPECT_EQ(index.Verify(ParsedToken{a, HashOf(1)}, kT0 + 1).reason, VerifyReason::kUnknown);
   EXPECT_EQ(index.Verify(ParsedToken{b, HashOf(3)}, now).reason, VerifyReason::kRevoked);
   EXPECT_EQ(index.Verify(ParsedToken{c, HashOf(5)}, now).reason, VerifyReason::kExpired)
       << "expired by event, before its expiry time";
@@ -451,9 +457,9 @@ TEST_F(KeyViewTest, StatusEventsMergeIntoTheRowAndReachTheIndexInLogOrder) {
   for (const KeyId& id : {a, b, c, d, e}) EXPECT_EQ(get(id), before[id]);
 }
 
-// A status event for a key the view has no row of is merged into nothing: the view reads
-// no row to refuse it (the engine's writers refuse it in the same run), and the empty
-// row it leaves is no key to every reader. Any other event for that key halts.
+// A status event or a rotation for a key the view has no row of is merged into nothing:
+// the view reads no row to refuse it (the engine's writers refuse it in the same run), and
+// the empty row it leaves is no key to every reader. An event that reads the row halts.
 TEST_F(KeyViewTest, AStatusEventWithoutItsKeyLeavesNoKey) {
   const KeyId real = Create("acme", {});
   const KeyId ghost = RandomId(rng_);
@@ -465,11 +471,15 @@ TEST_F(KeyViewTest, AStatusEventWithoutItsKeyLeavesNoKey) {
   ASSERT_OK(KeyViewProjection::ForEachKey(*store_, [&](const KeyRecord&) { return ++keys; }));
   EXPECT_EQ(keys, 1u);
 
-  ASSERT_OK(log_->Append("acme", std::vector<std::string>{EncodeKeyRotated(
-                                     "acme", seq_++, FormatKeyId(ghost), HashOf(2), "h", 0)}));
+  // A rotation is merged too: still no key.
+  Apply("acme", {EncodeKeyRotated("acme", seq_++, FormatKeyId(ghost), HashOf(2), "h", 0)});
+  EXPECT_FALSE(KeyViewProjection::GetKey(*store_, "acme", ghost)->has_value());
+  // A change that reads the row refuses a key it does not have.
+  ASSERT_OK(log_->Append("acme", std::vector<std::string>{EncodeKeyGroupChanged(
+                                     "acme", seq_++, FormatKeyId(ghost), "ops", "ci")}));
   const Status s = projector_->CatchUpAll();
   EXPECT_EQ(s.code(), StatusCode::kCorruption);
-  EXPECT_NE(s.message().find("KeyRotated for key " + FormatKeyId(ghost)), std::string::npos)
+  EXPECT_NE(s.message().find("KeyGroupChanged for key " + FormatKeyId(ghost)), std::string::npos)
       << s.message();
 }
 
