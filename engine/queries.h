@@ -52,8 +52,9 @@ class Queries {
   static Result<model::KeyRecord> CreatedKey(std::string_view event);
   // The key `before` (as GetKey returned it) after `events` (CommandOutcome::events of a
   // command on it: rotated, updated, group changed), as the key view applies them;
-  // nullopt if another event came between (the first one's version is not the next after
-  // before's): then read it with GetKey. Errors: kInvalidArgument for events that do not
+  // nullopt if another event of the key came between (the first one's version is not the
+  // next after before's): then read it with GetKey. What KeysUsed changes (last_used_at,
+  // which moves no version) is as `before` had it. Errors: kInvalidArgument for events that do not
   // decode, are not of this key or are not such changes.
   static Result<std::optional<model::KeyRecord>> KeyAfter(model::KeyRecord before,
                                                           std::span<const std::string> events);

@@ -56,6 +56,13 @@ constexpr auto kMaxSleep = std::chrono::seconds(1);
 // Longest sleep of a writer with no timer: it wakes to forget what is past its window.
 constexpr auto kForgetCheck = std::chrono::seconds(60);
 
+// Commands whose answers are built from their events (CommandOutcome::events); no other
+// command's events are copied on the writer thread.
+bool AnswersWithItsEvents(const domain::Command& command) {
+  return std::holds_alternative<domain::CreateKey>(command) ||
+         std::holds_alternative<domain::RotateKey>(command);
+}
+
 // Events after which an org's published group directory is out of date.
 bool ChangesDirectory(fb::Payload type) {
   switch (type) {
@@ -868,7 +875,9 @@ void PartitionWriter::StageEvents(domain::OrgState& state, Pending& pending,
     fb::EnvelopeT envelope = domain::Stamp(pending.context, std::move(event), ids_.Next(), now);
     envelope.writer_epoch = epoch_;
     std::string bytes = events::Encode(envelope);
-    if (pending.done) pending.outcome.events.push_back(bytes);
+    if (pending.done && AnswersWithItsEvents(pending.command)) {
+      pending.outcome.events.push_back(bytes);
+    }
     // Apply now, so later commands of this batch see this one. If the append fails, the
     // state is rebuilt from the log before the next batch.
     auto decoded = events::Decode(bytes);

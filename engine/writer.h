@@ -84,8 +84,8 @@ struct CommandOutcome {
   std::string aggregate_id;                     // the key / group / org it acted on
   fb::Payload first_event = fb::Payload::NONE;  // type of its (first) event, if any
   std::vector<int64_t> offsets;                 // log offsets written (kApplied)
-  // Its events as written (kApplied, a caller's command): an answer that shows what the
-  // command made builds it from them rather than reading the views back.
+  // Its events as written (kApplied, a caller's CreateKey or RotateKey): the answer shows
+  // the key as they made it rather than reading the views back.
   std::vector<std::string> events;
 };
 

@@ -30,13 +30,12 @@
 //   kind (1 byte: model::StatusChange, or 5 for KeyExpiringSoon) ‖ version (8) ‖
 //   occurred_at (8) ‖ reason (the rest), integers big-endian; for kRotate (6) the rest is
 //   the new hash (32) ‖ previous_valid_until (8) ‖ hint.
-// An empty key row is no key (a status event merged into no row leaves one: the key view
-// does not read the row to refuse it; in the engine the writers' fold of the same run
-// refuses an event for an unknown key).
-// Refused with kCorruption, which halts the projector: a key event other than those whose
-// key has no row, a key_id that is not a key id's text form, a KeyRotated without a hash,
-// a negative expiry, an org/group/creator longer than 65535 bytes. (A second KeyCreated
-// for one id is the writers' to refuse: the view does not read for it.)
+// An empty key row is no key (a status event or rotation merged into no row leaves one: the key
+// view does not read the row to refuse it; in the engine the writers' fold of the same run refuses
+// an event for an unknown key). Refused with kCorruption, which halts the projector: a key event
+// other than those whose key has no row, a key_id that is not a key id's text form, a KeyRotated
+// without a hash, a negative expiry, an org/group/creator longer than 65535 bytes. (A second
+// KeyCreated for one id is the writers' to refuse: the view does not read for it.)
 #pragma once
 
 #include <cstddef>
@@ -70,9 +69,10 @@ struct GroupChange {
 // Receives the view's committed changes; see KeyViewProjection::Committed. Either
 // callback may be empty.
 struct KeyViewListener {
-  // The state after each committed key event that changed more than its status, and the
-  // status changes of the others (KeyRevoked, KeyExpired, KeySuspended, KeyResumed, whose
-  // rows are merged without being read), together in log order: calls alternate between
+  // The state after each committed key event whose row is read and written (KeyCreated,
+  // KeyUpdated, KeyGroupChanged), and the changes of those whose rows are merged without
+  // being read (KeyRevoked, KeyExpired, KeySuspended, KeyResumed, KeyRotated), together in
+  // log order: calls alternate between
   // the two as the run does (a key changed twice in one run appears twice, latest last).
   std::function<void(std::span<const KeyRecord> keys)> on_keys;
   std::function<void(std::span<const model::KeyStatusChange> changes)> on_status_changes;
@@ -98,8 +98,8 @@ class KeyViewProjection final : public Projection {
   // Forgets what Apply buffered; the listener hears nothing of it.
   void Aborted() override;
 
-  // MergeRow for a key row (ViewBatch::Merge): `base` with the status changes `operands`
-  // hold applied, as ApplyKeyChange would have. Without a base (or an empty one): an empty
+  // MergeRow for a key row (ViewBatch::Merge): `base` with the status changes and
+  // rotations `operands` hold applied, in order. Without a base (or an empty one): an empty
   // row, which every reader takes for no key. Errors: kCorruption for an operand or row
   // that does not decode (the RocksDB store then keeps an empty row: no key, never the
   // key's state before a change it could not apply).

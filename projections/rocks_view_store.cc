@@ -172,7 +172,8 @@ class RocksViewBatch final : public ViewBatch {
     }
     std::sort(sorted.begin(), sorted.end(),
               [](const Row* a, const Row* b) { return a->key < b->key; });
-    // Each write adds a tag and two varint lengths to its bytes.
+    // Each write adds a tag and two varint lengths to its bytes (an upper bound: the
+    // bytes of rows only read count too).
     rocksdb::WriteBatch batch(arena_.bytes() + 16 * rows_.size() + 64);
     for (const Row* row : sorted) {
       if (row->merged) {

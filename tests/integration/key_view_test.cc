@@ -407,13 +407,14 @@ TEST_F(KeyViewTest, StatusEventsMergeIntoTheRowAndReachTheIndexInLogOrder) {
           testing::EncodeKeySuspended("acme", seq_++, FormatKeyId(d), "audit"),
           testing::EncodeKeyResumed("acme", seq_++, FormatKeyId(d)),
           EncodeKeyRevoked("acme", seq_++, FormatKeyId(d), "done"),
-          // stored, then merged and read back in one run
+          // stored; merged, then read (a group change reads the row) in one run
           testing::EncodeKeySuspended("acme", seq_++, FormatKeyId(e), "hold"),
-          EncodeKeyRotated("acme", seq_++, FormatKeyId(e), HashOf(7), "kt_...e", 0)}));
+          EncodeKeyRotated("acme", seq_++, FormatKeyId(e), HashOf(7), "kt_...e", 0),
+          EncodeKeyGroupChanged("acme", seq_++, FormatKeyId(e), "ops", "")}));
   ASSERT_OK(projector.CatchUpAll());
 
   const KeyRecord ra = get(a);
-  EXPECT_EQ(ra.status, KeyStatus::kSuspended) << "the rotation read the suspension";
+  EXPECT_EQ(ra.status, KeyStatus::kSuspended) << "the rotation merged after the suspension";
   EXPECT_EQ(ra.suspended_reason, "paused");
   EXPECT_EQ(ra.secret_hash, HashOf(2));
   EXPECT_EQ(ra.previous_hash, HashOf(1));
@@ -429,10 +430,11 @@ TEST_F(KeyViewTest, StatusEventsMergeIntoTheRowAndReachTheIndexInLogOrder) {
   const KeyRecord rd = get(d);
   EXPECT_EQ(rd.status, KeyStatus::kRevoked);
   EXPECT_EQ(rd.suspended_reason, "");
-  EXPECT_EQ(rd.version, seq_ - 3);
+  EXPECT_EQ(rd.version, seq_ - 4);
   const KeyRecord re = get(e);
-  EXPECT_EQ(re.status, KeyStatus::kSuspended) << "the rotation read the stored row merged";
+  EXPECT_EQ(re.status, KeyStatus::kSuspended) << "the group change read the row merged";
   EXPECT_EQ(re.secret_hash, HashOf(7));
+  EXPECT_EQ(re.group_id, "ops");
 
   const Micros now = kT0 + 10;
   EXPECT_EQ(index.Verify(ParsedToken{a, HashOf(2)}, now).reason, VerifyReason::kSuspended);

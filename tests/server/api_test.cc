@@ -158,7 +158,8 @@ TEST_F(ApiTest, CreateShowsTheTokenOnceAndTheKeyVerifies) {
   ASSERT_EQ(got.status, 200);
   EXPECT_FALSE(Json(got).contains("token"));
   EXPECT_EQ(got.body.find(token), std::string::npos);
-  // The create's answer (built from its event, not read back) is the key GET shows.
+  // The create's answer is the key GET shows (Queries::CreatedKey; engine_test checks it
+  // is built from the event).
   json created = key;
   created.erase("token");
   EXPECT_EQ(created, Json(got));
@@ -590,7 +591,7 @@ TEST_F(ApiTest, RotateKeepsTheOldTokenForTheGrace) {
   EXPECT_NE(new_token, old_token);
   EXPECT_EQ(rotated["id"], key["id"]);
   EXPECT_EQ(rotated["previous_valid_until"], "2026-01-01T01:00:00Z");
-  {  // built from the rotation's events, not read back: what GET shows
+  {  // what GET shows (Queries::KeyAfter; engine_test checks it is built from the events)
     json got = Json(Call("GET", path, "", admin_));
     for (const char* field : {"hint", "expires_at"}) {
       EXPECT_EQ(rotated[field], got[field]) << field;
