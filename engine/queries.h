@@ -46,16 +46,16 @@ class Queries {
   // The key as the views hold it now, or nullopt if `org` has no such key.
   Result<std::optional<model::KeyRecord>> GetKey(std::string_view org, const KeyId& id) const;
 
-  // The key as a CreateKey command made it, from its KeyCreated event
-  // (CommandOutcome::event): what GetKey returns until the key's next event, without
+  // The key as a CreateKey command made it, from its KeyCreated event (the first of
+  // CommandOutcome::events): what GetKey returns until the key's next event, without
   // reading the views. Errors: kInvalidArgument if `event` is not an encoded KeyCreated.
   static Result<model::KeyRecord> CreatedKey(std::string_view event);
   // The key `before` (as GetKey returned it) after `events` (CommandOutcome::events of a
   // command on it: rotated, updated, group changed), as the key view applies them;
   // nullopt if another event of the key came between (the first one's version is not the
   // next after before's): then read it with GetKey. What KeysUsed changes (last_used_at,
-  // which moves no version) is as `before` had it. Errors: kInvalidArgument for events that do not
-  // decode, are not of this key or are not such changes.
+  // which moves no version) is as `before` had it. Errors: kInvalidArgument for events
+  // that do not decode, are not of this key or are not such changes.
   static Result<std::optional<model::KeyRecord>> KeyAfter(model::KeyRecord before,
                                                           std::span<const std::string> events);
 

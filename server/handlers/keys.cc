@@ -62,12 +62,14 @@ HttpResponse CreateKeyHandler(ApiContext& ctx, const RoutedRequest& request) {
                          "this Idempotency-Key was used for a different request");
         }
         // An applied create's key is as its event made it; a replay's is read back.
-        auto created = outcome.kind == Kind::kApplied && !outcome.events.empty()
-                           ? Queries::CreatedKey(outcome.events.front())
-                           : Status::NotFound("replayed");
-        auto loaded = created.ok()
-                          ? std::variant<model::KeyRecord, HttpResponse>(std::move(*created))
-                          : ctx.LoadKey(caller, issued->key_id);
+        std::optional<model::KeyRecord> made;
+        if (outcome.kind == Kind::kApplied && !outcome.events.empty()) {
+          if (auto created = Queries::CreatedKey(outcome.events.front()); created.ok()) {
+            made = std::move(*created);
+          }
+        }
+        auto loaded = made ? std::variant<model::KeyRecord, HttpResponse>(std::move(*made))
+                           : ctx.LoadKey(caller, issued->key_id);
         if (auto* missing = std::get_if<HttpResponse>(&loaded)) return std::move(*missing);
         json out = KeyToJson(std::get<model::KeyRecord>(loaded), ctx.clock.NowMicros());
         HttpResponse response;
