@@ -460,16 +460,15 @@ Status KeyViewProjection::ApplyKeyChange(const fb::Envelope& event, ViewBatch& b
   auto decoded = DecodeRow(**row);
   if (!decoded.ok()) return decoded.status();
   KeyRecord& r = *decoded;
-  if (event.payload_type() == fb::Payload::KeyGroupChanged) {
-    const std::string group = Str(event.payload_as_KeyGroupChanged()->group_id());
-    KT_RETURN_IF_ERROR(CheckComponent("group id", group));
-    batch.Delete(WithId(Prefixed(kGroupIndex, org, r.group_id), r.key_id));
-    batch.Put(WithId(Prefixed(kGroupIndex, org, group), r.key_id), "");
-  }
+  const std::string group_before = r.group_id;
   if (Status applied = ApplyToRecord(event, r); !applied.ok()) {
     return applied.code() == StatusCode::kInvalidArgument
                ? Status::Internal("ApplyKeyChange: not a key change it reads the row for")
                : applied;
+  }
+  if (r.group_id != group_before) {  // the group index moves with the row (KeyGroupChanged)
+    batch.Delete(WithId(Prefixed(kGroupIndex, org, group_before), r.key_id));
+    batch.Put(WithId(Prefixed(kGroupIndex, org, r.group_id), r.key_id), "");
   }
   batch.Put(row_key, EncodeRow(r));
   Buffer(r);
