@@ -4,6 +4,8 @@
 #include <atomic>
 #include <bit>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <type_traits>
@@ -76,6 +78,11 @@ struct alignas(64) VerifyIndex::Shard {
 
   static size_t SlotsOffset(size_t capacity) {
     return (sizeof(Shard) + capacity * sizeof(uint64_t) + 63) / 64 * 64;
+  }
+  // slots(), from a capacity the caller knows: no read of the header.
+  const Slot* slots(uint32_t known_capacity) const {
+    return reinterpret_cast<const Slot*>(reinterpret_cast<const char*>(this) +
+                                         SlotsOffset(known_capacity));
   }
   const uint64_t* tags() const { return reinterpret_cast<const uint64_t*>(this + 1); }
   uint64_t* tags() { return reinterpret_cast<uint64_t*>(this + 1); }
@@ -233,15 +240,46 @@ size_t HomeOf(uint64_t tag, uint32_t capacity) {
 
 size_t Next(size_t i, uint32_t capacity) { return i + 1 == capacity ? 0 : i + 1; }
 
-// The slot index of `id`, or SIZE_MAX.
-size_t FindById(const Shard* shard, const KeyId& id) {
+// The slot index of `id` in `shard` of `capacity` slots, or SIZE_MAX.
+size_t FindById(const Shard* shard, uint32_t capacity, const KeyId& id) {
   if (shard == nullptr) return SIZE_MAX;
   const uint64_t tag = TagOf(id);
   const uint64_t* tags = shard->tags();
-  for (size_t i = HomeOf(tag, shard->capacity); tags[i] != 0; i = Next(i, shard->capacity)) {
-    if (tags[i] == tag && SlotHolds(shard->slots()[i], id)) return i;
+  const Slot* slots = shard->slots(capacity);
+  for (size_t i = HomeOf(tag, capacity); tags[i] != 0; i = Next(i, capacity)) {
+    if (tags[i] == tag && SlotHolds(slots[i], id)) return i;
   }
   return SIZE_MAX;
+}
+
+size_t FindById(const Shard* shard, const KeyId& id) {
+  return shard == nullptr ? SIZE_MAX : FindById(shard, shard->capacity, id);
+}
+
+// A published shard as one word: its address in the low 48 bits (a user-space address on
+// x86-64 and AArch64), its capacity in the high 16 when it fits (else 0: read it from the
+// shard). One atomic load gives a reader both, so finding a key's tag and slot waits for
+// no read of the shard's header, which at 1M keys is a DRAM miss of its own before them.
+constexpr int kAddressBits = 48;
+constexpr uint64_t kAddressMask = (uint64_t{1} << kAddressBits) - 1;
+
+uint64_t ShardWord(const Shard* shard) {
+  const auto address = reinterpret_cast<uint64_t>(shard);
+  if ((address & ~kAddressMask) != 0) {
+    std::fprintf(stderr, "verify index: shard address %p beyond 48 bits\n",
+                 static_cast<const void*>(shard));
+    std::abort();
+  }
+  const uint64_t capacity = shard != nullptr && shard->capacity <= 0xffff ? shard->capacity : 0;
+  return address | capacity << kAddressBits;
+}
+
+const Shard* ShardIn(uint64_t word) { return reinterpret_cast<const Shard*>(word & kAddressMask); }
+
+uint32_t CapacityIn(uint64_t word) {
+  const auto capacity = static_cast<uint32_t>(word >> kAddressBits);
+  const Shard* shard = ShardIn(word);
+  return capacity != 0 || shard == nullptr ? capacity : shard->capacity;
 }
 
 const PreviousSecret* FindPrevious(const Shard* shard, const KeyId& id) {
@@ -261,10 +299,10 @@ struct Match {
 
 // The token's key, if its hash is the key's current one or, while now < the end of its
 // grace, its previous one. Hashes are compared in constant time.
-Match Find(const Shard* shard, const ParsedToken& token, Micros now) {
-  const size_t i = FindById(shard, token.key_id);
+Match Find(const Shard* shard, uint32_t capacity, const ParsedToken& token, Micros now) {
+  const size_t i = FindById(shard, capacity, token.key_id);
   if (i == SIZE_MAX) return {};
-  const Slot& slot = shard->slots()[i];
+  const Slot& slot = shard->slots(capacity)[i];
   if (HashesEqual(slot.hash, token.hash)) return {&slot, false};
   // A second comparison whether or not the key has a previous secret, so the time a
   // wrong secret takes does not tell that the key was rotated (beyond the side table's
@@ -277,15 +315,15 @@ Match Find(const Shard* shard, const ParsedToken& token, Micros now) {
   return {};
 }
 
-// Starts loading the cache lines Find(shard, id) will most likely read: the tags and the
-// first slots from the key's home (a key sits on average 2 slots past it at 80% load).
-void Prefetch(const Shard* shard, const KeyId& id) {
+// Starts loading the cache lines Find(shard, capacity, id) will most likely read: the
+// key's tag and the first slots from its home (a key sits on average 2 slots past it at
+// 80% load).
+void Prefetch(const Shard* shard, uint32_t capacity, const KeyId& id) {
   if (shard == nullptr) return;
-  const size_t home = HomeOf(TagOf(id), shard->capacity);
+  const size_t home = HomeOf(TagOf(id), capacity);
   __builtin_prefetch(shard->tags() + home);
-  for (size_t i = home, n = 0; n < 3; ++n, i = Next(i, shard->capacity)) {
-    __builtin_prefetch(shard->slots() + i);
-  }
+  const Slot* slots = shard->slots(capacity);
+  for (size_t i = home, n = 0; n < 3; ++n, i = Next(i, capacity)) __builtin_prefetch(slots + i);
 }
 
 VerifyResult Malformed() {
@@ -461,37 +499,42 @@ bool IsRetired(KeyStatus status) { return !model::IsLive(status); }
 }  // namespace
 
 VerifyIndex::VerifyIndex(bool track_retirements)
-    : shards_(new std::atomic<const Shard*>[kShards]), track_retirements_(track_retirements) {
-  for (size_t i = 0; i < kShards; ++i) shards_[i].store(nullptr, std::memory_order_relaxed);
+    : shards_(new std::atomic<uint64_t>[kShards]), track_retirements_(track_retirements) {
+  for (size_t i = 0; i < kShards; ++i) shards_[i].store(0, std::memory_order_relaxed);
   bytes_.store(kShards * sizeof(shards_[0]), std::memory_order_relaxed);
 }
 
 VerifyIndex::~VerifyIndex() {
-  for (size_t i = 0; i < kShards; ++i) FreeShard(shards_[i].load(std::memory_order_relaxed));
+  for (size_t i = 0; i < kShards; ++i)
+    FreeShard(ShardIn(shards_[i].load(std::memory_order_relaxed)));
   for (const Retired& r : retired_) FreeShard(r.shard);
 }
 
 // --- readers --------------------------------------------------------------------------
 
-// Runs evaluate(shard of `id`) inside this thread's read-side critical section (or under
-// the writer mutex when no reader slot is free), so the shard cannot be freed meanwhile.
+// Runs evaluate(shard of `id`, its capacity) inside this thread's read-side critical
+// section (or under the writer mutex when no reader slot is free), so the shard cannot be
+// freed meanwhile.
 template <typename Evaluate>
 VerifyResult VerifyIndex::Read(const KeyId& id, Evaluate&& evaluate) const {
   ReaderSlot* slot = this_thread_slot.Get();
   if (slot == nullptr) {
     std::lock_guard lock(mu_);
-    return evaluate(shards_[ShardOf(id)].load(std::memory_order_acquire));
+    const uint64_t word = shards_[ShardOf(id)].load(std::memory_order_acquire);
+    return evaluate(ShardIn(word), CapacityIn(word));
   }
   ReaderRegistry& registry = ReaderRegistry::Instance();
   slot->epoch.store(registry.epoch.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
-  VerifyResult result = evaluate(shards_[ShardOf(id)].load(std::memory_order_seq_cst));
+  const uint64_t word = shards_[ShardOf(id)].load(std::memory_order_seq_cst);
+  VerifyResult result = evaluate(ShardIn(word), CapacityIn(word));
   slot->epoch.store(0, std::memory_order_release);
   return result;
 }
 
 VerifyResult VerifyIndex::Verify(const ParsedToken& token, Micros now) const {
-  return Read(token.key_id,
-              [&](const Shard* shard) { return Evaluate(Find(shard, token, now), token, now); });
+  return Read(token.key_id, [&](const Shard* shard, uint32_t capacity) {
+    return Evaluate(Find(shard, capacity, token, now), token, now);
+  });
 }
 
 VerifyResult VerifyIndex::Verify(const std::optional<ParsedToken>& token, Micros now) const {
@@ -503,12 +546,12 @@ VerifyResult VerifyIndex::Verify(const TokenCodec& codec, std::string_view token
                                  Micros now) const {
   DecodedToken decoded;
   if (!codec.Decode(token, decoded)) return Malformed();
-  return Read(decoded.key_id(), [&](const Shard* shard) {
+  return Read(decoded.key_id(), [&](const Shard* shard, uint32_t capacity) {
     // The key's entry is most likely in DRAM: start loading it, then hash the secret
-    // while it arrives (the hash is ~45 ns, a miss ~100 ns).
-    Prefetch(shard, decoded.key_id());
+    // while it arrives (the hash is ~45-60 ns, a miss 100-250 ns).
+    Prefetch(shard, capacity, decoded.key_id());
     const ParsedToken parsed = codec.Finish(decoded);
-    return Evaluate(Find(shard, parsed, now), parsed, now);
+    return Evaluate(Find(shard, capacity, parsed, now), parsed, now);
   });
 }
 
@@ -539,7 +582,7 @@ VerifyIndex::Entry VerifyIndex::MakeEntry(const KeyRecord& r) {
 }
 
 void VerifyIndex::Publish(size_t index, const Shard* fresh) {
-  const Shard* old = shards_[index].exchange(fresh, std::memory_order_seq_cst);
+  const Shard* old = ShardIn(shards_[index].exchange(ShardWord(fresh), std::memory_order_seq_cst));
   bytes_.fetch_add(ShardBytes(fresh), std::memory_order_relaxed);
   // Epoch 0 = pending: Reclaim gives it the epoch it takes after this exchange.
   if (old != nullptr) retired_.push_back({old, 0});
@@ -601,7 +644,7 @@ void VerifyIndex::SetStatuses(std::span<const model::KeyStatusChange> status_cha
       entry = changes[it->second].entry;
       retired_at = changes[it->second].retired_at_us;
     } else {
-      const Shard* current = shards_[shard].load(std::memory_order_relaxed);
+      const Shard* current = ShardIn(shards_[shard].load(std::memory_order_relaxed));
       const size_t at = FindById(current, c.key_id);
       if (at == SIZE_MAX) continue;
       entry = EntryAt(current, at);
@@ -632,7 +675,7 @@ void VerifyIndex::Apply(std::vector<Change>& changes) {
     size_t end = begin;
     while (end < changes.size() && changes[end].shard == index) ++end;
 
-    const Shard* old = shards_[index].load(std::memory_order_relaxed);
+    const Shard* old = ShardIn(shards_[index].load(std::memory_order_relaxed));
     // Keys that retire now (the last change of each id decides) join the retirements.
     for (size_t i = begin; i < end && track_retirements_; ++i) {
       const Change& c = changes[i];
@@ -751,7 +794,7 @@ size_t VerifyIndex::ForgetRetiredBefore(Micros before) {
     const size_t index = due[begin].first;
     size_t end = begin;
     while (end < due.size() && due[end].first == index) ++end;
-    const Shard* old = shards_[index].load(std::memory_order_relaxed);
+    const Shard* old = ShardIn(shards_[index].load(std::memory_order_relaxed));
     // The shard's entries but those still retired among the due ones.
     replaced_.assign(old == nullptr ? 0 : old->capacity, false);
     size_t dropped = 0;

@@ -11,8 +11,9 @@
 // alive, further threads verify under the writer mutex (correct, slower).
 //
 // How: keys are spread over kShards shards by their id; each shard is an immutable
-// open-addressing table published through an atomic pointer, laid out so that a key's
-// slot is found from its id alone (Verify starts loading it before hashing the secret). A writer
+// open-addressing table published through an atomic word (its address and capacity),
+// laid out so that a key's slot is found from its id and that word alone (Verify starts
+// loading it before hashing the secret). A writer
 // copies the shard, changes the copy, publishes it and retires the old one, which is freed once no
 // reader that might still see it is inside Verify (epoch-based reclamation).
 #pragma once
@@ -167,7 +168,9 @@ class VerifyIndex {
   template <typename Evaluate>
   VerifyResult Read(const KeyId& id, Evaluate&& evaluate) const;
 
-  std::unique_ptr<std::atomic<const Shard*>[]> shards_;
+  // Each shard as published: its address and capacity in one word (ShardWord in the .cc),
+  // so a reader finds a key's tag and slot without first reading the shard's header.
+  std::unique_ptr<std::atomic<uint64_t>[]> shards_;
   std::atomic<size_t> size_{0};
   std::atomic<size_t> bytes_{0};
 

@@ -297,6 +297,53 @@ TEST(VerifyIndexTest, KeysSharingTheirFirstIdBytes) {
             VerifyReason::kUnknown);
 }
 
+// Readers take a shard's capacity from the word that publishes it, which holds capacities
+// up to 65535 slots; a larger shard's is read from the shard itself. Made-up ids that all
+// land in one shard (ShardOf's multiplier inverted) but spread within it reach that size.
+TEST(VerifyIndexTest, AShardTooLargeForItsPublishedCapacityStillAnswers) {
+  constexpr uint64_t kMultiplier = 0x9E3779B97F4A7C15ULL;  // ShardOf's
+  uint64_t inverse = kMultiplier;                          // Newton: odd numbers invert mod 2^64
+  for (int i = 0; i < 6; ++i) inverse *= 2 - kMultiplier * inverse;
+  ASSERT_EQ(kMultiplier * inverse, 1u);
+  auto id_in_shard_7 = [&](uint64_t n) {
+    KeyId id = IdOf(n);
+    const uint64_t hashed = (uint64_t{7} << 52) | (Mix(n) >> 12);  // what ShardOf sees
+    const uint64_t head = hashed * inverse;
+    std::memcpy(id.bytes.data(), &head, sizeof(head));
+    return id;
+  };
+  constexpr uint64_t kKeys = 70'000;  // capacity 87,502 slots
+  std::vector<KeyRecord> records;
+  for (uint64_t n = 0; n < kKeys; ++n) {
+    records.push_back(Record(n));
+    records.back().key_id = id_in_shard_7(n);
+  }
+  VerifyIndex index;
+  index.Upsert(records);
+  ASSERT_EQ(index.size(), kKeys);
+  for (uint64_t n = 0; n < kKeys; n += 97) {
+    const VerifyResult r = index.Verify(ParsedToken{records[n].key_id, HashOf(n)}, kNow);
+    ASSERT_TRUE(r.valid) << n;
+    EXPECT_EQ(r.key_id, records[n].key_id);
+    EXPECT_EQ(index.Verify(ParsedToken{records[n].key_id, HashOf(n + 1)}, kNow).reason,
+              VerifyReason::kUnknown);
+  }
+  EXPECT_EQ(index.Verify(ParsedToken{id_in_shard_7(kKeys), HashOf(kKeys)}, kNow).reason,
+            VerifyReason::kUnknown);
+  // Changes to such a shard (in place, and by copy) read it the same way.
+  records.resize(1000);
+  for (KeyRecord& r : records) r.status = KeyStatus::kRevoked;
+  index.Upsert(records);
+  EXPECT_EQ(index.Verify(ParsedToken{records[5].key_id, HashOf(5)}, kNow).reason,
+            VerifyReason::kRevoked);
+  KeyRecord renamed = Record(kKeys + 1);
+  renamed.key_id = id_in_shard_7(kKeys + 1);
+  index.Upsert(renamed);
+  EXPECT_TRUE(index.Verify(ParsedToken{renamed.key_id, HashOf(kKeys + 1)}, kNow).valid);
+  EXPECT_EQ(index.size(), kKeys + 1);
+  EXPECT_TRUE(index.Verify(ParsedToken{id_in_shard_7(5000), HashOf(5000)}, kNow).valid);
+}
+
 // A change of status alone (revoke, expiry, suspension) is made in place: no shard is
 // copied, so the index's memory does not move; any other change copies the shard.
 TEST(VerifyIndexTest, StatusChangesAreMadeInPlace) {

@@ -68,6 +68,13 @@ def build_rows(results):
         keys = fmt_count(inproc["verify.keys"])
         rows.append(_row("verify_in_process", f"verify in process, 1 thread, {keys} keys",
                          f"{ns:.0f} ns/verify", "budget 250 ns", 250 / ns, 1.0))
+    dram = inproc.get("verify.dram_random_read_ns")
+    if ns is not None and dram is not None:
+        # The floor of a lookup that misses the caches, measured in the same process.
+        rows.append(_row(
+            "verify_in_process_vs_dram", "verify in process vs one random DRAM read",
+            f"{ns:.0f} ns/verify: {ns / dram:.1f} DRAM reads", f"DRAM read {dram:.0f} ns",
+            dram / ns, None))
     if http_verify and redis:
         rows.append(_row(
             "verify_http_vs_redis", f"verify over HTTP vs Redis GET, {redis['clients']} clients",

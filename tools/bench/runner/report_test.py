@@ -15,6 +15,7 @@ from runner import report  # noqa: E402
 RESULTS = {
     "keytrail_in_process": {
         "verify.valid_ns_per_verify_1_thread": 200.0, "verify.keys": 1_000_000.0,
+        "verify.dram_random_read_ns": 100.0,
         "memory.resident_bytes_per_key": 600.0, "memory.keys": 1_000_000.0,
         "expiry_burst.keys": 100_000.0, "expiry_burst.seconds_until_last_key_expired": 4.0,
         "expiry_burst.expiries_per_s": 25_000.0,
@@ -49,6 +50,15 @@ class BuildRowsTest(unittest.TestCase):
         self.assertEqual(rows["verify_http_vs_postgres"].status, "info")
         self.assertAlmostEqual(rows["rotate_http_vs_postgres"].ratio, 1.5)
         self.assertEqual(rows["rotate_http_vs_postgres"].status, "missed")
+
+    def test_verify_is_set_against_one_dram_read(self):
+        row = rows_by_key(RESULTS)["verify_in_process_vs_dram"]
+        self.assertAlmostEqual(row.ratio, 0.5)  # DRAM read / verify: higher is better
+        self.assertEqual(row.status, "info")
+        self.assertIn("2.0 DRAM reads", row.keytrail)
+        without = copy.deepcopy(RESULTS)
+        del without["keytrail_in_process"]["verify.dram_random_read_ns"]
+        self.assertNotIn("verify_in_process_vs_dram", rows_by_key(without))
 
     def test_gateway_is_checked_over_direct_and_informational(self):
         row = rows_by_key(RESULTS)["gateway_nginx_check"]
