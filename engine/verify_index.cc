@@ -4,6 +4,7 @@
 #include <atomic>
 #include <bit>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -114,16 +115,15 @@ using model::KeyStatus;
 
 // --- epoch-based reclamation ------------------------------------------------------------
 //
-// A reader announces the global epoch in its thread's slot before it loads a shard
-// pointer and clears the slot (0) when done. A writer publishes new shards, then takes
-// E = epoch++ as the retire epoch of the shards it replaced. A reader that still holds an
-// old shard loaded it before the publish, so it announced an epoch <= E and its slot
-// still shows it; a retired shard is therefore freed only once every active slot shows an
-// epoch > E. All slot and pointer operations are seq_cst: the announce must not be
-// reordered after the pointer load (a StoreLoad order, which acquire/release lacks).
-// The registry is process-wide (a thread has one slot whichever index it reads), so a
-// writer may wait for a reader of another index; that costs memory for a moment, never
-// correctness.
+// A reader announces the global epoch in its thread's slot before it loads a shard's
+// word (its address and capacity) and clears the slot (0) when done. A writer publishes new shards,
+// then takes E = epoch++ as the retire epoch of the shards it replaced. A reader that still holds
+// an old shard loaded it before the publish, so it announced an epoch <= E and its slot still shows
+// it; a retired shard is therefore freed only once every active slot shows an epoch > E. All slot
+// and pointer operations are seq_cst: the announce must not be reordered after the word's load (a
+// StoreLoad order, which acquire/release lacks). The registry is process-wide (a thread has one
+// slot whichever index it reads), so a writer may wait for a reader of another index; that costs
+// memory for a moment, never correctness.
 
 struct alignas(64) ReaderSlot {
   std::atomic<uint64_t> epoch{0};  // 0 = not inside Verify
@@ -260,13 +260,20 @@ size_t FindById(const Shard* shard, const KeyId& id) {
 // x86-64 and AArch64), its capacity in the high 16 when it fits (else 0: read it from the
 // shard). One atomic load gives a reader both, so finding a key's tag and slot waits for
 // no read of the shard's header, which at 1M keys is a DRAM miss of its own before them.
+#if !defined(__x86_64__) && !defined(__aarch64__)
+#error "VerifyIndex packs shard addresses into 48 bits: x86-64 and AArch64 only"
+#endif
+static_assert(sizeof(void*) == 8);
 constexpr int kAddressBits = 48;
 constexpr uint64_t kAddressMask = (uint64_t{1} << kAddressBits) - 1;
 
 uint64_t ShardWord(const Shard* shard) {
-  const auto address = reinterpret_cast<uint64_t>(shard);
+  const auto address = static_cast<uint64_t>(reinterpret_cast<std::uintptr_t>(shard));
   if ((address & ~kAddressMask) != 0) {
-    std::fprintf(stderr, "verify index: shard address %p beyond 48 bits\n",
+    // Tagged pointers (HWASan, MTE, LAM) or addresses of 5-level paging.
+    std::fprintf(stderr,
+                 "verify index: shard address %p does not fit in 48 bits (tagged pointers and "
+                 "5-level paging addresses are not supported)\n",
                  static_cast<const void*>(shard));
     std::abort();
   }
@@ -274,7 +281,9 @@ uint64_t ShardWord(const Shard* shard) {
   return address | capacity << kAddressBits;
 }
 
-const Shard* ShardIn(uint64_t word) { return reinterpret_cast<const Shard*>(word & kAddressMask); }
+const Shard* ShardIn(uint64_t word) {
+  return reinterpret_cast<const Shard*>(static_cast<std::uintptr_t>(word & kAddressMask));
+}
 
 uint32_t CapacityIn(uint64_t word) {
   const auto capacity = static_cast<uint32_t>(word >> kAddressBits);
@@ -502,6 +511,12 @@ VerifyIndex::VerifyIndex(bool track_retirements)
     : shards_(new std::atomic<uint64_t>[kShards]), track_retirements_(track_retirements) {
   for (size_t i = 0; i < kShards; ++i) shards_[i].store(0, std::memory_order_relaxed);
   bytes_.store(kShards * sizeof(shards_[0]), std::memory_order_relaxed);
+}
+
+size_t VerifyIndex::ShardCapacity(const KeyId& id) const {
+  std::lock_guard lock(mu_);
+  const Shard* shard = ShardIn(shards_[ShardOf(id)].load(std::memory_order_relaxed));
+  return shard == nullptr ? 0 : shard->capacity;
 }
 
 VerifyIndex::~VerifyIndex() {

@@ -139,6 +139,10 @@ class VerifyIndex {
   // The index must outlive the projection.
   projections::KeyViewListener Listener();
 
+  // The number of slots of the shard that holds (or would hold) `id`; 0 if that shard is
+  // empty. For tests and diagnostics.
+  size_t ShardCapacity(const KeyId& id) const;
+
   // Number of keys.
   size_t size() const { return size_.load(std::memory_order_relaxed); }
   // Approximate heap bytes held: shards (live and awaiting reclamation), the shard table

@@ -15,7 +15,7 @@ from runner import report  # noqa: E402
 RESULTS = {
     "keytrail_in_process": {
         "verify.valid_ns_per_verify_1_thread": 200.0, "verify.keys": 1_000_000.0,
-        "verify.dram_random_read_ns": 100.0,
+        "verify.dram_random_read_ns": 100.0, "verify.index_bytes": 90e6,
         "memory.resident_bytes_per_key": 600.0, "memory.keys": 1_000_000.0,
         "expiry_burst.keys": 100_000.0, "expiry_burst.seconds_until_last_key_expired": 4.0,
         "expiry_burst.expiries_per_s": 25_000.0,
@@ -59,6 +59,9 @@ class BuildRowsTest(unittest.TestCase):
         without = copy.deepcopy(RESULTS)
         del without["keytrail_in_process"]["verify.dram_random_read_ns"]
         self.assertNotIn("verify_in_process_vs_dram", rows_by_key(without))
+        cached = copy.deepcopy(RESULTS)  # an index that fits in the caches (--quick)
+        cached["keytrail_in_process"]["verify.index_bytes"] = 2e6
+        self.assertNotIn("verify_in_process_vs_dram", rows_by_key(cached))
 
     def test_gateway_is_checked_over_direct_and_informational(self):
         row = rows_by_key(RESULTS)["gateway_nginx_check"]
