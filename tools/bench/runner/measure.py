@@ -201,6 +201,46 @@ def http_verify(server, tokens_file, clients, seconds, warmup_s, log):
             **cpu.fields(r["requests"])}
 
 
+def verify_under_writes(server, tokens_file, clients, pause_ms, writers, seconds, log):
+    """Verify latency with and without a concurrent write load: verifies at a fixed pace
+    (wrk_verify_paced.lua, `clients` connections each pausing `pause_ms` between
+    requests), first alone, then while `writers` connections create keys as fast as the
+    server takes them (wrk_create.lua in a second wrk)."""
+    paced = ["wrk_verify_paced.lua", [tokens_file, str(pause_ms)], clients, seconds, log]
+    alone = _wrk(server.url, *paced)
+    create_cmd = ["wrk", "-t1", f"-c{writers}", f"-d{seconds + 2}s", "--timeout", "10s",
+                  "-s", os.path.join(BENCH_DIR, "wrk_create.lua"), server.url, "--",
+                  "default", server.token_file, "under-writes"]
+    log.write(f"\n$ {' '.join(create_cmd)} &\n")
+    log.flush()
+    creates = subprocess.Popen(create_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        time.sleep(1)  # the create load is running before the verifies start
+        under = _wrk(server.url, *paced)
+    finally:
+        out, err = creates.communicate()
+    log.write(out + err)
+    log.flush()
+    created = None
+    for line in out.splitlines():
+        if line.startswith("KEYTRAIL_WRK "):
+            r = json.loads(line[len("KEYTRAIL_WRK "):])
+            if any(v for k, v in r.items() if k.startswith("errors_")):
+                raise RuntimeError(f"wrk wrk_create.lua under verifies: errors: {r}")
+            created = r["requests"] / r["duration_s"]
+    if creates.returncode != 0 or created is None:
+        raise RuntimeError(f"wrk wrk_create.lua under verifies failed: {err.strip()[-500:]}")
+    return {"clients": clients, "pause_ms": pause_ms, "writers": writers,
+            "verifies_per_s_alone": alone["requests_per_s"],
+            "verifies_per_s_under_writes": under["requests_per_s"],
+            "creates_per_s_during": created,
+            "alone_p50_ms": alone["latency_p50_us"] / 1000,
+            "alone_p99_ms": alone["latency_p99_us"] / 1000,
+            "under_writes_p50_ms": under["latency_p50_us"] / 1000,
+            "under_writes_p99_ms": under["latency_p99_us"] / 1000}
+
+
 def gateway(nginx, server, tokens_file, clients, seconds, warmup_s, log):
     """GET through nginx to a static service, without and with the docs' auth_request to
     keytrail (valid tokens cycled; every answer must be a 200), in the same run: the

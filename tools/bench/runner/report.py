@@ -90,6 +90,15 @@ def build_rows(results):
             f"verify over HTTP vs Redis GET, {redis_many['clients']} clients",
             fmt_rate(many["verifies_per_s"]), f"Redis GET {fmt_rate(redis_many['gets_per_s'])}",
             many["verifies_per_s"] / redis_many["gets_per_s"], 1.0))
+    under = results.get("keytrail_verify_under_writes")
+    if under:
+        rows.append(_row(
+            "verify_p99_under_writes",
+            f"verify p99 under {under['writers']} creating clients vs alone "
+            f"({under['clients']} paced clients)",
+            f"p99 {under['under_writes_p99_ms']:.2f} ms under writes",
+            f"p99 alone {under['alone_p99_ms']:.2f} ms, budget 2× that",
+            2 * under["alone_p99_ms"] / under["under_writes_p99_ms"], 1.0))
     if http_verify and pg_v:
         rows.append(_row(
             "verify_http_vs_postgres",
@@ -237,6 +246,16 @@ def details(document):
                 f"wrk -t1 -c{v['clients']}, {fmt_count(config['http_tokens'])} distinct valid "
                 f"tokens among {fmt_count(v['index_keys'])} keys; p50 "
                 f"{v['latency_p50_ms']:.2f} ms, p99 {v['latency_p99_ms']:.2f} ms{_cpu(v)}.")
+    if "keytrail_verify_under_writes" in r:
+        u = r["keytrail_verify_under_writes"]
+        out.append(
+            f"keytrail verify under writes: wrk -t1 -c{u['clients']} with {u['pause_ms']} ms "
+            f"between a connection's requests (`wrk_verify_paced.lua`), alone "
+            f"({u['verifies_per_s_alone']:.0f}/s, p50 {u['alone_p50_ms']:.2f} ms, p99 "
+            f"{u['alone_p99_ms']:.2f} ms) and while a second wrk -t1 -c{u['writers']} created "
+            f"keys ({fmt_rate(u['creates_per_s_during'])} creates; "
+            f"{u['verifies_per_s_under_writes']:.0f} verifies/s, p50 "
+            f"{u['under_writes_p50_ms']:.2f} ms, p99 {u['under_writes_p99_ms']:.2f} ms).")
     for name in ("redis_get", "redis_get_many"):
         if name in r:
             g = r[name]

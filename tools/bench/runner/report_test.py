@@ -25,6 +25,11 @@ RESULTS = {
     "keytrail_http_verify": {"verifies_per_s": 30_000.0, "clients": 16},
     "redis_get": {"gets_per_s": 60_000.0, "clients": 16},
     "keytrail_http_verify_many": {"verifies_per_s": 45_000.0, "clients": 64},
+    "keytrail_verify_under_writes": {
+        "clients": 8, "pause_ms": 2, "writers": 16, "verifies_per_s_alone": 3_900.0,
+        "verifies_per_s_under_writes": 3_500.0, "creates_per_s_during": 8_000.0,
+        "alone_p50_ms": 0.1, "alone_p99_ms": 0.5, "under_writes_p50_ms": 0.3,
+        "under_writes_p99_ms": 2.0},
     "redis_get_many": {"gets_per_s": 50_000.0, "clients": 64},
     "pg_verify": {"lookups_per_s": 20_000.0, "clients": 16},
     "keytrail_http_create": {"creates_per_s": 9_000.0, "clients": 16},
@@ -62,6 +67,14 @@ class BuildRowsTest(unittest.TestCase):
         cached = copy.deepcopy(RESULTS)  # an index that fits in the caches (--quick)
         cached["keytrail_in_process"]["verify.index_bytes"] = 2e6
         self.assertNotIn("verify_in_process_vs_dram", rows_by_key(cached))
+
+    def test_verify_under_writes_is_judged_against_twice_its_p99_alone(self):
+        row = rows_by_key(RESULTS)["verify_p99_under_writes"]
+        self.assertAlmostEqual(row.ratio, 0.5)  # 2 x 0.5 ms allowed, 2.0 ms measured
+        self.assertEqual(row.status, "missed")
+        within = copy.deepcopy(RESULTS)
+        within["keytrail_verify_under_writes"]["under_writes_p99_ms"] = 0.9
+        self.assertEqual(rows_by_key(within)["verify_p99_under_writes"].status, "met")
 
     def test_gateway_is_checked_over_direct_and_informational(self):
         row = rows_by_key(RESULTS)["gateway_nginx_check"]
