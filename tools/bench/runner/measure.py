@@ -111,9 +111,14 @@ def keytrail_bench(binary, options, sections, log):
 
 # --- keytrail over HTTP ----------------------------------------------------------------
 
-def _wrk(url, script, script_args, clients, seconds, log):
-    out = _run(["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s",
-                "-s", os.path.join(BENCH_DIR, script), url, "--", *script_args], log)
+def _wrk_command(url, script, script_args, clients, seconds):
+    return ["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s",
+            "-s", os.path.join(BENCH_DIR, script), url, "--", *script_args]
+
+
+def _wrk_result(out, script):
+    """The KEYTRAIL_WRK line of a wrk run's output (wrk_report.lua), with requests_per_s;
+    a run with any error fails."""
     for line in out.splitlines():
         if line.startswith("KEYTRAIL_WRK "):
             r = json.loads(line[len("KEYTRAIL_WRK "):])
@@ -123,6 +128,11 @@ def _wrk(url, script, script_args, clients, seconds, log):
                 raise RuntimeError(f"wrk {script}: {errors} errors: {r}")
             return r
     raise RuntimeError(f"wrk {script}: no result line")
+
+
+def _wrk(url, script, script_args, clients, seconds, log):
+    return _wrk_result(_run(_wrk_command(url, script, script_args, clients, seconds), log),
+                       script)
 
 
 def _http_commands(server, script, last_arg, noun, clients, seconds, log):
@@ -208,9 +218,8 @@ def verify_under_writes(server, tokens_file, clients, pause_ms, writers, seconds
     server takes them (wrk_create.lua in a second wrk)."""
     paced = ["wrk_verify_paced.lua", [tokens_file, str(pause_ms)], clients, seconds, log]
     alone = _wrk(server.url, *paced)
-    create_cmd = ["wrk", "-t1", f"-c{writers}", f"-d{seconds + 2}s", "--timeout", "10s",
-                  "-s", os.path.join(BENCH_DIR, "wrk_create.lua"), server.url, "--",
-                  "default", server.token_file, "under-writes"]
+    create_cmd = _wrk_command(server.url, "wrk_create.lua",
+                              ["default", server.token_file, "under-writes"], writers, seconds + 2)
     log.write(f"\n$ {' '.join(create_cmd)} &\n")
     log.flush()
     creates = subprocess.Popen(create_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -222,15 +231,9 @@ def verify_under_writes(server, tokens_file, clients, pause_ms, writers, seconds
         out, err = creates.communicate()
     log.write(out + err)
     log.flush()
-    created = None
-    for line in out.splitlines():
-        if line.startswith("KEYTRAIL_WRK "):
-            r = json.loads(line[len("KEYTRAIL_WRK "):])
-            if any(v for k, v in r.items() if k.startswith("errors_")):
-                raise RuntimeError(f"wrk wrk_create.lua under verifies: errors: {r}")
-            created = r["requests"] / r["duration_s"]
-    if creates.returncode != 0 or created is None:
+    if creates.returncode != 0:
         raise RuntimeError(f"wrk wrk_create.lua under verifies failed: {err.strip()[-500:]}")
+    created = _wrk_result(out, "wrk_create.lua")["requests_per_s"]
     return {"clients": clients, "pause_ms": pause_ms, "writers": writers,
             "verifies_per_s_alone": alone["requests_per_s"],
             "verifies_per_s_under_writes": under["requests_per_s"],
