@@ -189,6 +189,20 @@ def create_tokens(server, count, path, clients=8):
         f.write("\n".join(key_id for _, key_id in keys) + "\n")
 
 
+def _check_all_valid(server, before, run, clients, what):
+    """Checks with /metrics (read now, against `before`) that every verify of the wrk
+    `run` answered valid; returns the metrics read."""
+    after = server.metrics()
+    answers = {name: after[name] - before.get(name, 0) for name in after
+               if name.startswith("keytrail_verify_total{")}
+    valid = answers.pop('keytrail_verify_total{reason="valid"}', 0)
+    # wrk does not count answers that arrive after its deadline: up to one per client.
+    if any(answers.values()) or not run["requests"] <= valid <= run["requests"] + clients:
+        raise RuntimeError(f"{what}: {run['requests']} requests, {valid} valid answers, "
+                           f"others {answers}")
+    return after
+
+
 def http_verify(server, tokens_file, clients, seconds, warmup_s, log):
     """Verify over HTTP keep-alive: wrk_verify.lua cycling through valid tokens. Checks
     with /metrics that every verify in the measured run answered valid."""
@@ -196,14 +210,7 @@ def http_verify(server, tokens_file, clients, seconds, warmup_s, log):
     before = server.metrics()
     with CpuMeter(server.pid) as cpu:
         r = _wrk(server.url, "wrk_verify.lua", [tokens_file], clients, seconds, log)
-    after = server.metrics()
-    answers = {name: after[name] - before.get(name, 0) for name in after
-               if name.startswith("keytrail_verify_total{")}
-    valid = answers.pop('keytrail_verify_total{reason="valid"}', 0)
-    # wrk does not count answers that arrive after its deadline: up to one per client.
-    if any(answers.values()) or not r["requests"] <= valid <= r["requests"] + clients:
-        raise RuntimeError(f"http verify: {r['requests']} requests, {valid} valid answers, "
-                           f"others {answers}")
+    after = _check_all_valid(server, before, r, clients, "http verify")
     return {"verifies_per_s": r["requests_per_s"], "verifies": r["requests"],
             "clients": clients, "latency_p50_ms": r["latency_p50_us"] / 1000,
             "latency_p99_ms": r["latency_p99_us"] / 1000,
@@ -215,9 +222,11 @@ def verify_under_writes(server, tokens_file, clients, pause_ms, writers, seconds
     """Verify latency with and without a concurrent write load: verifies at a fixed pace
     (wrk_verify_paced.lua, `clients` connections each pausing `pause_ms` between
     requests), first alone, then while `writers` connections create keys as fast as the
-    server takes them (wrk_create.lua in a second wrk)."""
+    server takes them (wrk_create.lua in a second wrk). Every verify must answer valid."""
     paced = ["wrk_verify_paced.lua", [tokens_file, str(pause_ms)], clients, seconds, log]
+    before = server.metrics()
     alone = _wrk(server.url, *paced)
+    _check_all_valid(server, before, alone, clients, "paced verify alone")
     create_cmd = _wrk_command(server.url, "wrk_create.lua",
                               ["default", server.token_file, "under-writes"], writers, seconds + 2)
     log.write(f"\n$ {' '.join(create_cmd)} &\n")
@@ -226,7 +235,9 @@ def verify_under_writes(server, tokens_file, clients, pause_ms, writers, seconds
                                text=True)
     try:
         time.sleep(1)  # the create load is running before the verifies start
+        before = server.metrics()
         under = _wrk(server.url, *paced)
+        _check_all_valid(server, before, under, clients, "paced verify under writes")
     finally:
         out, err = creates.communicate()
     log.write(out + err)
