@@ -41,8 +41,10 @@ void AppendRequestId(std::string_view given, std::string* out) {
     return hex;
   }();
   static std::atomic<uint64_t> next{1};
-  fmt::format_to(std::back_inserter(*out), "{}-{}", prefix,
-                 next.fetch_add(1, std::memory_order_relaxed));
+  out->append(prefix);
+  out->push_back('-');
+  const fmt::format_int n(next.fetch_add(1, std::memory_order_relaxed));
+  out->append(n.data(), n.size());
 }
 
 std::string RequestId(const HttpRequest& request) {
@@ -393,8 +395,14 @@ bool Api::HandleFast(const FastRequest& request, std::string* out) {
   const size_t id_at = out->size();
   AppendRequestId(request.request_id, out);
   const size_t id_end = out->size();
-  fmt::format_to(text, "\r\nCache-Control: no-store\r\n{}Content-Length: {}\r\n\r\n",
-                 request.keep_alive ? "" : "Connection: close\r\n", body.size());
+  // Appended piece by piece: fmt::format_to through a string's back_inserter was a
+  // tenth of this function's time.
+  out->append("\r\nCache-Control: no-store\r\n");
+  if (!request.keep_alive) out->append("Connection: close\r\n");
+  out->append("Content-Length: ");
+  const fmt::format_int length(body.size());
+  out->append(length.data(), length.size());
+  out->append("\r\n\r\n");
   out->append(body);
 
   const double seconds =

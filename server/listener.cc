@@ -59,12 +59,12 @@ void Listener::Accept() {
   // Each connection gets its own strand, so its handlers never run concurrently.
   acceptor_.async_accept(
       net::make_strand(ioc_),
-      [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
+      [self = shared_from_this()](boost::system::error_code ec, SessionSocket socket) {
         self->OnAccept(ec, std::move(socket));
       });
 }
 
-void Listener::OnAccept(boost::system::error_code ec, tcp::socket socket) {
+void Listener::OnAccept(boost::system::error_code ec, SessionSocket socket) {
   if (!acceptor_.is_open() || ec == net::error::operation_aborted) return;
   if (ec) {
     // E.g. out of file descriptors: wait a little rather than spin.

@@ -11,6 +11,7 @@
 
 #include "base/status.h"
 #include "server/connections.h"
+#include "server/session.h"
 
 namespace keytrail::server {
 
@@ -32,7 +33,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   void Accept();
-  void OnAccept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
+  void OnAccept(boost::system::error_code ec, SessionSocket socket);
 
   boost::asio::io_context& ioc_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;

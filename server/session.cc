@@ -28,8 +28,9 @@ constexpr size_t kMaxDrainBytes = 1 << 20;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, std::shared_ptr<ServerShared> shared)
-      : stream_(std::move(socket)),
+  Session(SessionSocket&& socket, std::shared_ptr<ServerShared> shared)
+      : socket_(std::move(socket)),
+        deadline_timer_(socket_.get_executor()),
         shared_(std::move(shared)),
         buffer_(shared_->options.max_header_bytes + shared_->options.max_body_bytes + 65536) {}
 
@@ -38,7 +39,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Begin(); });
+    net::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->Begin(); });
   }
 
  private:
@@ -46,7 +47,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Begin() {
     std::weak_ptr<Session> weak = weak_from_this();
-    auto executor = stream_.get_executor();
+    auto executor = socket_.get_executor();
     id_ = shared_->connections.Add(
         [weak, executor] {
           net::post(executor, [weak] {
@@ -61,7 +62,7 @@ class Session : public std::enable_shared_from_this<Session> {
         reading_);
     if (id_ == 0) return Close();  // the server is stopping
     boost::system::error_code ec;
-    const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    const tcp::endpoint peer = socket_.remote_endpoint(ec);
     if (!ec) remote_ = peer.address().to_string() + ":" + std::to_string(peer.port());
     ReadHeader();
   }
@@ -71,14 +72,49 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnStop() {
     if (state_ == State::kReading && parser_.has_value() && !parser_->got_some() &&
         buffer_.size() == 0) {
-      beast::get_lowest_layer(stream_).cancel();
+      socket_.cancel();
     }
   }
 
   // Room is needed for a new connection: this one goes if it is still reading a request
   // (idle, or a client slow to send one); one with a request in flight stays.
   void OnShed() {
-    if (state_ == State::kReading) beast::get_lowest_layer(stream_).cancel();
+    if (state_ == State::kReading) socket_.cancel();
+  }
+
+  // The connection closes if the I/O under way (reading a request, writing a response,
+  // draining) is not done by `after` from now. Moving a deadline costs no timer operation:
+  // one timer per connection wakes when the earliest deadline set may have passed and goes
+  // back to sleep until the current one if I/O moved it since (Beast's tcp_stream armed and
+  // cancelled a timer for every read and write).
+  void ExpireAfter(std::chrono::steady_clock::duration after) {
+    deadline_ = std::chrono::steady_clock::now() + after;
+    if (!deadline_timer_waiting_ || deadline_ < deadline_timer_.expiry()) WaitForDeadline();
+  }
+
+  void WaitForDeadline() {
+    deadline_timer_.expires_at(deadline_);  // a wait already pending ends, operation_aborted
+    deadline_timer_waiting_ = true;
+    deadline_timer_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+      // Aborted: replaced by a new wait, or the session is closing.
+      if (ec == net::error::operation_aborted) return;
+      if (auto self = weak.lock()) self->OnDeadline();
+    });
+  }
+
+  void OnDeadline() {
+    deadline_timer_waiting_ = false;
+    if (closed_) return;
+    if (state_ == State::kHandling) {
+      // No I/O under way: the request waits for its answer (a command on its way to the
+      // log), which has no deadline here.
+      deadline_ = std::chrono::steady_clock::now() + shared_->options.idle_timeout;
+      return WaitForDeadline();
+    }
+    if (std::chrono::steady_clock::now() < deadline_) return WaitForDeadline();
+    // The I/O under way fails (operation_aborted) and its handler closes the session.
+    beast::error_code ignored;
+    socket_.close(ignored);
   }
 
   void ReadHeader() {
@@ -88,9 +124,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(shared_->options.max_body_bytes);
     parser_->header_limit(static_cast<uint32_t>(shared_->options.max_header_bytes));
     state_ = State::kReading;
-    stream_.expires_after(shared_->options.idle_timeout);
+    ExpireAfter(shared_->options.idle_timeout);
     http::async_read_header(
-        stream_, buffer_, *parser_,
+        socket_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
@@ -103,7 +139,7 @@ class Session : public std::enable_shared_from_this<Session> {
       // the client to send it.
       auto interim = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
                                                                         request.version());
-      http::async_write(stream_, *interim,
+      http::async_write(socket_, *interim,
                         [self = shared_from_this(), interim](beast::error_code write_ec, size_t) {
                           if (write_ec) return self->Close();
                           self->ReadBody();
@@ -114,7 +150,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
-    http::async_read(stream_, buffer_, *parser_,
+    http::async_read(socket_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) {
                        if (ec) return self->OnReadError(ec);
                        self->OnRequest();
@@ -134,7 +170,7 @@ class Session : public std::enable_shared_from_this<Session> {
         ec != http::error::end_of_stream && ec != http::error::partial_message) {
       return Refuse(400, "bad_request", "malformed HTTP request: " + ec.message());
     }
-    // End of stream, timeout, reset, cancelled by Shutdown: nothing to answer.
+    // End of stream, deadline passed, reset, cancelled by Shutdown: nothing to answer.
     Close();
   }
 
@@ -148,7 +184,7 @@ class Session : public std::enable_shared_from_this<Session> {
     HttpResponse response = Guarded([&] { return shared_->handler(request); });
     if (response.later) {
       // The answer comes later, through the Responder, on this connection's executor.
-      auto executor = stream_.get_executor();
+      auto executor = socket_.get_executor();
       Responder responder{
           .post = [executor](std::function<void()> fn) { net::post(executor, std::move(fn)); },
           .respond =
@@ -192,8 +228,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (!answered) return false;
     state_ = State::kWriting;
-    stream_.expires_after(shared_->options.idle_timeout);
-    net::async_write(stream_, net::buffer(fast_out_),
+    ExpireAfter(shared_->options.idle_timeout);
+    net::async_write(socket_, net::buffer(fast_out_),
                      [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
                        if (ec || !keep_alive) return self->Close();
                        self->ReadHeader();
@@ -256,9 +292,9 @@ class Session : public std::enable_shared_from_this<Session> {
       message->erase(http::field::content_length);
     }
     state_ = State::kWriting;
-    stream_.expires_after(shared_->options.idle_timeout);
+    ExpireAfter(shared_->options.idle_timeout);
     http::async_write(
-        stream_, *message,
+        socket_, *message,
         [self = shared_from_this(), message, keep_alive, drain](beast::error_code ec, size_t) {
           if (ec) return self->Close();
           if (drain) return self->Drain();
@@ -286,8 +322,8 @@ class Session : public std::enable_shared_from_this<Session> {
     auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*header);
     auto producer = std::make_shared<std::function<bool(std::string*)>>(std::move(response.stream));
     state_ = State::kWriting;
-    stream_.expires_after(shared_->options.idle_timeout);
-    http::async_write_header(stream_, *serializer,
+    ExpireAfter(shared_->options.idle_timeout);
+    http::async_write_header(socket_, *serializer,
                              [self = shared_from_this(), header, serializer, producer, chunked,
                               keep_alive](beast::error_code ec, size_t) {
                                if (ec) return self->Close();
@@ -308,11 +344,11 @@ class Session : public std::enable_shared_from_this<Session> {
       Log(LogLevel::kError, "streamed response failed; cutting it", {{"error", e.what()}});
       return Close();
     }
-    stream_.expires_after(shared_->options.idle_timeout);
+    ExpireAfter(shared_->options.idle_timeout);
     if (piece->empty()) {
       if (!chunked) return Close();  // HTTP/1.0: the end of the body is the end of the stream
       return net::async_write(
-          stream_, http::make_chunk_last(),
+          socket_, http::make_chunk_last(),
           [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
             if (ec || !keep_alive) return self->Close();
             self->ReadHeader();
@@ -324,22 +360,22 @@ class Session : public std::enable_shared_from_this<Session> {
       self->WritePiece(producer, chunked, keep_alive, finished);
     };
     if (chunked) {
-      net::async_write(stream_, http::make_chunk(net::buffer(*piece)), std::move(written));
+      net::async_write(socket_, http::make_chunk(net::buffer(*piece)), std::move(written));
     } else {
-      net::async_write(stream_, net::buffer(*piece), std::move(written));
+      net::async_write(socket_, net::buffer(*piece), std::move(written));
     }
   }
 
   void Drain() {
     state_ = State::kDraining;
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(kDrainTime);
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    ExpireAfter(kDrainTime);
     DrainSome();
   }
 
   void DrainSome() {
-    stream_.async_read_some(net::buffer(scratch_),
+    socket_.async_read_some(net::buffer(scratch_),
                             [self = shared_from_this()](beast::error_code ec, size_t n) {
                               self->drained_ += n;
                               if (ec || self->drained_ > kMaxDrainBytes) return self->Close();
@@ -348,12 +384,22 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Close() {
+    closed_ = true;
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.socket().close(ignored);
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    deadline_timer_.cancel();
   }
 
-  beast::tcp_stream stream_;
+  SessionSocket socket_;
+  // See ExpireAfter. The timer's handler holds no reference: a session whose I/O is
+  // over is freed at once, and its pending wait is cancelled with it.
+  net::basic_waitable_timer<std::chrono::steady_clock, net::wait_traits<std::chrono::steady_clock>,
+                            SessionSocket::executor_type>
+      deadline_timer_;
+  std::chrono::steady_clock::time_point deadline_;
+  bool deadline_timer_waiting_ = false;
+  bool closed_ = false;
   std::shared_ptr<ServerShared> shared_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -369,7 +415,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
-void StartSession(tcp::socket socket, std::shared_ptr<ServerShared> shared) {
+void StartSession(SessionSocket socket, std::shared_ptr<ServerShared> shared) {
   std::make_shared<Session>(std::move(socket), std::move(shared))->Start();
 }
 

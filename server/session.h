@@ -5,13 +5,22 @@
 
 #include <memory>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
 
 #include "server/connections.h"
 
 namespace keytrail::server {
 
-// Serves `socket` until the connection ends. The socket's executor must be a strand.
-void StartSession(boost::asio::ip::tcp::socket socket, std::shared_ptr<ServerShared> shared);
+// A connection's socket, on its own strand. The executor's type is spelled out (not
+// Asio's type-erased any_io_executor), so no I/O step copies or destroys an erased
+// executor.
+using SessionSocket =
+    boost::asio::basic_stream_socket<boost::asio::ip::tcp,
+                                     boost::asio::strand<boost::asio::io_context::executor_type>>;
+
+// Serves `socket` until the connection ends.
+void StartSession(SessionSocket socket, std::shared_ptr<ServerShared> shared);
 
 }  // namespace keytrail::server

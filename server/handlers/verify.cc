@@ -7,9 +7,6 @@
 // whole response into the connection's buffer. Both render the answer with
 // WriteVerifyAnswer, so they give the same bytes.
 #include <array>
-#include <iterator>
-
-#include <fmt/format.h>
 
 #include "server/handlers/handlers.h"
 #include "server/json_io.h"
@@ -85,7 +82,6 @@ VerifyResult WriteVerifyAnswer(ApiContext& ctx, std::string_view token, std::str
     body->append(R"(,"valid":false})");
     return result;
   }
-  auto text = std::back_inserter(*body);
   body->append(R"({"expires_at":)");
   if (result.expires_at_us == 0) {
     body->append("null");
@@ -106,12 +102,16 @@ VerifyResult WriteVerifyAnswer(ApiContext& ctx, std::string_view token, std::str
     body->append(R"("scim")");
     comma = ",";
   }
-  if (result.permissions & kPermissionOnBehalfOf)
-    fmt::format_to(text, R"({}"on-behalf-of")", comma);
+  if (result.permissions & kPermissionOnBehalfOf) {
+    body->append(comma);
+    body->append(R"("on-behalf-of")");
+  }
   // The group's rules as published before the last rule change was acknowledged.
   body->append(R"(],"rules":)");
   body->append(RulesJson(ctx.engine.Groups(result.org), result.group));
-  fmt::format_to(text, R"(,"secret":"{}","valid":true}})", SecretName(result));
+  body->append(R"(,"secret":")");
+  body->append(SecretName(result));
+  body->append(R"(","valid":true})");
   return result;
 }
 

@@ -1,6 +1,7 @@
-// The HTTP transport (server/http_server.h) with streamed responses, over real sockets:
-// a producer that throws cuts only its own response, and HTTP/1.0 clients get the body
-// streamed, delimited by the end of the connection.
+// The HTTP transport (server/http_server.h) over real sockets: a streamed response whose
+// producer throws cuts only itself, HTTP/1.0 clients get the body streamed, delimited by
+// the end of the connection, the connection limit sheds idle connections, and the idle
+// timeout closes connections that stall but not those waiting for a slow answer.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -8,8 +9,10 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -58,24 +61,62 @@ bool ClosedByServer(int fd) {
   return n == 0 || (n < 0 && errno == ECONNRESET);
 }
 
+// Sends `request` on `fd` and reads until the reply holds `body_end`; "" if the
+// connection ends first.
+std::string Roundtrip(int fd, const std::string& request, std::string_view body_end) {
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    return "";
+  }
+  std::string reply;
+  char chunk[4096];
+  while (reply.find(body_end) == std::string::npos) {
+    const ssize_t n = ::recv(fd, chunk, sizeof(chunk), 0);
+    if (n <= 0) return "";
+    reply.append(chunk, static_cast<size_t>(n));
+  }
+  return reply;
+}
+
 class TransportTest : public ::testing::Test {
  protected:
   virtual size_t MaxConnections() const { return 0; }
+  virtual std::chrono::milliseconds IdleTimeout() const { return std::chrono::seconds(30); }
   void SetUp() override {
-    auto http = HttpServer::Start(
-        {.listen = "127.0.0.1:0", .threads = 2, .max_connections = MaxConnections()},
-        [this](const HttpRequest& request) { return Handle(request); });
+    auto http = HttpServer::Start({.listen = "127.0.0.1:0",
+                                   .threads = 2,
+                                   .idle_timeout = IdleTimeout(),
+                                   .max_connections = MaxConnections()},
+                                  [this](const HttpRequest& request) { return Handle(request); });
     ASSERT_OK(http);
     http_ = std::move(http).value();
   }
-  void TearDown() override { http_->Shutdown(std::chrono::seconds(2)); }
+  void TearDown() override {
+    http_->Shutdown(std::chrono::seconds(2));
+    for (std::thread& t : answerers_) t.join();
+  }
 
-  // /ok: "ok"; /stream: three lines; /throws: a line, then the producer throws.
+  // /ok: "ok"; /later: "later", answered a second after the request; /stream: three
+  // lines; /throws: a line, then the producer throws.
   HttpResponse Handle(const HttpRequest& request) {
     HttpResponse response;
     response.content_type = "text/plain";
     if (request.target == "/ok") {
       response.body = "ok";
+      return response;
+    }
+    if (request.target == "/later") {
+      response.later = [this](Responder responder) {
+        answerers_.emplace_back([responder] {
+          std::this_thread::sleep_for(std::chrono::seconds(1));
+          responder.post([respond = responder.respond] {
+            HttpResponse answer;
+            answer.content_type = "text/plain";
+            answer.body = "later";
+            respond(std::move(answer));
+          });
+        });
+      };
       return response;
     }
     auto calls = std::make_shared<int>(0);
@@ -90,6 +131,7 @@ class TransportTest : public ::testing::Test {
   }
 
   std::unique_ptr<HttpServer> http_;
+  std::vector<std::thread> answerers_;  // one /later request at a time
 };
 
 TEST_F(TransportTest, AProducerThatThrowsCutsItsResponseAndTheServerGoesOn) {
@@ -150,6 +192,53 @@ TEST_F(ConnectionLimitTest, ANewConnectionShedsTheOldestIdleOneAndBusyOnesAreKep
   }
   EXPECT_TRUE(ClosedByServer(slow));
   ::close(slow);
+}
+
+// The idle timeout: a connection closes when the read or write under way is not done
+// in time, whatever else the server does meanwhile.
+class IdleTimeoutTest : public TransportTest {
+ protected:
+  std::chrono::milliseconds IdleTimeout() const override { return std::chrono::milliseconds(300); }
+};
+
+TEST_F(IdleTimeoutTest, AConnectionThatSendsNothingOrHalfARequestIsClosed) {
+  for (const std::string& sent : {std::string(), std::string("GET /ok HTTP/1.1\r\nHost: x\r\n")}) {
+    const int fd = Connect(http_->address());
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::send(fd, sent.data(), sent.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(sent.size()));
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(ClosedByServer(fd)) << "still open after 5 s, having sent: " << sent;
+    EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(250));
+    ::close(fd);
+  }
+}
+
+TEST_F(IdleTimeoutTest, RequestsKeepAConnectionOpenLongerThanTheTimeout) {
+  const int fd = Connect(http_->address());
+  ASSERT_GE(fd, 0);
+  // Ten requests 100 ms apart: a second in all, the connection never idle for 300 ms.
+  for (int i = 0; i < 10; ++i) {
+    const std::string reply = Roundtrip(fd, "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n", "\r\n\r\nok");
+    ASSERT_TRUE(reply.starts_with("HTTP/1.1 200")) << "request " << i << ": " << reply;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  // Then idle: closed.
+  EXPECT_TRUE(ClosedByServer(fd));
+  ::close(fd);
+}
+
+TEST_F(IdleTimeoutTest, AnAnswerSlowerThanTheTimeoutIsStillSent) {
+  // The request is read; its answer takes a second (a command on its way to the log).
+  const int fd = Connect(http_->address());
+  ASSERT_GE(fd, 0);
+  const std::string reply =
+      Roundtrip(fd, "GET /later HTTP/1.1\r\nHost: x\r\n\r\n", "\r\n\r\nlater");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 200")) << reply;
+  // The connection is kept alive and serves the next request.
+  EXPECT_TRUE(Roundtrip(fd, "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n", "\r\n\r\nok")
+                  .starts_with("HTTP/1.1 200"));
+  ::close(fd);
 }
 
 }  // namespace
