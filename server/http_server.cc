@@ -19,17 +19,27 @@ namespace keytrail::server {
 
 namespace net = boost::asio;
 
-// The io context, its threads and what the listener and sessions share.
+// One io context per io thread, its thread and what the listener and sessions share.
+// A connection lives on one context (the listener deals them out in turn), so its
+// handlers run on one thread without a strand, and a request never wakes another thread
+// to be answered.
 struct HttpServer::Impl {
-  explicit Impl(int threads) : ioc(threads), work(ioc.get_executor()) {}
+  struct IoThread {
+    // Concurrency hint 1: one thread runs it (others only post to it).
+    net::io_context ioc{1};
+    // Keeps the thread running while nothing is pending on its context, e.g. during
+    // shutdown while a response waits for a command (HttpResponse::later).
+    net::executor_work_guard<net::io_context::executor_type> work{ioc.get_executor()};
+    std::thread thread;
+  };
 
-  net::io_context ioc;
-  // Keeps the io threads running while nothing is pending on the io context, e.g.
-  // during shutdown while a response waits for a command (HttpResponse::later).
-  net::executor_work_guard<net::io_context::executor_type> work;
+  explicit Impl(int count) {
+    for (int i = 0; i < count; ++i) io.push_back(std::make_unique<IoThread>());
+  }
+
+  std::vector<std::unique_ptr<IoThread>> io;
   std::shared_ptr<ServerShared> shared;
   std::shared_ptr<Listener> listener;
-  std::vector<std::thread> threads;
   std::string address;
   bool shut_down = false;
 };
@@ -93,10 +103,12 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(Options options, RequestHa
 
   auto impl = std::make_unique<Impl>(options.threads);
   impl->shared = std::make_shared<ServerShared>();
-  const int threads = options.threads;
   impl->shared->options = std::move(options);
   impl->shared->handler = std::move(handler);
-  auto listener = Listener::Open(impl->ioc, net::ip::tcp::endpoint(address, port), impl->shared);
+  std::vector<net::io_context*> contexts;
+  for (auto& io : impl->io) contexts.push_back(&io->ioc);
+  auto listener =
+      Listener::Open(std::move(contexts), net::ip::tcp::endpoint(address, port), impl->shared);
   if (!listener.ok()) return listener.status();
   impl->listener = std::move(listener).value();
   const auto& bound = impl->listener->endpoint();
@@ -104,10 +116,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(Options options, RequestHa
                       ? fmt::format("[{}]:{}", bound.address().to_string(), bound.port())
                       : fmt::format("{}:{}", bound.address().to_string(), bound.port());
   impl->listener->Run();
-  for (int i = 0; i < threads; ++i) {
+  for (auto& io : impl->io) {
     // Handlers that throw are answered with 500 by the session, and Asio and Beast are
     // used through their error_code overloads, so nothing is expected to escape run().
-    impl->threads.emplace_back([ioc = &impl->ioc] { ioc->run(); });
+    io->thread = std::thread([ioc = &io->ioc] { ioc->run(); });
   }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
@@ -123,9 +135,10 @@ void HttpServer::Shutdown(std::chrono::milliseconds grace) {
     Log(LogLevel::kWarn, "connections still open after the shutdown grace; closing them",
         {{"grace_ms", static_cast<int64_t>(grace.count())}});
   }
-  impl_->ioc.stop();
-  for (std::thread& t : impl_->threads) t.join();
-  impl_->threads.clear();
+  for (auto& io : impl_->io) io->ioc.stop();
+  for (auto& io : impl_->io) {
+    if (io->thread.joinable()) io->thread.join();
+  }
 }
 
 }  // namespace keytrail::server

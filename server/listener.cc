@@ -12,17 +12,16 @@ namespace keytrail::server {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-Listener::Listener(net::io_context& ioc, std::shared_ptr<ServerShared> shared)
-    : ioc_(ioc),
-      strand_(net::make_strand(ioc)),
-      acceptor_(strand_),
-      backoff_(strand_),
+Listener::Listener(std::vector<net::io_context*> contexts, std::shared_ptr<ServerShared> shared)
+    : contexts_(std::move(contexts)),
+      acceptor_(*contexts_.front()),
+      backoff_(*contexts_.front()),
       shared_(std::move(shared)) {}
 
-Result<std::shared_ptr<Listener>> Listener::Open(net::io_context& ioc,
+Result<std::shared_ptr<Listener>> Listener::Open(std::vector<net::io_context*> contexts,
                                                  const tcp::endpoint& endpoint,
                                                  std::shared_ptr<ServerShared> shared) {
-  auto listener = std::make_shared<Listener>(ioc, std::move(shared));
+  auto listener = std::make_shared<Listener>(std::move(contexts), std::move(shared));
   boost::system::error_code ec;
   auto fail = [&](std::string_view what) -> Status {
     return Status::Unavailable(fmt::format("cannot {} {}:{}: {}", what,
@@ -43,11 +42,11 @@ Result<std::shared_ptr<Listener>> Listener::Open(net::io_context& ioc,
 }
 
 void Listener::Run() {
-  net::dispatch(strand_, [self = shared_from_this()] { self->Accept(); });
+  net::dispatch(acceptor_.get_executor(), [self = shared_from_this()] { self->Accept(); });
 }
 
 void Listener::Stop() {
-  net::post(strand_, [self = shared_from_this()] {
+  net::post(acceptor_.get_executor(), [self = shared_from_this()] {
     boost::system::error_code ignored;
     self->acceptor_.close(ignored);
     self->backoff_.cancel();
@@ -56,9 +55,11 @@ void Listener::Stop() {
 
 void Listener::Accept() {
   if (!acceptor_.is_open()) return;
-  // Each connection gets its own strand, so its handlers never run concurrently.
+  // The connection's handlers all run on the one thread of the context it is given.
+  net::io_context& context = *contexts_[next_context_];
+  next_context_ = (next_context_ + 1) % contexts_.size();
   acceptor_.async_accept(
-      net::make_strand(ioc_),
+      context.get_executor(),
       [self = shared_from_this()](boost::system::error_code ec, SessionSocket socket) {
         self->OnAccept(ec, std::move(socket));
       });

@@ -3,11 +3,11 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 
 #include "base/status.h"
 #include "server/connections.h"
@@ -18,11 +18,14 @@ namespace keytrail::server {
 // The accept loop of one HttpServer. Lives as long as an accept is pending.
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  // Opens, binds and listens. Errors: kUnavailable (e.g. the address is in use).
-  static Result<std::shared_ptr<Listener>> Open(boost::asio::io_context& ioc,
+  // Opens, binds and listens. Accepts on the first of `contexts` and deals the
+  // connections out to all of them in turn. Errors: kUnavailable (e.g. the address is in
+  // use). REQUIRES: `contexts` is not empty; each is run by one thread and outlives the
+  // listener.
+  static Result<std::shared_ptr<Listener>> Open(std::vector<boost::asio::io_context*> contexts,
                                                 const boost::asio::ip::tcp::endpoint& endpoint,
                                                 std::shared_ptr<ServerShared> shared);
-  Listener(boost::asio::io_context& ioc, std::shared_ptr<ServerShared> shared);
+  Listener(std::vector<boost::asio::io_context*> contexts, std::shared_ptr<ServerShared> shared);
 
   // Starts accepting. Call once.
   void Run();
@@ -35,10 +38,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void Accept();
   void OnAccept(boost::system::error_code ec, SessionSocket socket);
 
-  boost::asio::io_context& ioc_;
-  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  boost::asio::steady_timer backoff_;  // after an accept error such as EMFILE
+  std::vector<boost::asio::io_context*> contexts_;
+  size_t next_context_ = 0;                  // the context of the next connection
+  boost::asio::ip::tcp::acceptor acceptor_;  // on contexts_[0]
+  boost::asio::steady_timer backoff_;        // after an accept error such as EMFILE
   boost::asio::ip::tcp::endpoint endpoint_;
   std::shared_ptr<ServerShared> shared_;
 };

@@ -7,18 +7,16 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/strand.hpp>
 
 #include "server/connections.h"
 
 namespace keytrail::server {
 
-// A connection's socket, on its own strand. The executor's type is spelled out (not
-// Asio's type-erased any_io_executor), so no I/O step copies or destroys an erased
-// executor.
+// A connection's socket, on the io context of the one thread that serves it. The
+// executor's type is spelled out (not Asio's type-erased any_io_executor), so no I/O step
+// copies or destroys an erased executor.
 using SessionSocket =
-    boost::asio::basic_stream_socket<boost::asio::ip::tcp,
-                                     boost::asio::strand<boost::asio::io_context::executor_type>>;
+    boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
 
 // Serves `socket` until the connection ends.
 void StartSession(SessionSocket socket, std::shared_ptr<ServerShared> shared);
