@@ -206,7 +206,7 @@ void Engine::Issue(const domain::CommandContext& context, IssuedToken token,
 
 void Engine::CreateKey(const domain::CommandContext& context, CreateKeyRequest request,
                        IssuedCallback done) {
-  IssuedToken token = tokens_.Issue(random_);
+  IssuedToken token = tokens_.Issue(random_, NewKeyId(random_, clock_.NowMicros()));
   domain::CreateKey command;
   command.key_id = token.key_id;
   command.name = std::move(request.name);

@@ -234,6 +234,15 @@ TokenCodec::TokenCodec(std::string prefix) : prefix_(std::move(prefix)) {
   if (!ValidPrefix(prefix_)) Die("token prefix must be 1..16 characters of [a-z0-9_]");
 }
 
+KeyId NewKeyId(Random& random, int64_t now_us) {
+  constexpr size_t kTimeBytes = 6;
+  KeyId id;
+  const uint64_t ms = static_cast<uint64_t>(now_us < 0 ? 0 : now_us / 1000);
+  StoreBigEndian(ms, id.bytes.data(), kTimeBytes);
+  random.Fill(std::span<uint8_t>(id.bytes.data() + kTimeBytes, id.bytes.size() - kTimeBytes));
+  return id;
+}
+
 TokenCodec::~TokenCodec() = default;
 
 size_t TokenCodec::token_length() const { return prefix_.size() + kTokenChars; }

@@ -28,18 +28,23 @@ namespace keytrail {
 inline constexpr std::string_view kDefaultTokenPrefix = "kt_";
 inline constexpr size_t kSecretBytes = 24;  // 192 bits of CSPRNG output
 
-// A key's id: 16 random bytes. Text form: 22 base62 characters.
+// A key's id: 16 bytes. Text form: 22 base62 characters. Ids keytrail makes (NewKeyId)
+// start with their creation time, so they sort in creation order; ids made before that
+// (16 random bytes) are as valid. Nothing may rely on an id's time: it is not checked.
 struct KeyId {
   std::array<uint8_t, 16> bytes{};
   friend bool operator==(const KeyId&, const KeyId&) = default;
   friend auto operator<=>(const KeyId&, const KeyId&) = default;
 };
-// Hash for unordered containers: key ids are random, so their first 8 bytes will do.
+// Hash for unordered containers and shard choices: both halves mixed, since an id's first
+// bytes are a time that most ids of a period share.
 struct KeyIdHash {
   size_t operator()(const KeyId& id) const noexcept {
-    uint64_t v;
-    std::memcpy(&v, id.bytes.data(), sizeof(v));
-    return static_cast<size_t>(v);
+    uint64_t head, tail;
+    std::memcpy(&head, id.bytes.data(), sizeof(head));
+    std::memcpy(&tail, id.bytes.data() + 8, sizeof(tail));
+    const uint64_t h = (head ^ tail) * 0x9E3779B97F4A7C15ULL;
+    return static_cast<size_t>(h ^ (h >> 32));
   }
 };
 
@@ -92,6 +97,14 @@ class DecodedToken {
   KeyId key_id_;
   std::array<uint8_t, kSecretBytes> secret_{};
 };
+
+// A new key's id: `now_us` in whole milliseconds since the epoch (6 bytes, big-endian;
+// a negative time counts as 0), then 10 bytes from `random` (80 bits: ids made in the
+// same millisecond do not collide). Ids so made sort by creation time, so the rows the
+// views keep per key (the key row, its group and creator index rows, its audit index
+// rows) are appended where the last new key's went, not inserted at random places in
+// RocksDB's memtable and files.
+KeyId NewKeyId(Random& random, int64_t now_us);
 
 // Mints tokens and parses them. Thread-safe; Parse takes no locks and makes no
 // allocation.

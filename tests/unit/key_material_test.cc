@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <zlib.h>
 
@@ -49,6 +50,44 @@ KeyId SequentialKeyId() {
   KeyId id;
   for (size_t i = 0; i < id.bytes.size(); ++i) id.bytes[i] = static_cast<uint8_t>(i);
   return id;
+}
+
+TEST(NewKeyId, StartsWithTheTimeInMillisecondsThenRandomBytes) {
+  SequenceRandom random;
+  const int64_t now_us = 1'767'225'600'123'999;  // 2026-01-01T00:00:00.123999Z
+  const KeyId id = NewKeyId(random, now_us);
+  const uint64_t ms = 1'767'225'600'123;
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(id.bytes[i], static_cast<uint8_t>(ms >> (8 * (5 - i)))) << i;
+  }
+  for (size_t i = 6; i < id.bytes.size(); ++i) {
+    EXPECT_EQ(id.bytes[i], static_cast<uint8_t>(i - 6)) << "from random: " << i;
+  }
+  EXPECT_EQ(NewKeyId(random, -5).bytes[0], 0);  // before the epoch: time 0
+}
+
+TEST(NewKeyId, IdsSortByCreationTimeAndTheirTextRoundTrips) {
+  Random& random = SystemRandom();
+  std::vector<KeyId> ids;
+  for (int64_t ms = 0; ms < 2000; ++ms) {
+    // Two ids per millisecond, a later millisecond's after both of an earlier one's.
+    for (int i = 0; i < 2; ++i) ids.push_back(NewKeyId(random, (1'767'225'600'000 + ms) * 1000));
+  }
+  for (size_t i = 2; i < ids.size(); ++i) EXPECT_LT(ids[i - 2], ids[i]) << i;
+  std::set<KeyId> distinct(ids.begin(), ids.end());
+  EXPECT_EQ(distinct.size(), ids.size());
+  for (const KeyId& id : ids) EXPECT_EQ(ParseKeyId(FormatKeyId(id)), id);
+}
+
+// Ids made in the same stretch of time share their first bytes: a hash (and the shard
+// choices made from it, e.g. KeyUsage's hash % 16) must still spread them.
+TEST(KeyIdHash, SpreadsIdsMadeInTheSameMillisecond) {
+  Random& random = SystemRandom();
+  std::set<size_t> buckets;
+  for (int i = 0; i < 256; ++i) {
+    buckets.insert(KeyIdHash{}(NewKeyId(random, 1'767'225'600'000'000)) % 16);
+  }
+  EXPECT_EQ(buckets.size(), 16u);
 }
 
 TEST(TokenCodec, IssueThenParseRoundTrips) {

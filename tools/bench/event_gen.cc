@@ -118,8 +118,7 @@ std::string EventGenerator::KeyEvent(Org& org) {
   const bool create = key == nullptr || !key->live || roll < 45 ||
                       static_cast<int>(org.keys.size()) < options_.admin_keys_per_org;
   if (create) {
-    KeyId id;
-    for (auto& b : id.bytes) b = static_cast<uint8_t>(rng_());
+    const KeyId id = NewKeyId(random_, now_us_);  // as the engine makes them
     Key k{FormatKeyId(id), kGroups[rng_() % kGroups.size()], 1, 0, true};
     if (rng_() % 10 < 3) k.expires_at_us = now_us_ + (30 + rng_() % 335) * 86'400'000'000LL;
     fb::EnvelopeT e = Envelope(org.id, k.id, 1, now_us_, seq_);

@@ -7,10 +7,12 @@
 
 #include <cstdint>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "base/clock.h"
+#include "keys/key_material.h"
 
 namespace keytrail::bench {
 
@@ -57,8 +59,21 @@ class EventGenerator {
   std::string Setup(Org& org);
   std::string KeyEvent(Org& org);
 
+  // The generator's random numbers as keys/key_material.h's Random, for NewKeyId.
+  class GeneratorRandom final : public Random {
+   public:
+    explicit GeneratorRandom(std::mt19937_64& rng) : rng_(rng) {}
+    void Fill(std::span<uint8_t> out) override {
+      for (uint8_t& b : out) b = static_cast<uint8_t>(rng_());
+    }
+
+   private:
+    std::mt19937_64& rng_;
+  };
+
   Options options_;
   std::mt19937_64 rng_;
+  GeneratorRandom random_{rng_};
   Micros now_us_;
   uint64_t seq_ = 0;
   std::vector<Org> org_state_;
