@@ -1,4 +1,5 @@
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
@@ -333,6 +334,14 @@ Result<std::unique_ptr<ViewStore>> OpenRocksViewStore(const std::string& path,
   rocksdb::Options options;
   options.create_if_missing = !store_options.read_only;
   options.IncreaseParallelism(2);
+  // Compactions run at the lowest CPU priority (nice 19, for the default environment's
+  // compaction threads, which every store in the process shares): on a machine whose
+  // cores are busy, verifies and the writers go first, and compactions catch up when
+  // there is CPU to spare. RocksDB slows writes down itself if they fall far behind
+  // (level0_slowdown_writes_trigger). Flushes keep their priority: a late flush stalls
+  // writes at once.
+  options.env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW, rocksdb::CpuPriority::kLow)
+      .PermitUncheckedError();  // not supported: compactions keep the normal priority
   // 32 MiB memtables (RocksDB's default is 64): up to two are resident, and at 1M keys
   // the difference is ~64 B per key of a 300 B budget; the views are rebuilt from the log,
   // so smaller, more frequent flushes cost only background work.
