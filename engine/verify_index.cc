@@ -195,7 +195,10 @@ thread_local ThreadSlot this_thread_slot;
 // --- shards ---------------------------------------------------------------------------
 
 size_t ShardOf(const KeyId& id) {
-  // Ids are random, but a multiplicative hash keeps made-up (sequential) ids spread too.
+  // The first 8 bytes of an id keytrail makes are a time (6 bytes) that the ids of a
+  // period share, then 2 random bytes; older ids are random throughout. The multiply
+  // carries the random high bits onto the top bits it keeps, so ids of one millisecond
+  // spread over the shards as random ids do, and made-up (sequential) ids spread too.
   uint64_t v;
   std::memcpy(&v, id.bytes.data(), sizeof(v));
   return static_cast<size_t>((v * 0x9E3779B97F4A7C15ULL) >> 52);

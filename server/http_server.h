@@ -11,7 +11,10 @@
 //
 // Handlers run on the io threads and must not block: a response that has to wait (a
 // command on its way to the log) is given later (HttpResponse::later), and the io
-// thread serves other connections meanwhile. The io threads run until Shutdown.
+// thread serves other connections meanwhile. Each io thread runs its own io context and
+// the connections dealt to it in turn (the first also accepts), so a handler that takes
+// long delays its own thread's connections only, and the other threads go on. The io
+// threads run until Shutdown.
 #pragma once
 
 #include <chrono>

@@ -113,8 +113,14 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (std::chrono::steady_clock::now() < deadline_) return WaitForDeadline();
     // The I/O under way fails (operation_aborted) and its handler closes the session.
+    // Cancelled, not closed: a read or write that completed just before (its handler
+    // queued behind this one) keeps its result, and the request it read is answered.
+    // If nothing was pending at this instant (between two steps of one operation), the
+    // next deadline tries again.
     beast::error_code ignored;
-    socket_.close(ignored);
+    socket_.cancel(ignored);
+    deadline_ = std::chrono::steady_clock::now() + shared_->options.idle_timeout;
+    WaitForDeadline();
   }
 
   void ReadHeader() {

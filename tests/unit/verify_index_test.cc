@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <map>
@@ -295,6 +296,33 @@ TEST(VerifyIndexTest, KeysSharingTheirFirstIdBytes) {
   // A key's previous secret is not another key's: 4's old secret under 6's id.
   EXPECT_EQ(index.Verify(ParsedToken{records[6].key_id, HashOf(4, 0)}, kNow).reason,
             VerifyReason::kUnknown);
+}
+
+// Ids as keytrail makes them (NewKeyId): a burst of keys created in one millisecond
+// shares the first 6 id bytes, which ShardOf and the probe's home slot read. They still
+// spread over the shards and within them as random ids do.
+TEST(VerifyIndexTest, IdsMadeInOneMillisecondSpreadAsRandomIdsDo) {
+  constexpr uint64_t kKeys = 100'000;  // ~24 per shard
+  auto largest_shard = [&](bool same_millisecond) {
+    std::vector<KeyRecord> records;
+    for (uint64_t n = 0; n < kKeys; ++n) {
+      records.push_back(Record(n));
+      if (same_millisecond) records.back().key_id = NewKeyId(SystemRandom(), kNow);
+    }
+    VerifyIndex index;
+    index.Upsert(records);
+    EXPECT_EQ(index.size(), kKeys);
+    for (uint64_t n = 0; n < kKeys; n += 101) {
+      EXPECT_TRUE(index.Verify(ParsedToken{records[n].key_id, HashOf(n)}, kNow).valid) << n;
+    }
+    size_t largest = 0;
+    for (const KeyRecord& r : records) largest = std::max(largest, index.ShardCapacity(r.key_id));
+    return largest;
+  };
+  const size_t random_ids = largest_shard(false);
+  const size_t ids_of_one_millisecond = largest_shard(true);
+  EXPECT_LE(ids_of_one_millisecond, 2 * random_ids)
+      << "ids of one millisecond crowd into a few shards";
 }
 
 // Readers take a shard's capacity from the word that publishes it, which holds capacities

@@ -28,6 +28,9 @@ class EventGenerator {
   };
 
   explicit EventGenerator(Options options);
+  // Not copyable: the random source keeps a reference to the generator's engine.
+  EventGenerator(const EventGenerator&) = delete;
+  EventGenerator& operator=(const EventGenerator&) = delete;
 
   // The next event, encoded; its org in *org.
   std::string Next(std::string* org);
