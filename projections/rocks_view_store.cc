@@ -337,9 +337,11 @@ Result<std::unique_ptr<ViewStore>> OpenRocksViewStore(const std::string& path,
   // Compactions run at the lowest CPU priority (nice 19, for the default environment's
   // compaction threads, which every store in the process shares): on a machine whose
   // cores are busy, verifies and the writers go first, and compactions catch up when
-  // there is CPU to spare. RocksDB slows writes down itself if they fall far behind
-  // (level0_slowdown_writes_trigger). Flushes keep their priority: a late flush stalls
-  // writes at once.
+  // there is CPU to spare. The price: under a load that keeps every core busy for
+  // minutes (verifies at full speed while keys are written), compactions can fall far
+  // enough behind that RocksDB slows and then stops the view writes
+  // (level0_slowdown_writes_trigger, level0_stop_writes_trigger) until the load eases.
+  // Flushes keep their priority: a late flush stalls writes at once.
   options.env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW, rocksdb::CpuPriority::kLow)
       .PermitUncheckedError();  // not supported: compactions keep the normal priority
   // 32 MiB memtables (RocksDB's default is 64): up to two are resident, and at 1M keys
