@@ -29,8 +29,8 @@ inline constexpr std::string_view kDefaultTokenPrefix = "kt_";
 inline constexpr size_t kSecretBytes = 24;  // 192 bits of CSPRNG output
 
 // A key's id: 16 bytes. Text form: 22 base62 characters. Ids keytrail makes (NewKeyId)
-// start with their creation time, so they sort in creation order; ids made before that
-// (16 random bytes) are as valid. Nothing may rely on an id's time: it is not checked.
+// start with their creation time, so a later id sorts after (to the millisecond); ids made before
+// that (16 random bytes) are as valid. Nothing may rely on an id's time: it is not checked.
 struct KeyId {
   std::array<uint8_t, 16> bytes{};
   friend bool operator==(const KeyId&, const KeyId&) = default;
