@@ -4,6 +4,7 @@
 
 #include <mutex>
 
+#include "base/thread_name.h"
 #include "schemas/credentials_generated.h"
 
 namespace keytrail {
@@ -84,7 +85,10 @@ Result<std::unique_ptr<CredentialStore>> CredentialStore::Open(events::EventLog&
       }
     }
   }
-  store->follower_ = std::thread([s = store.get()] { s->Follow(); });
+  store->follower_ = std::thread([s = store.get()] {
+    NameThisThread("kt-credentials");
+    s->Follow();
+  });
   return store;
 }
 

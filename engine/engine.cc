@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "base/thread_name.h"
 #include "events/codec.h"
 #include "projections/projector.h"
 #include "projections/view_set.h"
@@ -140,6 +141,7 @@ Result<std::unique_ptr<Engine>> Engine::Start(events::EventLog& log, projections
   if (flush.count() > 0 || sweep.count() > 0) {
     Engine* e = engine.get();
     e->flusher_ = std::thread([e, flush, sweep] {
+      NameThisThread("kt-usage-flush");
       using Clock = std::chrono::steady_clock;
       constexpr auto kNever = Clock::time_point::max();
       Clock::time_point next_flush = flush.count() > 0 ? Clock::now() + flush : kNever;

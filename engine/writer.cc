@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "base/thread_name.h"
 #include "engine/domain/command_policy.h"
 #include "events/codec.h"
 #include "projections/key_view.h"
@@ -248,7 +249,10 @@ Status PartitionWriter::Start() {
   writing_.store(!options_.follow_log, std::memory_order_release);
   std::lock_guard lock(mu_);
   running_ = true;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread(fmt::format("kt-writer-{}", partition_));
+    Run();
+  });
   return Status::Ok();
 }
 

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 
@@ -25,7 +26,12 @@ constexpr std::string_view kHeads = "aud/h/";
 constexpr std::string_view kNames = "aud/n/";
 constexpr std::string_view kIndex = "aud/i/";
 constexpr size_t kPosBytes = 12;                // partition (4) ‖ offset (8)
-constexpr size_t kSuffixBytes = 8 + kPosBytes;  // time ‖ pos
+constexpr size_t kSuffixBytes = 8 + kPosBytes;  // an index entry: log time ‖ pos
+constexpr size_t kHeadBytes = 32 + 8 + 8;       // hash ‖ offset ‖ log time
+constexpr size_t kOldHeadBytes = 32 + 8;        // hash ‖ offset (before log times)
+
+// A run's index entries, by index row prefix (AuditProjection::pending_index_).
+using PendingIndex = std::unordered_map<std::string, std::string>;
 
 Hash Sha256(std::string_view bytes) {
   Hash out{};
@@ -387,8 +393,8 @@ std::string IndexPrefixFor(char index, std::string_view org, const AuditFilter& 
   return IndexPrefix('t', org, std::nullopt);
 }
 
-// The typed form of a stored record; `suffix` (time ‖ partition ‖ offset, from the
-// index row) gives the position and time. kCorruption if the bytes are not a record.
+// The typed form of a stored record; `suffix` (an index entry: log time ‖ partition ‖
+// offset) gives the position. kCorruption if the bytes are not a record.
 Result<model::AuditRecord> ParseRecord(std::string stored, std::string_view suffix) {
   const json r = json::parse(stored, nullptr, false);
   if (!r.is_object()) return Status::Corruption("audit: a stored record is not a JSON object");
@@ -399,7 +405,11 @@ Result<model::AuditRecord> ParseRecord(std::string stored, std::string_view suff
   const json& actor = r.contains("actor") ? r["actor"] : json::object();
   const json& target = r.contains("target") ? r["target"] : json::object();
   model::AuditRecord record;
-  record.occurred_at_us = static_cast<Micros>(GetBigEndian64(suffix.substr(0, 8)));
+  const auto occurred = r.find("occurred_at_us");
+  if (occurred == r.end() || !occurred->is_number_integer()) {
+    return Status::Corruption("audit: a stored record has no occurred_at_us");
+  }
+  record.occurred_at_us = occurred->get<Micros>();
   record.partition = static_cast<int32_t>(GetBigEndian32(suffix.substr(8, 4)));
   record.offset = static_cast<int64_t>(GetBigEndian64(suffix.substr(12, 8)));
   record.org = text(r, "org");
@@ -424,54 +434,68 @@ bool Matches(const model::AuditRecord& record, const AuditFilter& filter, char i
   return true;
 }
 
-// Scans the matching index rows after `after` (a time ‖ pos suffix, or empty) and
-// visits (suffix, record) until `visit` returns false; `examined`, if given, hears every
-// row read (matching or not) and stops the scan by returning false.
+// Scans the matching index entries after `after` (an entry, or empty) and visits
+// (entry, record) until `visit` returns false; `examined`, if given, hears every entry read
+// (matching or not) and stops the scan by returning false.
 Status Scan(ViewStore& store, std::string_view org, const AuditFilter& filter,
             std::string_view after,
             const std::function<bool(std::string_view suffix, model::AuditRecord record)>& visit,
             const std::function<bool(std::string_view suffix)>& examined = {}) {
   const char index = ChooseIndex(filter);
   const std::string prefix = IndexPrefixFor(index, org, filter);
+  // Rows are keyed by their last entry: the first row whose key is at or past the start
+  // holds the first entry wanted (or is the first row after it).
   std::string begin = prefix;
   if (!after.empty()) {
     begin.append(after);
-    begin.push_back('\0');
   } else if (filter.from > 0) {
     PutBigEndian64(&begin, static_cast<uint64_t>(filter.from));
   }
-  std::string end = PrefixEnd(prefix);
-  if (filter.to > 0) {
-    end = prefix;
-    PutBigEndian64(&end, static_cast<uint64_t>(filter.to));
-  }
   Status failed;
-  Status scanned = store.Scan(begin, end, [&](std::string_view key, std::string_view) {
-    if (key.size() != prefix.size() + kSuffixBytes) {
-      failed = Status::Corruption("audit: malformed index row");
-      return false;
-    }
-    const std::string_view suffix = key.substr(prefix.size());
-    const auto time = static_cast<Micros>(GetBigEndian64(suffix.substr(0, 8)));
-    if (time < filter.from) return true;
-    if (examined && !examined(suffix)) return false;
-    auto stored = store.Get(std::string(kRecords) + std::string(suffix.substr(8)));
-    if (!stored.ok()) {
-      failed = stored.status();
-      return false;
-    }
-    if (!stored->has_value()) {
-      failed = Status::Corruption("audit: an index row points at no record");
-      return false;
-    }
-    auto record = ParseRecord(std::move(**stored), suffix);
-    if (!record.ok()) {
-      failed = record.status();
-      return false;
-    }
-    if (!Matches(*record, filter, index)) return true;
-    return visit(suffix, std::move(*record));
-  });
+  bool done = false;
+  Status scanned =
+      store.Scan(begin, PrefixEnd(prefix), [&](std::string_view key, std::string_view value) {
+        const std::string_view last = key.size() == prefix.size() + kSuffixBytes
+                                          ? key.substr(prefix.size())
+                                          : std::string_view();
+        if (last.empty() || value.size() % kSuffixBytes != 0 ||
+            (!value.empty() && value.substr(value.size() - kSuffixBytes) != last)) {
+          failed = Status::Corruption("audit: malformed index row");
+          return false;
+        }
+        const std::string_view entries = value.empty() ? last : value;
+        for (size_t at = 0; at < entries.size() && !done; at += kSuffixBytes) {
+          const std::string_view suffix = entries.substr(at, kSuffixBytes);
+          if (!after.empty() && suffix <= after) continue;
+          const auto time = static_cast<Micros>(GetBigEndian64(suffix.substr(0, 8)));
+          if (time < filter.from) continue;
+          if (filter.to > 0 && time >= filter.to) {
+            done = true;  // entries only grow from here
+            break;
+          }
+          if (examined && !examined(suffix)) {
+            done = true;
+            break;
+          }
+          auto stored = store.Get(std::string(kRecords) + std::string(suffix.substr(8)));
+          if (!stored.ok()) {
+            failed = stored.status();
+            return false;
+          }
+          if (!stored->has_value()) {
+            failed = Status::Corruption("audit: an index row points at no record");
+            return false;
+          }
+          auto record = ParseRecord(std::move(**stored), suffix);
+          if (!record.ok()) {
+            failed = record.status();
+            return false;
+          }
+          if (!Matches(*record, filter, index)) continue;
+          if (!visit(suffix, std::move(*record))) done = true;
+        }
+        return !done;
+      });
   KT_RETURN_IF_ERROR(scanned);
   return failed;
 }
@@ -534,18 +558,40 @@ std::string FormatRecord(const LogPosition& position, std::string_view org, cons
   return bytes;
 }
 
-// Writes the record (chained to the partition's previous one) and its index rows.
+// The log time of the partition's last record, from its chain head `head` (one of
+// kHeadBytes, or kOldHeadBytes: then from the record it names).
+Result<Micros> LastLogTime(std::string_view head, int32_t partition, ViewBatch& batch) {
+  if (head.size() == kHeadBytes) return static_cast<Micros>(GetBigEndian64(head.substr(40)));
+  const auto offset = static_cast<int64_t>(GetBigEndian64(head.substr(32, 8)));
+  auto last = batch.Get(std::string(kRecords) + Pos({partition, offset}));
+  KT_RETURN_IF_ERROR(last.status());
+  const json record = last->has_value() ? json::parse(**last, nullptr, false) : json();
+  if (!record.is_object() || !record["occurred_at_us"].is_number_integer()) {
+    return Status::Corruption("audit: the chain head names no well-formed record");
+  }
+  return record["occurred_at_us"].get<Micros>();
+}
+
+// Writes the record (chained to the partition's previous one) and adds its index
+// entries to `index` (written by Seal).
 Status WriteRecord(const LogPosition& position, std::string_view org, const Actor& actor,
                    const Described& described, std::string_view event_id, Micros occurred_at_us,
-                   ViewBatch& batch) {
+                   ViewBatch& batch, PendingIndex& index) {
   // The chain: this record holds the hash of the partition's previous record.
   const std::string head_key = HeadKey(position.partition);
   auto head = batch.Get(head_key);
   KT_RETURN_IF_ERROR(head.status());
   std::string prev_hash(32, '\0');
+  Micros log_time = occurred_at_us;
   if (head->has_value()) {
-    if ((*head)->size() != 40) return Status::Corruption("audit: malformed chain head");
-    prev_hash = (*head)->substr(0, 32);
+    const std::string_view stored = **head;
+    if (stored.size() != kHeadBytes && stored.size() != kOldHeadBytes) {
+      return Status::Corruption("audit: malformed chain head");
+    }
+    prev_hash = stored.substr(0, 32);
+    auto last = LastLogTime(stored, position.partition, batch);
+    KT_RETURN_IF_ERROR(last.status());
+    log_time = std::max(log_time, *last);
   }
   const std::string bytes =
       FormatRecord(position, org, actor, described, event_id, occurred_at_us, prev_hash);
@@ -554,16 +600,17 @@ Status WriteRecord(const LogPosition& position, std::string_view org, const Acto
   batch.Put(std::string(kRecords) + pos, bytes);
   std::string new_head(reinterpret_cast<const char*>(hash.data()), hash.size());
   PutBigEndian64(&new_head, static_cast<uint64_t>(position.offset));
+  PutBigEndian64(&new_head, static_cast<uint64_t>(log_time));
   batch.Put(head_key, new_head);
 
-  std::string suffix;
-  PutBigEndian64(&suffix, static_cast<uint64_t>(occurred_at_us));
-  suffix += pos;
-  batch.Put(IndexPrefix('t', org, std::nullopt) + suffix, "");
-  batch.Put(IndexPrefix('a', org, actor.id) + suffix, "");
-  batch.Put(IndexPrefix('c', org, described.action) + suffix, "");
+  std::string entry;
+  PutBigEndian64(&entry, static_cast<uint64_t>(log_time));
+  entry += pos;
+  index[IndexPrefix('t', org, std::nullopt)] += entry;
+  index[IndexPrefix('a', org, actor.id)] += entry;
+  index[IndexPrefix('c', org, described.action)] += entry;
   if (described.target_type == "api_key") {
-    batch.Put(IndexPrefix('k', org, described.target_id) + suffix, "");
+    index[IndexPrefix('k', org, described.target_id)] += entry;
   }
   return Status::Ok();
 }
@@ -591,6 +638,32 @@ Result<Actor> ActorOf(const fb::Envelope& event, std::string_view org, ViewBatch
 
 }  // namespace
 
+Status AuditProjection::Seal(ViewBatch& batch) {
+  for (const auto& [prefix, entries] : pending_index_) {
+    // Keyed by the last entry; a row of one entry needs no value (its key holds it).
+    const std::string_view last = std::string_view(entries).substr(entries.size() - kSuffixBytes);
+    batch.Put(prefix + std::string(last),
+              entries.size() == kSuffixBytes ? std::string_view() : std::string_view(entries));
+  }
+  pending_index_.clear();
+  return Status::Ok();
+}
+
+std::optional<std::vector<std::string>> AuditProjection::UnpackIndexRow(std::string_view key,
+                                                                        std::string_view value) {
+  if (!key.starts_with(kIndex) || key.size() < kIndex.size() + kSuffixBytes ||
+      value.size() <= kSuffixBytes || value.size() % kSuffixBytes != 0 ||
+      value.substr(value.size() - kSuffixBytes) != key.substr(key.size() - kSuffixBytes)) {
+    return std::nullopt;
+  }
+  const std::string_view prefix = key.substr(0, key.size() - kSuffixBytes);
+  std::vector<std::string> rows;
+  for (size_t at = 0; at < value.size(); at += kSuffixBytes) {
+    rows.push_back(std::string(prefix) + std::string(value.substr(at, kSuffixBytes)));
+  }
+  return rows;
+}
+
 std::string AuditProjection::RecordKey(const LogPosition& position) {
   return std::string(kRecords) + Pos(position);
 }
@@ -617,7 +690,8 @@ Status AuditProjection::Apply(const LogPosition& position, const fb::Envelope& e
     batch.Put(NameKey(org, described->target_id), Str(event.payload_as_KeyUpdated()->name()));
   }
   const std::string event_id = event.id() ? events::FormatEventId(*event.id()) : "";
-  return WriteRecord(position, org, actor, *described, event_id, event.occurred_at_us(), batch);
+  return WriteRecord(position, org, actor, *described, event_id, event.occurred_at_us(), batch,
+                     pending_index_);
 }
 
 Status AuditProjection::ApplyFenced(const LogPosition& position, const fb::Envelope& event,
@@ -639,7 +713,8 @@ Status AuditProjection::ApplyFenced(const LogPosition& position, const fb::Envel
   details.Int(event.writer_epoch());
   details.EndObject();
   const std::string event_id = event.id() ? events::FormatEventId(*event.id()) : "";
-  return WriteRecord(position, org, *actor, described, event_id, event.occurred_at_us(), batch);
+  return WriteRecord(position, org, *actor, described, event_id, event.occurred_at_us(), batch,
+                     pending_index_);
 }
 
 Status AuditProjection::ApplySkipped(const LogPosition& position, const SkippedRecord& skip,
@@ -656,7 +731,8 @@ Status AuditProjection::ApplySkipped(const LogPosition& position, const SkippedR
   details.String(skip.reason);
   details.EndObject();
   const Actor actor{.kind = "operator", .id = skip.operator_id};
-  return WriteRecord(position, skip.org, actor, described, "", skip.skipped_at_us, batch);
+  return WriteRecord(position, skip.org, actor, described, "", skip.skipped_at_us, batch,
+                     pending_index_);
 }
 
 Result<AuditPage> AuditProjection::Query(ViewStore& store, std::string_view org,
@@ -729,10 +805,10 @@ Result<AuditChainReport> AuditProjection::VerifyChain(ViewStore& store) {
     auto head = store.Get(HeadKey(last.partition));
     KT_RETURN_IF_ERROR(head.status());
     const bool matches =
-        head->has_value() && (*head)->size() == 40 &&
+        head->has_value() && ((*head)->size() == kHeadBytes || (*head)->size() == kOldHeadBytes) &&
         std::equal(last.hash.begin(), last.hash.end(), (*head)->begin(),
                    [](uint8_t a, char b) { return a == static_cast<uint8_t>(b); }) &&
-        static_cast<int64_t>(GetBigEndian64(std::string_view(**head).substr(32))) == last.offset;
+        static_cast<int64_t>(GetBigEndian64(std::string_view(**head).substr(32, 8))) == last.offset;
     if (suspect) {
       fail(matches ? *suspect : last,
            "the record's stored bytes do not hash to the prev_hash its successor holds");

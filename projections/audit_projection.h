@@ -24,20 +24,37 @@
 // {"type": "log_record", "id": "<partition>/<offset>"}, details {reason, error},
 // occurred_at_us = the time of the skip, org = the record's log key, no event_id.
 //
-// Rows (c(x) as in row_key.h; time = occurred_at_us, 8 bytes BE; pos = partition 4 bytes
-// BE ‖ offset 8 bytes BE):
-//   "aud/r/" ‖ pos                                  -> record
-//   "aud/h/" ‖ partition (4 BE)                     -> SHA-256 of the last record ‖ offset
-//   "aud/n/" ‖ c(org) ‖ c(key id)                   -> the key's name (for actor.key_name)
-//   "aud/i/" ‖ index ‖ c(org) [‖ c(value)] ‖ time ‖ pos -> ""
+// Rows (c(x) as in row_key.h; pos = partition 4 bytes BE ‖ offset 8 bytes BE; an entry =
+// log time 8 bytes BE ‖ pos):
+//   "aud/r/" ‖ pos                           -> record
+//   "aud/h/" ‖ partition (4 BE)              -> SHA-256 of the last record ‖ its offset (8 BE)
+//                                               ‖ its log time (8 BE)
+//   "aud/n/" ‖ c(org) ‖ c(key id)            -> the key's name (for actor.key_name)
+//   "aud/i/" ‖ index ‖ c(org) [‖ c(value)] ‖ entry -> entries
 // with index 't' (every record of the org), 'k' (target key), 'a' (actor id),
 // 'c' (action).
+//
+// A record's log time is its occurred_at, or the log time of the partition's previous
+// record if that is later (a writer whose clock ran behind): it never decreases along a
+// partition, and an org's records all sit in one partition, so ordering an org's entries by
+// (log time, pos) is ordering them as the log holds them. Queries list records in that
+// order and apply their time range to log times (which differ from occurred_at only after
+// a clock ran backwards).
+//
+// Index rows are packed: a projector run (Seal) writes one row per index value it touched,
+// holding that run's entries in order (20 bytes each), keyed by its last entry. Runs follow
+// each other in log order, so an index value's rows never overlap and a seek to an entry
+// lands on the row that holds it or the first after it. A run of 10,000 events writes a
+// handful of 't', 'a' and 'c' rows instead of 30,000. An index row with an empty value
+// (written before packing) holds the one entry of its key. A chain head of 40 bytes
+// (before log times) has no log time: the record it names gives it.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/clock.h"
@@ -85,6 +102,23 @@ class AuditProjection final : public Projection {
 
   // The stored row key of the record at `position` (for tests and operator tools).
   static std::string RecordKey(const LogPosition& position);
+
+  // The rows a packed index row stands for, one per entry (key: the row's prefix ‖ the
+  // entry; value empty, as a row of one entry is written), if `key` is an index row holding
+  // several well-formed entries; nullopt for any other row. Stores whose runs ended at
+  // other offsets pack the same entries into other rows: compared this way they agree.
+  static std::optional<std::vector<std::string>> UnpackIndexRow(std::string_view key,
+                                                                std::string_view value);
+
+  // Writes the run's index entries, one row per index value (see above).
+  Status Seal(ViewBatch& batch) override;
+  // Both forget the run's entries (Seal wrote them into the batch, or the run was dropped).
+  void Committed() override { pending_index_.clear(); }
+  void Aborted() override { pending_index_.clear(); }
+
+ private:
+  // The run's index entries so far, by index row prefix: entries appended in log order.
+  std::unordered_map<std::string, std::string> pending_index_;
 };
 
 }  // namespace keytrail::projections

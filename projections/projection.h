@@ -60,6 +60,12 @@ class Projection {
     return Status::Ok();
   }
 
+  // The run's last Apply, ApplySkipped or ApplyFenced was made: adds the rows a projection
+  // builds from the whole run rather than per event (the audit trail packs a run's index
+  // entries into one row per index value). Called once per run, before its commit; the
+  // run may still be aborted after it. Default: writes nothing.
+  virtual Status Seal(ViewBatch& batch) { return Status::Ok(); }
+
   // The batch holding every Apply since the last Committed/Aborted call is now durable
   // in the store. For in-memory state derived from committed rows only (e.g. the verify
   // index): act on what Apply buffered, never on what it merely wrote.

@@ -237,6 +237,7 @@ Status Projector::ApplyRecords(PartitionState& state, const std::vector<events::
     }
     ++state.next_offset;
   }
+  for (Projection* projection : projections_) KT_RETURN_IF_ERROR(projection->Seal(batch));
   std::string checkpoint;
   PutBigEndian64(&checkpoint, static_cast<uint64_t>(state.next_offset));
   batch.Put(CheckpointKey(state.partition), checkpoint);
@@ -404,6 +405,10 @@ Status Projector::Skip(int32_t partition, int64_t offset, SkippedRecord skip) {
   for (Projection* projection : projections_) {
     applied = projection->ApplySkipped(position, skip, *batch);
     if (!applied.ok()) break;
+  }
+  for (Projection* projection : projections_) {
+    if (!applied.ok()) break;
+    applied = projection->Seal(*batch);
   }
   if (applied.ok()) {
     std::string checkpoint;

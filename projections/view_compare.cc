@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "base/hex.h"
+#include "projections/audit_projection.h"
 
 namespace keytrail::projections {
 namespace {
@@ -14,18 +15,31 @@ constexpr size_t kChunkRows = 4096;
 
 using Row = std::pair<std::string, std::string>;
 
-// Up to kChunkRows rows with key >= begin.
-Result<std::vector<Row>> ReadChunk(ViewStore& store, const std::string& begin) {
+// Appends the rows `key` stands for: itself, or the rows of the entries it packs.
+void AddCanonical(std::string_view key, std::string_view value, std::vector<Row>& rows) {
+  if (auto unpacked = AuditProjection::UnpackIndexRow(key, value)) {
+    for (std::string& one : *unpacked) rows.emplace_back(std::move(one), std::string());
+    return;
+  }
+  rows.emplace_back(key, value);
+}
+
+// The canonical rows of up to kChunkRows stored rows with key >= begin; `*last_key` is
+// the last stored key read (empty if none).
+Result<std::vector<Row>> ReadChunk(ViewStore& store, const std::string& begin,
+                                   std::string* last_key, size_t* stored) {
   std::vector<Row> rows;
+  *stored = 0;
   Status s = store.Scan(begin, "", [&](std::string_view key, std::string_view value) {
-    rows.emplace_back(key, value);
-    return rows.size() < kChunkRows;
+    AddCanonical(key, value, rows);
+    *last_key = key;
+    return ++*stored < kChunkRows;
   });
   KT_RETURN_IF_ERROR(s);
   return rows;
 }
 
-// A cursor over a store's rows in key order, reading a chunk at a time.
+// A cursor over a store's canonical rows in key order, reading a chunk at a time.
 class Cursor {
  public:
   explicit Cursor(ViewStore& store) : store_(store) {}
@@ -34,12 +48,13 @@ class Cursor {
   Result<const Row*> Current() {
     if (index_ == rows_.size() && !exhausted_) {
       std::string begin;
-      if (!rows_.empty()) begin = rows_.back().first + std::string(1, '\0');
-      auto chunk = ReadChunk(store_, begin);
+      if (!last_key_.empty()) begin = last_key_ + std::string(1, '\0');
+      size_t stored = 0;
+      auto chunk = ReadChunk(store_, begin, &last_key_, &stored);
       if (!chunk.ok()) return chunk.status();
       rows_ = std::move(chunk).value();
       index_ = 0;
-      exhausted_ = rows_.size() < kChunkRows;
+      exhausted_ = stored < kChunkRows;
       if (rows_.empty()) return static_cast<const Row*>(nullptr);
     }
     if (index_ == rows_.size()) return static_cast<const Row*>(nullptr);
@@ -50,6 +65,7 @@ class Cursor {
  private:
   ViewStore& store_;
   std::vector<Row> rows_;
+  std::string last_key_;  // the last stored row read
   size_t index_ = 0;
   bool exhausted_ = false;
 };
@@ -94,10 +110,12 @@ Result<std::optional<ViewDifference>> FirstDifference(ViewStore& first, ViewStor
 
 std::string DumpViews(ViewStore& store) {
   std::string out;
+  std::vector<Row> rows;
   Status s = store.Scan("", "", [&](std::string_view key, std::string_view value) {
-    out += HexEncode(key) + " " + HexEncode(value) + "\n";
+    AddCanonical(key, value, rows);
     return true;
   });
+  for (const auto& [key, value] : rows) out += HexEncode(key) + " " + HexEncode(value) + "\n";
   if (!s.ok()) return "scan failed: " + s.ToString();
   return out;
 }

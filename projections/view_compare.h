@@ -1,6 +1,8 @@
 // Canonical comparison of two view stores: every row, in key order. Two stores hold the
-// same views iff they have the same rows with the same values. `keytrail check` compares
-// the live views with a fresh rebuild this way; tests use DumpViews.
+// same views iff they have the same canonical rows with the same values: a packed audit
+// index row counts as the one-entry rows of its entries (AuditProjection::UnpackIndexRow),
+// since where a projector's runs ended decides how entries are packed, not what they are. `keytrail
+// check` compares the live views with a fresh rebuild this way; tests use DumpViews.
 #pragma once
 
 #include <optional>
@@ -27,7 +29,7 @@ struct ViewDifference {
 // the stores). nullopt if they are equal. Each store must not change meanwhile.
 Result<std::optional<ViewDifference>> FirstDifference(ViewStore& first, ViewStore& second);
 
-// Every row as "<hex key> <hex value>\n", in key order: a canonical text dump, for tests
+// Every canonical row as "<hex key> <hex value>\n", in key order: a canonical text dump, for tests
 // and small stores (it holds the whole store in memory).
 std::string DumpViews(ViewStore& store);
 

@@ -1,11 +1,16 @@
 #include "server/deferred.h"
 
+#include "base/thread_name.h"
 #include "server/log.h"
 
 namespace keytrail::server {
 
 BlockingLane::BlockingLane(int threads, size_t max_queued) : max_queued_(max_queued) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
+  for (int i = 0; i < threads; ++i)
+    threads_.emplace_back([this] {
+      NameThisThread("kt-blocking");
+      Loop();
+    });
 }
 
 BlockingLane::~BlockingLane() { Stop(); }

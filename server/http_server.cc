@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 
+#include "base/thread_name.h"
 #include "server/connections.h"
 #include "server/listener.h"
 #include "server/log.h"
@@ -116,10 +117,14 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(Options options, RequestHa
                       ? fmt::format("[{}]:{}", bound.address().to_string(), bound.port())
                       : fmt::format("{}:{}", bound.address().to_string(), bound.port());
   impl->listener->Run();
-  for (auto& io : impl->io) {
+  for (size_t i = 0; i < impl->io.size(); ++i) {
+    auto& io = impl->io[i];
     // Handlers that throw are answered with 500 by the session, and Asio and Beast are
     // used through their error_code overloads, so nothing is expected to escape run().
-    io->thread = std::thread([ioc = &io->ioc] { ioc->run(); });
+    io->thread = std::thread([ioc = &io->ioc, i] {
+      NameThisThread(fmt::format("kt-io-{}", i));
+      ioc->run();
+    });
   }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }

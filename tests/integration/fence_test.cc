@@ -7,6 +7,7 @@
 #include "projections/audit_projection.h"
 #include "projections/key_view.h"
 #include "projections/projector.h"
+#include "projections/view_compare.h"
 #include "projections/view_set.h"
 #include "tests/support/memory_event_log.h"
 #include "tests/support/memory_view_store.h"
@@ -122,7 +123,8 @@ TEST_F(FenceTest, EveryReplayAgreesWhereverItResumes) {
   for (size_t run : {1, 2, 3}) {
     MemoryViewStore resumed;
     Project(resumed, run, true);
-    EXPECT_EQ(resumed.Rows(), whole.Rows()) << "runs of " << run;
+    // Canonical rows: runs of other lengths pack the audit index entries into other rows.
+    EXPECT_EQ(projections::DumpViews(resumed), projections::DumpViews(whole)) << "runs of " << run;
   }
 }
 
