@@ -128,7 +128,8 @@ Result<std::vector<model::AuditRecord>> Queries::KeyHistory(std::string_view org
                                                 records.push_back(record);
                                                 return true;
                                               }));
-  // The index orders by time, then log position; the log position is the truth.
+  // The index orders by log time, then log position: log order already, except among
+  // records of views written before log times (docs/audit.md); the position is the truth.
   std::stable_sort(records.begin(), records.end(),
                    [](const auto& a, const auto& b) { return a.offset < b.offset; });
   return records;

@@ -649,19 +649,26 @@ Status AuditProjection::Seal(ViewBatch& batch) {
   return Status::Ok();
 }
 
-std::optional<std::vector<std::string>> AuditProjection::UnpackIndexRow(std::string_view key,
-                                                                        std::string_view value) {
+void AuditProjection::CanonicalRows(
+    std::string_view key, std::string_view value,
+    const std::function<void(std::string_view key, std::string_view value)>& emit) {
+  if (key.starts_with(kHeads) && value.size() == kHeadBytes) {
+    emit(key, value.substr(0, kOldHeadBytes));
+    return;
+  }
   if (!key.starts_with(kIndex) || key.size() < kIndex.size() + kSuffixBytes ||
       value.size() <= kSuffixBytes || value.size() % kSuffixBytes != 0 ||
       value.substr(value.size() - kSuffixBytes) != key.substr(key.size() - kSuffixBytes)) {
-    return std::nullopt;
+    emit(key, value);
+    return;
   }
-  const std::string_view prefix = key.substr(0, key.size() - kSuffixBytes);
-  std::vector<std::string> rows;
+  std::string row(key.substr(0, key.size() - kSuffixBytes));
+  const size_t prefix_size = row.size();
   for (size_t at = 0; at < value.size(); at += kSuffixBytes) {
-    rows.push_back(std::string(prefix) + std::string(value.substr(at, kSuffixBytes)));
+    row.resize(prefix_size);
+    row.append(value.substr(at, kSuffixBytes));
+    emit(row, {});
   }
-  return rows;
 }
 
 std::string AuditProjection::RecordKey(const LogPosition& position) {

@@ -79,10 +79,11 @@ class AuditProjection final : public Projection {
   Status ApplyFenced(const LogPosition& position, const fb::Envelope& event,
                      const events::PartitionClaim& current, ViewBatch& batch) override;
 
-  // One page of the org's records matching `filter`, in (time, log position) order,
-  // continuing after `page_token` (from a previous page of the same query). Records
-  // appended later sort after those already listed, so paging is stable under writes.
-  // A page examines at most `max_examined` index rows: filters that the chosen index
+  // One page of the org's records matching `filter`, in log order (by log time, then log
+  // position; see above), continuing after `page_token` (from a previous page of the same
+  // query). Records appended later sort after those already listed, so paging is stable
+  // under writes. `filter.from` and `filter.to` apply to log times.
+  // A page examines at most `max_examined` index entries: filters that the chosen index
   // does not apply (actor and action together) may match rarely, and then a page comes
   // back short, even empty, with a token that continues the scan.
   // kInvalidArgument for a malformed token.
@@ -103,12 +104,16 @@ class AuditProjection final : public Projection {
   // The stored row key of the record at `position` (for tests and operator tools).
   static std::string RecordKey(const LogPosition& position);
 
-  // The rows a packed index row stands for, one per entry (key: the row's prefix ‖ the
-  // entry; value empty, as a row of one entry is written), if `key` is an index row holding
-  // several well-formed entries; nullopt for any other row. Stores whose runs ended at
-  // other offsets pack the same entries into other rows: compared this way they agree.
-  static std::optional<std::vector<std::string>> UnpackIndexRow(std::string_view key,
-                                                                std::string_view value);
+  // Calls `emit` with the rows a stored row stands for when two stores are compared
+  // (projections/view_compare.h): for an index row of several well-formed entries, one
+  // row per entry (the row's prefix ‖ the entry, empty value, as a row of one entry is
+  // written); for a chain head, its hash ‖ offset (the log time it also holds follows
+  // from the records, and a head written before log times has none); any other row as
+  // it is. Stores whose runs ended at other offsets pack the same entries into other
+  // rows, and stores written before log times hold shorter heads: this way they agree.
+  static void CanonicalRows(
+      std::string_view key, std::string_view value,
+      const std::function<void(std::string_view key, std::string_view value)>& emit);
 
   // Writes the run's index entries, one row per index value (see above).
   Status Seal(ViewBatch& batch) override;

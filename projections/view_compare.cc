@@ -15,25 +15,24 @@ constexpr size_t kChunkRows = 4096;
 
 using Row = std::pair<std::string, std::string>;
 
-// Appends the rows `key` stands for: itself, or the rows of the entries it packs.
+// Appends the canonical rows `key` stands for (AuditProjection::CanonicalRows).
 void AddCanonical(std::string_view key, std::string_view value, std::vector<Row>& rows) {
-  if (auto unpacked = AuditProjection::UnpackIndexRow(key, value)) {
-    for (std::string& one : *unpacked) rows.emplace_back(std::move(one), std::string());
-    return;
-  }
-  rows.emplace_back(key, value);
+  AuditProjection::CanonicalRows(
+      key, value, [&](std::string_view k, std::string_view v) { rows.emplace_back(k, v); });
 }
 
-// The canonical rows of up to kChunkRows stored rows with key >= begin; `*last_key` is
-// the last stored key read (empty if none).
+// The canonical rows of the stored rows with key >= begin, until they number at least
+// kChunkRows (a packed row adds all of its entries); `*last_key` is the last stored key
+// read, `*more` whether rows remain after it.
 Result<std::vector<Row>> ReadChunk(ViewStore& store, const std::string& begin,
-                                   std::string* last_key, size_t* stored) {
+                                   std::string* last_key, bool* more) {
   std::vector<Row> rows;
-  *stored = 0;
+  *more = false;
   Status s = store.Scan(begin, "", [&](std::string_view key, std::string_view value) {
     AddCanonical(key, value, rows);
     *last_key = key;
-    return ++*stored < kChunkRows;
+    *more = rows.size() >= kChunkRows;
+    return !*more;
   });
   KT_RETURN_IF_ERROR(s);
   return rows;
@@ -49,12 +48,12 @@ class Cursor {
     if (index_ == rows_.size() && !exhausted_) {
       std::string begin;
       if (!last_key_.empty()) begin = last_key_ + std::string(1, '\0');
-      size_t stored = 0;
-      auto chunk = ReadChunk(store_, begin, &last_key_, &stored);
+      bool more = false;
+      auto chunk = ReadChunk(store_, begin, &last_key_, &more);
       if (!chunk.ok()) return chunk.status();
       rows_ = std::move(chunk).value();
       index_ = 0;
-      exhausted_ = stored < kChunkRows;
+      exhausted_ = !more;
       if (rows_.empty()) return static_cast<const Row*>(nullptr);
     }
     if (index_ == rows_.size()) return static_cast<const Row*>(nullptr);

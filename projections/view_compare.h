@@ -1,7 +1,8 @@
 // Canonical comparison of two view stores: every row, in key order. Two stores hold the
-// same views iff they have the same canonical rows with the same values: a packed audit
-// index row counts as the one-entry rows of its entries (AuditProjection::UnpackIndexRow),
-// since where a projector's runs ended decides how entries are packed, not what they are. `keytrail
+// same views iff they have the same canonical rows with the same values
+// (AuditProjection::CanonicalRows): a packed audit index row counts as the one-entry rows
+// of its entries, since where a projector's runs ended decides how entries are packed, not
+// what they are, and an audit chain head as its hash and offset. `keytrail
 // check` compares the live views with a fresh rebuild this way; tests use DumpViews.
 #pragma once
 

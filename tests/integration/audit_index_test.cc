@@ -184,20 +184,22 @@ TEST_F(AuditIndexTest, RowsWrittenBeforePackingStillRead) {
   for (uint64_t seq = 0; seq < 10; ++seq) Append(Created(seq, t + 100 * seq));
   MemoryViewStore store;
   Project(store, 1000);
-  {  // Rewrite the store as the earlier format had it.
+  {  // Rewrite the store as the earlier format had it: its canonical rows.
     auto batch = store.NewBatch();
     for (const auto& [key, value] : store.Rows()) {
-      if (auto entries = AuditProjection::UnpackIndexRow(key, value)) {
-        batch->Delete(key);
-        for (const std::string& one : *entries) batch->Put(one, "");
-      } else if (key.starts_with("aud/h/")) {
-        ASSERT_EQ(value.size(), 48u);
-        batch->Put(key, value.substr(0, 40));
-      }
+      batch->Delete(key);
+      AuditProjection::CanonicalRows(
+          key, value, [&](std::string_view k, std::string_view v) { batch->Put(k, v); });
     }
     ASSERT_OK(store.Commit(*batch));
   }
+  EXPECT_EQ(store.Rows().at("aud/h/" + std::string(4, '\0')).size(), 40u);
   EXPECT_EQ(RowsUnder(store, IndexPrefix('t', "")), 10u);
+  // `keytrail check` right after an upgrade: the old views equal a fresh rebuild.
+  MemoryViewStore rebuilt;
+  Project(rebuilt, 1000);
+  EXPECT_EQ(projections::DumpViews(store), projections::DumpViews(rebuilt));
+  EXPECT_EQ(*projections::FirstDifference(store, rebuilt), std::nullopt);
   // A record whose clock ran behind the last one before the new format: its log time
   // comes from the record the 40-byte head names.
   Append(Created(10, t + 850));
@@ -210,6 +212,33 @@ TEST_F(AuditIndexTest, RowsWrittenBeforePackingStillRead) {
   auto chain = AuditProjection::VerifyChain(store);
   ASSERT_OK(chain);
   EXPECT_TRUE(chain->ok);
+}
+
+// `keytrail check`: stores compare by entries, in chunks of entries (a packed row of more
+// entries than a chunk holds), and an entry missing from a packed row is a difference.
+TEST_F(AuditIndexTest, ChecksCompareEntriesNotRows) {
+  for (uint64_t seq = 0; seq < 5000; ++seq) Append(Created(seq));
+  MemoryViewStore packed, runs_of_7;
+  Project(packed, 10000);
+  Project(runs_of_7, 7);
+  EXPECT_EQ(*projections::FirstDifference(packed, runs_of_7), std::nullopt);
+
+  const std::string prefix = IndexPrefix('t', "");
+  const auto rows = packed.Rows();
+  auto row = rows.lower_bound(prefix);
+  ASSERT_TRUE(row != rows.end() && row->first.starts_with(prefix));
+  ASSERT_EQ(row->second.size(), 5000u * 20);
+  std::string without_one = row->second;
+  const std::string entry = without_one.substr(20 * 2500, 20);
+  without_one.erase(20 * 2500, 20);
+  auto batch = packed.NewBatch();
+  batch->Put(row->first, without_one);
+  ASSERT_OK(packed.Commit(*batch));
+  auto difference = projections::FirstDifference(packed, runs_of_7);
+  ASSERT_OK(difference);
+  ASSERT_TRUE(difference->has_value());
+  EXPECT_EQ((*difference)->kind, projections::ViewDifference::Kind::kOnlyInSecond);
+  EXPECT_EQ((*difference)->key, prefix + entry);
 }
 
 TEST_F(AuditIndexTest, AMalformedIndexRowFailsTheQuery) {
